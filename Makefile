@@ -1,0 +1,63 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# vhu top-level Makefile.
+#
+#   make                     vhu.ko for KDIR, vhuctl and the selftests
+#   make KDIR=/path/to/build vhu.ko for another kernel
+#   make check               host unit tests, then the selftests in a VM on
+#                            every kernel in VM_KERNELS
+#   make demo                build, boot a VM, load the module, show it
+#   make sparse / checkpatch kernel code checks
+#
+# Module objects go to build/<kernel release>/, so one tree builds for
+# several kernels side by side.
+
+TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+VM := $(TOP)/tools/testing/vm/vhu-vm
+
+# The running kernel's build tree if it has one, else the Debian 6.1 headers
+# that the VM rig installs (tools/testing/vm/vhu-vm setup).
+KDIR ?= $(shell $(VM) kdir)
+KVER := $(shell sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h 2>/dev/null)
+MODDIR := $(TOP)/build/$(KVER)
+W ?= 1
+VM_KERNELS ?= 6.1 6.12
+
+.PHONY: all module tools selftests check check-host check-vm demo \
+	sparse checkpatch install clean
+
+all: module tools selftests
+
+module:
+	@test -n "$(KVER)" || { echo "error: no kernel build tree at KDIR='$(KDIR)'; run '$(VM) setup' or pass KDIR=" >&2; exit 1; }
+	@$(TOP)/tools/testing/mirror-module-tree $(TOP) $(MODDIR)
+	$(MAKE) -C $(KDIR) M=$(MODDIR) W=$(W) modules
+	@echo "built $(MODDIR)/kernel/vhu.ko"
+
+tools:
+	$(MAKE) -C $(TOP)/tools
+
+selftests:
+	$(MAKE) -C $(TOP)/selftests/vhu
+
+check: tools selftests
+	$(TOP)/tools/testing/run-checks $(VM_KERNELS)
+
+demo: tools
+	$(TOP)/tools/testing/demo
+
+sparse:
+	@$(TOP)/tools/testing/mirror-module-tree $(TOP) $(MODDIR)
+	$(MAKE) -C $(KDIR) M=$(MODDIR) W=$(W) C=2 CHECK=sparse modules
+
+checkpatch:
+	$(TOP)/tools/testing/checkpatch kernel/*.[ch] include/uapi/linux/vhu.h
+
+install: module
+	$(MAKE) -C $(KDIR) M=$(MODDIR) modules_install
+	$(MAKE) -C $(TOP)/tools install
+
+clean:
+	rm -rf $(TOP)/build
+	$(MAKE) -C $(TOP)/tools clean
+	$(MAKE) -C $(TOP)/selftests/vhu clean
