@@ -53,6 +53,7 @@ demo: deps
 	$(TOP)/tools/testing/demo $(firstword $(VM_KERNELS))
 
 sparse:
+	@test -n "$(KVER)" || { echo "error: no kernel build tree at KDIR='$(KDIR)'" >&2; exit 1; }
 	@$(TOP)/tools/testing/mirror-module-tree $(TOP) $(MODDIR)
 	$(MAKE) -C $(KDIR) M=$(MODDIR) W=$(W) C=2 CHECK=sparse modules
 
