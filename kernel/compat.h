@@ -9,10 +9,15 @@
 #include <linux/version.h>
 #include <linux/eventfd.h>
 
+/* True when building for kernel maj.min or newer. */
+#define VHU_KERNEL_AT_LEAST(maj, min)					\
+	(LINUX_VERSION_MAJOR * 256 + LINUX_VERSION_PATCHLEVEL >=	\
+	 (maj) * 256 + (min))
+
 /* 6.8 dropped the count argument of eventfd_signal(). */
 static inline void vhu_eventfd_signal(struct eventfd_ctx *ctx)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+#if VHU_KERNEL_AT_LEAST(6, 8)
 	eventfd_signal(ctx);
 #else
 	eventfd_signal(ctx, 1);

@@ -71,6 +71,7 @@ enum vhu_cmd {
 
 	__VHU_CMD_MAX
 };
+
 #define VHU_CMD_MAX (__VHU_CMD_MAX - 1)
 
 enum vhu_attr {
@@ -82,6 +83,7 @@ enum vhu_attr {
 
 	__VHU_ATTR_MAX
 };
+
 #define VHU_ATTR_MAX (__VHU_ATTR_MAX - 1)
 
 #endif /* _UAPI_LINUX_VHU_H */
