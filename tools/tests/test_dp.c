@@ -10,10 +10,12 @@
 #include <unistd.h>
 
 #include "test_dp.h"
+#include "vu_server.h"
 
 struct tdp_log *tdp_log;
 
 struct vu_dp {
+	const struct vu_export_cfg *cfg;
 	uint64_t avail_hva[VU_MAX_QUEUES];
 	uint64_t used_hva[VU_MAX_QUEUES];
 	uint32_t base[VU_MAX_QUEUES];
@@ -66,8 +68,11 @@ static int t_open(struct vu_dp **dp, const struct vu_export_cfg *cfg,
 	(void)err;
 	(void)errlen;
 	*dp = calloc(1, sizeof(**dp));
+	if (!*dp)
+		return -ENOMEM;
+	(*dp)->cfg = cfg;
 	rec(TDP_OPEN, 0, cfg->queues, cfg->size, 0);
-	return *dp ? 0 : -ENOMEM;
+	return 0;
 }
 
 static void t_close(struct vu_dp *dp)
@@ -76,10 +81,15 @@ static void t_close(struct vu_dp *dp)
 	free(dp);
 }
 
-static uint64_t t_supported(struct vu_dp *dp)
+/* The daemon's own virtio-blk defaults (blkcfg.c), as a datapath would. */
+static uint64_t t_features_offered(struct vu_dp *dp)
 {
-	(void)dp;
-	return ~0ull;
+	return vu_blk_features(dp->cfg);
+}
+
+static void t_get_config(struct vu_dp *dp, struct virtio_blk_config *c)
+{
+	vu_blk_config(dp->cfg, true, c);
 }
 
 static int t_attach(struct vu_dp *dp)
@@ -181,7 +191,8 @@ const struct vu_dp_ops tdp_ops = {
 	.probe = t_probe,
 	.open = t_open,
 	.close = t_close,
-	.supported_features = t_supported,
+	.device_features = t_features_offered,
+	.get_config = t_get_config,
 	.attach = t_attach,
 	.detach = t_detach,
 	.set_features = t_features,

@@ -195,7 +195,7 @@ static void group_defaults(struct group *g)
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 	memset(g, 0, sizeof(*g));
-	g->cfg.queues = ncpu < 1 ? 1 : ncpu > VU_MAX_QUEUES ? VU_MAX_QUEUES : ncpu;
+	g->cfg.queues = ncpu < 1 ? 1 : ncpu > 16 ? 16 : ncpu;	/* vhu.ko: 16 */
 	g->cfg.queue_size = 256;
 	g->cfg.lbs = 512;
 	g->cfg.mode = VU_DP_AUTO;

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <linux/virtio_blk.h>
+
 #include "vu_mem.h"
 
 enum vu_dp_mode {
@@ -72,8 +74,14 @@ struct vu_dp_ops {
 		    char *err, size_t errlen);
 	void (*close)(struct vu_dp *dp);
 
-	/* Virtio feature bits the datapath implements (device + ring). */
-	uint64_t (*supported_features)(struct vu_dp *dp);
+	/*
+	 * The device as the guest sees it: the virtio feature bits offered
+	 * (device and ring bits; vhost-user's bit 30 is the server's) and the
+	 * virtio-blk config space. GET_FEATURES and GET_CONFIG are answered
+	 * from these, so the datapath that serves the requests decides.
+	 */
+	uint64_t (*device_features)(struct vu_dp *dp);
+	void (*get_config)(struct vu_dp *dp, struct virtio_blk_config *cfg);
 
 	/* A frontend connected (SET_OWNER) / went away or reset (RESET_OWNER). */
 	int (*attach)(struct vu_dp *dp);

@@ -624,7 +624,8 @@ static int h_get_config(struct vu_dev *dev, struct vu_msg *m)
 
 	if (ret)
 		return ret;
-	vu_blk_config(dev->cfg, dev->writeback, &dev->config);
+	dev->ops->get_config(dev->dp, &dev->config);
+	dev->config.wce = dev->writeback;
 	memcpy(space, &dev->config, sizeof(dev->config));
 	memcpy(c->data, space + c->offset, c->size);
 	return send_reply(dev, m, c, VU_CONFIG_HDR_SIZE + c->size, -1);
@@ -1076,11 +1077,9 @@ void vu_dev_init(struct vu_dev *dev, const char *name,
 	dev->inflight.fd = -1;
 	for (uint32_t i = 0; i < VU_MAX_QUEUES; i++)
 		dev->q[i].kick_fd = dev->q[i].call_fd = dev->q[i].err_fd = -1;
-	dev->features = (vu_blk_features(cfg) & ops->supported_features(dp)) |
-			BIT(VU_F_PROTOCOL_FEATURES);
+	dev->features = ops->device_features(dp) | BIT(VU_F_PROTOCOL_FEATURES);
 	dev->protocol_features = VU_PROTOCOL_FEATURES;
 	dev->writeback = true;
-	vu_blk_config(cfg, dev->writeback, &dev->config);
 }
 
 void vu_dev_connect(struct vu_dev *dev, int fd)
