@@ -62,6 +62,11 @@ static void run(struct run *r, const char *const *args)
 	close(pe[1]);
 	r->status = wait_pid_bounded(pid, 5000, &st) ? -1 :
 		    WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	if (r->status == -1) {
+		/* Still running: end it so its pipes close. */
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
 	slurp(po[0], r->out, sizeof(r->out));
 	slurp(pe[0], r->err, sizeof(r->err));
 	close(po[0]);
@@ -167,15 +172,9 @@ void t_cli(void)
 	snprintf(twice, sizeof(twice), "socket=%s/other.sock,backing=%s", dir, img);
 	ERR("the same backing writable twice", 1, "exported twice", "export",
 	    "--socket", sock, "--backing", img, "--export", twice);
-	ERR("--datapath user is not built yet", 1,
-	    "userspace datapath is not built yet", "export", "--socket", sock,
-	    "--backing", img, "--datapath", "user");
 	if (!module && access("/dev/vhu", F_OK) != 0) {
 		ERR("--datapath kernel without the module", 1, "vhu module not loaded",
 		    "export", "--socket", sock, "--backing", img, "--datapath", "kernel");
-		ERR("--datapath auto without the module", 1,
-		    "userspace datapath is not built yet", "export", "--socket", sock,
-		    "--backing", img);
 	}
 	tap_ok(stat(sock, &st) != 0, "cli: failed exports leave no socket behind");
 
