@@ -134,6 +134,12 @@ void t_cli(void)
 	       lines(r.out) == 1, "cli: version --json is one JSON object");
 	ERR("version rejects an unknown option", 2, "unknown option", "version", "--bogus");
 
+	if (!module) {
+		ERR("stats without the module", 1, "", "stats");
+		RUN(&r, "stats", "--json");
+		tap_ok(r.status == 1 && lines(r.err) == 1, "cli: stats --json without the module fails");
+	}
+	ERR("stats --dev needs a number", 2, "--dev", "stats", "--dev", "x");
 	ERR("export without exports", 2, "no export given", "export");
 	ERR("export unknown option", 2, "unknown option", "export", "--bogus");
 	ERR("export option without value", 2, "needs a value", "export", "--socket");
