@@ -60,8 +60,15 @@ static void run(struct run *r, const char *const *args)
 	}
 	close(po[1]);
 	close(pe[1]);
-	r->status = wait_pid_bounded(pid, 5000, &st) ? -1 :
-		    WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	if (wait_pid_bounded(pid, 10000, &st)) {
+		/* Ours, by its PID: never leave it running. */
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		tap_diag("vhuctl %s: killed after 10 s", argv[1] ? argv[1] : "");
+		r->status = -1;
+	} else {
+		r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	}
 	slurp(po[0], r->out, sizeof(r->out));
 	slurp(pe[0], r->err, sizeof(r->err));
 	close(po[0]);
@@ -185,6 +192,7 @@ void t_cli(void)
 	}
 	tap_ok(stat(sock, &st) != 0, "cli: failed exports leave no socket behind");
 
+	unlink(sock);
 	unlink(img);
 	unlink(empty);
 	unlink(odd);
