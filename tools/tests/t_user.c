@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include <linux/virtio_ring.h>
 
 #include "daemon.h"
+#include "dp_user.h"
 #include "tap.h"
 #include "test_util.h"
 #include "vu_frontend.h"
@@ -174,8 +176,9 @@ static int get_inflight(struct tdev *d)
 }
 
 /* QEMU 7.2's DRIVER_OK sequence, keeping the eventfds; rings zeroed. */
-static int dev_open(struct tdev *d, struct vf_guest *g, const char *sock,
-		    unsigned int nq, bool event_idx, bool indirect, bool zero_rings)
+static int dev_open_inflight(struct tdev *d, struct vf_guest *g, const char *sock,
+			     unsigned int nq, bool event_idx, bool indirect,
+			     bool zero_rings, int inflight_fd)
 {
 	uint64_t f;
 
@@ -186,7 +189,7 @@ static int dev_open(struct tdev *d, struct vf_guest *g, const char *sock,
 	d->indirect = indirect;
 	for (unsigned int i = 0; i < NQ_MAX; i++)
 		d->q[i].kick = d->q[i].call = d->q[i].err = -1;
-	d->inflight_fd = -1;
+	d->inflight_fd = inflight_fd;
 	if (vf_connect(&d->vf, sock) || vf_realize(&d->vf, nq, &f))
 		return -1;
 	if (!event_idx)
@@ -229,6 +232,12 @@ static int dev_open(struct tdev *d, struct vf_guest *g, const char *sock,
 		if (vf_state_ack(&d->vf, VU_REQ_SET_VRING_ENABLE, i, 1))
 			return -5;
 	return vf_u64_ack(&d->vf, VU_REQ_SET_STATUS, 0xf) ? -6 : 0;
+}
+
+static int dev_open(struct tdev *d, struct vf_guest *g, const char *sock,
+		    unsigned int nq, bool event_idx, bool indirect, bool zero_rings)
+{
+	return dev_open_inflight(d, g, sock, nq, event_idx, indirect, zero_rings, -1);
 }
 
 /* ---- requests ------------------------------------------------------------ */
@@ -659,6 +668,70 @@ static void t_hotplug(struct vf_guest *g)
 	dev_close(&d);
 }
 
+static int log_count(const char *needle)
+{
+	char line[512];
+	FILE *f = fopen(logpath, "r");
+	int n = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		n += !!strstr(line, needle);
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/*
+ * The daemon went away with a request taken but not completed (QEMU then
+ * reconnects with the base at the used index and the same inflight fd):
+ * the request is resubmitted from the inflight area, exactly once.
+ */
+static void t_inflight(struct vf_guest *g)
+{
+	uint8_t *data = gptr(g, data_gpa(0, 1));
+	struct dpu_inflight_queue *f;
+	struct tdev d;
+	uint16_t used;
+	void *area;
+	int fd, ret = dev_open(&d, g, sock_rw, 1, true, false, true);
+
+	if (!tap_ok(ret == 0 && one(&d, 0, VIRTIO_BLK_T_FLUSH, 0, 0) == VIRTIO_BLK_S_OK,
+		    "user inflight: first connection serves")) {
+		dev_close(&d);
+		return;
+	}
+	fd = dup(d.inflight_fd);
+	dev_close(&d);
+	area = mmap(NULL, vu_inflight_queue_size(QSIZE), PROT_READ | PROT_WRITE,
+		    MAP_SHARED, fd, 0);
+	if (!tap_ok(area != MAP_FAILED, "user inflight: area mapped")) {
+		close(fd);
+		return;
+	}
+	f = area;
+	tap_ok(f->version == 1 && f->desc_num == QSIZE && f->used_idx == d.q[0].used->idx,
+	       "user inflight: the area was initialized and tracks the used index");
+
+	/* As if the old daemon took slot 1's write and died. */
+	memset(data, 0x77, 512);
+	post_req(&d, 0, 1, VIRTIO_BLK_T_OUT, 300, 512);
+	f->desc[8].counter = 1000;
+	f->desc[8].inflight = 1;
+	used = d.q[0].used->idx;
+	usleep(100000);
+	ret = dev_open_inflight(&d, g, sock_rw, 1, true, false, false, fd);
+	tap_ok(ret == 0 && wait_used(&d, 0) && d.q[0].used->idx == (uint16_t)(used + 1) &&
+	       *status(&d, 0, 1) == VIRTIO_BLK_S_OK && file_matches(300 * 512, data, 512),
+	       "user inflight: the request is resubmitted and completes once");
+	tap_ok(f->desc[8].inflight == 0 && f->used_idx == d.q[0].used->idx &&
+	       log_count("resubmitting 1 requests") == 1,
+	       "user inflight: the area is clean again");
+	tap_ok(one(&d, 0, VIRTIO_BLK_T_FLUSH, 0, 0) == VIRTIO_BLK_S_OK,
+	       "user inflight: the ring carries on after the resubmitted request");
+	munmap(area, vu_inflight_queue_size(QSIZE));
+	dev_close(&d);
+}
+
 void t_user(void)
 {
 	struct vf_guest g;
@@ -700,6 +773,7 @@ void t_user(void)
 	t_readonly(&g);
 	t_stop_inflight(&g);
 	t_hotplug(&g);
+	t_inflight(&g);
 
 	kill(daemon_pid, SIGTERM);
 	tap_ok(wait_pid_bounded(daemon_pid, 5000, &st) == 0 && WIFEXITED(st) &&
