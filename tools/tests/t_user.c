@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/virtio_blk.h>
@@ -668,6 +669,48 @@ static void t_hotplug(struct vf_guest *g)
 	dev_close(&d);
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Not a benchmark (tools/bench is): an order of magnitude for the log,
+ * 4 KiB random reads in batches of SLOTS per queue for about a second.
+ */
+static void t_rate(struct vf_guest *g, unsigned int nq)
+{
+	double t0, t;
+	uint64_t n = 0;
+	bool ok = true;
+	struct tdev d;
+	int ret = dev_open(&d, g, sock_rw, nq, true, false, true);
+
+	if (!tap_ok(ret == 0, "user rate %uq: driver ok", nq)) {
+		dev_close(&d);
+		return;
+	}
+	t0 = now_s();
+	do {
+		for (unsigned int qi = 0; qi < nq; qi++) {
+			for (int s = 0; s < SLOTS; s++)
+				post_req(&d, qi, s, VIRTIO_BLK_T_IN,
+					 (rand() % (DISK_SIZE / 4096)) * 8, 4096);
+			kick(&d, qi);
+		}
+		for (unsigned int qi = 0; qi < nq; qi++)
+			ok &= wait_used(&d, qi);
+		n += nq * SLOTS;
+		t = now_s() - t0;
+	} while (ok && t < 1.0);
+	tap_ok(ok, "user rate %uq: %.0f 4K reads/s (batches of %d per queue, page cache)",
+	       nq, n / t, SLOTS);
+	dev_close(&d);
+}
+
 static int log_count(const char *needle)
 {
 	char line[512];
@@ -774,6 +817,8 @@ void t_user(void)
 	t_stop_inflight(&g);
 	t_hotplug(&g);
 	t_inflight(&g);
+	t_rate(&g, 1);
+	t_rate(&g, 4);
 
 	kill(daemon_pid, SIGTERM);
 	tap_ok(wait_pid_bounded(daemon_pid, 5000, &st) == 0 && WIFEXITED(st) &&
