@@ -565,38 +565,49 @@ static int user_open(struct vu_dp **out, const struct vu_export_cfg *cfg,
 {
 	struct vu_dp *dp = calloc(1, sizeof(*dp));
 	struct stat st;
+	int ret;
 
-	if (!dp || !(dp->mem = calloc(1, sizeof(*dp->mem)))) {
-		free(dp);
+	if (!dp) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
+	}
+	dp->fd = -1;
+	dp->mem = calloc(1, sizeof(*dp->mem));
+	if (!dp->mem) {
+		snprintf(err, errlen, "out of memory");
+		ret = -ENOMEM;
+		goto err;
+	}
+	dp->fd = dup_fd(cfg->backing_fd);
+	if (dp->fd < 0 || fstat(dp->fd, &st) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: %s", cfg->backing, strerror(-ret));
+		goto err;
 	}
 	dp->cfg = cfg;
 	dp->writeback = true;
 	dp->inflight.fd = -1;
-	dp->fd = dup_fd(cfg->backing_fd);
-	if (dp->fd < 0 || fstat(dp->fd, &st) < 0) {
-		int e = errno;
-
-		snprintf(err, errlen, "%s: %s", cfg->backing, strerror(e));
-		if (dp->fd >= 0)
-			close(dp->fd);
-		free(dp->mem);
-		free(dp);
-		return -e;
-	}
 	dp->blkdev = S_ISBLK(st.st_mode);
 	for (uint32_t i = 0; i < VU_MAX_QUEUES; i++) {
 		struct dpu_queue *q = &dp->q[i];
 
 		q->dp = dp;
 		q->index = i;
-		q->kick_fd = q->ctl_fd = q->call_fd = q->err_fd = -1;
+		q->kick_fd = -1;
+		q->ctl_fd = -1;
+		q->call_fd = -1;
+		q->err_fd = -1;
 		pthread_mutex_init(&q->lock, NULL);
 		pthread_cond_init(&q->cond, NULL);
 	}
 	*out = dp;
 	return 0;
+err:
+	if (dp->fd >= 0)
+		close(dp->fd);
+	free(dp->mem);
+	free(dp);
+	return ret;
 }
 
 static void stop_all(struct vu_dp *dp)
