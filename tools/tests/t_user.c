@@ -594,6 +594,13 @@ static void t_bad_ring(struct vf_guest *g, const char *what, int kind)
 	tap_ok(poll(&p, 1, 3000) == 1, "user bad ring %s: the err eventfd fires", what);
 	ret = vf_get_u64(&d.vf, VU_REQ_GET_FEATURES, &f);
 	tap_ok(ret == 0 && daemon_alive(), "user bad ring %s: the daemon stays up", what);
+	{
+		uint32_t base = ~0u;
+
+		ret = vf_stop(&d.vf, 1, &base);
+		tap_ok(ret == 0 && base == (kind == 5 ? 1u : 0u),
+		       "user bad ring %s: the base stops at the bad entry (%u)", what, base);
+	}
 	dev_close(&d);
 }
 

@@ -180,15 +180,15 @@ void dpu_req_done(struct dpu_queue *q, struct dpu_req *req)
 	q->free_reqs = req;
 }
 
-/* Walk the chain at head and start its request. */
-static void take(struct dpu_queue *q, uint16_t head)
+/* Walk the chain at head and start its request; -1 on a ring error. */
+static int take(struct dpu_queue *q, uint16_t head)
 {
 	struct dpu_req *req;
 	const char *why;
 
 	if (vq_walk(&q->vq, q->mem, head, &q->chain, &why)) {
 		ring_error(q, why);
-		return;
+		return -1;
 	}
 	req = q->free_reqs;
 	q->free_reqs = req->next_free;
@@ -197,6 +197,7 @@ static void take(struct dpu_queue *q, uint16_t head)
 	q->nr_inflight++;
 	inflight_take(q, head);
 	dpu_blk_start(q, req, &q->chain);
+	return 0;
 }
 
 /* Take up to DPU_BUDGET requests. Returns true if more may be waiting. */
@@ -225,7 +226,9 @@ static bool handle_avail(struct dpu_queue *q)
 			vq_notify(&q->vq, false);
 			continue;
 		}
-		take(q, head);
+		/* A bad chain is not consumed: the base still points at it. */
+		if (take(q, head))
+			q->vq.last_avail--;
 	}
 	return false;
 }
@@ -380,7 +383,8 @@ static int queue_setup(struct vu_dp *dp, struct dpu_queue *q,
 	if (q->kick_fd < 0 || q->ctl_fd < 0 ||
 	    (dq->call_fd >= 0 && q->call_fd < 0) || (dq->err_fd >= 0 && q->err_fd < 0))
 		return -errno;
-	while (entries < dq->num + 2)
+	/* Bounded SQ: dpu_get_sqe() submits when full; the CQ never drops. */
+	while (entries < dq->num + 2 && entries < 4096)
 		entries <<= 1;
 	q->mem = dp->mem;
 	q->inflight = inflight_of(dp, dq->index, dq->num);
