@@ -39,6 +39,7 @@
 #define SERIAL "vhu-user-serial"
 
 static char dir[64], sock_rw[128], sock_ro[128], img_rw[128], img_ro[128];
+static char sock_dio[128], img_dio[128];
 static char logpath[128];
 static pid_t daemon_pid = -1;
 
@@ -81,7 +82,7 @@ static void *gptr(struct vf_guest *g, uint64_t gpa)
 
 static void start_daemon(void)
 {
-	static struct vu_export ex[2];
+	static struct vu_export ex[3];
 	int fd;
 
 	daemon_pid = fork();
@@ -91,21 +92,23 @@ static void start_daemon(void)
 	if (fd >= 0)
 		dup2(fd, 2);
 	memset(ex, 0, sizeof(ex));
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		struct vu_export_cfg *c = &ex[i].cfg;
 
-		strcpy(c->socket_path, i ? sock_ro : sock_rw);
-		strcpy(c->backing, i ? img_ro : img_rw);
+		strcpy(c->socket_path, i == 2 ? sock_dio : i ? sock_ro : sock_rw);
+		strcpy(c->backing, i == 2 ? img_dio : i ? img_ro : img_rw);
 		c->readonly = i == 1;
+		c->direct = i == 2;
 		c->queues = i ? 1 : NQ_MAX;
 		c->queue_size = QSIZE;
 		c->lbs = 512;
 		strcpy(c->serial, SERIAL);
-		c->backing_fd = open(c->backing, (i ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+		c->backing_fd = open(c->backing, (i == 1 ? O_RDONLY : O_RDWR) |
+				     (c->direct ? O_DIRECT : 0) | O_CLOEXEC);
 		c->size = DISK_SIZE;
 		ex[i].ops = &vu_dp_user_ops;
 	}
-	_exit(vu_daemon_run(ex, 2));
+	_exit(vu_daemon_run(ex, 3));
 }
 
 static bool wait_socket(const char *path)
@@ -622,6 +625,34 @@ static void t_readonly(struct vf_guest *g)
 	dev_close(&d);
 }
 
+/* --direct: O_DIRECT on the guest's own (aligned) buffers. */
+static void t_direct(struct vf_guest *g)
+{
+	uint8_t *data = gptr(g, data_gpa(0, 0));
+	uint8_t back[SLOT_DATA];
+	struct tdev d;
+	int fd, ret = dev_open(&d, g, sock_dio, 1, true, true, true);
+
+	if (!tap_ok(ret == 0, "user direct: driver ok")) {
+		dev_close(&d);
+		return;
+	}
+	for (int i = 0; i < SLOT_DATA; i++)
+		data[i] = rand();
+	memcpy(back, data, SLOT_DATA);
+	tap_ok(one(&d, 0, VIRTIO_BLK_T_OUT, 64, SLOT_DATA) == VIRTIO_BLK_S_OK,
+	       "user direct: aligned write");
+	memset(data, 0, SLOT_DATA);
+	tap_ok(one(&d, 0, VIRTIO_BLK_T_IN, 64, SLOT_DATA) == VIRTIO_BLK_S_OK &&
+	       !memcmp(data, back, SLOT_DATA), "user direct: read back");
+	fd = open(img_dio, O_RDONLY | O_CLOEXEC);
+	tap_ok(fd >= 0 && pread(fd, data, SLOT_DATA, 64 * 512) == SLOT_DATA &&
+	       !memcmp(data, back, SLOT_DATA), "user direct: the data is in the file");
+	if (fd >= 0)
+		close(fd);
+	dev_close(&d);
+}
+
 /* Stop (SET_STATUS 0, disable, GET_VRING_BASE) right after kicking. */
 static void t_stop_inflight(struct vf_guest *g)
 {
@@ -796,6 +827,9 @@ void t_user(void)
 	snprintf(sock_ro, sizeof(sock_ro), "%s/ro.sock", dir);
 	snprintf(img_rw, sizeof(img_rw), "%s/rw.img", dir);
 	snprintf(img_ro, sizeof(img_ro), "%s/ro.img", dir);
+	snprintf(sock_dio, sizeof(sock_dio), "%s/dio.sock", dir);
+	snprintf(img_dio, sizeof(img_dio), "%s/dio.img", dir);
+	make_file(img_dio, DISK_SIZE);
 	snprintf(logpath, sizeof(logpath), "%s/daemon.log", dir);
 	make_file(img_rw, DISK_SIZE);
 	make_file(img_ro, DISK_SIZE);
@@ -804,7 +838,8 @@ void t_user(void)
 
 	fflush(stdout);
 	start_daemon();
-	if (!tap_ok(daemon_pid > 0 && wait_socket(sock_rw) && wait_socket(sock_ro),
+	if (!tap_ok(daemon_pid > 0 && wait_socket(sock_rw) && wait_socket(sock_ro) &&
+		    wait_socket(sock_dio),
 		    "user: daemon with the userspace datapath listening"))
 		goto out;
 
@@ -821,6 +856,7 @@ void t_user(void)
 	t_bad_ring(&g, "descriptor loop", 5);
 	t_bad_ring(&g, "indirect table outside memory", 6);
 	t_readonly(&g);
+	t_direct(&g);
 	t_stop_inflight(&g);
 	t_hotplug(&g);
 	t_inflight(&g);
@@ -850,6 +886,8 @@ out:
 	unlink(logpath);
 	unlink(img_rw);
 	unlink(img_ro);
+	unlink(img_dio);
+	unlink(sock_dio);
 	unlink(sock_rw);
 	unlink(sock_ro);
 	tap_ok(rmdir(dir) == 0, "user: no files left behind");
