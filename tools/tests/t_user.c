@@ -648,6 +648,35 @@ static void t_direct(struct vf_guest *g)
 	fd = open(img_dio, O_RDONLY | O_CLOEXEC);
 	tap_ok(fd >= 0 && pread(fd, data, SLOT_DATA, 64 * 512) == SLOT_DATA &&
 	       !memcmp(data, back, SLOT_DATA), "user direct: the data is in the file");
+	{
+		/* A guest buffer O_DIRECT cannot take: bounced. */
+		uint8_t *odd = gptr(g, data_gpa(0, 1) + 100);
+		struct seg sg[3] = {
+			{ hdr_gpa(0, 0), 16, false },
+			{ data_gpa(0, 1) + 100, 1024, false },
+			{ hdr_gpa(0, 0) + 16, 1, true },
+		};
+
+		memset(odd, 0x6b, 1024);
+		hdr(&d, 0, 0)->type = VIRTIO_BLK_T_OUT;
+		hdr(&d, 0, 0)->sector = 200;
+		*status(&d, 0, 0) = 0xaa;
+		post(&d, 0, 0, sg, 3);
+		kick(&d, 0);
+		wait_used(&d, 0);
+		tap_ok(*status(&d, 0, 0) == VIRTIO_BLK_S_OK && fd >= 0 &&
+		       pread(fd, back, 1024, 200 * 512) == 1024 && !memcmp(back, odd, 1024),
+		       "user direct: a misaligned buffer is bounced (write)");
+		memset(odd, 0, 1024);
+		hdr(&d, 0, 0)->type = VIRTIO_BLK_T_IN;
+		sg[1].write = true;
+		*status(&d, 0, 0) = 0xaa;
+		post(&d, 0, 0, sg, 3);
+		kick(&d, 0);
+		wait_used(&d, 0);
+		tap_ok(*status(&d, 0, 0) == VIRTIO_BLK_S_OK && !memcmp(back, odd, 1024),
+		       "user direct: a misaligned buffer is bounced (read)");
+	}
 	if (fd >= 0)
 		close(fd);
 	dev_close(&d);

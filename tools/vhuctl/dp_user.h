@@ -38,6 +38,7 @@ struct dpu_req {
 	uint64_t off, len;
 	unsigned int niov;
 	struct iovec *iov;		/* data buffers (malloc'ed) */
+	void *bounce;			/* aligned copy for O_DIRECT, or NULL */
 	struct dpu_req *next_free;
 };
 

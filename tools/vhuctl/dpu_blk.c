@@ -69,7 +69,9 @@ static void finish(struct dpu_queue *q, struct dpu_req *req, uint8_t status)
 {
 	req->status = status;
 	free(req->iov);
+	free(req->bounce);
 	req->iov = NULL;
+	req->bounce = NULL;
 	dpu_req_done(q, req);
 }
 
@@ -122,6 +124,31 @@ static void submit_falloc(struct dpu_queue *q, struct dpu_req *req)
 	io_uring_prep_fallocate(sqe, q->dp->fd, req->falloc_mode, req->off,
 				req->len);
 	io_uring_sqe_set_data(sqe, req);
+}
+
+/*
+ * O_DIRECT refused the guest's buffers (not aligned for the backing):
+ * go through an aligned copy instead, like QEMU's bounce buffers.
+ */
+static bool submit_bounce(struct dpu_queue *q, struct dpu_req *req)
+{
+	struct io_uring_sqe *sqe;
+
+	if (posix_memalign(&req->bounce, 4096, req->expect)) {
+		req->bounce = NULL;
+		return false;
+	}
+	sqe = dpu_get_sqe(q);
+	if (req->type == VIRTIO_BLK_T_IN) {
+		io_uring_prep_read(sqe, q->dp->fd, req->bounce, req->expect, req->off);
+	} else {
+		iov_gather(req->iov, req->niov, req->bounce, req->expect);
+		io_uring_prep_write(sqe, q->dp->fd, req->bounce, req->expect, req->off);
+		if (!__atomic_load_n(&q->dp->writeback, __ATOMIC_RELAXED))
+			sqe->rw_flags = RWF_DSYNC;
+	}
+	io_uring_sqe_set_data(sqe, req);
+	return true;
 }
 
 static void submit_flush(struct dpu_queue *q, struct dpu_req *req)
@@ -192,6 +219,7 @@ void dpu_blk_start(struct dpu_queue *q, struct dpu_req *req, struct vq_chain *c)
 	req->type = 0xff;
 	req->written = 0;
 	req->iov = NULL;
+	req->bounce = NULL;
 	req->status_ptr = c->have_status ? dpu_mem_ptr(q->mem, c->status_gpa, 1) : NULL;
 	if (req->status_ptr)
 		req->written = 1;
@@ -262,10 +290,16 @@ void dpu_blk_complete(struct dpu_queue *q, struct dpu_req *req, int res)
 	switch (req->type) {
 	case VIRTIO_BLK_T_IN:
 	case VIRTIO_BLK_T_OUT:
-		if (res < 0 || (uint32_t)res != req->expect)
+		if (res == -EINVAL && q->dp->cfg->direct && !req->bounce &&
+		    submit_bounce(q, req))
+			return;
+		if (res < 0 || (uint32_t)res != req->expect) {
 			status = VIRTIO_BLK_S_IOERR;
-		else if (req->type == VIRTIO_BLK_T_IN)
+		} else if (req->type == VIRTIO_BLK_T_IN) {
+			if (req->bounce)
+				iov_scatter(req->iov, req->niov, req->bounce, req->expect);
 			req->written += req->expect;
+		}
 		break;
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES:
