@@ -733,6 +733,26 @@ static void t_hotplug(struct vf_guest *g)
 	ret = vf_req_ack(&d.vf, VU_REQ_ADD_MEM_REG, &mr, sizeof(mr), &g->fd, 1);
 	tap_ok(ret == 0 && one(&d, 0, VIRTIO_BLK_T_IN, 0, 512) == VIRTIO_BLK_S_OK,
 	       "user hotplug: re-added region works again");
+
+	/* A whole new table (crosvm's way) while requests are in flight. */
+	{
+		struct vu_mem_table_msg t = { .nregions = 2 };
+		int fds[2] = { g->fd, g->fd };
+		bool st_ok = true;
+
+		t.regions[0] = g->r[0];
+		t.regions[1] = g->r[1];
+		for (int s = 0; s < SLOTS; s++)
+			post_req(&d, 0, s, VIRTIO_BLK_T_IN, s * 16, SLOT_DATA);
+		kick(&d, 0);
+		ret = vf_req_ack(&d.vf, VU_REQ_SET_MEM_TABLE, &t,
+				 VU_MEM_TABLE_HDR_SIZE + 2 * sizeof(t.regions[0]), fds, 2);
+		tap_ok(ret == 0 && wait_used(&d, 0), "user hotplug: SET_MEM_TABLE under I/O");
+		for (int s = 0; s < SLOTS; s++)
+			st_ok &= *status(&d, 0, s) == VIRTIO_BLK_S_OK;
+		tap_ok(st_ok && one(&d, 0, VIRTIO_BLK_T_IN, 0, 512) == VIRTIO_BLK_S_OK,
+		       "user hotplug: every request completed, the queue runs on the new table");
+	}
 	dev_close(&d);
 }
 
