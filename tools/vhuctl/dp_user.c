@@ -30,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <linux/virtio_config.h>
@@ -568,7 +567,6 @@ static int user_open(struct vu_dp **out, const struct vu_export_cfg *cfg,
 		     char *err, size_t errlen)
 {
 	struct vu_dp *dp = calloc(1, sizeof(*dp));
-	struct stat st;
 	int ret;
 
 	if (!dp) {
@@ -583,7 +581,7 @@ static int user_open(struct vu_dp **out, const struct vu_export_cfg *cfg,
 		goto err;
 	}
 	dp->fd = dup_fd(cfg->backing_fd);
-	if (dp->fd < 0 || fstat(dp->fd, &st) < 0) {
+	if (dp->fd < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "%s: %s", cfg->backing, strerror(-ret));
 		goto err;
@@ -591,7 +589,6 @@ static int user_open(struct vu_dp **out, const struct vu_export_cfg *cfg,
 	dp->cfg = cfg;
 	dp->writeback = true;
 	dp->inflight.fd = -1;
-	dp->blkdev = S_ISBLK(st.st_mode);
 	for (uint32_t i = 0; i < VU_MAX_QUEUES; i++) {
 		struct dpu_queue *q = &dp->q[i];
 

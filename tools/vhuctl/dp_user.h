@@ -97,7 +97,6 @@ struct dpu_queue {
 struct vu_dp {
 	const struct vu_export_cfg *cfg;
 	int fd;				/* our dup of the backing */
-	bool blkdev;
 	bool writeback;
 	uint64_t features;		/* acked */
 	struct dpu_mem *mem;
