@@ -918,7 +918,7 @@ static void t_inflight(struct vf_guest *g)
 void t_user(void)
 {
 	struct vf_guest g;
-	int st;
+	int st, baseline;
 
 	snprintf(dir, sizeof(dir), "/tmp/vhuctl-user.XXXXXX");
 	if (!mkdtemp(dir) || vf_guest_init(&g)) {
@@ -945,6 +945,8 @@ void t_user(void)
 		    "user: daemon with the userspace datapath listening"))
 		goto out;
 
+	usleep(50000);
+	baseline = fd_count(daemon_pid);
 	t_random_io(&g, 1, true, true);
 	t_random_io(&g, 1, false, false);
 	t_random_io(&g, 4, true, false);
@@ -967,6 +969,10 @@ void t_user(void)
 	t_rate(&g, 1);
 	t_rate(&g, 4);
 
+	for (int i = 0; i < 200 && fd_count(daemon_pid) != baseline; i++)
+		usleep(10000);
+	tap_ok(fd_count(daemon_pid) == baseline,
+	       "user: the daemon's fds are back to the baseline (%d)", baseline);
 	kill(daemon_pid, SIGTERM);
 	tap_ok(wait_pid_bounded(daemon_pid, 5000, &st) == 0 && WIFEXITED(st) &&
 	       WEXITSTATUS(st) == 0, "user: SIGTERM ends the daemon cleanly");
