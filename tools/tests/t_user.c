@@ -678,6 +678,51 @@ static void t_notify(struct vf_guest *g, bool event_idx)
 	dev_close(&d);
 }
 
+/*
+ * Stress: I/O on 4 queues while queues are disabled and re-enabled and
+ * the data region is removed and re-added. Every request must complete
+ * (OK, or IOERR while its region is gone) and the daemon stay up.
+ */
+static void t_stress(struct vf_guest *g)
+{
+	struct vu_mem_reg_msg mr = { 0, g->r[1] };
+	bool ok = true, done = true, region = true;
+	struct tdev d;
+	int ret = dev_open(&d, g, sock_rw, NQ_MAX, true, true, true);
+
+	if (!tap_ok(ret == 0, "user stress: driver ok")) {
+		dev_close(&d);
+		return;
+	}
+	for (int it = 0; it < 100 && ok; it++) {
+		for (int qi = 0; qi < NQ_MAX; qi++) {
+			for (int s = 0; s < SLOTS; s++)
+				post_req(&d, qi, s, s & 1 ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN,
+					 (rand() % (DISK_SIZE / SLOT_DATA)) * 16, SLOT_DATA);
+			kick(&d, qi);
+		}
+		if (it % 3 == 0) {
+			int qi = rand() % NQ_MAX;
+
+			ok &= !vf_state_ack(&d.vf, VU_REQ_SET_VRING_ENABLE, qi, 0);
+			ok &= !vf_state_ack(&d.vf, VU_REQ_SET_VRING_ENABLE, qi, 1);
+		} else if (it % 3 == 1) {
+			ok &= !vf_req_ack(&d.vf, region ? VU_REQ_REM_MEM_REG : VU_REQ_ADD_MEM_REG,
+					  &mr, sizeof(mr), &g->fd, region ? 0 : 1);
+			region = !region;
+		}
+		for (int qi = 0; qi < NQ_MAX; qi++) {
+			ok &= wait_used(&d, qi);
+			for (int s = 0; s < SLOTS; s++)
+				done &= *status(&d, qi, s) == VIRTIO_BLK_S_OK ||
+					*status(&d, qi, s) == VIRTIO_BLK_S_IOERR;
+		}
+	}
+	tap_ok(ok && done && daemon_alive(),
+	       "user stress: 100 rounds of I/O across enable toggles and region hotplug");
+	dev_close(&d);
+}
+
 /* --direct: O_DIRECT on the guest's own (aligned) buffers. */
 static void t_direct(struct vf_guest *g)
 {
@@ -966,6 +1011,7 @@ void t_user(void)
 	t_stop_inflight(&g);
 	t_hotplug(&g);
 	t_inflight(&g);
+	t_stress(&g);
 	t_rate(&g, 1);
 	t_rate(&g, 4);
 
