@@ -54,5 +54,6 @@ int main(void)
 	t_mem();
 	t_cli();
 	t_proto();
+	t_bench();
 	return tap_done();
 }
