@@ -356,6 +356,7 @@ static int vhu_vq_start_req(struct vhu_vq *vq, struct vhu_mem_table *t,
 	req->be = dev->be;
 	req->niov = niov;
 	req->status = VIRTIO_BLK_S_IOERR;
+	req->type = U8_MAX;	/* not known until the header is read */
 	memcpy(req->iov, vq->scratch, niov * sizeof(struct iovec));
 	if (t)
 		refcount_inc(&t->refs);
