@@ -60,8 +60,15 @@ static void run(struct run *r, const char *const *args)
 	}
 	close(po[1]);
 	close(pe[1]);
-	r->status = wait_pid_bounded(pid, 5000, &st) ? -1 :
-		    WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	if (wait_pid_bounded(pid, 10000, &st)) {
+		/* Ours, by its PID: never leave it running. */
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		tap_diag("vhuctl %s: killed after 10 s", argv[1] ? argv[1] : "");
+		r->status = -1;
+	} else {
+		r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	}
 	slurp(po[0], r->out, sizeof(r->out));
 	slurp(pe[0], r->err, sizeof(r->err));
 	close(po[0]);
@@ -134,6 +141,12 @@ void t_cli(void)
 	       lines(r.out) == 1, "cli: version --json is one JSON object");
 	ERR("version rejects an unknown option", 2, "unknown option", "version", "--bogus");
 
+	if (!module) {
+		ERR("stats without the module", 1, "", "stats");
+		RUN(&r, "stats", "--json");
+		tap_ok(r.status == 1 && lines(r.err) == 1, "cli: stats --json without the module fails");
+	}
+	ERR("stats --dev needs a number", 2, "--dev", "stats", "--dev", "x");
 	ERR("export without exports", 2, "no export given", "export");
 	ERR("export unknown option", 2, "unknown option", "export", "--bogus");
 	ERR("export option without value", 2, "needs a value", "export", "--socket");
@@ -179,6 +192,7 @@ void t_cli(void)
 	}
 	tap_ok(stat(sock, &st) != 0, "cli: failed exports leave no socket behind");
 
+	unlink(sock);
 	unlink(img);
 	unlink(empty);
 	unlink(odd);

@@ -14,6 +14,7 @@
 
 const struct vhuctl_cmd *const vhuctl_cmds[] = {
 	&cmd_export,
+	&cmd_stats,
 	&cmd_version,
 	&cmd_help,
 	NULL,

@@ -26,6 +26,7 @@ struct vhuctl_cmd {
 
 extern const struct vhuctl_cmd cmd_version;
 extern const struct vhuctl_cmd cmd_export;
+extern const struct vhuctl_cmd cmd_stats;
 extern const struct vhuctl_cmd cmd_help;
 
 /* The dispatch table in main.c, NULL-terminated. */
