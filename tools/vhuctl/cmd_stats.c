@@ -18,7 +18,7 @@
 
 #include "vhuctl.h"
 
-#ifdef VHU_CMD_GET_STATS
+#ifdef VHU_STATS_A_MAX	/* the uapi has VHU_CMD_GET_STATS (an enum) */
 
 static const struct {
 	int attr;

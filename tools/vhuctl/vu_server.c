@@ -616,6 +616,9 @@ static int config_check(struct vu_dev *dev, struct vu_msg *m)
 	return 0;
 }
 
+_Static_assert(sizeof(struct virtio_blk_config) <= VU_MAX_CONFIG_SIZE,
+	       "the config space must fit a GET_CONFIG reply");
+
 static int h_get_config(struct vu_dev *dev, struct vu_msg *m)
 {
 	struct vu_config_msg *c = &m->p.config;
