@@ -390,7 +390,7 @@ TEST_F_TIMEOUT(dp, mem_table_during_io, 600)
 	ASSERT_EQ(0, backend_verify(&self->b));
 }
 
-TEST_F(dp, request_types)
+TEST_F_TIMEOUT(dp, request_types, 120)
 {
 	struct guest *g = &self->g;
 	struct virtio_blk_discard_write_zeroes seg[2];
@@ -494,7 +494,7 @@ TEST_F(dp, request_types)
 }
 
 /* An oversized request (beyond VHU_REQ_MAX_BYTES) fails untouched. */
-TEST_F(dp, oversized)
+TEST_F_TIMEOUT(dp, oversized, 120)
 {
 	struct guest *g = &self->g;
 	int slot = g_slot_alloc(g, 0);
@@ -510,7 +510,7 @@ TEST_F(dp, oversized)
 }
 
 /* GET_VRING_BASE stops the ring and returns only when its I/O is used. */
-TEST_F(dp, vring_base)
+TEST_F_TIMEOUT(dp, vring_base, 120)
 {
 	struct guest *g = &self->g;
 	struct vhu_vring_state s = { .index = 0 };
@@ -538,7 +538,7 @@ TEST_F(dp, vring_base)
 }
 
 /* Closing with requests in flight waits for them and frees everything. */
-TEST_F(dp, close_inflight)
+TEST_F_TIMEOUT(dp, close_inflight, 120)
 {
 	struct guest *g = &self->g;
 	unsigned int q, i;
@@ -568,7 +568,7 @@ TEST_F(dp, close_inflight)
 }
 
 /* A process that exits with I/O in flight leaves nothing behind. */
-TEST_F(dp, exit_inflight)
+TEST_F_TIMEOUT(dp, exit_inflight, 120)
 {
 	pid_t pid = fork();
 	int status;
@@ -600,7 +600,7 @@ TEST_F(dp, exit_inflight)
 }
 
 /* Regions added and removed at runtime, while the queues run. */
-TEST_F(dp, mem_hotplug)
+TEST_F_TIMEOUT(dp, mem_hotplug, 120)
 {
 	struct guest *g = &self->g;
 	uint64_t gpa = G_GPA_BASE + G_MEM_SIZE + (1 << 20);
