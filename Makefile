@@ -23,7 +23,7 @@ MODDIR := $(TOP)/build/$(KVER)
 W ?= 1
 VM_KERNELS ?= 6.1 6.12
 
-.PHONY: all module tools selftests check check-host check-vm demo \
+.PHONY: all deps module tools selftests check demo \
 	sparse checkpatch install clean
 
 all: module tools selftests
@@ -40,13 +40,20 @@ tools:
 selftests:
 	$(MAKE) -C $(TOP)/selftests/vhu
 
-check: tools selftests
+# Both install what they need from apt first (a no-op once installed).
+deps:
+	$(TOP)/tools/testing/install-deps
+
+check: deps
+	$(MAKE) tools selftests
 	$(TOP)/tools/testing/run-checks $(VM_KERNELS)
 
-demo: tools
-	$(TOP)/tools/testing/demo
+demo: deps
+	$(MAKE) tools
+	$(TOP)/tools/testing/demo $(firstword $(VM_KERNELS))
 
 sparse:
+	@test -n "$(KVER)" || { echo "error: no kernel build tree at KDIR='$(KDIR)'" >&2; exit 1; }
 	@$(TOP)/tools/testing/mirror-module-tree $(TOP) $(MODDIR)
 	$(MAKE) -C $(KDIR) M=$(MODDIR) W=$(W) C=2 CHECK=sparse modules
 

@@ -24,7 +24,7 @@
 #include "kselftest_harness.h"
 #include "guest.h"
 
-#define DISK_MB		32
+#define DISK_MB		16
 #define DISK_BYTES	((uint64_t)DISK_MB << 20)
 #define DISK_SECTORS	(DISK_BYTES >> 9)
 #define TIMEOUT_MS	20000
@@ -371,7 +371,7 @@ TEST_F_TIMEOUT(dp, random_rw, 600)
 	uint64_t reqs = 0;
 	unsigned int q;
 
-	ASSERT_EQ(0, random_io(&self->g, &self->b, 600, false));
+	ASSERT_EQ(0, random_io(&self->g, &self->b, 300, false));
 	ASSERT_EQ(0, backend_verify(&self->b));
 	for (q = 0; q < self->g.nq; q++) {
 		ASSERT_EQ(0, g_stats(&self->g, q, &s));
@@ -381,12 +381,12 @@ TEST_F_TIMEOUT(dp, random_rw, 600)
 		EXPECT_EQ(0, s.inflight);
 		reqs += s.reqs_in + s.reqs_out;
 	}
-	EXPECT_EQ(600, reqs);
+	EXPECT_EQ(300, reqs);
 }
 
 TEST_F_TIMEOUT(dp, mem_table_during_io, 600)
 {
-	ASSERT_EQ(0, random_io(&self->g, &self->b, 200, true));
+	ASSERT_EQ(0, random_io(&self->g, &self->b, 120, true));
 	ASSERT_EQ(0, backend_verify(&self->b));
 }
 

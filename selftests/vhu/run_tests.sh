@@ -1,0 +1,26 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run each vhu selftest with the timeout from ./settings and pass its TAP
+# through. A test that dies without reporting (crash, timeout) still shows
+# up as a failure, so a summary that counts TAP lines never misses one.
+cd "$(dirname "$0")" || exit 1
+timeout=$(sed -n 's/^timeout=//p' settings)
+rc=0
+for t in "$@"; do
+	echo "# selftests: vhu: $t"
+	out=$(mktemp)
+	timeout --kill-after=10 "${timeout:-300}" "./$t" 2>&1 | tee "$out"
+	st=${PIPESTATUS[0]}
+	case $st in
+	0|4) ;;
+	*)
+		rc=1
+		if ! grep -q '^not ok ' "$out"; then
+			echo "not ok 1 $t # exited with status $st"
+		fi
+		;;
+	esac
+	rm -f "$out"
+done
+exit $rc

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The vhuctl binary's command line: exit statuses and one-line errors.
+ * Run with VHUCTL=path/to/vhuctl (the Makefile sets it).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "test_util.h"
+
+struct run {
+	int status;		/* exit status, or 128 + signal, -1 on timeout */
+	char out[4096];
+	char err[4096];
+};
+
+static void slurp(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+	ssize_t r;
+
+	while (n + 1 < len && (r = read(fd, buf + n, len - 1 - n)) > 0)
+		n += r;
+	buf[n] = '\0';
+}
+
+/* Run vhuctl with args (NULL-terminated), 5 s at most. */
+static void run(struct run *r, const char *const *args)
+{
+	const char *bin = getenv("VHUCTL") ? getenv("VHUCTL") : "../vhuctl/vhuctl";
+	char *argv[32];
+	int po[2], pe[2], n = 0, st;
+	pid_t pid;
+
+	memset(r, 0, sizeof(*r));
+	argv[n++] = (char *)bin;
+	while (*args && n < 31)
+		argv[n++] = (char *)*args++;
+	argv[n] = NULL;
+	if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) {
+		r->status = -1;
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		dup2(po[1], 1);
+		dup2(pe[1], 2);
+		execv(bin, argv);
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	if (wait_pid_bounded(pid, 10000, &st)) {
+		/* Ours, by its PID: never leave it running. */
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		tap_diag("vhuctl %s: killed after 10 s", argv[1] ? argv[1] : "");
+		r->status = -1;
+	} else {
+		r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	}
+	slurp(po[0], r->out, sizeof(r->out));
+	slurp(pe[0], r->err, sizeof(r->err));
+	close(po[0]);
+	close(pe[0]);
+}
+
+static int lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+#define RUN(r, ...) run(r, (const char *const[]){ __VA_ARGS__, NULL })
+
+static void expect_error(const char *what, int status, const char *needle,
+			 const char *const *args)
+{
+	struct run r;
+
+	run(&r, args);
+	if (!tap_ok(r.status == status && strstr(r.err, needle) && lines(r.err) == 1,
+		    "cli: %s", what))
+		tap_diag("status %d, stderr: %s", r.status, r.err);
+}
+
+#define ERR(what, status, needle, ...) \
+	expect_error(what, status, needle, (const char *const[]){ __VA_ARGS__, NULL })
+
+void t_cli(void)
+{
+	char dir[] = "/tmp/vhuctl-cli.XXXXXX";
+	char img[256], empty[256], odd[256], sock[256], twice[600];
+	bool module = access("/sys/module/vhu", F_OK) == 0;
+	struct stat st;
+	struct run r;
+
+	if (!mkdtemp(dir)) {
+		tap_ok(false, "cli: temporary directory");
+		return;
+	}
+	snprintf(img, sizeof(img), "%s/disk.img", dir);
+	snprintf(empty, sizeof(empty), "%s/empty.img", dir);
+	snprintf(odd, sizeof(odd), "%s/odd.img", dir);
+	snprintf(sock, sizeof(sock), "%s/vhu.sock", dir);
+	make_file(img, 1 << 20);
+	make_file(empty, 0);
+	make_file(odd, 1000);
+
+	RUN(&r, "help");
+	tap_ok(r.status == 0 && strstr(r.out, "export") && strstr(r.out, "version"),
+	       "cli: help lists the commands");
+	RUN(&r, "--version");
+	tap_ok(r.status == 0 && strstr(r.out, "vhuctl "), "cli: --version");
+	ERR("unknown command", 2, "unknown command", "frobnicate");
+
+	RUN(&r, "version");
+	if (module)
+		tap_ok(r.status == 0 && strstr(r.out, "vhu module"),
+		       "cli: version shows the loaded module");
+	else
+		tap_ok(r.status == 1 && strstr(r.out, "vhuctl ") &&
+		       strstr(r.err, "vhu module not loaded") && lines(r.err) == 1,
+		       "cli: version without the module says so");
+	RUN(&r, "version", "--json");
+	tap_ok(!strncmp(r.out, "{\"vhuctl\":{\"version\":", 21) &&
+	       strstr(r.out, module ? "\"loaded\":true" : "\"loaded\":false") &&
+	       lines(r.out) == 1, "cli: version --json is one JSON object");
+	ERR("version rejects an unknown option", 2, "unknown option", "version", "--bogus");
+
+	if (!module) {
+		ERR("stats without the module", 1, "", "stats");
+		RUN(&r, "stats", "--json");
+		tap_ok(r.status == 1 && lines(r.err) == 1, "cli: stats --json without the module fails");
+	}
+	ERR("stats --dev needs a number", 2, "--dev", "stats", "--dev", "x");
+	ERR("export without exports", 2, "no export given", "export");
+	ERR("export unknown option", 2, "unknown option", "export", "--bogus");
+	ERR("export option without value", 2, "needs a value", "export", "--socket");
+	ERR("export without --backing", 2, "needs both", "export", "--socket", sock);
+	ERR("export --queues 0", 2, "--queues", "export", "--socket", sock,
+	    "--backing", img, "--queues", "0");
+	ERR("export --queues 65", 2, "--queues", "export", "--socket", sock,
+	    "--backing", img, "--queues", "65");
+	ERR("export --queue-size not a power of 2", 2, "power of 2", "export",
+	    "--socket", sock, "--backing", img, "--queue-size", "100");
+	ERR("export --logical-block-size 1024", 2, "512 or 4096", "export",
+	    "--socket", sock, "--backing", img, "--logical-block-size", "1024");
+	ERR("export --datapath bogus", 2, "auto, kernel or user", "export",
+	    "--socket", sock, "--backing", img, "--datapath", "bogus");
+	ERR("export --serial too long", 2, "20 bytes", "export", "--socket", sock,
+	    "--backing", img, "--serial", "0123456789abcdefghijk");
+	ERR("export the same socket twice", 2, "given twice", "export",
+	    "--socket", sock, "--backing", img, "--socket", sock, "--backing", img);
+	ERR("--export unknown key", 2, "unknown key", "export", "--export",
+	    "socket=/tmp/x,backing=/tmp/y,colour=blue");
+	ERR("--export key without value", 2, "needs a value", "export", "--export",
+	    "socket,backing=/tmp/y");
+	ERR("missing backing", 1, "No such file", "export", "--socket", sock,
+	    "--backing", "/nonexistent/disk.img", "--datapath", "user");
+	ERR("empty backing", 1, "is empty", "export", "--socket", sock,
+	    "--backing", empty, "--datapath", "user");
+	ERR("backing not a multiple of the block size", 1, "not a multiple",
+	    "export", "--socket", sock, "--backing", odd);
+	ERR("backing a directory", 1, "not a regular file", "export", "--socket",
+	    sock, "--backing", dir, "--readonly");
+	snprintf(twice, sizeof(twice), "socket=%s/other.sock,backing=%s", dir, img);
+	ERR("the same backing writable twice", 1, "exported twice", "export",
+	    "--socket", sock, "--backing", img, "--export", twice);
+	ERR("--datapath user is not built yet", 1,
+	    "userspace datapath is not built yet", "export", "--socket", sock,
+	    "--backing", img, "--datapath", "user");
+	if (!module && access("/dev/vhu", F_OK) != 0) {
+		ERR("--datapath kernel without the module", 1, "vhu module not loaded",
+		    "export", "--socket", sock, "--backing", img, "--datapath", "kernel");
+		ERR("--datapath auto without the module", 1,
+		    "userspace datapath is not built yet", "export", "--socket", sock,
+		    "--backing", img);
+	}
+	tap_ok(stat(sock, &st) != 0, "cli: failed exports leave no socket behind");
+
+	unlink(sock);
+	unlink(img);
+	unlink(empty);
+	unlink(odd);
+	tap_ok(rmdir(dir) == 0, "cli: no files left behind");
+}

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Minimal TAP producer for the host unit tests: "ok N - name" lines, a
+ * trailing plan "1..N", "# " diagnostics.
+ */
+#ifndef TAP_H
+#define TAP_H
+
+#include <stdbool.h>
+
+/* Record one result; returns cond. */
+bool tap_ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print the plan; 0 if every test passed, else 1. */
+int tap_done(void);
+
+/* Test groups, run in order by test_main.c. */
+void t_cli(void);
+void t_mem(void);
+void t_proto(void);
+
+#endif

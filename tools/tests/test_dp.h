@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * TEST CODE: a recording datapath for the protocol tests. It moves no
+ * I/O; it logs every call into memory shared with the test process and
+ * reads the rings through the addresses it was given, so the tests can
+ * check what the protocol server handed to a datapath.
+ */
+#ifndef TEST_DP_H
+#define TEST_DP_H
+
+#include <stdint.h>
+
+#include "datapath.h"
+
+enum tdp_op {
+	TDP_OPEN = 1, TDP_CLOSE, TDP_ATTACH, TDP_DETACH, TDP_FEATURES,
+	TDP_MEM_TABLE, TDP_ADD_REGION, TDP_REMOVE_REGION, TDP_INFLIGHT,
+	TDP_START, TDP_STOP, TDP_CALL, TDP_ERR, TDP_WRITEBACK,
+};
+
+struct tdp_event {
+	uint32_t op;
+	uint32_t index;
+	uint64_t a, b, c;
+};
+
+#define TDP_MAX_EVENTS 4096
+
+struct tdp_log {
+	volatile uint32_t n;
+	uint32_t stop_delay_ms;		/* pretend draining takes this long */
+	struct tdp_event ev[TDP_MAX_EVENTS];
+};
+
+extern const struct vu_dp_ops tdp_ops;
+/* The log, in MAP_SHARED memory set up before the daemon forks. */
+extern struct tdp_log *tdp_log;
+
+int tdp_log_init(void);
+/* Index of the first event with op at or after 'from', or -1. */
+int tdp_find(uint32_t op, uint32_t from);
+int tdp_count(uint32_t op, uint32_t from);
+
+#endif

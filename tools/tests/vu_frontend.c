@@ -1,0 +1,465 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A test vhost-user frontend (see vu_frontend.h) and test helpers.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/virtio_blk.h>
+
+#include "test_util.h"
+#include "vu_frontend.h"
+
+#define BIT(n) (1ull << (n))
+#define TIMEOUT_MS 3000
+
+/* ---- helpers --------------------------------------------------------- */
+
+int wait_pid_bounded(pid_t pid, int ms, int *status)
+{
+	for (int waited = 0; waited <= ms; waited += 10) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+
+		if (r == pid)
+			return 0;
+		if (r < 0)
+			return -1;
+		usleep(10000);
+	}
+	return -1;
+}
+
+int make_file(const char *path, size_t size)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int ret;
+
+	if (fd < 0)
+		return -1;
+	ret = ftruncate(fd, size);
+	close(fd);
+	return ret;
+}
+
+int fd_count(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* ---- guest memory ---------------------------------------------------- */
+
+int vf_guest_init(struct vf_guest *g)
+{
+	memset(g, 0, sizeof(*g));
+	g->fd = memfd_create("vf-guest", MFD_CLOEXEC);
+	if (g->fd < 0 || ftruncate(g->fd, VF_MEM_SIZE) < 0)
+		return -1;
+	g->base = mmap(NULL, VF_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       g->fd, 0);
+	if (g->base == MAP_FAILED)
+		return -1;
+	g->r[0] = (struct vu_region_desc){ VF_GPA0, VF_REGION_SIZE, VF_UADDR0, 0 };
+	g->r[1] = (struct vu_region_desc){ VF_GPA1, VF_REGION_SIZE, VF_UADDR1,
+					   VF_REGION_SIZE };
+	return 0;
+}
+
+void vf_guest_fini(struct vf_guest *g)
+{
+	if (g->base && g->base != MAP_FAILED)
+		munmap(g->base, VF_MEM_SIZE);
+	if (g->fd >= 0)
+		close(g->fd);
+	g->fd = -1;
+	g->base = NULL;
+}
+
+void vf_ring_addrs(int q, uint32_t num, struct vu_vring_addr *a)
+{
+	uint64_t base = VF_UADDR0 + 0x10000ull * (q + 1);
+
+	(void)num;
+	memset(a, 0, sizeof(*a));
+	a->index = q;
+	a->desc = base;
+	a->avail = base + 0x8000;
+	a->used = base + 0xc000;
+}
+
+void *vf_guest_ptr(struct vf_guest *g, uint64_t uaddr)
+{
+	if (uaddr >= VF_UADDR0 && uaddr < VF_UADDR0 + VF_REGION_SIZE)
+		return g->base + (uaddr - VF_UADDR0);
+	if (uaddr >= VF_UADDR1 && uaddr < VF_UADDR1 + VF_REGION_SIZE)
+		return g->base + VF_REGION_SIZE + (uaddr - VF_UADDR1);
+	return NULL;
+}
+
+/* ---- socket ---------------------------------------------------------- */
+
+int vf_connect(struct vf *vf, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	int err = ETIMEDOUT;
+
+	memset(vf, 0, sizeof(*vf));
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	for (int i = 0; i < 300; i++) {
+		vf->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (vf->sock < 0)
+			return -errno;
+		if (!connect(vf->sock, (struct sockaddr *)&sa, sizeof(sa)))
+			return 0;
+		err = errno;
+		close(vf->sock);
+		vf->sock = -1;
+		usleep(10000);
+	}
+	return -err;
+}
+
+void vf_close(struct vf *vf)
+{
+	if (vf->sock >= 0)
+		close(vf->sock);
+	vf->sock = -1;
+}
+
+int vf_send_raw(struct vf *vf, uint32_t req, uint32_t flags, const void *p,
+		uint32_t size, const int *fds, int nfds)
+{
+	struct vu_hdr h = { .request = req, .flags = flags, .size = size };
+	struct iovec iov[2] = {
+		{ .iov_base = &h, .iov_len = sizeof(h) },
+		{ .iov_base = (void *)p, .iov_len = size },
+	};
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 16)];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = size ? 2 : 1 };
+	ssize_t n;
+
+	if (nfds) {
+		struct cmsghdr *c;
+
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	n = sendmsg(vf->sock, &mh, MSG_NOSIGNAL);
+	if (n < 0)
+		return -errno;
+	return n == (ssize_t)(sizeof(h) + size) ? 0 : -EIO;
+}
+
+int vf_send(struct vf *vf, uint32_t req, bool need_reply, const void *p,
+	    uint32_t size, const int *fds, int nfds)
+{
+	return vf_send_raw(vf, req, VU_VERSION | (need_reply ? VU_FLAG_NEED_REPLY : 0),
+			   p, size, fds, nfds);
+}
+
+static int wait_readable(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int r = poll(&pfd, 1, TIMEOUT_MS);
+
+	if (r < 0)
+		return -errno;
+	return r ? 0 : -ETIMEDOUT;
+}
+
+int vf_recv(struct vf *vf, struct vu_hdr *h, void *p, uint32_t max, int *fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 8)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = h, .iov_len = sizeof(*h) };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *c;
+	ssize_t n;
+	int ret;
+
+	if (fd)
+		*fd = -1;
+	ret = wait_readable(vf->sock);
+	if (ret)
+		return ret;
+	n = recvmsg(vf->sock, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -ECONNRESET;
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		int cnt = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+		for (int i = 0; i < cnt; i++) {
+			int f;
+
+			memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (fd && *fd < 0)
+				*fd = f;
+			else
+				close(f);
+		}
+	}
+	if (n != sizeof(*h) || h->size > max)
+		return -EPROTO;
+	if (h->size) {
+		ret = wait_readable(vf->sock);
+		if (ret)
+			return ret;
+		n = recv(vf->sock, p, h->size, MSG_WAITALL);
+		if (n != h->size)
+			return n == 0 ? -ECONNRESET : -EPROTO;
+	}
+	return 0;
+}
+
+bool vf_is_closed(struct vf *vf)
+{
+	char c;
+
+	if (wait_readable(vf->sock))
+		return false;
+	return recv(vf->sock, &c, 1, MSG_DONTWAIT) == 0;
+}
+
+/* A reply must echo the request, carry flags exactly 0x5 and the size. */
+static int recv_reply(struct vf *vf, uint32_t req, void *p, uint32_t size, int *fd)
+{
+	struct vu_hdr h;
+	int ret = vf_recv(vf, &h, p, size, fd);
+
+	if (ret)
+		return ret;
+	if (h.request != req || h.flags != (VU_VERSION | VU_FLAG_REPLY) ||
+	    h.size != size) {
+		if (fd && *fd >= 0)
+			close(*fd);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int vf_get_u64(struct vf *vf, uint32_t req, uint64_t *v)
+{
+	int ret = vf_send(vf, req, false, NULL, 0, NULL, 0);
+
+	return ret ? ret : recv_reply(vf, req, v, sizeof(*v), NULL);
+}
+
+int vf_req_ack(struct vf *vf, uint32_t req, const void *p, uint32_t size,
+	       const int *fds, int nfds)
+{
+	uint64_t ack;
+	int ret = vf_send(vf, req, true, p, size, fds, nfds);
+
+	if (!ret)
+		ret = recv_reply(vf, req, &ack, sizeof(ack), NULL);
+	if (ret)
+		return ret;
+	return ack ? (int)(ack & 0x7fffffff) | 1 : 0;
+}
+
+int vf_u64_ack(struct vf *vf, uint32_t req, uint64_t v)
+{
+	return vf_req_ack(vf, req, &v, sizeof(v), NULL, 0);
+}
+
+int vf_state_ack(struct vf *vf, uint32_t req, uint32_t index, uint32_t num)
+{
+	struct vu_vring_state s = { index, num };
+
+	return vf_req_ack(vf, req, &s, sizeof(s), NULL, 0);
+}
+
+int vf_req_sync(struct vf *vf, uint32_t req, const void *p, uint32_t size,
+		const int *fds, int nfds)
+{
+	uint64_t f;
+	int ret = vf_send(vf, req, false, p, size, fds, nfds);
+
+	return ret ? ret : vf_get_u64(vf, VU_REQ_GET_FEATURES, &f);
+}
+
+int vf_get_vring_base(struct vf *vf, uint32_t index, uint32_t *base)
+{
+	struct vu_vring_state s = { index, 0 };
+	int ret = vf_send(vf, VU_REQ_GET_VRING_BASE, false, &s, sizeof(s), NULL, 0);
+
+	if (!ret)
+		ret = recv_reply(vf, VU_REQ_GET_VRING_BASE, &s, sizeof(s), NULL);
+	if (!ret && s.index != index)
+		ret = -EPROTO;
+	if (!ret)
+		*base = s.num;
+	return ret;
+}
+
+/* Send a fresh eventfd with a vring fd request (KICK/CALL/ERR). */
+static int vring_eventfd(struct vf *vf, uint32_t req, uint32_t q)
+{
+	uint64_t v = q;
+	int fd = eventfd(0, EFD_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = vf_req_ack(vf, req, &v, sizeof(v), &fd, 1);
+	close(fd);
+	return ret;
+}
+
+/* ---- QEMU 7.2 sequences ---------------------------------------------- */
+
+#define WANT_PF (BIT(VU_PF_MQ) | BIT(VU_PF_REPLY_ACK) | BIT(VU_PF_BACKEND_REQ) | \
+		 BIT(VU_PF_CONFIG) | BIT(VU_PF_INFLIGHT_SHMFD) |		\
+		 BIT(VU_PF_CONFIGURE_MEM_SLOTS) | BIT(VU_PF_STATUS))
+
+int vf_realize(struct vf *vf, unsigned int nq, uint64_t *features)
+{
+	struct vu_config_msg cfg = { .offset = 0, .size = 57 };
+	uint64_t f, pf, qn, slots;
+	int sv[2], ret;
+
+	if (vf_get_u64(vf, VU_REQ_GET_FEATURES, &f) || !(f & BIT(30)))
+		return -1;
+	if (vf_get_u64(vf, VU_REQ_GET_PROTOCOL_FEATURES, &pf) ||
+	    (pf & WANT_PF) != WANT_PF)
+		return -2;
+	vf->pf = pf & WANT_PF;
+	if (vf_send(vf, VU_REQ_SET_PROTOCOL_FEATURES, false, &vf->pf, 8, NULL, 0))
+		return -3;
+	if (vf_get_u64(vf, VU_REQ_GET_QUEUE_NUM, &qn) || qn < nq)
+		return -4;
+	if (vf_get_u64(vf, VU_REQ_GET_MAX_MEM_SLOTS, &slots) || slots < 2)
+		return -5;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return -6;
+	ret = vf_req_ack(vf, VU_REQ_SET_BACKEND_REQ_FD, NULL, 0, &sv[1], 1);
+	close(sv[0]);
+	close(sv[1]);
+	if (ret)
+		return -7;
+	if (vf_req_ack(vf, VU_REQ_SET_OWNER, NULL, 0, NULL, 0))
+		return -8;
+	if (vf_get_u64(vf, VU_REQ_GET_FEATURES, &f))
+		return -9;
+	for (unsigned int q = 0; q < nq; q++)
+		if (vring_eventfd(vf, VU_REQ_SET_VRING_CALL, q) ||
+		    vring_eventfd(vf, VU_REQ_SET_VRING_ERR, q))
+			return -10;
+	if (vf_send(vf, VU_REQ_GET_CONFIG, false, &cfg, VU_CONFIG_HDR_SIZE + 57,
+		    NULL, 0) ||
+	    recv_reply(vf, VU_REQ_GET_CONFIG, &cfg, VU_CONFIG_HDR_SIZE + 57, NULL))
+		return -11;
+	if (features)
+		*features = f;
+	return 0;
+}
+
+int vf_driver_ok(struct vf *vf, struct vf_guest *g, unsigned int nq,
+		 uint32_t num, int *inflight_fd, bool add_regions)
+{
+	struct vu_inflight_msg inf = { .num_queues = nq, .queue_size = num };
+	uint64_t f, st;
+
+	if (vf_get_u64(vf, VU_REQ_GET_FEATURES, &f))
+		return -1;
+	f &= ~(BIT(VIRTIO_BLK_F_DISCARD) | BIT(VIRTIO_BLK_F_WRITE_ZEROES));
+	if (vf_u64_ack(vf, VU_REQ_SET_FEATURES, f))
+		return -2;
+	if (vf_u64_ack(vf, VU_REQ_SET_STATUS, 0xb) ||
+	    vf_get_u64(vf, VU_REQ_GET_STATUS, &st) || st != 0xb)
+		return -3;
+	if (*inflight_fd < 0) {
+		if (vf_send(vf, VU_REQ_GET_INFLIGHT_FD, false, &inf, sizeof(inf),
+			    NULL, 0) ||
+		    recv_reply(vf, VU_REQ_GET_INFLIGHT_FD, &inf, sizeof(inf),
+			       inflight_fd) || *inflight_fd < 0)
+			return -4;
+	} else {
+		/* Reconnect: the same buffer, sized as the backend said. */
+		inf.mmap_size = lseek(*inflight_fd, 0, SEEK_END);
+	}
+	if (vf_req_ack(vf, VU_REQ_SET_INFLIGHT_FD, &inf, sizeof(inf), inflight_fd, 1))
+		return -5;
+	for (unsigned int q = 0; q < nq; q++)
+		if (vring_eventfd(vf, VU_REQ_SET_VRING_CALL, q))
+			return -6;
+	if (vf_u64_ack(vf, VU_REQ_SET_FEATURES, f))
+		return -7;
+	for (int i = 0; add_regions && i < 2; i++) {
+		struct vu_mem_reg_msg mr = { 0, g->r[i] };
+
+		if (vf_req_ack(vf, VU_REQ_ADD_MEM_REG, &mr, sizeof(mr), &g->fd, 1))
+			return -8;
+	}
+	for (unsigned int q = 0; q < nq; q++) {
+		struct vu_vring_addr a;
+
+		vf_ring_addrs(q, num, &a);
+		if (vf_state_ack(vf, VU_REQ_SET_VRING_NUM, q, num) ||
+		    vf_state_ack(vf, VU_REQ_SET_VRING_BASE, q,
+				 *(uint16_t *)vf_guest_ptr(g, a.used + 2)) ||
+		    vf_req_ack(vf, VU_REQ_SET_VRING_ADDR, &a, sizeof(a), NULL, 0) ||
+		    vring_eventfd(vf, VU_REQ_SET_VRING_KICK, q))
+			return -9;
+	}
+	for (unsigned int q = 0; q < nq; q++)
+		if (vf_state_ack(vf, VU_REQ_SET_VRING_ENABLE, q, 1))
+			return -10;
+	if (vf_u64_ack(vf, VU_REQ_SET_STATUS, 0xf))
+		return -11;
+	return 0;
+}
+
+int vf_stop(struct vf *vf, unsigned int nq, uint32_t *bases)
+{
+	if (vf_u64_ack(vf, VU_REQ_SET_STATUS, 0))
+		return -1;
+	for (unsigned int q = 0; q < nq; q++)
+		if (vf_state_ack(vf, VU_REQ_SET_VRING_ENABLE, q, 0))
+			return -2;
+	for (unsigned int q = 0; q < nq; q++)
+		if (vf_get_vring_base(vf, q, &bases[q]))
+			return -3;
+	return 0;
+}

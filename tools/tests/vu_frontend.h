@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A vhost-user frontend for tests: speaks to the daemon like QEMU 7.2's
+ * vhost-user-blk, and can also send anything malformed.
+ */
+#ifndef VU_FRONTEND_H
+#define VU_FRONTEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vu_proto.h"
+
+struct vf {
+	int sock;
+	uint64_t pf;		/* protocol features acked */
+};
+
+/* Guest memory: one memfd, two regions, rings placed in region 0. */
+#define VF_MEM_SIZE	(2u << 20)
+#define VF_REGION_SIZE	(1u << 20)
+#define VF_UADDR0	0x7f1200000000ull
+#define VF_UADDR1	0x7f1200100000ull	/* right after region 0 */
+#define VF_GPA0		0x0ull
+#define VF_GPA1		0x100000000ull		/* above 4G, like q35 */
+
+struct vf_guest {
+	int fd;
+	uint8_t *base;		/* our mapping of the whole memfd */
+	struct vu_region_desc r[2];
+};
+
+int vf_guest_init(struct vf_guest *g);
+void vf_guest_fini(struct vf_guest *g);
+/* Ring addresses for queue q, ring size num, in the frontend's space. */
+void vf_ring_addrs(int q, uint32_t num, struct vu_vring_addr *a);
+/* Our pointer to a frontend user address in region 0/1. */
+void *vf_guest_ptr(struct vf_guest *g, uint64_t uaddr);
+
+int vf_connect(struct vf *vf, const char *path);
+void vf_close(struct vf *vf);
+
+/* Raw I/O. flags gets VU_VERSION added unless raw_flags. */
+int vf_send_raw(struct vf *vf, uint32_t req, uint32_t flags, const void *p,
+		uint32_t size, const int *fds, int nfds);
+int vf_send(struct vf *vf, uint32_t req, bool need_reply, const void *p,
+	    uint32_t size, const int *fds, int nfds);
+/* Receive a reply; -ETIMEDOUT after 3 s, -ECONNRESET on hang-up. */
+int vf_recv(struct vf *vf, struct vu_hdr *h, void *p, uint32_t max, int *fd);
+/* The daemon closed the connection (within 3 s). */
+bool vf_is_closed(struct vf *vf);
+
+/* Requests with a u64 reply: 0 and *v, or -errno. */
+int vf_get_u64(struct vf *vf, uint32_t req, uint64_t *v);
+/*
+ * Send a request with need_reply set and REPLY_ACK negotiated: returns the
+ * ack value (0 ok, non-zero failure) or -errno.
+ */
+int vf_req_ack(struct vf *vf, uint32_t req, const void *p, uint32_t size,
+	       const int *fds, int nfds);
+int vf_u64_ack(struct vf *vf, uint32_t req, uint64_t v);
+int vf_state_ack(struct vf *vf, uint32_t req, uint32_t index, uint32_t num);
+/* Same without need_reply; then a GET_FEATURES round trip as a barrier. */
+int vf_req_sync(struct vf *vf, uint32_t req, const void *p, uint32_t size,
+		const int *fds, int nfds);
+int vf_get_vring_base(struct vf *vf, uint32_t index, uint32_t *base);
+
+/* QEMU 7.2 sequences (see /work/shared/notes). 0 or -errno/-1. */
+int vf_realize(struct vf *vf, unsigned int nq, uint64_t *features);
+int vf_driver_ok(struct vf *vf, struct vf_guest *g, unsigned int nq,
+		 uint32_t num, int *inflight_fd, bool add_regions);
+int vf_stop(struct vf *vf, unsigned int nq, uint32_t *bases);
+
+#endif

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhuctl: the virtio-blk face of an export -- feature bits and config space.
+ */
+#include <string.h>
+
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+
+#include "vu_server.h"
+
+#define BIT(n) (1ull << (n))
+
+uint64_t vu_blk_features(const struct vu_export_cfg *cfg)
+{
+	uint64_t f = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_INDIRECT_DESC) |
+		     BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VIRTIO_BLK_F_SEG_MAX) |
+		     BIT(VIRTIO_BLK_F_BLK_SIZE) | BIT(VIRTIO_BLK_F_TOPOLOGY) |
+		     BIT(VIRTIO_BLK_F_FLUSH) | BIT(VIRTIO_BLK_F_CONFIG_WCE) |
+		     BIT(VIRTIO_BLK_F_DISCARD) | BIT(VIRTIO_BLK_F_WRITE_ZEROES);
+
+	if (cfg->queues > 1)
+		f |= BIT(VIRTIO_BLK_F_MQ);
+	if (cfg->readonly) {
+		f |= BIT(VIRTIO_BLK_F_RO);
+		f &= ~(BIT(VIRTIO_BLK_F_DISCARD) | BIT(VIRTIO_BLK_F_WRITE_ZEROES));
+	}
+	return f;
+}
+
+void vu_blk_config(const struct vu_export_cfg *cfg, bool writeback,
+		   struct virtio_blk_config *c)
+{
+	uint32_t lbs_sectors = cfg->lbs / 512;
+
+	memset(c, 0, sizeof(*c));
+	c->capacity = cfg->size / 512;
+	c->seg_max = cfg->queue_size > 2 ? cfg->queue_size - 2 : 1;
+	c->blk_size = cfg->lbs;
+	c->physical_block_exp = 0;
+	c->alignment_offset = 0;
+	c->min_io_size = 1;
+	c->opt_io_size = 0;
+	c->wce = writeback;
+	c->num_queues = cfg->queues;
+	c->max_discard_sectors = 0x3fffff & ~(lbs_sectors - 1);
+	c->max_discard_seg = 1;
+	c->discard_sector_alignment = lbs_sectors;
+	c->max_write_zeroes_sectors = 0x3fffff & ~(lbs_sectors - 1);
+	c->max_write_zeroes_seg = 1;
+	c->write_zeroes_may_unmap = 0;
+}
+
+/*
+ * Split-ring inflight layout (shared with QEMU's libvhost-user): a 16-byte
+ * header (features, version, desc_num, last_batch_head, used_idx) followed
+ * by one 16-byte state per descriptor, rounded up to 64 bytes.
+ */
+uint64_t vu_inflight_queue_size(uint16_t queue_size)
+{
+	uint64_t n = 16 + 16ull * queue_size;
+
+	return (n + 63) & ~63ull;
+}

@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhuctl export: serve block devices to vhost-user frontends.
+ *
+ * Exports are given as option groups, each with its own --socket and
+ * --backing; an option already set in the current group starts the next
+ * one, so "--socket a --backing A --socket b --backing B" is two exports.
+ * The same export can be written in one word:
+ *   --export socket=PATH,backing=FILE[,readonly][,queues=N]...
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <linux/fs.h>
+
+#include "daemon.h"
+#include "vhuctl.h"
+
+#define MAX_EXPORTS 64
+
+enum {
+	OPT_SOCKET = 1, OPT_BACKING, OPT_READONLY, OPT_QUEUES, OPT_QUEUE_SIZE, OPT_DIRECT,
+	OPT_SERIAL, OPT_LBS, OPT_DATAPATH, OPT_EXPORT, OPT_HELP,
+};
+
+/* What a group has set, to know when the next group starts. */
+struct group {
+	struct vu_export_cfg cfg;
+	unsigned int set;	/* 1 << O_* */
+};
+
+static const struct vhuctl_cmd *self = &cmd_export;
+
+static int parse_uint(const char *opt, const char *s, unsigned int min,
+		      unsigned int max, unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
+		usage_error(self, "%s '%s': expected a number from %u to %u",
+			    opt, s, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Apply one option to a group; 0, or -1 after printing the error. */
+static int apply(struct group *g, int opt, const char *name, const char *arg)
+{
+	struct vu_export_cfg *c = &g->cfg;
+	unsigned int v;
+
+	switch (opt) {
+	case OPT_SOCKET:
+		if (!*arg || strlen(arg) >= sizeof(c->socket_path)) {
+			usage_error(self, "--socket '%s': empty or longer than %zu bytes",
+				    arg, sizeof(c->socket_path) - 1);
+			return -1;
+		}
+		strcpy(c->socket_path, arg);
+		break;
+	case OPT_BACKING:
+		if (!*arg || strlen(arg) >= sizeof(c->backing)) {
+			usage_error(self, "--backing '%s': empty or too long", arg);
+			return -1;
+		}
+		strcpy(c->backing, arg);
+		break;
+	case OPT_READONLY:
+		c->readonly = true;
+		break;
+	case OPT_DIRECT:
+		c->direct = true;
+		break;
+	case OPT_QUEUES:
+		if (parse_uint(name, arg, 1, VU_MAX_QUEUES, &v))
+			return -1;
+		c->queues = v;
+		break;
+	case OPT_QUEUE_SIZE:
+		if (parse_uint(name, arg, 2, VU_MAX_QUEUE_SIZE, &v))
+			return -1;
+		if (v & (v - 1)) {
+			usage_error(self, "%s %u: not a power of 2", name, v);
+			return -1;
+		}
+		c->queue_size = v;
+		break;
+	case OPT_SERIAL:
+		if (strlen(arg) > 20) {
+			usage_error(self, "%s '%s': longer than 20 bytes", name, arg);
+			return -1;
+		}
+		for (const char *p = arg; *p; p++)
+			if (*p < 0x20 || *p > 0x7e) {
+				usage_error(self, "%s: only printable ASCII", name);
+				return -1;
+			}
+		strcpy(c->serial, arg);
+		break;
+	case OPT_LBS:
+		if (parse_uint(name, arg, 512, 4096, &v))
+			return -1;
+		if (v != 512 && v != 4096) {
+			usage_error(self, "%s %u: must be 512 or 4096", name, v);
+			return -1;
+		}
+		c->lbs = v;
+		break;
+	case OPT_DATAPATH:
+		if (!strcmp(arg, "auto"))
+			c->mode = VU_DP_AUTO;
+		else if (!strcmp(arg, "kernel"))
+			c->mode = VU_DP_KERNEL;
+		else if (!strcmp(arg, "user"))
+			c->mode = VU_DP_USER;
+		else {
+			usage_error(self, "%s '%s': expected auto, kernel or user",
+				    name, arg);
+			return -1;
+		}
+		break;
+	}
+	g->set |= 1u << opt;
+	return 0;
+}
+
+static const struct {
+	const char *key;
+	int opt;
+	bool has_arg;
+} keys[] = {
+	{ "socket", OPT_SOCKET, true },
+	{ "backing", OPT_BACKING, true },
+	{ "readonly", OPT_READONLY, false },
+	{ "queues", OPT_QUEUES, true },
+	{ "queue-size", OPT_QUEUE_SIZE, true },
+	{ "direct", OPT_DIRECT, false },
+	{ "serial", OPT_SERIAL, true },
+	{ "logical-block-size", OPT_LBS, true },
+	{ "datapath", OPT_DATAPATH, true },
+};
+
+/* --export socket=...,backing=...: one complete group. */
+static int parse_export_word(struct group *g, const char *word)
+{
+	char *dup = strdup(word), *save = NULL, *tok;
+	int ret = 0;
+
+	if (!dup)
+		return -1;
+	for (tok = strtok_r(dup, ",", &save); tok && !ret;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		size_t k;
+
+		if (eq)
+			*eq = '\0';
+		for (k = 0; k < ARRAY_SIZE(keys); k++)
+			if (!strcmp(keys[k].key, tok))
+				break;
+		if (k == ARRAY_SIZE(keys)) {
+			usage_error(self, "--export: unknown key '%s'", tok);
+			ret = -1;
+		} else if (keys[k].has_arg != !!eq) {
+			usage_error(self, "--export: key '%s' %s a value", tok,
+				    keys[k].has_arg ? "needs" : "takes no");
+			ret = -1;
+		} else if (g->set & (1u << keys[k].opt)) {
+			usage_error(self, "--export: key '%s' given twice", tok);
+			ret = -1;
+		} else {
+			ret = apply(g, keys[k].opt, tok, eq ? eq + 1 : NULL);
+		}
+	}
+	free(dup);
+	return ret;
+}
+
+static void group_defaults(struct group *g)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(g, 0, sizeof(*g));
+	g->cfg.queues = ncpu < 1 ? 1 : ncpu > 16 ? 16 : ncpu;	/* vhu.ko: 16 */
+	g->cfg.queue_size = 256;
+	g->cfg.lbs = 512;
+	g->cfg.mode = VU_DP_AUTO;
+	g->cfg.backing_fd = -1;
+}
+
+/* Open and check the backing file or block device. */
+static int open_backing(struct vu_export_cfg *c)
+{
+	int flags = (c->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	struct stat st;
+	uint64_t size;
+	int fd;
+
+	if (c->direct)
+		flags |= O_DIRECT;
+	fd = open(c->backing, flags);
+	if (fd < 0) {
+		verr("backing %s: %s%s", c->backing, strerror(errno),
+		     errno == EINVAL && c->direct ? " (O_DIRECT unsupported here?)" : "");
+		return -1;
+	}
+	if (fstat(fd, &st) < 0)
+		goto err_errno;
+	if (S_ISREG(st.st_mode)) {
+		size = st.st_size;
+	} else if (S_ISBLK(st.st_mode)) {
+		int ssz = 0;
+
+		if (ioctl(fd, BLKGETSIZE64, &size) < 0)
+			goto err_errno;
+		if (ioctl(fd, BLKSSZGET, &ssz) == 0 && (unsigned int)ssz > c->lbs) {
+			verr("backing %s: its logical block size %d is larger than %u",
+			     c->backing, ssz, c->lbs);
+			goto err;
+		}
+	} else {
+		verr("backing %s: not a regular file or block device", c->backing);
+		goto err;
+	}
+	if (size < c->lbs) {
+		verr("backing %s: %s", c->backing,
+		     size ? "smaller than one logical block" : "is empty");
+		goto err;
+	}
+	if (size % c->lbs) {
+		verr("backing %s: size %" PRIu64 " is not a multiple of the %u-byte logical block size",
+		     c->backing, size, c->lbs);
+		goto err;
+	}
+	c->backing_fd = fd;
+	c->size = size;
+	return 0;
+err_errno:
+	verr("backing %s: %s", c->backing, strerror(errno));
+err:
+	close(fd);
+	return -1;
+}
+
+static int export_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "backing", required_argument, NULL, OPT_BACKING },
+		{ "readonly", no_argument, NULL, OPT_READONLY },
+		{ "queues", required_argument, NULL, OPT_QUEUES },
+		{ "queue-size", required_argument, NULL, OPT_QUEUE_SIZE },
+		{ "direct", no_argument, NULL, OPT_DIRECT },
+		{ "serial", required_argument, NULL, OPT_SERIAL },
+		{ "logical-block-size", required_argument, NULL, OPT_LBS },
+		{ "datapath", required_argument, NULL, OPT_DATAPATH },
+		{ "export", required_argument, NULL, OPT_EXPORT },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct group *g = calloc(MAX_EXPORTS + 1, sizeof(*g));
+	struct vu_export *ex = NULL;
+	unsigned int n = 0, ng;
+	int opt, idx, ret = EXIT_USAGE;
+	char err[512];
+
+	if (!g)
+		return EXIT_FAIL;
+	group_defaults(&g[0]);
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+", opts, &idx)) != -1) {
+		char name[32];
+
+		if (opt == '?' || opt == ':') {
+			if (optopt)
+				usage_error(self, "option '%s' needs a value",
+					    argv[optind - 1]);
+			else
+				usage_error(self, "unknown option '%s'", argv[optind - 1]);
+			goto out;
+		}
+		if (opt == OPT_HELP) {
+			printf("usage: vhuctl export %s\n", self->usage);
+			ret = EXIT_OK;
+			goto out;
+		}
+		if (n >= MAX_EXPORTS) {
+			usage_error(self, "more than %d exports", MAX_EXPORTS);
+			goto out;
+		}
+		snprintf(name, sizeof(name), "--%s", opts[idx].name);
+		if (opt == OPT_EXPORT) {
+			if (g[n].set)
+				group_defaults(&g[++n]);
+			if (parse_export_word(&g[n], optarg))
+				goto out;
+			group_defaults(&g[++n]);
+			continue;
+		}
+		/* An option the group already has begins the next group. */
+		if (g[n].set & (1u << opt))
+			group_defaults(&g[++n]);
+		if (apply(&g[n], opt, name, optarg))
+			goto out;
+	}
+	if (optind < argc) {
+		usage_error(self, "unexpected argument '%s'", argv[optind]);
+		goto out;
+	}
+	ng = g[n].set ? n + 1 : n;
+	if (!ng) {
+		usage_error(self, "no export given");
+		goto out;
+	}
+	for (unsigned int i = 0; i < ng; i++) {
+		if (!(g[i].set & (1u << OPT_SOCKET)) || !(g[i].set & (1u << OPT_BACKING))) {
+			usage_error(self, "export %u needs both --socket and --backing", i + 1);
+			goto out;
+		}
+		for (unsigned int j = 0; j < i; j++)
+			if (!strcmp(g[i].cfg.socket_path, g[j].cfg.socket_path)) {
+				usage_error(self, "socket %s is given twice",
+					    g[i].cfg.socket_path);
+				goto out;
+			}
+	}
+
+	ret = EXIT_FAIL;
+	ex = calloc(ng, sizeof(*ex));
+	if (!ex)
+		goto out;
+	for (unsigned int i = 0; i < ng; i++) {
+		ex[i].cfg = g[i].cfg;
+		ex[i].cfg.backing_fd = -1;
+	}
+	for (unsigned int i = 0; i < ng; i++) {
+		struct stat si, sj;
+
+		if (open_backing(&ex[i].cfg))
+			goto out_close;
+		fstat(ex[i].cfg.backing_fd, &si);
+		for (unsigned int j = 0; j < i; j++) {
+			fstat(ex[j].cfg.backing_fd, &sj);
+			if (si.st_dev == sj.st_dev && si.st_ino == sj.st_ino &&
+			    si.st_rdev == sj.st_rdev &&
+			    !(ex[i].cfg.readonly && ex[j].cfg.readonly)) {
+				verr("backing %s is exported twice and not read-only in both",
+				     ex[i].cfg.backing);
+				goto out_close;
+			}
+		}
+	}
+	for (unsigned int i = 0; i < ng; i++) {
+		ex[i].ops = vu_dp_select(ex[i].cfg.mode, err, sizeof(err));
+		if (!ex[i].ops) {
+			verr("%s: %s", ex[i].cfg.socket_path, err);
+			goto out_close;
+		}
+	}
+	/* The daemon owns the backing fds from here. */
+	ret = vu_daemon_run(ex, ng) ? EXIT_FAIL : EXIT_OK;
+	goto out;
+
+out_close:
+	for (unsigned int i = 0; i < ng; i++)
+		if (ex[i].cfg.backing_fd >= 0)
+			close(ex[i].cfg.backing_fd);
+out:
+	free(ex);
+	free(g);
+	return ret;
+}
+
+const struct vhuctl_cmd cmd_export = {
+	.name = "export",
+	.summary = "serve files or block devices to vhost-user-blk frontends (foreground)",
+	.usage = "--socket PATH --backing FILE [--readonly] [--queues N] [--queue-size N]\n"
+		 "        [--direct] [--serial S] [--logical-block-size 512|4096]\n"
+		 "        [--datapath auto|kernel|user] [--socket PATH --backing FILE ...]\n"
+		 "   or: vhuctl export --export socket=PATH,backing=FILE[,readonly][,queues=N]... ...",
+	.run = export_run,
+};

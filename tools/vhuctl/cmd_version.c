@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhuctl version [--json]: the tool's version and the loaded module's
+ * version, ABI and API features (over generic netlink).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <linux/vhu.h>
+
+#include "vhuctl.h"
+
+static int version_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct vhu_mod_version mv;
+	bool json = false;
+	char err[128];
+	int c, ret;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			printf("usage: vhuctl version %s\n", cmd_version.usage);
+			return EXIT_OK;
+		default:
+			usage_error(&cmd_version, "unknown option '%s'",
+				    argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		usage_error(&cmd_version, "unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+
+	ret = vhu_genl_get_version(&mv, err, sizeof(err));
+	if (json) {
+		printf("{\"vhuctl\":{\"version\":");
+		json_string(VHUCTL_VERSION);
+		printf(",\"abi_version\":%d},\"module\":", VHU_ABI_VERSION);
+		if (ret) {
+			printf("{\"loaded\":false,\"error\":");
+			json_string(err);
+			printf("}}\n");
+		} else {
+			printf("{\"loaded\":true,\"version\":");
+			json_string(mv.version);
+			printf(",\"abi_version\":%" PRIu32
+			       ",\"api_features\":%" PRIu64 "}}\n",
+			       mv.abi_version, mv.api_features);
+		}
+	} else {
+		printf("vhuctl %s (ABI %d)\n", VHUCTL_VERSION, VHU_ABI_VERSION);
+		if (!ret)
+			printf("vhu module %s (ABI %" PRIu32
+			       ", API features 0x%" PRIx64 ")\n",
+			       mv.version, mv.abi_version, mv.api_features);
+	}
+	if (ret) {
+		verr("%s", err);
+		return EXIT_FAIL;
+	}
+	if (mv.abi_version != VHU_ABI_VERSION) {
+		verr("module ABI %" PRIu32 " differs from vhuctl's ABI %d",
+		     mv.abi_version, VHU_ABI_VERSION);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+const struct vhuctl_cmd cmd_version = {
+	.name = "version",
+	.summary = "show vhuctl's and the loaded vhu module's versions",
+	.usage = "[--json]",
+	.run = version_run,
+};

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The export daemon: listening sockets, one frontend per export, signals.
+ */
+#ifndef DAEMON_H
+#define DAEMON_H
+
+#include "vu_server.h"
+
+struct vu_export {
+	struct vu_export_cfg cfg;
+	const struct vu_dp_ops *ops;
+	struct vu_dp *dp;
+	struct vu_dev dev;
+	int listen_fd;
+	bool socket_created;		/* we bound it, so we unlink it */
+};
+
+/*
+ * Open every export's datapath and socket, then serve until SIGINT or
+ * SIGTERM; release everything on the way out. ex[i].cfg and ex[i].ops
+ * must be set. Returns 0 after a clean shutdown, 1 if setup failed.
+ */
+int vu_daemon_run(struct vu_export *ex, unsigned int n);
+
+#endif

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The datapath interface: what the vhost-user protocol server hands to
+ * whatever moves the I/O (vhu.ko through /dev/vhu, or later a userspace
+ * datapath). The server validates and translates everything first; a
+ * datapath never sees a raw vhost-user message.
+ *
+ * Ownership: fds passed in remain owned by the caller; a datapath that
+ * keeps one dup()s it. Addresses ("hva") are in the daemon's address
+ * space and stay valid until the matching remove/set_mem_table/reset.
+ */
+#ifndef DATAPATH_H
+#define DATAPATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/virtio_blk.h>
+
+#include "vu_mem.h"
+
+enum vu_dp_mode {
+	VU_DP_AUTO,
+	VU_DP_KERNEL,
+	VU_DP_USER,
+};
+
+/* One export as configured on the command line, backing already opened. */
+struct vu_export_cfg {
+	char socket_path[108];
+	char backing[4096];
+	bool readonly;
+	bool direct;
+	unsigned int queues;
+	unsigned int queue_size;	/* largest ring accepted */
+	char serial[21];		/* VIRTIO_BLK_ID_BYTES + NUL */
+	unsigned int lbs;		/* logical block size */
+	enum vu_dp_mode mode;
+
+	int backing_fd;			/* opened by the export command */
+	uint64_t size;			/* bytes */
+};
+
+/* Everything needed to run one virtqueue, all translated. */
+struct vu_dp_queue {
+	uint32_t index;
+	uint32_t num;
+	uint32_t base;			/* next avail index to process */
+	uint32_t flags;			/* VU_VRING_F_LOG never set */
+	uint64_t desc_hva, avail_hva, used_hva;
+	uint64_t desc_uaddr, avail_uaddr, used_uaddr; /* frontend's */
+	int kick_fd;			/* -1: polling requested (NOFD) */
+	int call_fd;			/* -1: no interrupts */
+	int err_fd;			/* -1: none */
+};
+
+struct vu_inflight {
+	int fd;				/* -1: none */
+	void *addr;
+	uint64_t size;
+	uint16_t num_queues;
+	uint16_t queue_size;
+};
+
+struct vu_dp;
+
+struct vu_dp_ops {
+	const char *name;
+	/* Can this datapath run here? 0, or -errno with a reason in err. */
+	int (*probe)(char *err, size_t errlen);
+	/* Per export, at daemon start: takes the backing (dup it to keep it). */
+	int (*open)(struct vu_dp **dp, const struct vu_export_cfg *cfg,
+		    char *err, size_t errlen);
+	void (*close)(struct vu_dp *dp);
+
+	/*
+	 * The device as the guest sees it: the virtio feature bits offered
+	 * (device and ring bits; vhost-user's bit 30 is the server's) and the
+	 * virtio-blk config space. GET_FEATURES and GET_CONFIG are answered
+	 * from these, so the datapath that serves the requests decides.
+	 */
+	uint64_t (*device_features)(struct vu_dp *dp);
+	void (*get_config)(struct vu_dp *dp, struct virtio_blk_config *cfg);
+
+	/* A frontend connected (SET_OWNER) / went away or reset (RESET_OWNER). */
+	int (*attach)(struct vu_dp *dp);
+	void (*detach)(struct vu_dp *dp);
+
+	int (*set_features)(struct vu_dp *dp, uint64_t features);
+	int (*set_mem_table)(struct vu_dp *dp, const struct vu_mem *mem);
+	int (*add_region)(struct vu_dp *dp, const struct vu_region *r);
+	int (*remove_region)(struct vu_dp *dp, const struct vu_region *r);
+	int (*set_inflight)(struct vu_dp *dp, const struct vu_inflight *inf);
+
+	int (*start_queue)(struct vu_dp *dp, const struct vu_dp_queue *q);
+	/* Stop, finish the queue's in-flight requests, report the next avail. */
+	int (*stop_queue)(struct vu_dp *dp, uint32_t index, uint32_t *base);
+	int (*set_call)(struct vu_dp *dp, uint32_t index, int fd);
+	int (*set_err)(struct vu_dp *dp, uint32_t index, int fd);
+
+	/* Guest-visible write cache (virtio-blk WCE). */
+	int (*set_writeback)(struct vu_dp *dp, bool writeback);
+};
+
+extern const struct vu_dp_ops vu_dp_kernel_ops;
+extern const struct vu_dp_ops vu_dp_user_ops;
+
+/*
+ * Pick the datapath for a mode: kernel or user as asked, auto = the kernel
+ * when /dev/vhu is usable, else userspace. NULL with a reason in err.
+ */
+const struct vu_dp_ops *vu_dp_select(enum vu_dp_mode mode, char *err,
+				     size_t errlen);
+const char *vu_dp_mode_name(enum vu_dp_mode mode);
+
+#endif

@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhuctl: the kernel datapath -- vhu.ko through /dev/vhu.
+ *
+ * Each export opens its own /dev/vhu device, becomes its owner (so the
+ * memory and ring addresses it passes are the daemon's own mappings of
+ * the frontend's memfds) and sets the backing file as the backend. From
+ * then on the protocol server's calls map one to one onto ioctls; vhuctl
+ * never touches a request, the module reads the rings and does the I/O.
+ *
+ * The device's features and config space come from VHU_GET_DEV_INFO, the
+ * module being the one that serves them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <linux/vhu.h>
+
+#include "datapath.h"
+#include "vhuctl.h"
+
+#ifdef VHU_SET_BACKEND	/* the uapi has the datapath ioctls */
+
+struct vu_dp {
+	int fd;
+	const struct vu_export_cfg *cfg;
+	struct vhu_dev_info info;
+};
+
+static int xioctl(struct vu_dp *dp, unsigned long req, void *arg)
+{
+	int ret;
+
+	do {
+		ret = ioctl(dp->fd, req, arg);
+	} while (ret < 0 && errno == EINTR);
+	return ret < 0 ? -errno : 0;
+}
+
+static int open_dev(struct vhu_api *api, char *err, size_t errlen)
+{
+	int fd = open(VHU_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "%s: %s%s", VHU_DEVICE_PATH, strerror(e),
+			 e == ENOENT ? " (vhu module not loaded)" : "");
+		return -e;
+	}
+	memset(api, 0, sizeof(*api));
+	if (ioctl(fd, VHU_GET_API, api) < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "VHU_GET_API: %s", strerror(e));
+		close(fd);
+		return -e;
+	}
+	if (api->abi_version != VHU_ABI_VERSION) {
+		snprintf(err, errlen, "vhu module ABI %u, vhuctl ABI %u",
+			 api->abi_version, VHU_ABI_VERSION);
+		close(fd);
+		return -EPROTO;
+	}
+	if (!(api->features & VHU_API_F_DATAPATH)) {
+		snprintf(err, errlen, "the loaded vhu module has no datapath");
+		close(fd);
+		return -EOPNOTSUPP;
+	}
+	return fd;
+}
+
+static int kernel_probe(char *err, size_t errlen)
+{
+	struct vhu_api api;
+	int fd = open_dev(&api, err, errlen);
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
+/* Own the device and give it the backend: the state right after open. */
+static int setup(struct vu_dp *dp, char *err, size_t errlen)
+{
+	const struct vu_export_cfg *c = dp->cfg;
+	struct vhu_backend be;
+	int ret;
+
+	ret = xioctl(dp, VHU_SET_OWNER, NULL);
+	if (ret) {
+		snprintf(err, errlen, "VHU_SET_OWNER: %s", strerror(-ret));
+		return ret;
+	}
+	memset(&be, 0, sizeof(be));
+	be.fd = c->backing_fd;
+	be.flags = c->readonly ? VHU_BACKEND_F_READONLY : 0;
+	be.config.blk_size = c->lbs;
+	be.config.num_queues = c->queues;
+	be.config.seg_max = c->queue_size > 256 ? 254 : c->queue_size - 2;
+	memcpy(be.config.serial, c->serial, strnlen(c->serial, VHU_BLK_ID_BYTES));
+	ret = xioctl(dp, VHU_SET_BACKEND, &be);
+	if (ret) {
+		snprintf(err, errlen, "VHU_SET_BACKEND: %s", strerror(-ret));
+		return ret;
+	}
+	memset(&dp->info, 0, sizeof(dp->info));
+	ret = xioctl(dp, VHU_GET_DEV_INFO, &dp->info);
+	if (ret)
+		snprintf(err, errlen, "VHU_GET_DEV_INFO: %s", strerror(-ret));
+	return ret;
+}
+
+static int kernel_open(struct vu_dp **out, const struct vu_export_cfg *cfg,
+		       char *err, size_t errlen)
+{
+	struct vhu_api api;
+	struct vu_dp *dp;
+	int ret;
+
+	dp = calloc(1, sizeof(*dp));
+	if (!dp) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	dp->cfg = cfg;
+	dp->fd = open_dev(&api, err, errlen);
+	if (dp->fd < 0) {
+		ret = dp->fd;
+		free(dp);
+		return ret;
+	}
+	if (cfg->queues > api.max_queues || cfg->queue_size > api.max_vring_num) {
+		snprintf(err, errlen, "the vhu module supports at most %u queues of %u entries",
+			 api.max_queues, api.max_vring_num);
+		ret = -EINVAL;
+		goto err;
+	}
+	ret = setup(dp, err, errlen);
+	if (ret)
+		goto err;
+	*out = dp;
+	return 0;
+err:
+	close(dp->fd);
+	free(dp);
+	return ret;
+}
+
+static void kernel_close(struct vu_dp *dp)
+{
+	close(dp->fd);
+	free(dp);
+}
+
+static uint64_t kernel_device_features(struct vu_dp *dp)
+{
+	return dp->info.features;
+}
+
+static void kernel_get_config(struct vu_dp *dp, struct virtio_blk_config *c)
+{
+	const struct vhu_blk_config *k = &dp->info.config;
+
+	memset(c, 0, sizeof(*c));
+	c->capacity = k->capacity;
+	c->size_max = k->size_max;
+	c->seg_max = k->seg_max;
+	c->blk_size = k->blk_size;
+	c->physical_block_exp = k->physical_block_exp;
+	c->alignment_offset = k->alignment_offset;
+	c->min_io_size = k->min_io_size;
+	c->opt_io_size = k->opt_io_size;
+	c->wce = 1;
+	c->num_queues = k->num_queues;
+	c->max_discard_sectors = k->max_discard_sectors;
+	c->max_discard_seg = k->max_discard_seg;
+	c->discard_sector_alignment = k->discard_sector_alignment;
+	c->max_write_zeroes_sectors = k->max_write_zeroes_sectors;
+	c->max_write_zeroes_seg = k->max_write_zeroes_seg;
+	c->write_zeroes_may_unmap = k->write_zeroes_may_unmap;
+}
+
+static int kernel_attach(struct vu_dp *dp)
+{
+	(void)dp;	/* the daemon owns the device from open on */
+	return 0;
+}
+
+/*
+ * The frontend is gone: VHU_RESET_OWNER stops the vrings (waiting for
+ * their I/O) and drops memory table, eventfds and backend; then the
+ * device is set up again for the next frontend.
+ */
+static void kernel_detach(struct vu_dp *dp)
+{
+	char err[128];
+	int ret = xioctl(dp, VHU_RESET_OWNER, NULL);
+
+	if (!ret)
+		ret = setup(dp, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "VHU_RESET_OWNER: %s", strerror(-ret));
+	if (ret)
+		vlog("%s: kernel datapath reset failed: %s", dp->cfg->socket_path, err);
+}
+
+static int kernel_set_features(struct vu_dp *dp, uint64_t features)
+{
+	uint64_t f = features;
+
+	return xioctl(dp, VHU_SET_FEATURES, &f);
+}
+
+static void fill_region(struct vhu_mem_region *k, const struct vu_region *r)
+{
+	memset(k, 0, sizeof(*k));
+	k->guest_phys_addr = r->gpa;
+	k->memory_size = r->size;
+	k->userspace_addr = r->hva;	/* our mapping: we are the owner */
+}
+
+static int kernel_set_mem_table(struct vu_dp *dp, const struct vu_mem *mem)
+{
+	struct vhu_memory *k;
+	int ret;
+
+	k = calloc(1, sizeof(*k) + mem->nregions * sizeof(k->regions[0]));
+	if (!k)
+		return -ENOMEM;
+	k->nregions = mem->nregions;
+	for (unsigned int i = 0; i < mem->nregions; i++)
+		fill_region(&k->regions[i], &mem->r[i]);
+	ret = xioctl(dp, VHU_SET_MEM_TABLE, k);
+	free(k);
+	return ret;
+}
+
+static int kernel_add_region(struct vu_dp *dp, const struct vu_region *r)
+{
+	struct vhu_mem_region k;
+
+	fill_region(&k, r);
+	return xioctl(dp, VHU_ADD_MEM_REGION, &k);
+}
+
+static int kernel_remove_region(struct vu_dp *dp, const struct vu_region *r)
+{
+	struct vhu_mem_region k;
+
+	fill_region(&k, r);
+	return xioctl(dp, VHU_DEL_MEM_REGION, &k);
+}
+
+/*
+ * vhu.ko completes every request before a vring stops and keeps no
+ * request state in the daemon, so there is nothing to resubmit from the
+ * inflight buffer; the server keeps it mapped for the frontend's sake.
+ */
+static int kernel_set_inflight(struct vu_dp *dp, const struct vu_inflight *inf)
+{
+	(void)dp;
+	(void)inf;
+	return 0;
+}
+
+static int vring_file(struct vu_dp *dp, unsigned long req, uint32_t index, int fd)
+{
+	struct vhu_vring_file f = { .index = index, .fd = fd };
+
+	return xioctl(dp, req, &f);
+}
+
+static int kernel_start_queue(struct vu_dp *dp, const struct vu_dp_queue *q)
+{
+	struct vhu_vring_state num = { .index = q->index, .num = q->num };
+	struct vhu_vring_state base = { .index = q->index, .num = q->base };
+	struct vhu_vring_state en = { .index = q->index, .num = 1 };
+	struct vhu_vring_addr a = {
+		.index = q->index,
+		.desc_user_addr = q->desc_hva,
+		.used_user_addr = q->used_hva,
+		.avail_user_addr = q->avail_hva,
+	};
+	int ret;
+
+	if (q->kick_fd < 0)
+		return -EOPNOTSUPP;	/* a polled ring (NOFD) needs a kick fd here */
+	ret = xioctl(dp, VHU_SET_VRING_NUM, &num);
+	ret = ret ?: xioctl(dp, VHU_SET_VRING_BASE, &base);
+	ret = ret ?: xioctl(dp, VHU_SET_VRING_ADDR, &a);
+	ret = ret ?: vring_file(dp, VHU_SET_VRING_KICK, q->index, q->kick_fd);
+	ret = ret ?: vring_file(dp, VHU_SET_VRING_CALL, q->index, q->call_fd);
+	ret = ret ?: vring_file(dp, VHU_SET_VRING_ERR, q->index, q->err_fd);
+	ret = ret ?: xioctl(dp, VHU_SET_VRING_ENABLE, &en);
+	return ret;
+}
+
+static int kernel_stop_queue(struct vu_dp *dp, uint32_t index, uint32_t *base)
+{
+	struct vhu_vring_state s = { .index = index };
+	int ret = xioctl(dp, VHU_GET_VRING_BASE, &s);
+
+	if (!ret)
+		*base = s.num;
+	return ret;
+}
+
+static int kernel_set_call(struct vu_dp *dp, uint32_t index, int fd)
+{
+	return vring_file(dp, VHU_SET_VRING_CALL, index, fd);
+}
+
+static int kernel_set_err(struct vu_dp *dp, uint32_t index, int fd)
+{
+	return vring_file(dp, VHU_SET_VRING_ERR, index, fd);
+}
+
+/* vhu.ko always honours flushes; it has no write-through mode yet. */
+static int kernel_set_writeback(struct vu_dp *dp, bool writeback)
+{
+	(void)dp;
+	return writeback ? 0 : -EOPNOTSUPP;
+}
+
+const struct vu_dp_ops vu_dp_kernel_ops = {
+	.name = "kernel",
+	.probe = kernel_probe,
+	.open = kernel_open,
+	.close = kernel_close,
+	.device_features = kernel_device_features,
+	.get_config = kernel_get_config,
+	.attach = kernel_attach,
+	.detach = kernel_detach,
+	.set_features = kernel_set_features,
+	.set_mem_table = kernel_set_mem_table,
+	.add_region = kernel_add_region,
+	.remove_region = kernel_remove_region,
+	.set_inflight = kernel_set_inflight,
+	.start_queue = kernel_start_queue,
+	.stop_queue = kernel_stop_queue,
+	.set_call = kernel_set_call,
+	.set_err = kernel_set_err,
+	.set_writeback = kernel_set_writeback,
+};
+
+#else /* the uapi in this tree predates the datapath ioctls */
+
+static int kernel_probe(char *err, size_t errlen)
+{
+	int fd = open(VHU_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "%s: %s%s", VHU_DEVICE_PATH, strerror(e),
+			 e == ENOENT ? " (vhu module not loaded)" : "");
+		return -e;
+	}
+	close(fd);
+	snprintf(err, errlen, "this vhuctl was built without the vhu datapath ioctls");
+	return -EOPNOTSUPP;
+}
+
+const struct vu_dp_ops vu_dp_kernel_ops = {
+	.name = "kernel",
+	.probe = kernel_probe,
+};
+
+#endif

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhuctl: talking to vhu.ko over the generic netlink family "vhu".
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <netlink/genl/ctrl.h>
+#include <netlink/genl/genl.h>
+#include <netlink/netlink.h>
+
+#include <linux/vhu.h>
+
+#include "vhuctl.h"
+
+struct version_ctx {
+	struct vhu_mod_version *out;
+	bool got;
+};
+
+static int version_cb(struct nl_msg *msg, void *arg)
+{
+	static struct nla_policy pol[VHU_ATTR_MAX + 1] = {
+		[VHU_ATTR_VERSION] = { .type = NLA_STRING },
+		[VHU_ATTR_ABI_VERSION] = { .type = NLA_U32 },
+		[VHU_ATTR_API_FEATURES] = { .type = NLA_U64 },
+	};
+	struct version_ctx *ctx = arg;
+	struct nlattr *tb[VHU_ATTR_MAX + 1];
+
+	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, VHU_ATTR_MAX, pol) < 0)
+		return NL_SKIP;
+	if (tb[VHU_ATTR_VERSION])
+		snprintf(ctx->out->version, sizeof(ctx->out->version), "%s",
+			 nla_get_string(tb[VHU_ATTR_VERSION]));
+	if (tb[VHU_ATTR_ABI_VERSION])
+		ctx->out->abi_version = nla_get_u32(tb[VHU_ATTR_ABI_VERSION]);
+	if (tb[VHU_ATTR_API_FEATURES])
+		ctx->out->api_features = nla_get_u64(tb[VHU_ATTR_API_FEATURES]);
+	ctx->got = true;
+	return NL_OK;
+}
+
+int vhu_genl_get_version(struct vhu_mod_version *out, char *err, size_t errlen)
+{
+	struct version_ctx ctx = { .out = out };
+	struct nl_sock *sk;
+	struct nl_msg *msg = NULL;
+	int family, ret;
+
+	memset(out, 0, sizeof(*out));
+	sk = nl_socket_alloc();
+	if (!sk) {
+		snprintf(err, errlen, "cannot allocate a netlink socket");
+		return -ENOMEM;
+	}
+	ret = genl_connect(sk);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot connect to generic netlink: %s",
+			 nl_geterror(ret));
+		ret = -EIO;
+		goto out;
+	}
+	family = genl_ctrl_resolve(sk, VHU_GENL_NAME);
+	if (family < 0) {
+		snprintf(err, errlen, "vhu module not loaded");
+		ret = -ENOENT;
+		goto out;
+	}
+	msg = nlmsg_alloc();
+	if (!msg ||
+	    !genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0, 0,
+			 VHU_CMD_GET_VERSION, VHU_GENL_VERSION)) {
+		snprintf(err, errlen, "cannot build a netlink message");
+		ret = -ENOMEM;
+		goto out;
+	}
+	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, version_cb, &ctx);
+	ret = nl_send_auto(sk, msg);
+	if (ret >= 0)
+		ret = nl_recvmsgs_default(sk);
+	if (ret < 0) {
+		snprintf(err, errlen, "VHU_CMD_GET_VERSION failed: %s",
+			 nl_geterror(ret));
+		ret = -EIO;
+		goto out;
+	}
+	if (!ctx.got) {
+		snprintf(err, errlen, "the vhu module sent no version");
+		ret = -EPROTO;
+		goto out;
+	}
+	ret = 0;
+out:
+	nlmsg_free(msg);
+	nl_socket_free(sk);
+	return ret;
+}

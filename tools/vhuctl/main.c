@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhuctl: entry point and subcommand dispatch.
+ *
+ * Every subcommand lives in its own cmd_*.c and registers one
+ * struct vhuctl_cmd in the table below; main() only picks the entry.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vhuctl.h"
+
+const struct vhuctl_cmd *const vhuctl_cmds[] = {
+	&cmd_export,
+	&cmd_stats,
+	&cmd_version,
+	&cmd_help,
+	NULL,
+};
+
+void usage_error(const struct vhuctl_cmd *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "vhuctl %s: ", cmd->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see 'vhuctl help %s')\n", cmd->name);
+}
+
+static const struct vhuctl_cmd *find_cmd(const char *name)
+{
+	for (int i = 0; vhuctl_cmds[i]; i++)
+		if (!strcmp(vhuctl_cmds[i]->name, name))
+			return vhuctl_cmds[i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	const struct vhuctl_cmd *cmd;
+
+	if (argc < 2) {
+		cmd_help.run(1, argv);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		return cmd_help.run(1, argv);
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("vhuctl %s\n", VHUCTL_VERSION);
+		return EXIT_OK;
+	}
+
+	cmd = find_cmd(argv[1]);
+	if (!cmd) {
+		fprintf(stderr, "vhuctl: unknown command '%s' (try 'vhuctl help')\n",
+			argv[1]);
+		return EXIT_USAGE;
+	}
+	return cmd->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vhuctl: common declarations of the command-line tool.
+ */
+#ifndef VHUCTL_H
+#define VHUCTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VHUCTL_VERSION "0.1.0"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * One subcommand. run() gets argv with argv[0] = the subcommand name and
+ * returns the process exit status (0 ok, 1 failure, 2 usage error).
+ */
+struct vhuctl_cmd {
+	const char *name;
+	const char *summary;
+	const char *usage;
+	int (*run)(int argc, char **argv);
+};
+
+extern const struct vhuctl_cmd cmd_version;
+extern const struct vhuctl_cmd cmd_export;
+extern const struct vhuctl_cmd cmd_stats;
+extern const struct vhuctl_cmd cmd_help;
+
+/* The dispatch table in main.c, NULL-terminated. */
+extern const struct vhuctl_cmd *const vhuctl_cmds[];
+
+/* Exit statuses. */
+#define EXIT_OK		0
+#define EXIT_FAIL	1
+#define EXIT_USAGE	2
+
+void usage_error(const struct vhuctl_cmd *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* log.c: "vhuctl: " prefixed lines on stderr. */
+void vlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void verr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern bool vlog_quiet;
+
+/* genl.c: the module's answer to VHU_CMD_GET_VERSION. */
+struct vhu_mod_version {
+	char version[64];
+	uint32_t abi_version;
+	uint64_t api_features;
+};
+
+/* Returns 0, -ENOENT when the family is absent, or another -errno. */
+int vhu_genl_get_version(struct vhu_mod_version *out, char *err, size_t errlen);
+
+/* JSON helper: print s as a JSON string literal. */
+void json_string(const char *s);
+
+#endif

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The vhost-user protocol server: one device (export) and its connection.
+ */
+#ifndef VU_SERVER_H
+#define VU_SERVER_H
+
+#include <linux/virtio_blk.h>
+
+#include "datapath.h"
+#include "vu_mem.h"
+#include "vu_proto.h"
+
+struct vu_queue {
+	uint32_t num;
+	uint32_t base;
+	struct vu_vring_addr addr;	/* as the frontend sent it */
+	bool have_num, have_addr;
+	bool kick_set;			/* SET_VRING_KICK seen since the last stop */
+	bool enabled;			/* SET_VRING_ENABLE state */
+	bool running;			/* handed to the datapath */
+	int kick_fd, call_fd, err_fd;
+};
+
+struct vu_dev {
+	const char *name;		/* for log lines: the socket path */
+	const struct vu_export_cfg *cfg;
+	const struct vu_dp_ops *ops;
+	struct vu_dp *dp;
+
+	int conn_fd;			/* -1 when no frontend */
+	bool owner;
+	bool attached;			/* ops->attach() done */
+	uint64_t features;		/* offered */
+	uint64_t acked_features;
+	uint64_t protocol_features;	/* offered */
+	uint64_t acked_protocol_features;
+	uint8_t status;
+	bool writeback;
+	struct virtio_blk_config config;
+
+	struct vu_mem mem;
+	struct vu_queue q[VU_MAX_QUEUES];
+	struct vu_inflight inflight;
+	int backend_req_fd;
+
+	/* Counters, for stats and tests. */
+	uint64_t nr_msgs, nr_errors, nr_connections;
+};
+
+/* Protocol features this backend offers. */
+#define VU_PROTOCOL_FEATURES						\
+	((1ull << VU_PF_MQ) | (1ull << VU_PF_REPLY_ACK) |		\
+	 (1ull << VU_PF_BACKEND_REQ) | (1ull << VU_PF_CONFIG) |		\
+	 (1ull << VU_PF_INFLIGHT_SHMFD) |				\
+	 (1ull << VU_PF_CONFIGURE_MEM_SLOTS) | (1ull << VU_PF_STATUS))
+
+void vu_dev_init(struct vu_dev *dev, const char *name,
+		 const struct vu_export_cfg *cfg, const struct vu_dp_ops *ops,
+		 struct vu_dp *dp);
+
+/* Take a connected socket. */
+void vu_dev_connect(struct vu_dev *dev, int fd);
+
+/*
+ * Receive and handle one message. 0: keep the connection; negative:
+ * close it (-ECONNRESET when the frontend hung up, else a protocol error
+ * already logged).
+ */
+int vu_dev_handle(struct vu_dev *dev);
+
+/* Stop queues, release memory and fds, close the connection. */
+void vu_dev_disconnect(struct vu_dev *dev);
+
+/* blkcfg.c: virtio features and config space for an export. */
+uint64_t vu_blk_features(const struct vu_export_cfg *cfg);
+void vu_blk_config(const struct vu_export_cfg *cfg, bool writeback,
+		   struct virtio_blk_config *out);
+
+/* Bytes of inflight buffer per queue for a ring size (split rings). */
+uint64_t vu_inflight_queue_size(uint16_t queue_size);
+
+#endif
