@@ -37,6 +37,7 @@ up:file)
 down:file)
 	rm -f "$4" ;;
 up:loop)
+	[ -e /dev/loop-control ] || modprobe loop
 	mkfile "$MNT/loop-$id.img" "$4"
 	losetup -f --show --direct-io=on "$MNT/loop-$id.img" ;;
 down:loop)

@@ -185,7 +185,8 @@ struct vhu_memory {
 
 /**
  * struct vhu_vring_state - a per-vring number, as in struct vhost_vring_state
- * @index: vring index, below VHU_MAX_QUEUES and the config's num_queues
+ * @index: vring index, below VHU_MAX_QUEUES (-EINVAL otherwise); only
+ *	vrings below the config's num_queues can be enabled
  * @num: the value: the ring size (a power of 2, at most VHU_MAX_VRING_NUM)
  *	for VHU_SET_VRING_NUM, the next avail index for VHU_SET/GET_VRING_BASE,
  *	1 or 0 for VHU_SET_VRING_ENABLE
@@ -331,8 +332,9 @@ struct vhu_blk_config {
 
 /**
  * struct vhu_backend - what the device reads and writes
- * @fd: a regular file or a block device, opened O_RDWR (O_RDONLY with
- *	VHU_BACKEND_F_READONLY); opened with O_DIRECT for direct I/O.
+ * @fd: a regular file or a block device, opened for reading; opened
+ *	O_RDONLY it makes a read-only device, as VHU_BACKEND_F_READONLY does.
+ *	Opened with O_DIRECT for direct I/O, else I/O is buffered.
  *	The module takes its own reference.
  * @flags: VHU_BACKEND_F_* bits
  * @reserved: zero
