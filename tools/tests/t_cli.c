@@ -180,15 +180,9 @@ void t_cli(void)
 	snprintf(twice, sizeof(twice), "socket=%s/other.sock,backing=%s", dir, img);
 	ERR("the same backing writable twice", 1, "exported twice", "export",
 	    "--socket", sock, "--backing", img, "--export", twice);
-	ERR("--datapath user is not built yet", 1,
-	    "userspace datapath is not built yet", "export", "--socket", sock,
-	    "--backing", img, "--datapath", "user");
 	if (!module && access("/dev/vhu", F_OK) != 0) {
 		ERR("--datapath kernel without the module", 1, "vhu module not loaded",
 		    "export", "--socket", sock, "--backing", img, "--datapath", "kernel");
-		ERR("--datapath auto without the module", 1,
-		    "userspace datapath is not built yet", "export", "--socket", sock,
-		    "--backing", img);
 	}
 	tap_ok(stat(sock, &st) != 0, "cli: failed exports leave no socket behind");
 

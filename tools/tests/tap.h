@@ -19,5 +19,6 @@ void t_cli(void);
 void t_mem(void);
 void t_proto(void);
 void t_bench(void);
+void t_user(void);
 
 #endif

@@ -12,6 +12,7 @@ int main(void)
 	t_mem();
 	t_cli();
 	t_proto();
+	t_user();
 	t_bench();
 	return tap_done();
 }

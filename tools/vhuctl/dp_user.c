@@ -1,20 +1,736 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vhuctl: the userspace datapath -- not implemented yet (a later issue).
- * It refuses to run rather than pretend to serve I/O.
+ * vhuctl: the userspace datapath -- virtio-blk served by the daemon with
+ * io_uring, for hosts without vhu.ko (or with --datapath user).
+ *
+ * One thread per running queue, each with its own io_uring. The kick
+ * eventfd and a control eventfd are read through the ring itself, so one
+ * io_uring_submit_and_wait() sleeps on kicks, control requests and I/O
+ * completions alike. Each pass takes at most DPU_BUDGET requests from the
+ * avail ring, reaps every completion, publishes the used index once and
+ * signals the call eventfd if the driver asked for it (EVENT_IDX's
+ * used_event, or VRING_AVAIL_F_NO_INTERRUPT); kicks are suppressed while
+ * the thread is busy (avail_event, or VRING_USED_F_NO_NOTIFY).
+ *
+ * The protocol thread talks to a queue thread only through its command
+ * word: STOP (drain, then exit) and PAUSE (drain, then park until
+ * resumed). A memory table change parks every queue thread, so no thread
+ * holds a pointer into a region that is about to be unmapped: translated
+ * buffers only live as long as their request, and a parked queue has none.
+ *
+ * With an inflight area (INFLIGHT_SHMFD) each request is recorded there
+ * from the moment it is taken until its used element is visible; a
+ * queue started on an area that still lists requests (the daemon died
+ * with I/O in flight) resubmits them first, in the order they were taken.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
-#include "datapath.h"
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+
+#include "dp_user.h"
+#include "vhuctl.h"
+#include "vu_server.h"
+
+#define BIT(n) (1ull << (n))
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static int dup_fd(int fd)
+{
+	return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
+static void signal_fd(struct dpu_queue *q, int *fdp)
+{
+	pthread_mutex_lock(&q->lock);
+	if (*fdp >= 0)
+		eventfd_write(*fdp, 1);
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* ---- inflight area ---------------------------------------------------- */
+
+static void inflight_take(struct dpu_queue *q, uint16_t head)
+{
+	struct dpu_inflight_queue *f = q->inflight;
+
+	if (!f)
+		return;
+	f->desc[head].counter = ++q->inflight_counter;
+	__atomic_store_n(&f->desc[head].inflight, 1, __ATOMIC_RELEASE);
+}
+
+/* Called right before the used index covering head is published. */
+static void inflight_pre_put(struct dpu_queue *q, uint16_t head)
+{
+	if (q->inflight)
+		q->inflight->last_batch_head = head;
+}
+
+static void inflight_put(struct dpu_queue *q, uint16_t head)
+{
+	struct dpu_inflight_queue *f = q->inflight;
+
+	if (!f)
+		return;
+	__atomic_store_n(&f->desc[head].inflight, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&f->used_idx, q->vq.used_idx, __ATOMIC_RELEASE);
+}
+
+static int cmp_counter(const void *a, const void *b, void *arg)
+{
+	const struct dpu_inflight_queue *f = arg;
+	uint64_t x = f->desc[*(const uint16_t *)a].counter;
+	uint64_t y = f->desc[*(const uint16_t *)b].counter;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Bring the area in line with the used ring and list the requests that
+ * were in flight when the last daemon went away: *list (malloc'ed, in
+ * submission order) and the count; the avail index resumes after them.
+ */
+static int inflight_recover(struct dpu_queue *q, uint16_t **list)
+{
+	struct dpu_inflight_queue *f = q->inflight;
+	int n = 0;
+
+	*list = NULL;
+	if (!f)
+		return 0;
+	if (!f->version || f->desc_num != q->vq.num) {
+		memset(f->desc, 0, q->vq.num * sizeof(f->desc[0]));
+		f->version = 1;
+		f->desc_num = q->vq.num;
+		f->used_idx = q->vq.used_idx;
+		q->inflight_counter = 0;
+		return 0;
+	}
+	if (f->used_idx != q->vq.used_idx) {
+		/* Died between publishing a used element and clearing it. */
+		f->desc[f->last_batch_head % q->vq.num].inflight = 0;
+		f->used_idx = q->vq.used_idx;
+	}
+	*list = calloc(q->vq.num, sizeof(**list));
+	if (!*list)
+		return -ENOMEM;
+	q->inflight_counter = 0;
+	for (uint16_t i = 0; i < q->vq.num; i++) {
+		if (f->desc[i].counter > q->inflight_counter)
+			q->inflight_counter = f->desc[i].counter;
+		if (f->desc[i].inflight == 1)
+			(*list)[n++] = i;
+	}
+	qsort_r(*list, n, sizeof(**list), cmp_counter, f);
+	q->vq.last_avail = q->vq.avail_idx = q->vq.used_idx + n;
+	return n;
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+static void ring_error(struct dpu_queue *q, const char *why)
+{
+	vlog("%s: queue %u: ring error: %s; the queue stops",
+	     q->dp->cfg->socket_path, q->index, why);
+	q->broken = true;
+	signal_fd(q, &q->err_fd);
+}
+
+struct io_uring_sqe *dpu_get_sqe(struct dpu_queue *q)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+
+	while (!sqe) {
+		io_uring_submit(&q->ring);
+		sqe = io_uring_get_sqe(&q->ring);
+	}
+	return sqe;
+}
+
+void dpu_req_done(struct dpu_queue *q, struct dpu_req *req)
+{
+	if (req->status_ptr)
+		__atomic_store_n(req->status_ptr, req->status, __ATOMIC_RELAXED);
+	vq_push(&q->vq, req->head, req->written);
+	if (q->inflight) {
+		/* One element at a time, so a crash leaves at most one in doubt. */
+		inflight_pre_put(q, req->head);
+		vq_flush(&q->vq);
+		inflight_put(q, req->head);
+	}
+	q->vq.busy[req->head] = 0;
+	q->nr_inflight--;
+	q->nr_pushed++;
+	req->next_free = q->free_reqs;
+	q->free_reqs = req;
+}
+
+/* Walk the chain at head and start its request; -1 on a ring error. */
+static int take(struct dpu_queue *q, uint16_t head)
+{
+	struct dpu_req *req;
+	const char *why;
+
+	if (vq_walk(&q->vq, q->mem, head, &q->chain, &why)) {
+		ring_error(q, why);
+		return -1;
+	}
+	req = q->free_reqs;
+	q->free_reqs = req->next_free;
+	req->head = head;
+	q->vq.busy[head] = 1;
+	q->nr_inflight++;
+	inflight_take(q, head);
+	dpu_blk_start(q, req, &q->chain);
+	return 0;
+}
+
+/* Take up to DPU_BUDGET requests. Returns true if more may be waiting. */
+static bool handle_avail(struct dpu_queue *q)
+{
+	unsigned int budget = DPU_BUDGET;
+
+	vq_notify(&q->vq, false);
+	while (!q->broken && q->free_reqs) {
+		const char *why;
+		uint16_t head;
+		int ret;
+
+		if (!budget--)
+			return true;
+		ret = vq_pop(&q->vq, &head, &why);
+		if (ret < 0) {
+			ring_error(q, why);
+			break;
+		}
+		if (!ret) {
+			/* Empty: ask for a kick, then look once more. */
+			vq_notify(&q->vq, true);
+			if (!vq_avail_pending(&q->vq))
+				break;
+			vq_notify(&q->vq, false);
+			continue;
+		}
+		/* A bad chain is not consumed: the base still points at it. */
+		if (take(q, head))
+			q->vq.last_avail--;
+	}
+	return false;
+}
+
+static void flush_used(struct dpu_queue *q)
+{
+	if (!q->nr_pushed)
+		return;
+	q->nr_pushed = 0;
+	if (vq_publish(&q->vq))
+		signal_fd(q, &q->call_fd);
+}
+
+/* ---- the queue thread ------------------------------------------------- */
+
+static void arm_read(struct dpu_queue *q, int fd, uint64_t *buf, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = dpu_get_sqe(q);
+
+	io_uring_prep_read(sqe, fd, buf, sizeof(*buf), 0);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+static enum dpu_cmd reap(struct dpu_queue *q, enum dpu_cmd cmd)
+{
+	struct io_uring_cqe *cqe;
+	unsigned int head, n = 0;
+
+	io_uring_for_each_cqe(&q->ring, head, cqe) {
+		uint64_t ud = cqe->user_data;
+		int res = cqe->res;
+
+		n++;
+		if (ud == DPU_UD_KICK) {
+			if (res >= 0 || res == -EINTR || res == -EAGAIN)
+				arm_read(q, q->kick_fd, &q->kick_buf, DPU_UD_KICK);
+			else
+				vlog("%s: queue %u: kick fd: %s", q->dp->cfg->socket_path,
+				     q->index, strerror(-res));
+		} else if (ud == DPU_UD_CTL) {
+			pthread_mutex_lock(&q->lock);
+			cmd = q->cmd;
+			pthread_mutex_unlock(&q->lock);
+			arm_read(q, q->ctl_fd, &q->ctl_buf, DPU_UD_CTL);
+		} else {
+			dpu_blk_complete(q, (struct dpu_req *)(uintptr_t)ud, res);
+		}
+	}
+	io_uring_cq_advance(&q->ring, n);
+	return cmd;
+}
+
+/* Drained on PAUSE: wait here until the protocol thread resumes us. */
+static void park(struct dpu_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	q->parked = true;
+	pthread_cond_broadcast(&q->cond);
+	while (q->cmd == DPU_CMD_PAUSE)
+		pthread_cond_wait(&q->cond, &q->lock);
+	q->parked = false;
+	pthread_mutex_unlock(&q->lock);
+}
+
+static void *queue_thread(void *arg)
+{
+	struct dpu_queue *q = arg;
+	enum dpu_cmd cmd = DPU_CMD_NONE;
+	bool more = false;
+
+	for (;;) {
+		if (cmd == DPU_CMD_NONE)
+			more = handle_avail(q);
+		flush_used(q);
+		if (cmd != DPU_CMD_NONE && !q->nr_inflight) {
+			if (cmd == DPU_CMD_STOP)
+				break;
+			park(q);
+			pthread_mutex_lock(&q->lock);
+			cmd = q->cmd;
+			pthread_mutex_unlock(&q->lock);
+			continue;
+		}
+		if (more && cmd == DPU_CMD_NONE)
+			io_uring_submit(&q->ring);
+		else
+			io_uring_submit_and_wait(&q->ring, 1);
+		cmd = reap(q, cmd);
+	}
+	return NULL;
+}
+
+/* ---- start and stop --------------------------------------------------- */
+
+static void queue_free(struct dpu_queue *q)
+{
+	if (q->ring.ring_fd > 0)
+		io_uring_queue_exit(&q->ring);
+	memset(&q->ring, 0, sizeof(q->ring));
+	close_fd(&q->kick_fd);
+	close_fd(&q->ctl_fd);
+	close_fd(&q->call_fd);
+	close_fd(&q->err_fd);
+	free(q->reqs);
+	free(q->vq.busy);
+	q->reqs = q->free_reqs = NULL;
+	q->vq.busy = NULL;
+	q->inflight = NULL;
+	q->running = false;
+}
+
+static struct dpu_inflight_queue *inflight_of(struct vu_dp *dp, uint32_t index,
+					      uint32_t num)
+{
+	const struct vu_inflight *inf = &dp->inflight;
+
+	if (!inf->addr || index >= inf->num_queues || num != inf->queue_size)
+		return NULL;
+	return (void *)((char *)inf->addr +
+			index * vu_inflight_queue_size(inf->queue_size));
+}
+
+static int queue_setup(struct vu_dp *dp, struct dpu_queue *q,
+		       const struct vu_dp_queue *dq)
+{
+	unsigned int entries = 4;
+	struct vq *vq = &q->vq;
+	int ret;
+
+	memset(vq, 0, sizeof(*vq));
+	vq->num = dq->num;
+	vq->desc = (void *)(uintptr_t)dq->desc_hva;
+	vq->avail = (void *)(uintptr_t)dq->avail_hva;
+	vq->used = (void *)(uintptr_t)dq->used_hva;
+	vq->last_avail = vq->avail_idx = dq->base;
+	vq->used_idx = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
+	vq->event_idx = dp->features & BIT(VIRTIO_RING_F_EVENT_IDX);
+	vq->indirect = dp->features & BIT(VIRTIO_RING_F_INDIRECT_DESC);
+	vq->busy = calloc(dq->num, 1);
+	q->reqs = calloc(dq->num, sizeof(*q->reqs));
+	if (!vq->busy || !q->reqs)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < dq->num; i++) {
+		q->reqs[i].q = q;
+		q->reqs[i].next_free = q->free_reqs;
+		q->free_reqs = &q->reqs[i];
+	}
+	q->kick_fd = dup_fd(dq->kick_fd);
+	q->call_fd = dup_fd(dq->call_fd);
+	q->err_fd = dup_fd(dq->err_fd);
+	q->ctl_fd = eventfd(0, EFD_CLOEXEC);
+	if (q->kick_fd < 0 || q->ctl_fd < 0 ||
+	    (dq->call_fd >= 0 && q->call_fd < 0) || (dq->err_fd >= 0 && q->err_fd < 0))
+		return -errno;
+	/* Bounded SQ: dpu_get_sqe() submits when full; the CQ never drops. */
+	while (entries < dq->num + 2 && entries < 4096)
+		entries <<= 1;
+	q->mem = dp->mem;
+	q->inflight = inflight_of(dp, dq->index, dq->num);
+	q->broken = false;
+	q->cmd = DPU_CMD_NONE;
+	q->nr_inflight = q->nr_pushed = 0;
+	ret = io_uring_queue_init(entries, &q->ring, 0);
+	if (ret)
+		memset(&q->ring, 0, sizeof(q->ring));
+	return ret;
+}
+
+/* Requests left in the inflight area by a previous daemon: first in line. */
+static int resubmit(struct dpu_queue *q)
+{
+	uint16_t *list;
+	int n = inflight_recover(q, &list);
+
+	if (n < 0)
+		return n;
+	if (n)
+		vlog("%s: queue %u: resubmitting %d requests from the inflight area",
+		     q->dp->cfg->socket_path, q->index, n);
+	for (int i = 0; i < n && !q->broken; i++)
+		take(q, list[i]);
+	free(list);
+	return 0;
+}
+
+static int user_start_queue(struct vu_dp *dp, const struct vu_dp_queue *dq)
+{
+	struct dpu_queue *q = &dp->q[dq->index];
+	int ret;
+
+	if (dq->kick_fd < 0)
+		return -EOPNOTSUPP;	/* a polled ring (NOFD): not supported */
+	if (q->running)
+		return -EBUSY;
+	ret = queue_setup(dp, q, dq);
+	ret = ret ?: resubmit(q);
+	if (!ret) {
+		arm_read(q, q->kick_fd, &q->kick_buf, DPU_UD_KICK);
+		arm_read(q, q->ctl_fd, &q->ctl_buf, DPU_UD_CTL);
+		ret = -pthread_create(&q->thread, NULL, queue_thread, q);
+	}
+	if (ret) {
+		queue_free(q);
+		return ret;
+	}
+	q->running = true;
+	return 0;
+}
+
+static void queue_command(struct dpu_queue *q, enum dpu_cmd cmd)
+{
+	pthread_mutex_lock(&q->lock);
+	q->cmd = cmd;
+	pthread_cond_broadcast(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+	eventfd_write(q->ctl_fd, 1);
+}
+
+static int user_stop_queue(struct vu_dp *dp, uint32_t index, uint32_t *base)
+{
+	struct dpu_queue *q = &dp->q[index];
+
+	if (!q->running)
+		return -EINVAL;
+	queue_command(q, DPU_CMD_STOP);
+	pthread_join(q->thread, NULL);
+	*base = q->vq.last_avail;
+	queue_free(q);
+	return 0;
+}
+
+/* Park every running queue thread with nothing in flight, then resume. */
+static void pause_all(struct vu_dp *dp)
+{
+	for (uint32_t i = 0; i < dp->cfg->queues; i++)
+		if (dp->q[i].running)
+			queue_command(&dp->q[i], DPU_CMD_PAUSE);
+	for (uint32_t i = 0; i < dp->cfg->queues; i++) {
+		struct dpu_queue *q = &dp->q[i];
+
+		if (!q->running)
+			continue;
+		pthread_mutex_lock(&q->lock);
+		while (!q->parked)
+			pthread_cond_wait(&q->cond, &q->lock);
+		pthread_mutex_unlock(&q->lock);
+	}
+}
+
+static void resume_all(struct vu_dp *dp)
+{
+	for (uint32_t i = 0; i < dp->cfg->queues; i++) {
+		struct dpu_queue *q = &dp->q[i];
+
+		if (!q->running)
+			continue;
+		q->mem = dp->mem;
+		pthread_mutex_lock(&q->lock);
+		q->cmd = DPU_CMD_NONE;
+		pthread_cond_broadcast(&q->cond);
+		pthread_mutex_unlock(&q->lock);
+	}
+}
+
+/* ---- memory ------------------------------------------------------------ */
+
+/* Install a new table with every queue thread parked; frees the old one. */
+static void swap_mem(struct vu_dp *dp, struct dpu_mem *new)
+{
+	struct dpu_mem *old = dp->mem;
+
+	pause_all(dp);
+	dp->mem = new;
+	resume_all(dp);
+	free(old);
+}
+
+static int user_set_mem_table(struct vu_dp *dp, const struct vu_mem *mem)
+{
+	struct dpu_mem *new = malloc(sizeof(*new));
+
+	if (!new)
+		return -ENOMEM;
+	dpu_mem_from(new, mem);
+	swap_mem(dp, new);
+	return 0;
+}
+
+static int user_add_region(struct vu_dp *dp, const struct vu_region *r)
+{
+	struct dpu_mem *new = malloc(sizeof(*new));
+
+	if (!new)
+		return -ENOMEM;
+	*new = *dp->mem;
+	if (new->n >= VU_MAX_MEM_SLOTS) {
+		free(new);
+		return -ENOSPC;
+	}
+	new->r[new->n].gpa = r->gpa;
+	new->r[new->n].size = r->size;
+	new->r[new->n].hva = r->hva;
+	new->n++;
+	swap_mem(dp, new);
+	return 0;
+}
+
+static int user_remove_region(struct vu_dp *dp, const struct vu_region *r)
+{
+	struct dpu_mem *new = calloc(1, sizeof(*new));
+
+	if (!new)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < dp->mem->n; i++)
+		if (dp->mem->r[i].gpa != r->gpa || dp->mem->r[i].size != r->size)
+			new->r[new->n++] = dp->mem->r[i];
+	swap_mem(dp, new);
+	return 0;
+}
+
+/* ---- the rest of the ops ----------------------------------------------- */
 
 static int user_probe(char *err, size_t errlen)
 {
-	snprintf(err, errlen, "the userspace datapath is not built yet");
-	return -EOPNOTSUPP;
+	struct io_uring ring;
+	int ret = io_uring_queue_init(4, &ring, 0);
+
+	if (ret) {
+		snprintf(err, errlen, "io_uring is not available: %s", strerror(-ret));
+		return ret;
+	}
+	io_uring_queue_exit(&ring);
+	return 0;
+}
+
+static int user_open(struct vu_dp **out, const struct vu_export_cfg *cfg,
+		     char *err, size_t errlen)
+{
+	struct vu_dp *dp = calloc(1, sizeof(*dp));
+	int ret;
+
+	if (!dp) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	dp->fd = -1;
+	dp->mem = calloc(1, sizeof(*dp->mem));
+	if (!dp->mem) {
+		snprintf(err, errlen, "out of memory");
+		ret = -ENOMEM;
+		goto err;
+	}
+	dp->fd = dup_fd(cfg->backing_fd);
+	if (dp->fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: %s", cfg->backing, strerror(-ret));
+		goto err;
+	}
+	dp->cfg = cfg;
+	dp->writeback = true;
+	dp->inflight.fd = -1;
+	for (uint32_t i = 0; i < VU_MAX_QUEUES; i++) {
+		struct dpu_queue *q = &dp->q[i];
+
+		q->dp = dp;
+		q->index = i;
+		q->kick_fd = -1;
+		q->ctl_fd = -1;
+		q->call_fd = -1;
+		q->err_fd = -1;
+		pthread_mutex_init(&q->lock, NULL);
+		pthread_cond_init(&q->cond, NULL);
+	}
+	*out = dp;
+	return 0;
+err:
+	if (dp->fd >= 0)
+		close(dp->fd);
+	free(dp->mem);
+	free(dp);
+	return ret;
+}
+
+static void stop_all(struct vu_dp *dp)
+{
+	uint32_t base;
+
+	for (uint32_t i = 0; i < dp->cfg->queues; i++)
+		if (dp->q[i].running)
+			user_stop_queue(dp, i, &base);
+}
+
+static void user_close(struct vu_dp *dp)
+{
+	stop_all(dp);
+	for (uint32_t i = 0; i < VU_MAX_QUEUES; i++) {
+		pthread_mutex_destroy(&dp->q[i].lock);
+		pthread_cond_destroy(&dp->q[i].cond);
+	}
+	close(dp->fd);
+	free(dp->mem);
+	free(dp);
+}
+
+static uint64_t user_device_features(struct vu_dp *dp)
+{
+	return vu_blk_features(dp->cfg);
+}
+
+static void user_get_config(struct vu_dp *dp, struct virtio_blk_config *c)
+{
+	vu_blk_config(dp->cfg, dp->writeback, c);
+}
+
+static int user_attach(struct vu_dp *dp)
+{
+	(void)dp;
+	return 0;
+}
+
+/* The frontend is gone: forget everything it set up. */
+static void user_detach(struct vu_dp *dp)
+{
+	stop_all(dp);
+	memset(dp->mem, 0, sizeof(*dp->mem));
+	memset(&dp->inflight, 0, sizeof(dp->inflight));
+	dp->inflight.fd = -1;
+	dp->features = 0;
+	dp->writeback = true;
+}
+
+static int user_set_features(struct vu_dp *dp, uint64_t features)
+{
+	dp->features = features;
+	return 0;
+}
+
+/*
+ * The server keeps the area mapped (and releases an old one only after
+ * this returns); running queues move to the new area while parked.
+ */
+static int user_set_inflight(struct vu_dp *dp, const struct vu_inflight *inf)
+{
+	pause_all(dp);
+	dp->inflight = *inf;
+	for (uint32_t i = 0; i < dp->cfg->queues; i++)
+		if (dp->q[i].running)
+			dp->q[i].inflight = NULL;	/* tracked from the next start */
+	resume_all(dp);
+	return 0;
+}
+
+static int set_fd(struct vu_dp *dp, uint32_t index, int fd, bool call)
+{
+	struct dpu_queue *q = &dp->q[index];
+	int nfd = dup_fd(fd);
+
+	if (fd >= 0 && nfd < 0)
+		return -errno;
+	pthread_mutex_lock(&q->lock);
+	close_fd(call ? &q->call_fd : &q->err_fd);
+	if (call)
+		q->call_fd = nfd;
+	else
+		q->err_fd = nfd;
+	pthread_mutex_unlock(&q->lock);
+	return 0;
+}
+
+static int user_set_call(struct vu_dp *dp, uint32_t index, int fd)
+{
+	return set_fd(dp, index, fd, true);
+}
+
+static int user_set_err(struct vu_dp *dp, uint32_t index, int fd)
+{
+	return set_fd(dp, index, fd, false);
+}
+
+/* Write-through (WCE 0) makes every write RWF_DSYNC. */
+static int user_set_writeback(struct vu_dp *dp, bool writeback)
+{
+	__atomic_store_n(&dp->writeback, writeback, __ATOMIC_RELAXED);
+	return 0;
 }
 
 const struct vu_dp_ops vu_dp_user_ops = {
 	.name = "user",
 	.probe = user_probe,
+	.open = user_open,
+	.close = user_close,
+	.device_features = user_device_features,
+	.get_config = user_get_config,
+	.attach = user_attach,
+	.detach = user_detach,
+	.set_features = user_set_features,
+	.set_mem_table = user_set_mem_table,
+	.add_region = user_add_region,
+	.remove_region = user_remove_region,
+	.set_inflight = user_set_inflight,
+	.start_queue = user_start_queue,
+	.stop_queue = user_stop_queue,
+	.set_call = user_set_call,
+	.set_err = user_set_err,
+	.set_writeback = user_set_writeback,
 };

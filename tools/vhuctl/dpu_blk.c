@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhuctl: virtio-blk requests of the userspace datapath, on io_uring.
+ *
+ * The same checks as vhu.ko (kernel/blk.c): a request whose buffers are
+ * bad, too large or in the wrong direction, or whose sectors are out of
+ * range or misaligned, completes with IOERR (UNSUPP for unknown types and
+ * flags) without touching the backing. Reads and writes go to io_uring
+ * with the guest's own iovecs (no copy); flush is IORING_OP_FSYNC;
+ * discard and write zeroes are IORING_OP_FALLOCATE, which a block device
+ * turns into a discard or zero-out.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "dp_user.h"
+#include "vu_server.h"
+
+#define SECTOR_SHIFT 9
+
+static size_t iov_gather(const struct iovec *iov, unsigned int n, void *buf,
+			 size_t len)
+{
+	size_t done = 0;
+
+	for (unsigned int i = 0; i < n && done < len; i++) {
+		size_t k = iov[i].iov_len < len - done ? iov[i].iov_len : len - done;
+
+		memcpy((char *)buf + done, iov[i].iov_base, k);
+		done += k;
+	}
+	return done;
+}
+
+static size_t iov_scatter(const struct iovec *iov, unsigned int n,
+			  const void *buf, size_t len)
+{
+	size_t done = 0;
+
+	for (unsigned int i = 0; i < n && done < len; i++) {
+		size_t k = iov[i].iov_len < len - done ? iov[i].iov_len : len - done;
+
+		memcpy(iov[i].iov_base, (const char *)buf + done, k);
+		done += k;
+	}
+	return done;
+}
+
+/* Drop the first skip bytes of an iovec array (edits it in place). */
+static struct iovec *iov_skip(struct iovec *iov, unsigned int *n, size_t skip)
+{
+	while (*n && skip >= iov->iov_len) {
+		skip -= iov->iov_len;
+		iov++;
+		(*n)--;
+	}
+	if (*n && skip) {
+		iov->iov_base = (char *)iov->iov_base + skip;
+		iov->iov_len -= skip;
+	}
+	return iov;
+}
+
+static void finish(struct dpu_queue *q, struct dpu_req *req, uint8_t status)
+{
+	req->status = status;
+	free(req->iov);
+	free(req->bounce);
+	req->iov = NULL;
+	req->bounce = NULL;
+	dpu_req_done(q, req);
+}
+
+/* [sector, +len) inside the disk, aligned and not too large. */
+static bool range_ok(const struct vu_export_cfg *cfg, uint64_t sector,
+		     uint64_t len)
+{
+	if (len > DPU_REQ_MAX_BYTES || len % cfg->lbs)
+		return false;
+	if (sector > cfg->size >> SECTOR_SHIFT)
+		return false;
+	if ((sector << SECTOR_SHIFT) % cfg->lbs)
+		return false;
+	return len <= cfg->size - (sector << SECTOR_SHIFT);
+}
+
+static void submit_rw(struct dpu_queue *q, struct dpu_req *req,
+		      struct iovec *iov, unsigned int n, uint64_t len,
+		      uint64_t sector)
+{
+	struct io_uring_sqe *sqe;
+	bool wb = __atomic_load_n(&q->dp->writeback, __ATOMIC_RELAXED);
+
+	if (!len) {
+		finish(q, req, VIRTIO_BLK_S_OK);
+		return;
+	}
+	req->iov = malloc(n * sizeof(*iov));
+	if (!req->iov) {
+		finish(q, req, VIRTIO_BLK_S_IOERR);
+		return;
+	}
+	memcpy(req->iov, iov, n * sizeof(*iov));
+	req->niov = n;
+	req->expect = len;
+	req->off = sector << SECTOR_SHIFT;
+	sqe = dpu_get_sqe(q);
+	if (req->type == VIRTIO_BLK_T_IN)
+		io_uring_prep_readv(sqe, q->dp->fd, req->iov, n, req->off);
+	else
+		io_uring_prep_writev2(sqe, q->dp->fd, req->iov, n, req->off,
+				      wb ? 0 : RWF_DSYNC);
+	io_uring_sqe_set_data(sqe, req);
+}
+
+static void submit_falloc(struct dpu_queue *q, struct dpu_req *req)
+{
+	struct io_uring_sqe *sqe = dpu_get_sqe(q);
+
+	io_uring_prep_fallocate(sqe, q->dp->fd, req->falloc_mode, req->off,
+				req->len);
+	io_uring_sqe_set_data(sqe, req);
+}
+
+/*
+ * O_DIRECT refused the guest's buffers (not aligned for the backing):
+ * go through an aligned copy instead, like QEMU's bounce buffers.
+ */
+static bool submit_bounce(struct dpu_queue *q, struct dpu_req *req)
+{
+	struct io_uring_sqe *sqe;
+
+	if (posix_memalign(&req->bounce, 4096, req->expect)) {
+		req->bounce = NULL;
+		return false;
+	}
+	sqe = dpu_get_sqe(q);
+	if (req->type == VIRTIO_BLK_T_IN) {
+		io_uring_prep_read(sqe, q->dp->fd, req->bounce, req->expect, req->off);
+	} else {
+		iov_gather(req->iov, req->niov, req->bounce, req->expect);
+		io_uring_prep_write(sqe, q->dp->fd, req->bounce, req->expect, req->off);
+		if (!__atomic_load_n(&q->dp->writeback, __ATOMIC_RELAXED))
+			sqe->rw_flags = RWF_DSYNC;
+	}
+	io_uring_sqe_set_data(sqe, req);
+	return true;
+}
+
+static void submit_flush(struct dpu_queue *q, struct dpu_req *req)
+{
+	struct io_uring_sqe *sqe = dpu_get_sqe(q);
+
+	io_uring_prep_fsync(sqe, q->dp->fd, IORING_FSYNC_DATASYNC);
+	io_uring_sqe_set_data(sqe, req);
+}
+
+/* Discard and write zeroes: one segment (max_*_seg is 1), checked. */
+static uint8_t prep_segs(struct dpu_queue *q, struct dpu_req *req,
+			 struct iovec *out, unsigned int nout, uint64_t len)
+{
+	const struct vu_export_cfg *cfg = q->dp->cfg;
+	struct virtio_blk_discard_write_zeroes seg;
+	uint32_t lbs_sectors = cfg->lbs >> SECTOR_SHIFT;
+	uint32_t max = 0x3fffff & ~(lbs_sectors - 1);
+	bool discard = req->type == VIRTIO_BLK_T_DISCARD;
+	uint32_t known = discard ? 0 : VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
+	uint64_t disk = cfg->size >> SECTOR_SHIFT;
+
+	if (len != sizeof(seg) ||
+	    iov_gather(out, nout, &seg, sizeof(seg)) != sizeof(seg))
+		return VIRTIO_BLK_S_IOERR;
+	if (seg.flags & ~known)
+		return VIRTIO_BLK_S_UNSUPP;
+	if (!seg.num_sectors || seg.num_sectors > max ||
+	    seg.sector % lbs_sectors || seg.num_sectors % lbs_sectors ||
+	    seg.sector > disk || seg.num_sectors > disk - seg.sector)
+		return VIRTIO_BLK_S_IOERR;
+	req->off = seg.sector << SECTOR_SHIFT;
+	req->len = (uint64_t)seg.num_sectors << SECTOR_SHIFT;
+	if (discard) {
+		req->falloc_mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+		req->falloc_alt = -1;
+	} else if (seg.flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) {
+		req->falloc_mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+		req->falloc_alt = FALLOC_FL_ZERO_RANGE;
+	} else {
+		/* A hole in a file reads as zeroes too (tmpfs has no ZERO_RANGE). */
+		req->falloc_mode = FALLOC_FL_ZERO_RANGE;
+		req->falloc_alt = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	}
+	return VIRTIO_BLK_S_OK;
+}
+
+static void get_id(struct dpu_queue *q, struct dpu_req *req,
+		   struct iovec *in, unsigned int nin, uint64_t in_len)
+{
+	char id[VIRTIO_BLK_ID_BYTES] = { 0 };
+	size_t n = in_len < sizeof(id) ? in_len : sizeof(id);
+
+	memcpy(id, q->dp->cfg->serial, strnlen(q->dp->cfg->serial, sizeof(id)));
+	req->written += iov_scatter(in, nin, id, n);
+	finish(q, req, VIRTIO_BLK_S_OK);
+}
+
+void dpu_blk_start(struct dpu_queue *q, struct dpu_req *req, struct vq_chain *c)
+{
+	const struct vu_export_cfg *cfg = q->dp->cfg;
+	struct virtio_blk_outhdr hdr;
+	struct iovec *out = c->iov, *in;
+	unsigned int nout = c->nout, nin = c->nin;
+	uint64_t out_len, in_len;
+	uint8_t status;
+
+	req->type = 0xff;
+	req->written = 0;
+	req->iov = NULL;
+	req->bounce = NULL;
+	req->status_ptr = c->have_status ? dpu_mem_ptr(q->mem, c->status_gpa, 1) : NULL;
+	if (req->status_ptr)
+		req->written = 1;
+	if (c->bad || !req->status_ptr || c->out_len > DPU_REQ_MAX_BYTES + 4096 ||
+	    c->in_len > DPU_REQ_MAX_BYTES + 4096) {
+		finish(q, req, VIRTIO_BLK_S_IOERR);
+		return;
+	}
+	/* The status byte is not a data buffer. */
+	in = c->iov + nout;
+	if (nin && !--in[nin - 1].iov_len)
+		nin--;
+	in_len = c->in_len - 1;
+
+	if (iov_gather(out, nout, &hdr, sizeof(hdr)) != sizeof(hdr)) {
+		finish(q, req, VIRTIO_BLK_S_IOERR);
+		return;
+	}
+	out = iov_skip(out, &nout, sizeof(hdr));
+	out_len = c->out_len - sizeof(hdr);
+	req->type = hdr.type > 0xfe ? 0xfe : hdr.type;
+
+	switch (hdr.type) {
+	case VIRTIO_BLK_T_IN:
+		if (out_len || !range_ok(cfg, hdr.sector, in_len))
+			break;
+		submit_rw(q, req, in, nin, in_len, hdr.sector);
+		return;
+	case VIRTIO_BLK_T_OUT:
+		if (cfg->readonly || in_len || !range_ok(cfg, hdr.sector, out_len))
+			break;
+		submit_rw(q, req, out, nout, out_len, hdr.sector);
+		return;
+	case VIRTIO_BLK_T_FLUSH:
+		submit_flush(q, req);
+		return;
+	case VIRTIO_BLK_T_GET_ID:
+		get_id(q, req, in, nin, in_len);
+		return;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		if (cfg->readonly) {
+			finish(q, req, VIRTIO_BLK_S_UNSUPP);
+			return;
+		}
+		if (in_len) {
+			finish(q, req, VIRTIO_BLK_S_IOERR);
+			return;
+		}
+		status = prep_segs(q, req, out, nout, out_len);
+		if (status != VIRTIO_BLK_S_OK) {
+			finish(q, req, status);
+			return;
+		}
+		submit_falloc(q, req);
+		return;
+	default:
+		finish(q, req, VIRTIO_BLK_S_UNSUPP);
+		return;
+	}
+	finish(q, req, VIRTIO_BLK_S_IOERR);
+}
+
+void dpu_blk_complete(struct dpu_queue *q, struct dpu_req *req, int res)
+{
+	uint8_t status = res < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+
+	switch (req->type) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_OUT:
+		if (res == -EINVAL && q->dp->cfg->direct && !req->bounce &&
+		    submit_bounce(q, req))
+			return;
+		if (res < 0 || (uint32_t)res != req->expect) {
+			status = VIRTIO_BLK_S_IOERR;
+		} else if (req->type == VIRTIO_BLK_T_IN) {
+			if (req->bounce)
+				iov_scatter(req->iov, req->niov, req->bounce, req->expect);
+			req->written += req->expect;
+		}
+		break;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		if ((res == -EOPNOTSUPP || res == -EINVAL) && req->falloc_alt >= 0) {
+			req->falloc_mode = req->falloc_alt;
+			req->falloc_alt = -1;
+			submit_falloc(q, req);
+			return;
+		}
+		/* Discard is a hint: a backing that cannot punch holes ignores it. */
+		if (req->type == VIRTIO_BLK_T_DISCARD && res == -EOPNOTSUPP)
+			status = VIRTIO_BLK_S_OK;
+		break;
+	}
+	finish(q, req, status);
+}
