@@ -242,8 +242,45 @@ static void against_qsd(void)
 	rmdir(dir);
 }
 
+/* The same verify through vhuctl's userspace datapath (no module needed). */
+static void against_vhuctl_user(void)
+{
+	const char *vhuctl = getenv("VHUCTL") ? getenv("VHUCTL") : "../vhuctl/vhuctl";
+	char dir[] = "/tmp/vhu-bench-u.XXXXXX", img[256], sock[256];
+	struct run r;
+	pid_t pid;
+
+	if (!mkdtemp(dir)) {
+		tap_ok(false, "bench: temporary directory");
+		return;
+	}
+	snprintf(img, sizeof(img), "%s/disk.img", dir);
+	snprintf(sock, sizeof(sock), "%s/u.sock", dir);
+	make_file(img, 16 << 20);
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		dup2(null, 1);
+		dup2(null, 2);
+		execl(vhuctl, vhuctl, "export", "--datapath", "user", "--socket", sock,
+		      "--backing", img, "--queues", "2", (char *)NULL);
+		_exit(127);
+	}
+	RUN(&r, "--socket", sock, "--rw", "write", "--bs", "8k", "--iodepth", "16",
+	    "--queues", "2", "--verify", "--quiet");
+	if (!tap_ok(r.status == 0 && strstr(r.out, "verify: 0 mismatches"),
+		    "bench: write verify over 2 queues against vhuctl --datapath user passes"))
+		tap_diag("status %d\n%s%s", r.status, r.out, r.err);
+	stop_qsd(pid);	/* SIGTERM, then SIGKILL after 5 s */
+	unlink(img);
+	unlink(sock);
+	rmdir(dir);
+}
+
 void t_bench(void)
 {
 	options();
 	against_qsd();
+	against_vhuctl_user();
 }
