@@ -252,10 +252,14 @@ void vb_report(const struct vb_opts *o, struct vb_dev *d, struct vb_job *jobs,
 	printf("  latency us: min %.1f mean %.1f p50 %.1f p99 %.1f p99.9 %.1f max %.1f\n",
 	       h.min / 1e3, h.n ? h.sum / 1e3 / h.n : 0, vb_hist_pct(&h, 50) / 1e3,
 	       vb_hist_pct(&h, 99) / 1e3, vb_hist_pct(&h, 99.9) / 1e3, h.max / 1e3);
-	if (have_cpu)
+	if (have_cpu && o->backend_pid)
 		printf("  backend cpu: %.2f s (pid %llu) + %.2f s (%d '%s*' kernel threads)"
 		       " = %.2f us/IO\n", bcpu, (unsigned long long)o->backend_pid, kcpu,
 		       c1->nkthreads, o->kthread_prefix, ios ? (bcpu + kcpu) * 1e6 / ios : 0);
+	else if (have_cpu)
+		printf("  backend cpu: %.2f s (%d '%s*' kernel threads only, no --backend-pid)"
+		       " = %.2f us/IO\n", kcpu, c1->nkthreads, o->kthread_prefix,
+		       ios ? kcpu * 1e6 / ios : 0);
 	printf("  notifications: %llu kicks, %llu waits for a call\n",
 	       (unsigned long long)kicks, (unsigned long long)waits);
 	if (o->verify || o->verify_only)
