@@ -7,6 +7,7 @@
 #   make check               host unit tests, then the selftests in a VM on
 #                            every kernel in VM_KERNELS
 #   make demo                build, boot a VM, load the module, show it
+#   make bench               vhu vs qemu-storage-daemon vs fio, per kernel in a VM
 #   make sparse / checkpatch kernel code checks
 #
 # Module objects go to build/<kernel release>/, so one tree builds for
@@ -23,7 +24,7 @@ MODDIR := $(TOP)/build/$(KVER)
 W ?= 1
 VM_KERNELS ?= 6.1 6.12
 
-.PHONY: all deps module tools selftests check demo \
+.PHONY: all deps module tools selftests check demo bench \
 	sparse checkpatch install clean
 
 all: module tools selftests
@@ -51,6 +52,13 @@ check: deps
 demo: deps
 	$(MAKE) tools
 	$(TOP)/tools/testing/demo $(firstword $(VM_KERNELS))
+
+# Documentation/performance.rst; outputs kept in build/bench/<kernel>/.
+BENCH_RUNTIME ?= 5
+bench: deps
+	$(MAKE) tools
+	for k in $(VM_KERNELS); do $(VM) run --kernel $$k --load --log-dir $(TOP)/build/bench/$$k \
+		-- tools/testing/bench/bench-matrix --runtime $(BENCH_RUNTIME) || exit 1; done
 
 sparse:
 	@test -n "$(KVER)" || { echo "error: no kernel build tree at KDIR='$(KDIR)'" >&2; exit 1; }

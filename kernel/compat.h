@@ -8,6 +8,7 @@
 
 #include <linux/version.h>
 #include <linux/eventfd.h>
+#include <net/genetlink.h>
 
 /* True when building for kernel maj.min or newer. */
 #define VHU_KERNEL_AT_LEAST(maj, min)					\
@@ -21,6 +22,16 @@ static inline void vhu_eventfd_signal(struct eventfd_ctx *ctx)
 	eventfd_signal(ctx);
 #else
 	eventfd_signal(ctx, 1);
+#endif
+}
+
+/* 6.2 moved a dump's parsed attributes into an embedded genl_info. */
+static inline struct nlattr **vhu_genl_dump_attrs(struct netlink_callback *cb)
+{
+#if VHU_KERNEL_AT_LEAST(6, 2)
+	return genl_dumpit_info(cb)->info.attrs;
+#else
+	return genl_dumpit_info(cb)->attrs;
 #endif
 }
 

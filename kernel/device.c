@@ -6,25 +6,26 @@
 
 #include <linux/capability.h>
 #include <linux/fs.h>
+#include <linux/idr.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/nospec.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <uapi/linux/vhu.h>
 
 #include "vhu.h"
 
-/**
- * struct vhu_dev - one open of /dev/vhu
- * @file: the file this instance belongs to
- */
-struct vhu_dev {
-	struct file *file;
-};
+/* All devices, for netlink; protected by vhu_devs_lock. */
+DEFINE_MUTEX(vhu_devs_lock);
+LIST_HEAD(vhu_devs);
+static DEFINE_IDA(vhu_ida);
 
 static int vhu_open(struct inode *inode, struct file *file)
 {
 	struct vhu_dev *dev;
+	int id, i;
 
 	/* The mode of the node is 0600; also refuse a root without the cap. */
 	if (!capable(CAP_SYS_ADMIN))
@@ -33,15 +34,60 @@ static int vhu_open(struct inode *inode, struct file *file)
 	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
 	if (!dev)
 		return -ENOMEM;
+	id = ida_alloc(&vhu_ida, GFP_KERNEL);
+	if (id < 0) {
+		kfree(dev);
+		return id;
+	}
+	dev->id = id;
 	dev->file = file;
+	mutex_init(&dev->mutex);
+	for (i = 0; i < VHU_MAX_QUEUES; i++)
+		vhu_vq_init(dev, &dev->vqs[i], i);
+
+	mutex_lock(&vhu_devs_lock);
+	list_add_tail(&dev->node, &vhu_devs);
+	mutex_unlock(&vhu_devs_lock);
+
 	file->private_data = dev;
 	return 0;
+}
+
+/* Stop every vring and drop what the owner gave us. */
+static void vhu_dev_reset(struct vhu_dev *dev)
+{
+	int i;
+
+	lockdep_assert_held(&dev->mutex);
+
+	for (i = 0; i < VHU_MAX_QUEUES; i++)
+		vhu_vq_reset(&dev->vqs[i]);
+	vhu_mem_free(dev);
+	vhu_blk_free_backend(dev->be);
+	dev->be = NULL;
+	dev->acked_features = 0;
+	if (dev->mm) {
+		mmput(dev->mm);
+		dev->mm = NULL;
+	}
+	dev->owner_tgid = 0;
 }
 
 static int vhu_release(struct inode *inode, struct file *file)
 {
 	struct vhu_dev *dev = file->private_data;
 
+	mutex_lock(&vhu_devs_lock);
+	list_del(&dev->node);
+	mutex_unlock(&vhu_devs_lock);
+
+	mutex_lock(&dev->mutex);
+	vhu_dev_reset(dev);
+	mutex_unlock(&dev->mutex);
+
+	ida_free(&vhu_ida, dev->id);
+	/* Completions and wakers run under RCU (vhu_req_complete()). */
+	synchronize_rcu();
 	kfree(dev);
 	return 0;
 }
@@ -51,6 +97,12 @@ static long vhu_get_api(void __user *argp)
 	struct vhu_api api = {
 		.abi_version = VHU_ABI_VERSION,
 		.features = vhu_api_features(),
+		.virtio_features = vhu_all_virtio_features(),
+		.backend_flags = VHU_BACKEND_F_ALL,
+		.vring_addr_flags = VHU_VRING_F_ALL,
+		.max_mem_regions = VHU_MAX_MEM_REGIONS,
+		.max_queues = VHU_MAX_QUEUES,
+		.max_vring_num = VHU_MAX_VRING_NUM,
 	};
 
 	if (copy_to_user(argp, &api, sizeof(api)))
@@ -58,16 +110,147 @@ static long vhu_get_api(void __user *argp)
 	return 0;
 }
 
-static long vhu_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+static u64 vhu_dev_features(struct vhu_dev *dev)
 {
-	void __user *argp = (void __user *)arg;
+	lockdep_assert_held(&dev->mutex);
+	return dev->be ? dev->be->features : vhu_blk_base_features();
+}
+
+static long vhu_get_dev_info(struct vhu_dev *dev, void __user *argp)
+{
+	struct vhu_dev_info info = {
+		.dev_id = dev->id,
+		.features = vhu_dev_features(dev),
+		.acked_features = dev->acked_features,
+	};
+
+	if (dev->be) {
+		info.caps = dev->be->caps;
+		info.config = dev->be->config;
+	}
+	return copy_to_user(argp, &info, sizeof(info)) ? -EFAULT : 0;
+}
+
+static long vhu_set_features(struct vhu_dev *dev, void __user *argp)
+{
+	u64 features;
+
+	if (copy_from_user(&features, argp, sizeof(features)))
+		return -EFAULT;
+	if (features & ~vhu_dev_features(dev))
+		return -EINVAL;
+	if (vhu_vq_any_enabled(dev))
+		return -EBUSY;
+	dev->acked_features = features;
+	return 0;
+}
+
+static long vhu_set_owner(struct vhu_dev *dev)
+{
+	struct mm_struct *mm;
+
+	if (dev->mm)
+		return -EBUSY;
+	mm = get_task_mm(current);
+	if (!mm)
+		return -EINVAL;
+	dev->mm = mm;
+	dev->owner_tgid = task_tgid_nr(current);
+	return 0;
+}
+
+static long vhu_get_vring_stats(struct vhu_dev *dev, void __user *argp)
+{
+	struct vhu_vring_stats s;
+	u32 index;
+
+	if (get_user(index, (u32 __user *)argp))
+		return -EFAULT;
+	if (index >= VHU_MAX_QUEUES)
+		return -EINVAL;
+	memset(&s, 0, sizeof(s));
+	s.index = index;
+	vhu_vq_fill_stats(&dev->vqs[array_index_nospec(index, VHU_MAX_QUEUES)], &s);
+	return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
+}
+
+/* The ioctls that need the owner. Context: holds @dev->mutex. */
+static long vhu_owner_ioctl(struct vhu_dev *dev, unsigned int cmd,
+			    void __user *argp)
+{
+	lockdep_assert_held(&dev->mutex);
+
+	if (!dev->mm || current->mm != dev->mm)
+		return -EPERM;
 
 	switch (cmd) {
-	case VHU_GET_API:
-		return vhu_get_api(argp);
+	case VHU_RESET_OWNER:
+		vhu_dev_reset(dev);
+		return 0;
+	case VHU_SET_FEATURES:
+		return vhu_set_features(dev, argp);
+	case VHU_SET_MEM_TABLE:
+		return vhu_mem_set_table(dev, argp);
+	case VHU_ADD_MEM_REGION:
+		return vhu_mem_add_region(dev, argp);
+	case VHU_DEL_MEM_REGION:
+		return vhu_mem_del_region(dev, argp);
+	case VHU_SET_BACKEND:
+		if (vhu_vq_any_enabled(dev))
+			return -EBUSY;
+		return vhu_blk_set_backend(dev, argp);
+	case VHU_GET_VRING_STATS:
+		return vhu_get_vring_stats(dev, argp);
 	default:
-		return -ENOTTY;
+		return vhu_vq_ioctl(dev, cmd, argp);
 	}
+}
+
+static long vhu_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct vhu_dev *dev = file->private_data;
+	void __user *argp = (void __user *)arg;
+	long ret;
+
+	if (_IOC_TYPE(cmd) != VHU_IOCTL_TYPE)
+		return -ENOTTY;
+	if (cmd == VHU_GET_API)
+		return vhu_get_api(argp);
+
+	mutex_lock(&dev->mutex);
+	switch (cmd) {
+	case VHU_GET_FEATURES:
+		ret = put_user(vhu_dev_features(dev), (u64 __user *)argp);
+		break;
+	case VHU_GET_DEV_INFO:
+		ret = vhu_get_dev_info(dev, argp);
+		break;
+	case VHU_SET_OWNER:
+		ret = vhu_set_owner(dev);
+		break;
+	case VHU_RESET_OWNER:
+	case VHU_SET_FEATURES:
+	case VHU_SET_MEM_TABLE:
+	case VHU_ADD_MEM_REGION:
+	case VHU_DEL_MEM_REGION:
+	case VHU_SET_BACKEND:
+	case VHU_GET_VRING_STATS:
+	case VHU_SET_VRING_NUM:
+	case VHU_SET_VRING_ADDR:
+	case VHU_SET_VRING_BASE:
+	case VHU_GET_VRING_BASE:
+	case VHU_SET_VRING_KICK:
+	case VHU_SET_VRING_CALL:
+	case VHU_SET_VRING_ERR:
+	case VHU_SET_VRING_ENABLE:
+		ret = vhu_owner_ioctl(dev, cmd, argp);
+		break;
+	default:
+		ret = -ENOTTY;
+		break;
+	}
+	mutex_unlock(&dev->mutex);
+	return ret;
 }
 
 static const struct file_operations vhu_fops = {
@@ -107,4 +290,5 @@ int vhu_device_init(void)
 void vhu_device_exit(void)
 {
 	misc_deregister(&vhu_misc);
+	ida_destroy(&vhu_ida);
 }

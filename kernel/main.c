@@ -13,6 +13,9 @@
 
 #include "vhu.h"
 
+/* Runs the blocking requests (flush, discard, write zeroes). */
+struct workqueue_struct *vhu_wq;
+
 /**
  * vhu_api_features() - the VHU_API_F_* bits this module implements
  *
@@ -20,16 +23,20 @@
  */
 u64 vhu_api_features(void)
 {
-	return VHU_API_F_GENL;
+	return VHU_API_F_ALL;
 }
 
 static int __init vhu_init(void)
 {
 	int ret;
 
+	vhu_wq = alloc_workqueue("vhu", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	if (!vhu_wq)
+		return -ENOMEM;
+
 	ret = vhu_genl_init();
 	if (ret)
-		return ret;
+		goto err_wq;
 
 	ret = vhu_device_init();
 	if (ret)
@@ -40,6 +47,8 @@ static int __init vhu_init(void)
 
 err_genl:
 	vhu_genl_exit();
+err_wq:
+	destroy_workqueue(vhu_wq);
 	return ret;
 }
 
@@ -47,6 +56,7 @@ static void __exit vhu_exit(void)
 {
 	vhu_device_exit();
 	vhu_genl_exit();
+	destroy_workqueue(vhu_wq);
 }
 
 module_init(vhu_init);

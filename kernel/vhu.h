@@ -1,13 +1,260 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * vhu: internal declarations shared by the module's files.
+ *
+ * Locking, outermost first:
+ *   vhu_devs_lock (global device list)
+ *   vhu_dev.mutex (device configuration)
+ *   vhu_vq.mutex (one vring: its configuration and its processing)
+ * The memory table is read under RCU and pinned by requests (refs).
+ * Completions come from any context and only touch vhu_vq.done (llist)
+ * and wake the worker, under rcu_read_lock() so the worker's task_struct
+ * stays valid (the device is freed after a grace period).
  */
 #ifndef _VHU_H
 #define _VHU_H
 
 #include <linux/types.h>
+#include <linux/completion.h>
+#include <linux/eventfd.h>
+#include <linux/fs.h>
+#include <linux/llist.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/poll.h>
+#include <linux/rcupdate.h>
+#include <linux/refcount.h>
+#include <linux/uio.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_ring.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <uapi/linux/vhu.h>
 
-#define VHU_VERSION "0.1.0"
+#define VHU_VERSION "0.2.0"
+
+/* Requests taken from the avail ring per worker pass, so queues share. */
+#define VHU_VQ_BUDGET		64
+/* Most iovecs (descriptor pieces) in one request, as UIO_MAXIOV. */
+#define VHU_REQ_MAX_IOV		1024
+/* Most descriptors in one indirect table. */
+#define VHU_MAX_INDIRECT	1024
+/* Largest data transfer of one request. */
+#define VHU_REQ_MAX_BYTES	(32U << 20)
+
+/**
+ * struct vhu_mem_table - the guest memory table, replaced as a whole
+ * @rcu: frees the table after a grace period
+ * @refs: one for the device, one per request that translated through it
+ * @idle: completed when @refs drops to zero
+ * @nregions: number of entries in @regions
+ * @regions: sorted by guest_phys_addr, not overlapping
+ */
+struct vhu_mem_table {
+	struct rcu_head rcu;
+	refcount_t refs;
+	struct completion idle;
+	u32 nregions;
+	struct vhu_mem_region regions[];
+};
+
+struct vhu_dev;
+struct vhu_vq;
+
+/**
+ * struct vhu_poll - a wait-queue entry on the kick eventfd, like vhost_poll
+ * @wait: the entry, whose callback wakes the worker
+ * @table: used to find the eventfd's wait queue through vfs_poll()
+ * @wqh: the wait queue @wait is on, NULL when not polling
+ * @vq: the vring to wake
+ */
+struct vhu_poll {
+	wait_queue_entry_t wait;
+	poll_table table;
+	wait_queue_head_t *wqh;
+	struct vhu_vq *vq;
+};
+
+/**
+ * struct vhu_backend_info - the backend, fixed between VHU_SET_BACKENDs
+ * @file: the backing file or block device (our reference)
+ * @bdev: the block device, or NULL for a regular file
+ * @caps: VHU_CAP_* bits
+ * @features: virtio feature bits offered
+ * @size: bytes the guest may address (config.capacity * 512)
+ * @config: the effective configuration
+ */
+struct vhu_backend_info {
+	struct file *file;
+	struct block_device *bdev;
+	u64 caps;
+	u64 features;
+	u64 size;
+	struct vhu_blk_config config;
+};
+
+/**
+ * struct vhu_req - one virtio-blk request in flight
+ * @vq: the vring it came from
+ * @node: on vhu_vq.done once complete
+ * @work: runs FLUSH, DISCARD and WRITE_ZEROES on vhu_wq
+ * @iocb: the asynchronous read or write
+ * @iter: the data buffers
+ * @mem: the memory table the buffers were translated with (a reference)
+ * @be: the backend at submission (backing file reference held by @vq's dev)
+ * @head: the descriptor chain head, returned in the used ring
+ * @type: VIRTIO_BLK_T_*
+ * @status: VIRTIO_BLK_S_*
+ * @written: bytes written to guest buffers, for the used element
+ * @result: bytes transferred or a negative errno
+ * @len: bytes to transfer for IN and OUT
+ * @status_uaddr: the status byte, in the owner's address space
+ * @nr_segs: discard/write-zeroes segments in @segs
+ * @segs: discard/write-zeroes segments, copied from the guest
+ * @niov: entries in @iov
+ * @iov: data buffers, in the owner's address space
+ */
+struct vhu_req {
+	struct vhu_vq *vq;
+	struct llist_node node;
+	struct work_struct work;
+	struct kiocb iocb;
+	struct iov_iter iter;
+	struct vhu_mem_table *mem;
+	struct vhu_backend_info *be;
+	u16 head;
+	u8 type;
+	u8 status;
+	u32 written;
+	long result;
+	size_t len;
+	u64 status_uaddr;
+	u32 nr_segs;
+	struct virtio_blk_discard_write_zeroes *segs;
+	u32 niov;
+	struct iovec iov[];
+};
+
+/**
+ * struct vhu_vq_stats - counters of a vring, see struct vhu_vring_stats
+ * @reqs: completed requests by type
+ * @unsupp: requests answered VIRTIO_BLK_S_UNSUPP
+ * @ioerr: requests answered VIRTIO_BLK_S_IOERR
+ * @bytes_read: bytes read from the backend
+ * @bytes_written: bytes written to the backend
+ * @ring_errors: unrecoverable ring errors
+ * @calls: call eventfd signals
+ *
+ * Written by the worker under vhu_vq.mutex, read locklessly (READ_ONCE).
+ */
+struct vhu_vq_stats {
+	u64 reqs[6];
+	u64 unsupp;
+	u64 ioerr;
+	u64 bytes_read;
+	u64 bytes_written;
+	u64 ring_errors;
+	u64 calls;
+};
+
+/**
+ * struct vhu_vq - one split virtqueue and its worker
+ * @dev: the device
+ * @index: vring index
+ * @mutex: serializes configuration and processing of this vring
+ * @num: ring size, 0 if not set; protected by @mutex
+ * @desc: descriptor table (owner address); protected by @mutex
+ * @avail: available ring (owner address); protected by @mutex
+ * @used: used ring (owner address); protected by @mutex
+ * @addr_set: the addresses above are valid; protected by @mutex
+ * @last_avail_idx: next avail entry to process; protected by @mutex
+ * @avail_idx: last avail->idx read; protected by @mutex
+ * @used_idx: next used entry to write; protected by @mutex
+ * @signalled_used: used index at the last call; protected by @mutex
+ * @signalled_used_valid: @signalled_used is meaningful; protected by @mutex
+ * @enabled: avail processing on; protected by @mutex
+ * @broken: stopped by a ring error; protected by @mutex
+ * @event_idx: VIRTIO_RING_F_EVENT_IDX negotiated; protected by @mutex
+ * @indirect: VIRTIO_RING_F_INDIRECT_DESC negotiated; protected by @mutex
+ * @kick: kick eventfd file; protected by @mutex
+ * @call: call eventfd; protected by @mutex
+ * @err: error eventfd; protected by @mutex
+ * @poll: our entry on @kick's wait queue; protected by @mutex
+ * @worker: the kernel thread, NULL before the first enable; set under
+ *	@mutex, stable until the device is torn down
+ * @kicked: bit 0 set by the kick callback, cleared by the worker
+ * @done: completed requests, pushed from any context
+ * @inflight: requests taken from the avail ring and not yet used
+ * @inflight_wq: woken when @inflight drops to zero
+ * @busy: heads in flight, to refuse a head the guest offers twice;
+ *	protected by @mutex
+ * @scratch: iovec space for parsing a chain; protected by @mutex
+ * @kicks: kick wake-ups
+ * @stats: counters
+ */
+struct vhu_vq {
+	struct vhu_dev *dev;
+	u32 index;
+	struct mutex mutex; /* vring configuration and processing */
+	u32 num;
+	struct vring_desc __user *desc;
+	struct vring_avail __user *avail;
+	struct vring_used __user *used;
+	bool addr_set;
+	u16 last_avail_idx;
+	u16 avail_idx;
+	u16 used_idx;
+	u16 signalled_used;
+	bool signalled_used_valid;
+	bool enabled;
+	bool broken;
+	bool event_idx;
+	bool indirect;
+	struct file *kick;
+	struct eventfd_ctx *call;
+	struct eventfd_ctx *err;
+	struct vhu_poll poll;
+	struct task_struct *worker;
+	unsigned long kicked;
+	struct llist_head done;
+	atomic_t inflight;
+	wait_queue_head_t inflight_wq;
+	unsigned long *busy;
+	struct iovec *scratch;
+	atomic64_t kicks;
+	struct vhu_vq_stats stats;
+};
+
+/**
+ * struct vhu_dev - one open of /dev/vhu
+ * @file: the file this instance belongs to
+ * @id: device id, for netlink
+ * @node: on the global device list; protected by vhu_devs_lock
+ * @mutex: serializes configuration ioctls
+ * @mm: the owner's address space (mm_users reference); protected by @mutex
+ * @owner_tgid: the owner's thread group id; protected by @mutex
+ * @acked_features: features set with VHU_SET_FEATURES; protected by @mutex
+ * @be: the backend, NULL if none; protected by @mutex, and stable while a
+ *	vring is enabled (VHU_SET_BACKEND is refused then)
+ * @mem: the memory table (RCU); updated under @mutex
+ * @vqs: the vrings
+ */
+struct vhu_dev {
+	struct file *file;
+	u32 id;
+	struct list_head node;
+	struct mutex mutex; /* device configuration */
+	struct mm_struct *mm;
+	pid_t owner_tgid;
+	u64 acked_features;
+	struct vhu_backend_info *be;
+	struct vhu_mem_table __rcu *mem;
+	struct vhu_vq vqs[VHU_MAX_QUEUES];
+};
+
+extern struct workqueue_struct *vhu_wq;
+extern struct mutex vhu_devs_lock;
+extern struct list_head vhu_devs;
 
 int vhu_device_init(void);
 void vhu_device_exit(void);
@@ -16,5 +263,38 @@ int vhu_genl_init(void);
 void vhu_genl_exit(void);
 
 u64 vhu_api_features(void);
+u64 vhu_all_virtio_features(void);
+
+/* mem.c */
+long vhu_mem_set_table(struct vhu_dev *dev, void __user *argp);
+long vhu_mem_add_region(struct vhu_dev *dev, void __user *argp);
+long vhu_mem_del_region(struct vhu_dev *dev, void __user *argp);
+void vhu_mem_free(struct vhu_dev *dev);
+struct vhu_mem_table *vhu_mem_get(struct vhu_dev *dev);
+void vhu_mem_put(struct vhu_mem_table *t);
+int vhu_mem_translate(struct vhu_mem_table *t, u64 gpa, u32 len,
+		      struct iovec *iov, unsigned int max);
+bool vhu_mem_present(struct vhu_dev *dev);
+
+/* vq.c */
+void vhu_vq_init(struct vhu_dev *dev, struct vhu_vq *vq, u32 index);
+long vhu_vq_ioctl(struct vhu_dev *dev, unsigned int cmd, void __user *argp);
+void vhu_vq_reset(struct vhu_vq *vq);
+bool vhu_vq_any_enabled(struct vhu_dev *dev);
+void vhu_vq_process(struct vhu_vq *vq);
+void vhu_vq_fill_stats(struct vhu_vq *vq, struct vhu_vring_stats *s);
+
+/* worker.c */
+int vhu_worker_start(struct vhu_vq *vq);
+void vhu_worker_stop(struct vhu_vq *vq);
+void vhu_worker_wake(struct vhu_vq *vq);
+
+/* blk.c */
+long vhu_blk_set_backend(struct vhu_dev *dev, void __user *argp);
+void vhu_blk_free_backend(struct vhu_backend_info *be);
+u64 vhu_blk_base_features(void);
+void vhu_blk_submit(struct vhu_req *req, struct iov_iter *out,
+		    struct iov_iter *in);
+void vhu_req_complete(struct vhu_req *req);
 
 #endif /* _VHU_H */

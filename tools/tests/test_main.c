@@ -13,5 +13,6 @@ int main(void)
 	t_cli();
 	t_proto();
 	t_user();
+	t_bench();
 	return tap_done();
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * A test vhost-user frontend (see vu_frontend.h) and test helpers.
+ * A vhost-user frontend (see vu_frontend.h), shared by the host tests and
+ * vhu-bench.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,57 +21,10 @@
 
 #include <linux/virtio_blk.h>
 
-#include "test_util.h"
 #include "vu_frontend.h"
 
 #define BIT(n) (1ull << (n))
 #define TIMEOUT_MS 3000
-
-/* ---- helpers --------------------------------------------------------- */
-
-int wait_pid_bounded(pid_t pid, int ms, int *status)
-{
-	for (int waited = 0; waited <= ms; waited += 10) {
-		pid_t r = waitpid(pid, status, WNOHANG);
-
-		if (r == pid)
-			return 0;
-		if (r < 0)
-			return -1;
-		usleep(10000);
-	}
-	return -1;
-}
-
-int make_file(const char *path, size_t size)
-{
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	int ret;
-
-	if (fd < 0)
-		return -1;
-	ret = ftruncate(fd, size);
-	close(fd);
-	return ret;
-}
-
-int fd_count(pid_t pid)
-{
-	char path[64];
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	d = opendir(path);
-	if (!d)
-		return -1;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
 
 /* ---- guest memory ---------------------------------------------------- */
 
@@ -263,7 +217,7 @@ bool vf_is_closed(struct vf *vf)
 }
 
 /* A reply must echo the request, carry flags exactly 0x5 and the size. */
-static int recv_reply(struct vf *vf, uint32_t req, void *p, uint32_t size, int *fd)
+int vf_recv_reply(struct vf *vf, uint32_t req, void *p, uint32_t size, int *fd)
 {
 	struct vu_hdr h;
 	int ret = vf_recv(vf, &h, p, size, fd);
@@ -283,7 +237,7 @@ int vf_get_u64(struct vf *vf, uint32_t req, uint64_t *v)
 {
 	int ret = vf_send(vf, req, false, NULL, 0, NULL, 0);
 
-	return ret ? ret : recv_reply(vf, req, v, sizeof(*v), NULL);
+	return ret ? ret : vf_recv_reply(vf, req, v, sizeof(*v), NULL);
 }
 
 int vf_req_ack(struct vf *vf, uint32_t req, const void *p, uint32_t size,
@@ -293,7 +247,7 @@ int vf_req_ack(struct vf *vf, uint32_t req, const void *p, uint32_t size,
 	int ret = vf_send(vf, req, true, p, size, fds, nfds);
 
 	if (!ret)
-		ret = recv_reply(vf, req, &ack, sizeof(ack), NULL);
+		ret = vf_recv_reply(vf, req, &ack, sizeof(ack), NULL);
 	if (ret)
 		return ret;
 	return ack ? (int)(ack & 0x7fffffff) | 1 : 0;
@@ -326,12 +280,27 @@ int vf_get_vring_base(struct vf *vf, uint32_t index, uint32_t *base)
 	int ret = vf_send(vf, VU_REQ_GET_VRING_BASE, false, &s, sizeof(s), NULL, 0);
 
 	if (!ret)
-		ret = recv_reply(vf, VU_REQ_GET_VRING_BASE, &s, sizeof(s), NULL);
+		ret = vf_recv_reply(vf, VU_REQ_GET_VRING_BASE, &s, sizeof(s), NULL);
 	if (!ret && s.index != index)
 		ret = -EPROTO;
 	if (!ret)
 		*base = s.num;
 	return ret;
+}
+
+int vf_request(struct vf *vf, uint32_t req, const void *p, uint32_t size,
+	       const int *fds, int nfds)
+{
+	if (vf->pf & BIT(VU_PF_REPLY_ACK))
+		return vf_req_ack(vf, req, p, size, fds, nfds);
+	return vf_send(vf, req, false, p, size, fds, nfds);
+}
+
+int vf_vring_fd(struct vf *vf, uint32_t req, uint32_t q, int fd)
+{
+	uint64_t v = q;
+
+	return vf_request(vf, req, &v, sizeof(v), &fd, 1);
 }
 
 /* Send a fresh eventfd with a vring fd request (KICK/CALL/ERR). */
@@ -388,7 +357,7 @@ int vf_realize(struct vf *vf, unsigned int nq, uint64_t *features)
 			return -10;
 	if (vf_send(vf, VU_REQ_GET_CONFIG, false, &cfg, VU_CONFIG_HDR_SIZE + 57,
 		    NULL, 0) ||
-	    recv_reply(vf, VU_REQ_GET_CONFIG, &cfg, VU_CONFIG_HDR_SIZE + 57, NULL))
+	    vf_recv_reply(vf, VU_REQ_GET_CONFIG, &cfg, VU_CONFIG_HDR_SIZE + 57, NULL))
 		return -11;
 	if (features)
 		*features = f;
@@ -412,7 +381,7 @@ int vf_driver_ok(struct vf *vf, struct vf_guest *g, unsigned int nq,
 	if (*inflight_fd < 0) {
 		if (vf_send(vf, VU_REQ_GET_INFLIGHT_FD, false, &inf, sizeof(inf),
 			    NULL, 0) ||
-		    recv_reply(vf, VU_REQ_GET_INFLIGHT_FD, &inf, sizeof(inf),
+		    vf_recv_reply(vf, VU_REQ_GET_INFLIGHT_FD, &inf, sizeof(inf),
 			       inflight_fd) || *inflight_fd < 0)
 			return -4;
 	} else {

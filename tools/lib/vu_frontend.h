@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * A vhost-user frontend for tests: speaks to the daemon like QEMU 7.2's
- * vhost-user-blk, and can also send anything malformed.
+ * A vhost-user frontend: speaks to a backend like QEMU 7.2's vhost-user-blk,
+ * and can also send anything malformed. Used by the host tests (the fixed
+ * QEMU sequences below) and by vhu-bench (the primitives, with its own
+ * memory layout and feature negotiation).
  */
 #ifndef VU_FRONTEND_H
 #define VU_FRONTEND_H
@@ -49,6 +51,19 @@ int vf_send(struct vf *vf, uint32_t req, bool need_reply, const void *p,
 int vf_recv(struct vf *vf, struct vu_hdr *h, void *p, uint32_t max, int *fd);
 /* The daemon closed the connection (within 3 s). */
 bool vf_is_closed(struct vf *vf);
+
+/* Receive the reply to req: flags exactly 0x5, payload exactly size. */
+int vf_recv_reply(struct vf *vf, uint32_t req, void *p, uint32_t size, int *fd);
+
+/*
+ * Send a request the way QEMU does for "set" requests: with need_reply and
+ * wait for the ack when REPLY_ACK was negotiated (vf->pf), else just send.
+ * 0, a non-zero ack, or -errno.
+ */
+int vf_request(struct vf *vf, uint32_t req, const void *p, uint32_t size,
+	       const int *fds, int nfds);
+/* SET_VRING_KICK/CALL/ERR for queue q with fd (the caller keeps fd). */
+int vf_vring_fd(struct vf *vf, uint32_t req, uint32_t q, int fd);
 
 /* Requests with a u64 reply: 0 and *v, or -errno. */
 int vf_get_u64(struct vf *vf, uint32_t req, uint64_t *v);

@@ -1,0 +1,486 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhu: virtio-blk requests on the backend.
+ *
+ * Reads and writes are asynchronous kiocbs on the backing file's
+ * read_iter/write_iter with an iov_iter over the guest buffers (owner
+ * addresses; the submitting worker has the owner's mm): direct I/O when
+ * the file was opened O_DIRECT, buffered otherwise. FLUSH, DISCARD and
+ * WRITE_ZEROES block, so they run on vhu_wq. Every completion is handed
+ * back to the vring's worker, which writes the status and the used ring.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/blkdev.h>
+#include <linux/falloc.h>
+#include <linux/file.h>
+#include <linux/log2.h>
+#include <linux/slab.h>
+#include <linux/virtio_byteorder.h>
+#include <linux/virtio_config.h>
+
+#include "compat.h"
+#include "vhu.h"
+
+#define VHU_SECTOR_SHIFT	9
+
+/* Features every backend gets. */
+#define VHU_BASE_FEATURES	(BIT_ULL(VIRTIO_F_VERSION_1) | \
+				 BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) | \
+				 BIT_ULL(VIRTIO_RING_F_EVENT_IDX) | \
+				 BIT_ULL(VIRTIO_BLK_F_SEG_MAX) | \
+				 BIT_ULL(VIRTIO_BLK_F_BLK_SIZE) | \
+				 BIT_ULL(VIRTIO_BLK_F_TOPOLOGY))
+
+/**
+ * vhu_blk_base_features() - virtio features offered whatever the backend
+ *
+ * Return: the feature bits.
+ */
+u64 vhu_blk_base_features(void)
+{
+	return VHU_BASE_FEATURES;
+}
+
+/**
+ * vhu_all_virtio_features() - every virtio feature vhu may offer
+ *
+ * Return: the feature bits.
+ */
+u64 vhu_all_virtio_features(void)
+{
+	return VHU_BASE_FEATURES | BIT_ULL(VIRTIO_BLK_F_SIZE_MAX) |
+	       BIT_ULL(VIRTIO_BLK_F_RO) | BIT_ULL(VIRTIO_BLK_F_FLUSH) |
+	       BIT_ULL(VIRTIO_BLK_F_MQ) | BIT_ULL(VIRTIO_BLK_F_DISCARD) |
+	       BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES);
+}
+
+/**
+ * vhu_req_complete() - hand a finished request back to its worker
+ * @req: the request, with status, written and result set
+ *
+ * Context: any context (the block layer may complete in interrupt context).
+ */
+void vhu_req_complete(struct vhu_req *req)
+{
+	struct vhu_vq *vq = req->vq;
+
+	/* The device is freed only after a grace period. */
+	rcu_read_lock();
+	llist_add(&req->node, &vq->done);
+	vhu_worker_wake(vq);
+	rcu_read_unlock();
+}
+
+static void vhu_req_finish(struct vhu_req *req, u8 status)
+{
+	req->status = status;
+	req->written++;		/* the status byte */
+	vhu_req_complete(req);
+}
+
+/* ---- reads and writes ---- */
+
+static void vhu_blk_rw_complete(struct kiocb *iocb, long ret)
+{
+	struct vhu_req *req = container_of(iocb, struct vhu_req, iocb);
+
+	req->result = ret;
+	if (ret < 0 || ret != req->len) {
+		vhu_req_finish(req, VIRTIO_BLK_S_IOERR);
+		return;
+	}
+	if (req->type == VIRTIO_BLK_T_IN)
+		req->written = ret;
+	vhu_req_finish(req, VIRTIO_BLK_S_OK);
+}
+
+static void vhu_blk_rw(struct vhu_req *req, struct iov_iter *iter, u64 pos)
+{
+	struct file *file = req->be->file;
+	bool write = req->type == VIRTIO_BLK_T_OUT;
+	size_t len = iov_iter_count(iter);
+	ssize_t ret;
+
+	req->iter = *iter;
+	req->len = len;
+
+	init_sync_kiocb(&req->iocb, file);
+	req->iocb.ki_pos = pos;
+	req->iocb.ki_complete = vhu_blk_rw_complete;
+
+	if (write) {
+		/* Freeze protection for the submission (regular files only). */
+		file_start_write(file);
+		ret = file->f_op->write_iter(&req->iocb, &req->iter);
+		file_end_write(file);
+	} else {
+		ret = file->f_op->read_iter(&req->iocb, &req->iter);
+	}
+	if (ret != -EIOCBQUEUED)
+		vhu_blk_rw_complete(&req->iocb, ret);
+}
+
+/* ---- flush, discard, write zeroes: blocking, on vhu_wq ---- */
+
+static int vhu_blk_zero_range(struct vhu_req *req, u64 pos, u64 len,
+			      bool unmap)
+{
+	struct file *file = req->be->file;
+	int ret = -EOPNOTSUPP;
+
+	if (unmap)
+		ret = vfs_fallocate(file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				    pos, len);
+	if (ret == -EOPNOTSUPP)
+		ret = vfs_fallocate(file, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+				    pos, len);
+	/* A file system without ZERO_RANGE (tmpfs): a hole reads as zeroes. */
+	if (ret == -EOPNOTSUPP && !req->be->bdev)
+		ret = vfs_fallocate(file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				    pos, len);
+	return ret;
+}
+
+static int vhu_blk_discard_range(struct vhu_req *req, u64 pos, u64 len)
+{
+	struct vhu_backend_info *be = req->be;
+
+	if (be->bdev)
+		return blkdev_issue_discard(be->bdev, pos >> VHU_SECTOR_SHIFT,
+					    len >> VHU_SECTOR_SHIFT, GFP_KERNEL);
+	return vfs_fallocate(be->file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			     pos, len);
+}
+
+static void vhu_blk_work(struct work_struct *work)
+{
+	struct vhu_req *req = container_of(work, struct vhu_req, work);
+	int ret = 0;
+	u32 i;
+
+	if (req->type == VIRTIO_BLK_T_FLUSH) {
+		ret = vfs_fsync(req->be->file, 0);
+	} else {
+		for (i = 0; i < req->nr_segs && !ret; i++) {
+			const struct virtio_blk_discard_write_zeroes *s = &req->segs[i];
+			u64 pos = __le64_to_cpu(s->sector) << VHU_SECTOR_SHIFT;
+			u64 len = (u64)__le32_to_cpu(s->num_sectors) << VHU_SECTOR_SHIFT;
+			bool unmap = __le32_to_cpu(s->flags) &
+				     VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
+
+			if (req->type == VIRTIO_BLK_T_DISCARD)
+				ret = vhu_blk_discard_range(req, pos, len);
+			else
+				ret = vhu_blk_zero_range(req, pos, len, unmap);
+		}
+	}
+	req->result = ret;
+	vhu_req_finish(req, ret ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK);
+}
+
+/* Check the ranges of a discard/write-zeroes request; copy them in. */
+static u8 vhu_blk_prep_segs(struct vhu_req *req, struct iov_iter *out)
+{
+	const struct vhu_blk_config *cfg = &req->be->config;
+	bool discard = req->type == VIRTIO_BLK_T_DISCARD;
+	u32 max_seg = discard ? cfg->max_discard_seg : cfg->max_write_zeroes_seg;
+	u32 max_sectors = discard ? cfg->max_discard_sectors :
+				    cfg->max_write_zeroes_sectors;
+	u32 align = cfg->blk_size >> VHU_SECTOR_SHIFT;
+	size_t len = iov_iter_count(out);
+	size_t n = len / sizeof(*req->segs);
+	u32 i;
+
+	if (!n || len % sizeof(*req->segs) || n > max_seg)
+		return VIRTIO_BLK_S_IOERR;
+	req->segs = kmalloc_array(n, sizeof(*req->segs), GFP_KERNEL);
+	if (!req->segs)
+		return VIRTIO_BLK_S_IOERR;
+	if (copy_from_iter(req->segs, len, out) != len)
+		return VIRTIO_BLK_S_IOERR;
+	req->nr_segs = n;
+
+	for (i = 0; i < n; i++) {
+		u64 sector = __le64_to_cpu(req->segs[i].sector);
+		u32 num = __le32_to_cpu(req->segs[i].num_sectors);
+		u32 flags = __le32_to_cpu(req->segs[i].flags);
+		u32 known = discard ? 0 : VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
+
+		if (flags & ~known)
+			return VIRTIO_BLK_S_UNSUPP;
+		if (!num || num > max_sectors || sector % align || num % align ||
+		    sector > req->be->size >> VHU_SECTOR_SHIFT ||
+		    num > (req->be->size >> VHU_SECTOR_SHIFT) - sector)
+			return VIRTIO_BLK_S_IOERR;
+	}
+	return VIRTIO_BLK_S_OK;
+}
+
+/* Whether [sector, sector + len) is inside the disk and aligned. */
+static bool vhu_blk_range_ok(struct vhu_backend_info *be, u64 sector,
+			     size_t len)
+{
+	u32 bs = be->config.blk_size;
+
+	if (len > VHU_REQ_MAX_BYTES || len % bs)
+		return false;
+	if (sector > be->size >> VHU_SECTOR_SHIFT)
+		return false;
+	if ((sector << VHU_SECTOR_SHIFT) % bs)
+		return false;
+	return len <= be->size - (sector << VHU_SECTOR_SHIFT);
+}
+
+/**
+ * vhu_blk_submit() - execute a virtio-blk request
+ * @req: the request, with its buffers, status address and backend
+ * @out: the device-readable buffers (header, then data)
+ * @in: the device-writable buffers without the status byte
+ *
+ * Malformed requests complete right away with IOERR or UNSUPP without
+ * touching the backend.
+ *
+ * Context: the vring's worker, with the owner's mm adopted.
+ */
+void vhu_blk_submit(struct vhu_req *req, struct iov_iter *out,
+		    struct iov_iter *in)
+{
+	struct vhu_backend_info *be = req->be;
+	struct virtio_blk_outhdr hdr;
+	u64 sector;
+	u8 status;
+
+	if (copy_from_iter(&hdr, sizeof(hdr), out) != sizeof(hdr)) {
+		vhu_req_finish(req, VIRTIO_BLK_S_IOERR);
+		return;
+	}
+	req->type = __virtio32_to_cpu(true, hdr.type);
+	sector = __virtio64_to_cpu(true, hdr.sector);
+
+	switch (req->type) {
+	case VIRTIO_BLK_T_IN:
+		if (!vhu_blk_range_ok(be, sector, iov_iter_count(in)))
+			break;
+		vhu_blk_rw(req, in, sector << VHU_SECTOR_SHIFT);
+		return;
+	case VIRTIO_BLK_T_OUT:
+		if (!(be->caps & VHU_CAP_WRITE) ||
+		    !vhu_blk_range_ok(be, sector, iov_iter_count(out)))
+			break;
+		vhu_blk_rw(req, out, sector << VHU_SECTOR_SHIFT);
+		return;
+	case VIRTIO_BLK_T_FLUSH:
+		if (!(be->caps & VHU_CAP_FLUSH)) {
+			vhu_req_finish(req, VIRTIO_BLK_S_UNSUPP);
+			return;
+		}
+		INIT_WORK(&req->work, vhu_blk_work);
+		queue_work(vhu_wq, &req->work);
+		return;
+	case VIRTIO_BLK_T_GET_ID:
+		req->written = copy_to_iter(be->config.serial,
+					    min_t(size_t, VHU_BLK_ID_BYTES,
+						  iov_iter_count(in)), in);
+		vhu_req_finish(req, VIRTIO_BLK_S_OK);
+		return;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		if (!(be->caps & (req->type == VIRTIO_BLK_T_DISCARD ?
+				  VHU_CAP_DISCARD : VHU_CAP_WRITE_ZEROES))) {
+			vhu_req_finish(req, VIRTIO_BLK_S_UNSUPP);
+			return;
+		}
+		status = vhu_blk_prep_segs(req, out);
+		if (status != VIRTIO_BLK_S_OK) {
+			vhu_req_finish(req, status);
+			return;
+		}
+		INIT_WORK(&req->work, vhu_blk_work);
+		queue_work(vhu_wq, &req->work);
+		return;
+	default:
+		vhu_req_finish(req, VIRTIO_BLK_S_UNSUPP);
+		return;
+	}
+	vhu_req_finish(req, VIRTIO_BLK_S_IOERR);
+}
+
+/* ---- the backend ---- */
+
+/**
+ * vhu_blk_free_backend() - release a backend
+ * @be: the backend, may be NULL
+ *
+ * Context: process context; no request uses it.
+ */
+void vhu_blk_free_backend(struct vhu_backend_info *be)
+{
+	if (!be)
+		return;
+	fput(be->file);
+	kfree(be);
+}
+
+static bool vhu_cfg_padding_ok(const struct vhu_backend *b)
+{
+	return !b->reserved[0] && !b->reserved[1] && !b->config.padding &&
+	       !b->config.write_zeroes_may_unmap;
+}
+
+/* Fill the 0 fields of @c with defaults and check the result. */
+static int vhu_blk_config_fill(struct vhu_backend_info *be, u64 size)
+{
+	struct vhu_blk_config *c = &be->config;
+	struct block_device *bdev = be->bdev;
+	u32 lbs = bdev ? bdev_logical_block_size(bdev) : 512;
+	u64 max_sectors;
+
+	if (!c->blk_size)
+		c->blk_size = lbs;
+	if (!is_power_of_2(c->blk_size) || c->blk_size < 512 ||
+	    c->blk_size > 4096 || c->blk_size < lbs)
+		return -EINVAL;
+	max_sectors = round_down(size, c->blk_size) >> VHU_SECTOR_SHIFT;
+	if (!c->capacity)
+		c->capacity = max_sectors;
+	if (c->capacity > max_sectors ||
+	    c->capacity % (c->blk_size >> VHU_SECTOR_SHIFT))
+		return -EINVAL;
+	be->size = c->capacity << VHU_SECTOR_SHIFT;
+
+	if (!c->seg_max)
+		c->seg_max = 254;
+	if (c->seg_max > VHU_REQ_MAX_IOV - 2)
+		return -EINVAL;
+	if (!c->num_queues)
+		c->num_queues = 1;
+	if (c->num_queues > VHU_MAX_QUEUES)
+		return -EINVAL;
+
+	if (bdev) {
+		if (!c->physical_block_exp)
+			c->physical_block_exp = ilog2(bdev_physical_block_size(bdev) /
+						      c->blk_size);
+		if (!c->min_io_size)
+			c->min_io_size = bdev_io_min(bdev) / c->blk_size;
+		if (!c->opt_io_size)
+			c->opt_io_size = bdev_io_opt(bdev) / c->blk_size;
+	}
+	if (!c->min_io_size)
+		c->min_io_size = 1;
+	if (c->physical_block_exp > 15)
+		return -EINVAL;
+
+	if (!c->max_discard_sectors)
+		c->max_discard_sectors = bdev ?
+			min_t(u64, bdev_max_discard_sectors(bdev), UINT_MAX) :
+			UINT_MAX >> VHU_SECTOR_SHIFT;
+	if (!c->max_discard_seg)
+		c->max_discard_seg = 1;
+	if (!c->discard_sector_alignment)
+		c->discard_sector_alignment = c->blk_size >> VHU_SECTOR_SHIFT;
+	if (!c->max_write_zeroes_sectors)
+		c->max_write_zeroes_sectors = UINT_MAX >> VHU_SECTOR_SHIFT;
+	if (!c->max_write_zeroes_seg)
+		c->max_write_zeroes_seg = 1;
+	if (c->max_discard_seg > 256 || c->max_write_zeroes_seg > 256)
+		return -EINVAL;
+	c->write_zeroes_may_unmap = !bdev || bdev_write_zeroes_sectors(bdev);
+	return 0;
+}
+
+static void vhu_blk_caps(struct vhu_backend_info *be, u32 flags)
+{
+	struct file *file = be->file;
+	u64 caps = 0, f = VHU_BASE_FEATURES;
+
+	if ((file->f_mode & FMODE_WRITE) && !(flags & VHU_BACKEND_F_READONLY))
+		caps |= VHU_CAP_WRITE;
+	if (file->f_op->fsync && !(flags & VHU_BACKEND_F_NO_FLUSH))
+		caps |= VHU_CAP_FLUSH;
+	if ((caps & VHU_CAP_WRITE) && !(flags & VHU_BACKEND_F_NO_DISCARD) &&
+	    (be->bdev ? bdev_max_discard_sectors(be->bdev) : !!file->f_op->fallocate))
+		caps |= VHU_CAP_DISCARD;
+	if ((caps & VHU_CAP_WRITE) && !(flags & VHU_BACKEND_F_NO_WRITE_ZEROES) &&
+	    file->f_op->fallocate)
+		caps |= VHU_CAP_WRITE_ZEROES;
+	if (file->f_flags & O_DIRECT)
+		caps |= VHU_CAP_DIRECT;
+	if (be->bdev)
+		caps |= VHU_CAP_BLKDEV;
+
+	if (!(caps & VHU_CAP_WRITE))
+		f |= BIT_ULL(VIRTIO_BLK_F_RO);
+	if (caps & VHU_CAP_FLUSH)
+		f |= BIT_ULL(VIRTIO_BLK_F_FLUSH);
+	if (caps & VHU_CAP_DISCARD)
+		f |= BIT_ULL(VIRTIO_BLK_F_DISCARD);
+	if (caps & VHU_CAP_WRITE_ZEROES)
+		f |= BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES);
+	if (be->config.size_max)
+		f |= BIT_ULL(VIRTIO_BLK_F_SIZE_MAX);
+	if (be->config.num_queues > 1)
+		f |= BIT_ULL(VIRTIO_BLK_F_MQ);
+	be->caps = caps;
+	be->features = f;
+}
+
+/**
+ * vhu_blk_set_backend() - VHU_SET_BACKEND
+ * @dev: the device, no vring enabled
+ * @argp: struct vhu_backend
+ *
+ * Context: process context, holds @dev->mutex.
+ * Return: 0 or a negative errno.
+ */
+long vhu_blk_set_backend(struct vhu_dev *dev, void __user *argp)
+{
+	struct vhu_backend_info *be;
+	struct vhu_backend b;
+	struct inode *inode;
+	struct file *file;
+	int ret;
+
+	lockdep_assert_held(&dev->mutex);
+
+	if (copy_from_user(&b, argp, sizeof(b)))
+		return -EFAULT;
+	if (b.flags & ~VHU_BACKEND_F_ALL || !vhu_cfg_padding_ok(&b))
+		return -EINVAL;
+
+	file = fget(b.fd);
+	if (!file)
+		return -EBADF;
+	inode = file->f_mapping->host;
+	ret = -EINVAL;
+	if (!(file->f_mode & FMODE_READ) || !file->f_op->read_iter ||
+	    !file->f_op->write_iter)
+		goto err_fput;
+	if (!S_ISREG(file_inode(file)->i_mode) &&
+	    !S_ISBLK(file_inode(file)->i_mode))
+		goto err_fput;
+
+	ret = -ENOMEM;
+	be = kzalloc(sizeof(*be), GFP_KERNEL);
+	if (!be)
+		goto err_fput;
+	be->file = file;
+	be->config = b.config;
+	if (S_ISBLK(file_inode(file)->i_mode))
+		be->bdev = I_BDEV(inode);
+	ret = vhu_blk_config_fill(be, i_size_read(inode));
+	if (ret)
+		goto err_free;
+	vhu_blk_caps(be, b.flags);
+
+	vhu_blk_free_backend(dev->be);
+	dev->be = be;
+	return 0;
+
+err_free:
+	kfree(be);
+err_fput:
+	fput(file);
+	return ret;
+}

@@ -1,0 +1,347 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhu: the guest memory table.
+ *
+ * Guest-physical addresses found in descriptors are translated into
+ * addresses of the owner's address space through a sorted table of
+ * regions. The table is read under RCU and replaced as a whole: a request
+ * takes a reference on the table it translated with, and a replacement
+ * waits for the old table's references to drop before it returns, so once
+ * VHU_SET_MEM_TABLE or VHU_DEL_MEM_REGION returns no request uses a removed
+ * region any more.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/overflow.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/uaccess.h>
+
+#include "vhu.h"
+
+static struct vhu_mem_table *vhu_mem_alloc(u32 nregions)
+{
+	struct vhu_mem_table *t;
+
+	t = kvzalloc(struct_size(t, regions, nregions), GFP_KERNEL);
+	if (!t)
+		return NULL;
+	refcount_set(&t->refs, 1);
+	init_completion(&t->idle);
+	t->nregions = nregions;
+	return t;
+}
+
+static int vhu_mem_region_check(const struct vhu_mem_region *r)
+{
+	u64 end;
+
+	if (r->reserved || !r->memory_size)
+		return -EINVAL;
+	if (check_add_overflow(r->guest_phys_addr, r->memory_size - 1, &end) ||
+	    check_add_overflow(r->userspace_addr, r->memory_size - 1, &end))
+		return -EINVAL;
+	if (!access_ok(u64_to_user_ptr(r->userspace_addr), r->memory_size))
+		return -EFAULT;
+	return 0;
+}
+
+static int vhu_mem_cmp(const void *a, const void *b)
+{
+	const struct vhu_mem_region *ra = a, *rb = b;
+
+	if (ra->guest_phys_addr < rb->guest_phys_addr)
+		return -1;
+	return ra->guest_phys_addr > rb->guest_phys_addr;
+}
+
+/* Sort the regions and refuse overlaps. */
+static int vhu_mem_sort_check(struct vhu_mem_table *t)
+{
+	u32 i;
+
+	sort(t->regions, t->nregions, sizeof(t->regions[0]), vhu_mem_cmp, NULL);
+	for (i = 1; i < t->nregions; i++) {
+		const struct vhu_mem_region *p = &t->regions[i - 1];
+
+		if (p->guest_phys_addr + p->memory_size - 1 >=
+		    t->regions[i].guest_phys_addr)
+			return -EEXIST;
+	}
+	return 0;
+}
+
+/**
+ * vhu_mem_put() - drop a reference on a memory table
+ * @t: the table, may be NULL
+ *
+ * Context: any context.
+ */
+void vhu_mem_put(struct vhu_mem_table *t)
+{
+	if (t && refcount_dec_and_test(&t->refs))
+		complete(&t->idle);
+}
+
+/**
+ * vhu_mem_get() - take a reference on the current memory table
+ * @dev: the device
+ *
+ * Context: any context.
+ * Return: the table, or NULL if there is none.
+ */
+struct vhu_mem_table *vhu_mem_get(struct vhu_dev *dev)
+{
+	struct vhu_mem_table *t;
+
+	rcu_read_lock();
+	t = rcu_dereference(dev->mem);
+	if (t)
+		refcount_inc(&t->refs);
+	rcu_read_unlock();
+	return t;
+}
+
+/**
+ * vhu_mem_present() - whether the device has a memory table
+ * @dev: the device
+ *
+ * Context: process context, holds @dev->mutex.
+ * Return: true if a table (maybe empty) was set.
+ */
+bool vhu_mem_present(struct vhu_dev *dev)
+{
+	lockdep_assert_held(&dev->mutex);
+	return rcu_access_pointer(dev->mem);
+}
+
+/* Install @t (may be NULL) and wait until nothing uses the old table. */
+static void vhu_mem_replace(struct vhu_dev *dev, struct vhu_mem_table *t)
+{
+	struct vhu_mem_table *old;
+
+	lockdep_assert_held(&dev->mutex);
+
+	old = rcu_replace_pointer(dev->mem, t, lockdep_is_held(&dev->mutex));
+	if (!old)
+		return;
+	/* Readers that found @old have taken their reference by now. */
+	synchronize_rcu();
+	if (!refcount_dec_and_test(&old->refs))
+		wait_for_completion(&old->idle);
+	kvfree(old);
+}
+
+static struct vhu_mem_table *vhu_mem_current(struct vhu_dev *dev)
+{
+	return rcu_dereference_protected(dev->mem,
+					 lockdep_is_held(&dev->mutex));
+}
+
+/**
+ * vhu_mem_set_table() - VHU_SET_MEM_TABLE
+ * @dev: the device
+ * @argp: struct vhu_memory followed by its regions
+ *
+ * Context: process context, holds @dev->mutex; may sleep until requests
+ * using the old table completed.
+ * Return: 0 or a negative errno.
+ */
+long vhu_mem_set_table(struct vhu_dev *dev, void __user *argp)
+{
+	struct vhu_memory hdr;
+	struct vhu_mem_table *t;
+	u32 i;
+	int ret;
+
+	lockdep_assert_held(&dev->mutex);
+
+	if (copy_from_user(&hdr, argp, sizeof(hdr)))
+		return -EFAULT;
+	if (hdr.padding || hdr.nregions > VHU_MAX_MEM_REGIONS)
+		return -EINVAL;
+
+	t = vhu_mem_alloc(hdr.nregions);
+	if (!t)
+		return -ENOMEM;
+	if (copy_from_user(t->regions, argp + sizeof(hdr),
+			   array_size(hdr.nregions, sizeof(t->regions[0])))) {
+		ret = -EFAULT;
+		goto err_free;
+	}
+	for (i = 0; i < t->nregions; i++) {
+		ret = vhu_mem_region_check(&t->regions[i]);
+		if (ret)
+			goto err_free;
+	}
+	ret = vhu_mem_sort_check(t);
+	if (ret) {
+		ret = -EINVAL;
+		goto err_free;
+	}
+
+	vhu_mem_replace(dev, t);
+	return 0;
+
+err_free:
+	kvfree(t);
+	return ret;
+}
+
+/**
+ * vhu_mem_add_region() - VHU_ADD_MEM_REGION
+ * @dev: the device
+ * @argp: struct vhu_mem_region
+ *
+ * Context: process context, holds @dev->mutex.
+ * Return: 0 or a negative errno.
+ */
+long vhu_mem_add_region(struct vhu_dev *dev, void __user *argp)
+{
+	struct vhu_mem_table *old, *t;
+	struct vhu_mem_region r;
+	u32 n;
+	int ret;
+
+	lockdep_assert_held(&dev->mutex);
+
+	if (copy_from_user(&r, argp, sizeof(r)))
+		return -EFAULT;
+	ret = vhu_mem_region_check(&r);
+	if (ret)
+		return ret;
+
+	old = vhu_mem_current(dev);
+	n = old ? old->nregions : 0;
+	if (n >= VHU_MAX_MEM_REGIONS)
+		return -ENOSPC;
+	t = vhu_mem_alloc(n + 1);
+	if (!t)
+		return -ENOMEM;
+	if (n)
+		memcpy(t->regions, old->regions, n * sizeof(r));
+	t->regions[n] = r;
+	ret = vhu_mem_sort_check(t);
+	if (ret)
+		goto err_free;
+
+	vhu_mem_replace(dev, t);
+	return 0;
+
+err_free:
+	kvfree(t);
+	return ret;
+}
+
+/**
+ * vhu_mem_del_region() - VHU_DEL_MEM_REGION
+ * @dev: the device
+ * @argp: struct vhu_mem_region, matched exactly
+ *
+ * Context: process context, holds @dev->mutex; may sleep until requests
+ * using the region completed.
+ * Return: 0 or a negative errno.
+ */
+long vhu_mem_del_region(struct vhu_dev *dev, void __user *argp)
+{
+	struct vhu_mem_table *old, *t;
+	struct vhu_mem_region r;
+	u32 i, j;
+
+	lockdep_assert_held(&dev->mutex);
+
+	if (copy_from_user(&r, argp, sizeof(r)))
+		return -EFAULT;
+	if (r.reserved)
+		return -EINVAL;
+
+	old = vhu_mem_current(dev);
+	if (!old)
+		return -ENOENT;
+	for (i = 0; i < old->nregions; i++) {
+		const struct vhu_mem_region *o = &old->regions[i];
+
+		if (o->guest_phys_addr == r.guest_phys_addr &&
+		    o->memory_size == r.memory_size &&
+		    o->userspace_addr == r.userspace_addr)
+			break;
+	}
+	if (i == old->nregions)
+		return -ENOENT;
+
+	t = vhu_mem_alloc(old->nregions - 1);
+	if (!t)
+		return -ENOMEM;
+	for (j = 0; j < old->nregions; j++)
+		if (j != i)
+			t->regions[j < i ? j : j - 1] = old->regions[j];
+
+	vhu_mem_replace(dev, t);
+	return 0;
+}
+
+/**
+ * vhu_mem_free() - drop the memory table
+ * @dev: the device
+ *
+ * Context: process context, holds @dev->mutex; no request in flight.
+ */
+void vhu_mem_free(struct vhu_dev *dev)
+{
+	vhu_mem_replace(dev, NULL);
+}
+
+/**
+ * vhu_mem_translate() - guest-physical range to owner addresses
+ * @t: the table, referenced by the caller
+ * @gpa: guest-physical address
+ * @len: length in bytes
+ * @iov: where to put the pieces
+ * @max: room in @iov
+ *
+ * The range may span adjacent regions; every byte must be in one.
+ *
+ * Context: any context.
+ * Return: the number of iovecs used (0 when @len is 0), -EFAULT if a byte
+ * is outside every region, -E2BIG if @max iovecs do not suffice.
+ */
+int vhu_mem_translate(struct vhu_mem_table *t, u64 gpa, u32 len,
+		      struct iovec *iov, unsigned int max)
+{
+	unsigned int n = 0;
+
+	while (len) {
+		const struct vhu_mem_region *r = NULL;
+		u32 lo = 0, hi = t->nregions;
+		u64 off, chunk;
+
+		while (lo < hi) {
+			u32 mid = lo + (hi - lo) / 2;
+			const struct vhu_mem_region *m = &t->regions[mid];
+
+			if (gpa < m->guest_phys_addr) {
+				hi = mid;
+			} else if (gpa - m->guest_phys_addr >= m->memory_size) {
+				lo = mid + 1;
+			} else {
+				r = m;
+				break;
+			}
+		}
+		if (!r)
+			return -EFAULT;
+		if (n == max)
+			return -E2BIG;
+
+		off = gpa - r->guest_phys_addr;
+		chunk = min_t(u64, len, r->memory_size - off);
+		iov[n].iov_base = u64_to_user_ptr(r->userspace_addr + off);
+		iov[n].iov_len = chunk;
+		n++;
+		len -= chunk;
+		gpa += chunk;
+		if (len && !gpa)	/* wrapped around */
+			return -EFAULT;
+	}
+	return n;
+}

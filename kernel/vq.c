@@ -1,0 +1,895 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhu: the split virtqueue engine.
+ *
+ * Everything in the rings is guest controlled and is read once, checked,
+ * and only then used: indexes are bounded by the ring size, chains by the
+ * ring size (and indirect tables by their length), every buffer address is
+ * translated through the memory table and accessed only through the
+ * owner's mm (the worker adopted it). A malformed ring stops the vring and
+ * signals its err eventfd; a malformed request only fails that request.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/bitmap.h>
+#include <linux/file.h>
+#include <linux/nospec.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/virtio_byteorder.h>
+#include <linux/virtio_config.h>
+
+#include "compat.h"
+#include "vhu.h"
+
+#define vhu16_to_cpu(x)	__virtio16_to_cpu(true, x)
+#define vhu32_to_cpu(x)	__virtio32_to_cpu(true, x)
+#define vhu64_to_cpu(x)	__virtio64_to_cpu(true, x)
+#define cpu_to_vhu16(x)	__cpu_to_virtio16(true, x)
+#define cpu_to_vhu32(x)	__cpu_to_virtio32(true, x)
+
+/**
+ * vhu_vq_error() - stop a vring after an unrecoverable ring error
+ * @vq: the vring
+ * @why: what went wrong, for the kernel log
+ *
+ * In-flight requests still complete into the used ring; nothing new is
+ * taken from the avail ring until the vring is enabled again.
+ *
+ * Context: holds @vq->mutex.
+ */
+static void vhu_vq_error(struct vhu_vq *vq, const char *why)
+{
+	lockdep_assert_held(&vq->mutex);
+
+	if (vq->broken)
+		return;
+	vq->broken = true;
+	WRITE_ONCE(vq->stats.ring_errors, vq->stats.ring_errors + 1);
+	pr_debug_ratelimited("dev %u vring %u: %s, stopped\n",
+			     vq->dev->id, vq->index, why);
+	if (vq->err)
+		vhu_eventfd_signal(vq->err);
+}
+
+/* ---- notifications ---- */
+
+/* Whether the driver wants a call for the used entries up to @new. */
+static bool vhu_vq_need_call(struct vhu_vq *vq, u16 new)
+{
+	u16 old = vq->signalled_used;
+	bool valid = vq->signalled_used_valid;
+	__virtio16 v;
+
+	/* Make the used index visible before reading the driver's wishes. */
+	smp_mb();
+	if (!vq->event_idx) {
+		if (get_user(v, &vq->avail->flags))
+			return true;
+		return !(vhu16_to_cpu(v) & VRING_AVAIL_F_NO_INTERRUPT);
+	}
+	vq->signalled_used = new;
+	vq->signalled_used_valid = true;
+	if (!valid)
+		return true;
+	if (get_user(v, &vq->avail->ring[vq->num]))
+		return true;
+	return vring_need_event(vhu16_to_cpu(v), new, old);
+}
+
+static void vhu_vq_call(struct vhu_vq *vq)
+{
+	if (vq->call && vhu_vq_need_call(vq, vq->used_idx)) {
+		vhu_eventfd_signal(vq->call);
+		WRITE_ONCE(vq->stats.calls, vq->stats.calls + 1);
+	}
+}
+
+/* Ask for kicks (@on) or suppress them while we are processing anyway. */
+static int vhu_vq_notify(struct vhu_vq *vq, bool on)
+{
+	if (vq->event_idx) {
+		if (!on)
+			return 0;
+		return put_user(cpu_to_vhu16(vq->last_avail_idx),
+				(__virtio16 __user *)&vq->used->ring[vq->num]);
+	}
+	return put_user(cpu_to_vhu16(on ? 0 : VRING_USED_F_NO_NOTIFY),
+			&vq->used->flags);
+}
+
+/* ---- used ring ---- */
+
+static void vhu_vq_account(struct vhu_vq *vq, struct vhu_req *req)
+{
+	struct vhu_vq_stats *s = &vq->stats;
+	static const u8 slot[] = {
+		[VIRTIO_BLK_T_IN] = 1, [VIRTIO_BLK_T_OUT] = 2,
+		[VIRTIO_BLK_T_FLUSH] = 3, [VIRTIO_BLK_T_GET_ID] = 4,
+		[VIRTIO_BLK_T_DISCARD] = 5, [VIRTIO_BLK_T_WRITE_ZEROES] = 6,
+	};
+
+	if (req->status == VIRTIO_BLK_S_UNSUPP)
+		WRITE_ONCE(s->unsupp, s->unsupp + 1);
+	else if (req->status == VIRTIO_BLK_S_IOERR)
+		WRITE_ONCE(s->ioerr, s->ioerr + 1);
+	if (req->type < ARRAY_SIZE(slot) && slot[req->type]) {
+		u8 i = slot[req->type] - 1;
+
+		WRITE_ONCE(s->reqs[i], s->reqs[i] + 1);
+	}
+	if (req->status != VIRTIO_BLK_S_OK || req->result <= 0)
+		return;
+	if (req->type == VIRTIO_BLK_T_IN)
+		WRITE_ONCE(s->bytes_read, s->bytes_read + req->result);
+	else if (req->type == VIRTIO_BLK_T_OUT)
+		WRITE_ONCE(s->bytes_written, s->bytes_written + req->result);
+}
+
+static void vhu_req_free(struct vhu_vq *vq, struct vhu_req *req)
+{
+	clear_bit(req->head, vq->busy);
+	vhu_mem_put(req->mem);
+	kfree(req->segs);
+	kfree(req);
+}
+
+/*
+ * Put completed requests into the used ring: status bytes and used
+ * elements first, then one used->idx update and at most one call.
+ */
+static void vhu_vq_complete(struct vhu_vq *vq)
+{
+	struct llist_node *list;
+	struct vhu_req *req, *tmp;
+	int n = 0;
+
+	lockdep_assert_held(&vq->mutex);
+
+	list = llist_del_all(&vq->done);
+	if (!list)
+		return;
+	list = llist_reverse_order(list);
+
+	llist_for_each_entry_safe(req, tmp, list, node) {
+		struct vring_used_elem e = {
+			.id = cpu_to_vhu32(req->head),
+			.len = cpu_to_vhu32(req->written),
+		};
+
+		vhu_vq_account(vq, req);
+		if (req->status_uaddr &&
+		    put_user(req->status, (u8 __user *)u64_to_user_ptr(req->status_uaddr)))
+			vhu_vq_error(vq, "status byte not writable");
+		if (copy_to_user(&vq->used->ring[vq->used_idx & (vq->num - 1)],
+				 &e, sizeof(e)))
+			vhu_vq_error(vq, "used ring not writable");
+		vq->used_idx++;
+		vhu_req_free(vq, req);
+		n++;
+	}
+
+	/* Used elements before the index that publishes them. */
+	smp_wmb();
+	if (put_user(cpu_to_vhu16(vq->used_idx), &vq->used->idx))
+		vhu_vq_error(vq, "used index not writable");
+	else
+		vhu_vq_call(vq);
+
+	if (atomic_sub_and_test(n, &vq->inflight))
+		wake_up_all(&vq->inflight_wq);
+}
+
+/* ---- descriptor chains ---- */
+
+/**
+ * struct vhu_chain - a descriptor chain being parsed
+ * @nout: device-readable iovecs in vhu_vq.scratch
+ * @nin: device-writable iovecs after them
+ * @bad: a buffer outside the memory table or in the wrong order: fail the
+ *	request with IOERR
+ * @status_gpa: guest address of the last device-writable byte
+ * @have_status: @status_gpa is valid
+ * @out_len: total device-readable bytes
+ * @in_len: total device-writable bytes
+ */
+struct vhu_chain {
+	u32 nout;
+	u32 nin;
+	bool bad;
+	bool have_status;
+	u64 status_gpa;
+	u64 out_len;
+	u64 in_len;
+};
+
+/* Add one descriptor's buffer to the chain. */
+static void vhu_chain_add(struct vhu_vq *vq, struct vhu_mem_table *t,
+			  struct vhu_chain *c, const struct vring_desc *d)
+{
+	u16 flags = vhu16_to_cpu(d->flags);
+	u32 len = vhu32_to_cpu(d->len);
+	u64 addr = vhu64_to_cpu(d->addr);
+	u32 used = c->nout + c->nin;
+	int n;
+
+	if (!len)
+		return;
+	if (flags & VRING_DESC_F_WRITE) {
+		c->in_len += len;
+		c->status_gpa = addr + len - 1;
+		c->have_status = true;
+	} else {
+		c->out_len += len;
+		/* Device-readable after device-writable: not a valid layout. */
+		if (c->nin || c->have_status)
+			c->bad = true;
+	}
+	if (c->bad)
+		return;
+	n = t ? vhu_mem_translate(t, addr, len, vq->scratch + used,
+				  VHU_REQ_MAX_IOV - used) : -EFAULT;
+	if (n < 0) {
+		c->bad = true;
+		return;
+	}
+	if (flags & VRING_DESC_F_WRITE)
+		c->nin += n;
+	else
+		c->nout += n;
+}
+
+static int vhu_read_desc(struct vring_desc __user *table, u32 i,
+			 struct vring_desc *d)
+{
+	return copy_from_user(d, table + i, sizeof(*d)) ? -EFAULT : 0;
+}
+
+/* Walk an indirect table. Return: 0, or a ring error message in @why. */
+static int vhu_chain_indirect(struct vhu_vq *vq, struct vhu_mem_table *t,
+			      struct vhu_chain *c, const struct vring_desc *ind,
+			      const char **why)
+{
+	u32 len = vhu32_to_cpu(ind->len);
+	struct vring_desc __user *table;
+	struct vring_desc d;
+	struct iovec iov;
+	u32 count, i = 0, n = 0;
+
+	if (!vq->indirect) {
+		*why = "indirect descriptor not negotiated";
+		return -EINVAL;
+	}
+	if (!len || len % sizeof(d) || len / sizeof(d) > VHU_MAX_INDIRECT) {
+		*why = "bad indirect table length";
+		return -EINVAL;
+	}
+	count = len / sizeof(d);
+	if (!t || vhu_mem_translate(t, vhu64_to_cpu(ind->addr), len, &iov, 1) != 1) {
+		*why = "indirect table outside guest memory";
+		return -EFAULT;
+	}
+	table = iov.iov_base;
+
+	for (;;) {
+		u16 flags;
+
+		if (++n > count) {
+			*why = "indirect descriptor loop";
+			return -ELOOP;
+		}
+		if (vhu_read_desc(table, i, &d)) {
+			*why = "indirect table not readable";
+			return -EFAULT;
+		}
+		flags = vhu16_to_cpu(d.flags);
+		if (flags & VRING_DESC_F_INDIRECT) {
+			*why = "nested indirect descriptor";
+			return -EINVAL;
+		}
+		vhu_chain_add(vq, t, c, &d);
+		if (!(flags & VRING_DESC_F_NEXT))
+			return 0;
+		i = vhu16_to_cpu(d.next);
+		if (i >= count) {
+			*why = "indirect next out of range";
+			return -EINVAL;
+		}
+	}
+}
+
+/* Walk the chain at @head. Return: 0, or a ring error message in @why. */
+static int vhu_chain_walk(struct vhu_vq *vq, struct vhu_mem_table *t,
+			  u16 head, struct vhu_chain *c, const char **why)
+{
+	struct vring_desc d;
+	u32 i = head, n = 0;
+
+	memset(c, 0, sizeof(*c));
+	for (;;) {
+		u16 flags;
+
+		if (++n > vq->num) {
+			*why = "descriptor loop";
+			return -ELOOP;
+		}
+		if (vhu_read_desc(vq->desc, i, &d)) {
+			*why = "descriptor table not readable";
+			return -EFAULT;
+		}
+		flags = vhu16_to_cpu(d.flags);
+		if (flags & VRING_DESC_F_INDIRECT) {
+			if (flags & VRING_DESC_F_NEXT || n > 1) {
+				*why = "indirect descriptor inside a chain";
+				return -EINVAL;
+			}
+			return vhu_chain_indirect(vq, t, c, &d, why);
+		}
+		vhu_chain_add(vq, t, c, &d);
+		if (!(flags & VRING_DESC_F_NEXT))
+			break;
+		i = vhu16_to_cpu(d.next);
+		if (i >= vq->num) {
+			*why = "next out of range";
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Build the request for a parsed chain and hand it to the block layer. */
+static int vhu_vq_start_req(struct vhu_vq *vq, struct vhu_mem_table *t,
+			    u16 head, struct vhu_chain *c)
+{
+	struct vhu_dev *dev = vq->dev;
+	struct iov_iter out, in;
+	struct vhu_req *req;
+	u32 niov = c->nout + c->nin;
+	struct iovec iov;
+
+	req = kzalloc(struct_size(req, iov, niov), GFP_KERNEL);
+	if (!req)
+		return -ENOMEM;
+	req->vq = vq;
+	req->head = head;
+	req->be = dev->be;
+	req->niov = niov;
+	req->status = VIRTIO_BLK_S_IOERR;
+	req->type = U8_MAX;	/* not known until the header is read */
+	memcpy(req->iov, vq->scratch, niov * sizeof(struct iovec));
+	if (t)
+		refcount_inc(&t->refs);
+	req->mem = t;
+
+	/* The status byte: the last device-writable byte of the chain. */
+	if (c->have_status && t &&
+	    vhu_mem_translate(t, c->status_gpa, 1, &iov, 1) == 1)
+		req->status_uaddr = (u64)(uintptr_t)iov.iov_base;
+
+	__set_bit(head, vq->busy);
+	atomic_inc(&vq->inflight);
+
+	if (c->bad || !req->status_uaddr || c->out_len > VHU_REQ_MAX_BYTES + 4096 ||
+	    c->in_len > VHU_REQ_MAX_BYTES + 4096) {
+		req->written = req->status_uaddr ? 1 : 0;
+		vhu_req_complete(req);
+		return 0;
+	}
+
+	/* Drop the status byte from the writable buffers. */
+	if (c->nin) {
+		struct iovec *last = &req->iov[niov - 1];
+
+		last->iov_len--;
+		if (!last->iov_len)
+			c->nin--;
+	}
+	iov_iter_init(&out, ITER_SOURCE, req->iov, c->nout, c->out_len);
+	iov_iter_init(&in, ITER_DEST, req->iov + c->nout, c->nin, c->in_len - 1);
+	vhu_blk_submit(req, &out, &in);
+	return 0;
+}
+
+/* Take up to VHU_VQ_BUDGET requests. Return: true if more may be there. */
+static bool vhu_vq_handle_avail(struct vhu_vq *vq)
+{
+	struct vhu_mem_table *t = vhu_mem_get(vq->dev);
+	bool more = false;
+	int budget = VHU_VQ_BUDGET;
+
+	lockdep_assert_held(&vq->mutex);
+
+	vhu_vq_notify(vq, false);
+	while (!vq->broken) {
+		struct vhu_chain c;
+		const char *why;
+		__virtio16 v;
+		u16 head;
+
+		if (vq->last_avail_idx == vq->avail_idx) {
+			if (get_user(v, &vq->avail->idx)) {
+				vhu_vq_error(vq, "avail index not readable");
+				break;
+			}
+			vq->avail_idx = vhu16_to_cpu(v);
+			if ((u16)(vq->avail_idx - vq->last_avail_idx) > vq->num) {
+				vhu_vq_error(vq, "avail index beyond the ring");
+				break;
+			}
+			if (vq->last_avail_idx == vq->avail_idx) {
+				/* Empty: ask for a kick, then look again. */
+				if (vhu_vq_notify(vq, true)) {
+					vhu_vq_error(vq, "used ring not writable");
+					break;
+				}
+				/* Publish the request before re-reading avail->idx. */
+				smp_mb();
+				if (get_user(v, &vq->avail->idx)) {
+					vhu_vq_error(vq, "avail index not readable");
+					break;
+				}
+				if (vhu16_to_cpu(v) == vq->avail_idx)
+					break;
+				vhu_vq_notify(vq, false);
+				continue;
+			}
+		}
+		if (!budget--) {
+			more = true;
+			break;
+		}
+		/* Entries before the index that published them. */
+		smp_rmb();
+		if (get_user(v, &vq->avail->ring[vq->last_avail_idx & (vq->num - 1)])) {
+			vhu_vq_error(vq, "avail ring not readable");
+			break;
+		}
+		head = vhu16_to_cpu(v);
+		if (head >= vq->num) {
+			vhu_vq_error(vq, "head out of range");
+			break;
+		}
+		if (test_bit(head, vq->busy)) {
+			vhu_vq_error(vq, "head already in flight");
+			break;
+		}
+		if (vhu_chain_walk(vq, t, head, &c, &why)) {
+			vhu_vq_error(vq, why);
+			break;
+		}
+		if (vhu_vq_start_req(vq, t, head, &c)) {
+			/* Out of memory: retry this entry on the next pass. */
+			more = true;
+			break;
+		}
+		vq->last_avail_idx++;
+	}
+	vhu_mem_put(t);
+	return more;
+}
+
+/**
+ * vhu_vq_process() - one pass of the worker over its vring
+ * @vq: the vring
+ *
+ * Completes finished requests, then takes new ones if the vring was kicked.
+ *
+ * Context: the vring's worker, with the owner's mm adopted.
+ */
+void vhu_vq_process(struct vhu_vq *vq)
+{
+	mutex_lock(&vq->mutex);
+	vhu_vq_complete(vq);
+	if (test_and_clear_bit(0, &vq->kicked) && vq->enabled && !vq->broken &&
+	    vhu_vq_handle_avail(vq))
+		set_bit(0, &vq->kicked);
+	/* Requests that completed during submission. */
+	vhu_vq_complete(vq);
+	mutex_unlock(&vq->mutex);
+}
+
+/* ---- kick eventfd ---- */
+
+static int vhu_poll_wakeup(wait_queue_entry_t *wait, unsigned int mode,
+			   int sync, void *key)
+{
+	struct vhu_poll *p = container_of(wait, struct vhu_poll, wait);
+	struct vhu_vq *vq = p->vq;
+
+	if (!(key_to_poll(key) & EPOLLIN))
+		return 0;
+	atomic64_inc(&vq->kicks);
+	set_bit(0, &vq->kicked);
+	vhu_worker_wake(vq);
+	return 0;
+}
+
+static void vhu_poll_queue_proc(struct file *file, wait_queue_head_t *wqh,
+				poll_table *pt)
+{
+	struct vhu_poll *p = container_of(pt, struct vhu_poll, table);
+
+	p->wqh = wqh;
+	add_wait_queue(wqh, &p->wait);
+}
+
+static void vhu_poll_start(struct vhu_vq *vq)
+{
+	struct vhu_poll *p = &vq->poll;
+	__poll_t mask;
+
+	lockdep_assert_held(&vq->mutex);
+
+	if (p->wqh || !vq->kick)
+		return;
+	init_waitqueue_func_entry(&p->wait, vhu_poll_wakeup);
+	init_poll_funcptr(&p->table, vhu_poll_queue_proc);
+	mask = vfs_poll(vq->kick, &p->table);
+	if (mask & EPOLLIN)
+		set_bit(0, &vq->kicked);
+}
+
+static void vhu_poll_stop(struct vhu_vq *vq)
+{
+	struct vhu_poll *p = &vq->poll;
+
+	lockdep_assert_held(&vq->mutex);
+
+	if (p->wqh) {
+		remove_wait_queue(p->wqh, &p->wait);
+		p->wqh = NULL;
+	}
+}
+
+/* ---- configuration ---- */
+
+/**
+ * vhu_vq_init() - initialize a vring at device creation
+ * @dev: the device
+ * @vq: the vring
+ * @index: its index
+ *
+ * Context: process context.
+ */
+void vhu_vq_init(struct vhu_dev *dev, struct vhu_vq *vq, u32 index)
+{
+	vq->dev = dev;
+	vq->index = index;
+	mutex_init(&vq->mutex);
+	init_llist_head(&vq->done);
+	atomic_set(&vq->inflight, 0);
+	init_waitqueue_head(&vq->inflight_wq);
+	vq->poll.vq = vq;
+}
+
+/* Stop taking requests and wait until all in flight are used. */
+static void vhu_vq_stop(struct vhu_vq *vq)
+{
+	mutex_lock(&vq->mutex);
+	vq->enabled = false;
+	vhu_poll_stop(vq);
+	mutex_unlock(&vq->mutex);
+	wait_event(vq->inflight_wq, !atomic_read(&vq->inflight));
+}
+
+/**
+ * vhu_vq_reset() - stop a vring and release everything it holds
+ * @vq: the vring
+ *
+ * Context: process context, holds the device mutex.
+ */
+void vhu_vq_reset(struct vhu_vq *vq)
+{
+	lockdep_assert_held(&vq->dev->mutex);
+
+	vhu_vq_stop(vq);
+	vhu_worker_stop(vq);
+
+	mutex_lock(&vq->mutex);
+	if (vq->kick)
+		fput(vq->kick);
+	if (vq->call)
+		eventfd_ctx_put(vq->call);
+	if (vq->err)
+		eventfd_ctx_put(vq->err);
+	vq->kick = NULL;
+	vq->call = NULL;
+	vq->err = NULL;
+	bitmap_free(vq->busy);
+	vq->busy = NULL;
+	kvfree(vq->scratch);
+	vq->scratch = NULL;
+	vq->num = 0;
+	vq->addr_set = false;
+	vq->broken = false;
+	vq->last_avail_idx = 0;
+	vq->avail_idx = 0;
+	vq->used_idx = 0;
+	memset(&vq->stats, 0, sizeof(vq->stats));
+	atomic64_set(&vq->kicks, 0);
+	mutex_unlock(&vq->mutex);
+}
+
+/**
+ * vhu_vq_any_enabled() - whether a vring of the device is enabled
+ * @dev: the device
+ *
+ * Context: holds @dev->mutex (enabling needs it, so the answer is stable).
+ * Return: true if one is.
+ */
+bool vhu_vq_any_enabled(struct vhu_dev *dev)
+{
+	u32 i;
+
+	lockdep_assert_held(&dev->mutex);
+	for (i = 0; i < VHU_MAX_QUEUES; i++)
+		if (READ_ONCE(dev->vqs[i].enabled))
+			return true;
+	return false;
+}
+
+static long vhu_vq_set_num(struct vhu_vq *vq, u32 num)
+{
+	unsigned long *busy;
+
+	if (!num || num > VHU_MAX_VRING_NUM || !is_power_of_2(num))
+		return -EINVAL;
+	busy = bitmap_zalloc(num, GFP_KERNEL);
+	if (!busy)
+		return -ENOMEM;
+	if (!vq->scratch) {
+		vq->scratch = kvmalloc_array(VHU_REQ_MAX_IOV,
+					     sizeof(struct iovec), GFP_KERNEL);
+		if (!vq->scratch) {
+			bitmap_free(busy);
+			return -ENOMEM;
+		}
+	}
+	bitmap_free(vq->busy);
+	vq->busy = busy;
+	vq->num = num;
+	memset(&vq->stats, 0, sizeof(vq->stats));
+	atomic64_set(&vq->kicks, 0);
+	return 0;
+}
+
+static long vhu_vq_set_addr(struct vhu_vq *vq, void __user *argp)
+{
+	struct vhu_vring_addr a;
+
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+	if (a.flags & ~VHU_VRING_F_ALL)
+		return -EINVAL;
+	if (a.flags & VHU_VRING_F_LOG)
+		return -EOPNOTSUPP;
+	if (a.desc_user_addr % 16 || a.avail_user_addr % 2 ||
+	    a.used_user_addr % 4)
+		return -EINVAL;
+	vq->desc = u64_to_user_ptr(a.desc_user_addr);
+	vq->avail = u64_to_user_ptr(a.avail_user_addr);
+	vq->used = u64_to_user_ptr(a.used_user_addr);
+	vq->addr_set = true;
+	return 0;
+}
+
+/* Replace one of the eventfds; -1 detaches. */
+static long vhu_vq_set_eventfd(struct eventfd_ctx **slot, s32 fd)
+{
+	struct eventfd_ctx *ctx = NULL;
+
+	if (fd != -1) {
+		ctx = eventfd_ctx_fdget(fd);
+		if (IS_ERR(ctx))
+			return PTR_ERR(ctx);
+	}
+	if (*slot)
+		eventfd_ctx_put(*slot);
+	*slot = ctx;
+	return 0;
+}
+
+static long vhu_vq_set_kick(struct vhu_vq *vq, s32 fd)
+{
+	struct eventfd_ctx *ctx;
+	struct file *file = NULL;
+
+	if (fd != -1) {
+		file = fget(fd);
+		if (!file)
+			return -EBADF;
+		ctx = eventfd_ctx_fileget(file);
+		if (IS_ERR(ctx)) {
+			fput(file);
+			return PTR_ERR(ctx);
+		}
+		eventfd_ctx_put(ctx);
+	}
+	vhu_poll_stop(vq);
+	if (vq->kick)
+		fput(vq->kick);
+	vq->kick = file;
+	if (vq->enabled) {
+		vhu_poll_start(vq);
+		set_bit(0, &vq->kicked);
+		vhu_worker_wake(vq);
+	}
+	return 0;
+}
+
+static bool vhu_vq_access_ok(struct vhu_vq *vq)
+{
+	size_t n = vq->num;
+
+	return access_ok(vq->desc, n * sizeof(struct vring_desc)) &&
+	       access_ok(vq->avail, sizeof(struct vring_avail) +
+			 (n + 1) * sizeof(__virtio16)) &&
+	       access_ok(vq->used, sizeof(struct vring_used) +
+			 n * sizeof(struct vring_used_elem) + sizeof(__virtio16));
+}
+
+static long vhu_vq_enable(struct vhu_vq *vq)
+{
+	struct vhu_dev *dev = vq->dev;
+	__virtio16 v;
+	int ret;
+
+	lockdep_assert_held(&dev->mutex);
+	lockdep_assert_held(&vq->mutex);
+
+	if (vq->enabled)
+		return 0;
+	if (!vq->num || !vq->addr_set || !vq->kick || !dev->be ||
+	    !vhu_mem_present(dev) || vq->index >= dev->be->config.num_queues ||
+	    !(dev->acked_features & BIT_ULL(VIRTIO_F_VERSION_1)))
+		return -EINVAL;
+	if (!vhu_vq_access_ok(vq))
+		return -EFAULT;
+	/* We run in the owner's mm here (the ioctl checked it). */
+	if (get_user(v, &vq->used->idx))
+		return -EFAULT;
+	vq->used_idx = vhu16_to_cpu(v);
+	vq->avail_idx = vq->last_avail_idx;
+	vq->signalled_used_valid = false;
+	vq->event_idx = dev->acked_features & BIT_ULL(VIRTIO_RING_F_EVENT_IDX);
+	vq->indirect = dev->acked_features & BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC);
+	vq->broken = false;
+
+	ret = vhu_worker_start(vq);
+	if (ret)
+		return ret;
+	WRITE_ONCE(vq->enabled, true);
+	vhu_poll_start(vq);
+	/* Process what the driver made available before. */
+	set_bit(0, &vq->kicked);
+	vhu_worker_wake(vq);
+	return 0;
+}
+
+/**
+ * vhu_vq_ioctl() - the per-vring ioctls
+ * @dev: the device
+ * @cmd: the ioctl
+ * @argp: its argument; every one starts with the __u32 vring index
+ *
+ * Context: process context, in the owner's mm, holds @dev->mutex.
+ * Return: 0 or a negative errno; -ENOTTY for an unknown @cmd.
+ */
+long vhu_vq_ioctl(struct vhu_dev *dev, unsigned int cmd, void __user *argp)
+{
+	struct vhu_vring_state s;
+	struct vhu_vring_file f;
+	struct vhu_vq *vq;
+	u32 index;
+	long ret = 0;
+
+	lockdep_assert_held(&dev->mutex);
+
+	if (get_user(index, (u32 __user *)argp))
+		return -EFAULT;
+	if (index >= VHU_MAX_QUEUES)
+		return -EINVAL;
+	index = array_index_nospec(index, VHU_MAX_QUEUES);
+	vq = &dev->vqs[index];
+
+	switch (cmd) {
+	case VHU_SET_VRING_KICK:
+	case VHU_SET_VRING_CALL:
+	case VHU_SET_VRING_ERR:
+		if (copy_from_user(&f, argp, sizeof(f)))
+			return -EFAULT;
+		break;
+	case VHU_SET_VRING_NUM:
+	case VHU_SET_VRING_BASE:
+	case VHU_GET_VRING_BASE:
+	case VHU_SET_VRING_ENABLE:
+		if (copy_from_user(&s, argp, sizeof(s)))
+			return -EFAULT;
+		break;
+	}
+
+	if (cmd == VHU_GET_VRING_BASE) {
+		vhu_vq_stop(vq);
+		mutex_lock(&vq->mutex);
+		/* Stopped: process pending completions (none are left). */
+		vhu_vq_complete(vq);
+		s.num = vq->last_avail_idx;
+		mutex_unlock(&vq->mutex);
+		return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
+	}
+	if (cmd == VHU_SET_VRING_ENABLE && s.num == 0) {
+		vhu_vq_stop(vq);
+		return 0;
+	}
+
+	mutex_lock(&vq->mutex);
+	switch (cmd) {
+	case VHU_SET_VRING_NUM:
+		ret = vq->enabled ? -EBUSY : vhu_vq_set_num(vq, s.num);
+		break;
+	case VHU_SET_VRING_ADDR:
+		ret = vq->enabled ? -EBUSY : vhu_vq_set_addr(vq, argp);
+		break;
+	case VHU_SET_VRING_BASE:
+		if (vq->enabled)
+			ret = -EBUSY;
+		else if (s.num > U16_MAX)
+			ret = -EINVAL;
+		else
+			vq->last_avail_idx = s.num;
+		break;
+	case VHU_SET_VRING_KICK:
+		ret = vhu_vq_set_kick(vq, f.fd);
+		break;
+	case VHU_SET_VRING_CALL:
+		ret = vhu_vq_set_eventfd(&vq->call, f.fd);
+		break;
+	case VHU_SET_VRING_ERR:
+		ret = vhu_vq_set_eventfd(&vq->err, f.fd);
+		break;
+	case VHU_SET_VRING_ENABLE:
+		ret = s.num == 1 ? vhu_vq_enable(vq) : -EINVAL;
+		break;
+	default:
+		ret = -ENOTTY;
+		break;
+	}
+	mutex_unlock(&vq->mutex);
+	return ret;
+}
+
+/**
+ * vhu_vq_fill_stats() - read a vring's counters
+ * @vq: the vring
+ * @s: filled in, except @s->index
+ *
+ * Context: any context that keeps the device alive; lockless, so the
+ * counters are individually but not mutually consistent.
+ */
+void vhu_vq_fill_stats(struct vhu_vq *vq, struct vhu_vring_stats *s)
+{
+	const struct vhu_vq_stats *st = &vq->stats;
+
+	if (READ_ONCE(vq->broken))
+		s->state = VHU_VRING_ERROR;
+	else if (READ_ONCE(vq->enabled))
+		s->state = VHU_VRING_RUNNING;
+	else
+		s->state = VHU_VRING_STOPPED;
+	s->reqs_in = READ_ONCE(st->reqs[0]);
+	s->reqs_out = READ_ONCE(st->reqs[1]);
+	s->reqs_flush = READ_ONCE(st->reqs[2]);
+	s->reqs_get_id = READ_ONCE(st->reqs[3]);
+	s->reqs_discard = READ_ONCE(st->reqs[4]);
+	s->reqs_write_zeroes = READ_ONCE(st->reqs[5]);
+	s->reqs_unsupp = READ_ONCE(st->unsupp);
+	s->reqs_ioerr = READ_ONCE(st->ioerr);
+	s->bytes_read = READ_ONCE(st->bytes_read);
+	s->bytes_written = READ_ONCE(st->bytes_written);
+	s->ring_errors = READ_ONCE(st->ring_errors);
+	s->inflight = atomic_read(&vq->inflight);
+	s->kicks = atomic64_read(&vq->kicks);
+	s->calls = READ_ONCE(st->calls);
+	s->last_avail_idx = READ_ONCE(vq->last_avail_idx);
+}

@@ -1,0 +1,467 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A userspace virtio-blk "guest" for the vhu selftests; see guest.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include "guest.h"
+
+#define mb()	__atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define wmb()	__atomic_thread_fence(__ATOMIC_RELEASE)
+#define rmb()	__atomic_thread_fence(__ATOMIC_ACQUIRE)
+
+#define RING_DESC	0
+#define RING_AVAIL	4096
+#define RING_USED	8192
+#define SLOTS_OFF	16384
+#define SLOT_STATUS	32
+#define SLOT_INDIRECT	64
+
+int g_mem_init(struct guest *g)
+{
+	size_t half = G_REGION_SPLIT, gap = 2UL << 20;
+	uint8_t *base;
+
+	g->memfd = memfd_create("vhu-guest", MFD_CLOEXEC);
+	if (g->memfd < 0 || ftruncate(g->memfd, G_MEM_SIZE))
+		return -errno;
+	/* Region 1 below region 0, with a hole between: never contiguous. */
+	g->reserve_len = G_MEM_SIZE + gap;
+	g->reserve = mmap(NULL, g->reserve_len, PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (g->reserve == MAP_FAILED)
+		return -errno;
+	base = g->reserve;
+	g->map[1] = mmap(base, G_MEM_SIZE - half, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED, g->memfd, half);
+	g->map[0] = mmap(base + (G_MEM_SIZE - half) + gap, half,
+			 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			 g->memfd, 0);
+	if (g->map[0] == MAP_FAILED || g->map[1] == MAP_FAILED)
+		return -errno;
+	return 0;
+}
+
+void g_mem_fini(struct guest *g)
+{
+	if (g->reserve && g->reserve != MAP_FAILED)
+		munmap(g->reserve, g->reserve_len);
+	if (g->memfd >= 0)
+		close(g->memfd);
+}
+
+void *g_ptr(struct guest *g, uint64_t gpa)
+{
+	uint64_t off = gpa - G_GPA_BASE;
+
+	if (off < G_REGION_SPLIT)
+		return g->map[0] + off;
+	return g->map[1] + (off - G_REGION_SPLIT);
+}
+
+uint64_t g_uaddr(struct guest *g, uint64_t gpa)
+{
+	return (uint64_t)(uintptr_t)g_ptr(g, gpa);
+}
+
+static size_t g_chunk(uint64_t gpa, size_t len)
+{
+	uint64_t off = gpa - G_GPA_BASE;
+
+	if (off < G_REGION_SPLIT && off + len > G_REGION_SPLIT)
+		return G_REGION_SPLIT - off;
+	return len;
+}
+
+void g_write(struct guest *g, uint64_t gpa, const void *src, size_t len)
+{
+	while (len) {
+		size_t n = g_chunk(gpa, len);
+
+		memcpy(g_ptr(g, gpa), src, n);
+		gpa += n;
+		src = (const uint8_t *)src + n;
+		len -= n;
+	}
+}
+
+void g_read(struct guest *g, uint64_t gpa, void *dst, size_t len)
+{
+	while (len) {
+		size_t n = g_chunk(gpa, len);
+
+		memcpy(dst, g_ptr(g, gpa), n);
+		gpa += n;
+		dst = (uint8_t *)dst + n;
+		len -= n;
+	}
+}
+
+int g_set_mem_table(struct guest *g)
+{
+	struct {
+		struct vhu_memory hdr;
+		struct vhu_mem_region r[2];
+	} m = {
+		.hdr.nregions = 2,
+		.r[0] = {
+			.guest_phys_addr = G_GPA_BASE,
+			.memory_size = G_REGION_SPLIT,
+			.userspace_addr = (uintptr_t)g->map[0],
+		},
+		.r[1] = {
+			.guest_phys_addr = G_GPA_BASE + G_REGION_SPLIT,
+			.memory_size = G_MEM_SIZE - G_REGION_SPLIT,
+			.userspace_addr = (uintptr_t)g->map[1],
+		},
+	};
+
+	return ioctl(g->vhu, VHU_SET_MEM_TABLE, &m) ? -errno : 0;
+}
+
+int g_open(struct guest *g)
+{
+	unsigned int q;
+
+	for (q = 0; q < G_MAX_QUEUES; q++) {
+		g->vq[q].kick = -1;
+		g->vq[q].call = -1;
+		g->vq[q].err = -1;
+	}
+	g->memfd = -1;
+	g->vhu = open(VHU_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	if (g->vhu < 0)
+		return -errno;
+	if (ioctl(g->vhu, VHU_SET_OWNER))
+		return -errno;
+	return g_mem_init(g);
+}
+
+uint64_t g_slot_gpa(struct guest *g, unsigned int q, unsigned int slot)
+{
+	return g->vq[q].base + SLOTS_OFF + (uint64_t)slot * G_SLOT_SIZE;
+}
+
+uint64_t g_slot_data(struct guest *g, unsigned int q, unsigned int slot)
+{
+	return g_slot_gpa(g, q, slot) + 4096;
+}
+
+int g_setup_vrings(struct guest *g)
+{
+	uint64_t features = 0;
+	unsigned int q;
+
+	if (ioctl(g->vhu, VHU_GET_FEATURES, &features))
+		return -errno;
+	features &= ~((1ULL << VIRTIO_RING_F_EVENT_IDX) |
+		      (1ULL << VIRTIO_RING_F_INDIRECT_DESC));
+	if (g->event_idx)
+		features |= 1ULL << VIRTIO_RING_F_EVENT_IDX;
+	if (g->indirect)
+		features |= 1ULL << VIRTIO_RING_F_INDIRECT_DESC;
+	if (ioctl(g->vhu, VHU_SET_FEATURES, &features))
+		return -errno;
+	g->features = features;
+	if (g_set_mem_table(g))
+		return -errno;
+
+	for (q = 0; q < g->nq; q++) {
+		struct g_vq *vq = &g->vq[q];
+		struct vhu_vring_state s = { .index = q };
+		struct vhu_vring_addr a = { .index = q };
+		struct vhu_vring_file f = { .index = q };
+
+		vq->index = q;
+		vq->base = G_GPA_BASE + q * G_QUEUE_SPAN;
+		vq->desc = g_ptr(g, vq->base + RING_DESC);
+		vq->avail = g_ptr(g, vq->base + RING_AVAIL);
+		vq->used = g_ptr(g, vq->base + RING_USED);
+		memset(vq->desc, 0, 16 * G_NUM);
+		memset(vq->avail, 0, 4096);
+		memset(vq->used, 0, 4096 * 2);
+		vq->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		vq->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		vq->err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (vq->kick < 0 || vq->call < 0 || vq->err < 0)
+			return -errno;
+
+		s.num = G_NUM;
+		if (ioctl(g->vhu, VHU_SET_VRING_NUM, &s))
+			return -errno;
+		s.num = 0;
+		if (ioctl(g->vhu, VHU_SET_VRING_BASE, &s))
+			return -errno;
+		a.desc_user_addr = (uintptr_t)vq->desc;
+		a.avail_user_addr = (uintptr_t)vq->avail;
+		a.used_user_addr = (uintptr_t)vq->used;
+		if (ioctl(g->vhu, VHU_SET_VRING_ADDR, &a))
+			return -errno;
+		f.fd = vq->kick;
+		if (ioctl(g->vhu, VHU_SET_VRING_KICK, &f))
+			return -errno;
+		f.fd = vq->call;
+		if (ioctl(g->vhu, VHU_SET_VRING_CALL, &f))
+			return -errno;
+		f.fd = vq->err;
+		if (ioctl(g->vhu, VHU_SET_VRING_ERR, &f))
+			return -errno;
+		if (g_enable(g, q, true))
+			return -errno;
+	}
+	return 0;
+}
+
+int g_enable(struct guest *g, unsigned int q, bool on)
+{
+	struct vhu_vring_state s = { .index = q, .num = on };
+
+	return ioctl(g->vhu, VHU_SET_VRING_ENABLE, &s) ? -errno : 0;
+}
+
+int g_slot_alloc(struct guest *g, unsigned int q)
+{
+	unsigned int i;
+
+	for (i = 0; i < G_SLOTS; i++) {
+		if (!g->vq[q].busy[i]) {
+			g->vq[q].busy[i] = true;
+			g->vq[q].done[i] = false;
+			return i;
+		}
+	}
+	return -1;
+}
+
+void g_publish(struct guest *g, unsigned int q, uint16_t head)
+{
+	struct g_vq *vq = &g->vq[q];
+
+	vq->avail->ring[vq->avail_idx % G_NUM] = head;
+	wmb();
+	vq->avail_idx++;
+	__atomic_store_n(&vq->avail->idx, vq->avail_idx, __ATOMIC_RELEASE);
+}
+
+static void g_set_desc(struct vring_desc *d, uint64_t addr, uint32_t len,
+		       uint16_t flags, uint16_t next)
+{
+	d->addr = addr;
+	d->len = len;
+	d->flags = flags;
+	d->next = next;
+}
+
+int g_submit(struct guest *g, unsigned int q, unsigned int slot,
+	     uint32_t type, uint64_t sector, uint32_t len, const void *out)
+{
+	return g_submit_at(g, q, slot, type, sector, len, out,
+			   g_slot_data(g, q, slot));
+}
+
+int g_submit_at(struct guest *g, unsigned int q, unsigned int slot,
+		uint32_t type, uint64_t sector, uint32_t len, const void *out,
+		uint64_t data)
+{
+	struct g_vq *vq = &g->vq[q];
+	uint64_t sg = g_slot_gpa(g, q, slot);
+	struct virtio_blk_outhdr hdr = { .type = type, .sector = sector };
+	struct vring_desc chain[G_DESC_PER_SLOT];
+	uint16_t dflags = VRING_DESC_F_WRITE;
+	unsigned int n = 0, i, head = slot * G_DESC_PER_SLOT;
+	uint8_t sentinel = 0xee;
+
+	if (len > G_MAX_DATA && data == g_slot_data(g, q, slot))
+		return -EINVAL;
+	g_write(g, sg, &hdr, sizeof(hdr));
+	g_write(g, sg + SLOT_STATUS, &sentinel, 1);
+	g_set_desc(&chain[n++], sg, sizeof(hdr), 0, 0);
+	if (type == VIRTIO_BLK_T_OUT || type == VIRTIO_BLK_T_DISCARD ||
+	    type == VIRTIO_BLK_T_WRITE_ZEROES) {
+		dflags = 0;
+		if (out)
+			g_write(g, data, out, len);
+	}
+	if (len) {
+		/* Split bigger buffers in two at a random 512-byte boundary. */
+		uint32_t first = len;
+
+		if (len >= 1024 && (rand() & 1))
+			first = 512 * (1 + rand() % (len / 512 - 1));
+		g_set_desc(&chain[n++], data, first, dflags, 0);
+		if (first < len)
+			g_set_desc(&chain[n++], data + first, len - first,
+				   dflags, 0);
+	}
+	g_set_desc(&chain[n++], sg + SLOT_STATUS, 1, VRING_DESC_F_WRITE, 0);
+
+	if (g->indirect && (rand() & 1)) {
+		for (i = 0; i < n; i++) {
+			if (i + 1 < n) {
+				chain[i].flags |= VRING_DESC_F_NEXT;
+				chain[i].next = i + 1;
+			}
+		}
+		g_write(g, sg + SLOT_INDIRECT, chain, n * sizeof(chain[0]));
+		g_set_desc(&vq->desc[head], sg + SLOT_INDIRECT,
+			   n * sizeof(chain[0]), VRING_DESC_F_INDIRECT, 0);
+	} else {
+		for (i = 0; i < n; i++) {
+			if (i + 1 < n) {
+				chain[i].flags |= VRING_DESC_F_NEXT;
+				chain[i].next = head + i + 1;
+			}
+			vq->desc[head + i] = chain[i];
+		}
+	}
+	vq->busy[slot] = true;
+	vq->done[slot] = false;
+	g_publish(g, q, head);
+	return 0;
+}
+
+void g_kick(struct guest *g, unsigned int q, bool force)
+{
+	struct g_vq *vq = &g->vq[q];
+	uint64_t one = 1;
+	bool need;
+
+	mb();
+	if (g->event_idx) {
+		/* avail_event follows the used ring's elements. */
+		uint16_t *evp = (uint16_t *)((uint8_t *)vq->used + 4 +
+					     G_NUM * sizeof(struct vring_used_elem));
+		uint16_t ev = __atomic_load_n(evp, __ATOMIC_ACQUIRE);
+
+		need = vring_need_event(ev, vq->avail_idx, vq->kick_old);
+		vq->kick_old = vq->avail_idx;
+	} else {
+		need = !(__atomic_load_n(&vq->used->flags, __ATOMIC_ACQUIRE) &
+			 VRING_USED_F_NO_NOTIFY);
+	}
+	if ((need || force) && write(vq->kick, &one, sizeof(one)) != sizeof(one))
+		perror("kick");
+}
+
+static int g_harvest(struct guest *g, unsigned int q)
+{
+	struct g_vq *vq = &g->vq[q];
+	int n = 0;
+
+	while (__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE) != vq->last_used) {
+		struct vring_used_elem e = vq->used->ring[vq->last_used % G_NUM];
+		unsigned int slot = e.id / G_DESC_PER_SLOT;
+
+		vq->last_used++;
+		n++;
+		if (e.id % G_DESC_PER_SLOT || slot >= G_SLOTS) {
+			fprintf(stderr, "q%u: used id %u is no head\n", q, e.id);
+			continue;
+		}
+		g_read(g, g_slot_gpa(g, q, slot) + SLOT_STATUS,
+		       &vq->status[slot], 1);
+		vq->used_len[slot] = e.len;
+		vq->done[slot] = true;
+		vq->busy[slot] = false;
+	}
+	return n;
+}
+
+static long g_ms_left(const struct timespec *end)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (end->tv_sec - now.tv_sec) * 1000 +
+	       (end->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+static void g_deadline(struct timespec *end, int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, end);
+	end->tv_sec += ms / 1000;
+	end->tv_nsec += (ms % 1000) * 1000000L;
+	if (end->tv_nsec >= 1000000000L) {
+		end->tv_sec++;
+		end->tv_nsec -= 1000000000L;
+	}
+}
+
+int g_wait(struct guest *g, unsigned int q, unsigned int n, int ms)
+{
+	struct g_vq *vq = &g->vq[q];
+	unsigned int got = 0;
+	struct timespec end;
+	uint64_t cnt;
+
+	g_deadline(&end, ms);
+	for (;;) {
+		struct pollfd p = { .fd = vq->call, .events = POLLIN };
+		long left;
+
+		got += g_harvest(g, q);
+		if (got >= n)
+			return got;
+		/* Ask for a call, then look again before sleeping. */
+		if (g->event_idx)
+			*(volatile uint16_t *)&vq->avail->ring[G_NUM] = vq->last_used;
+		else
+			vq->avail->flags = 0;
+		mb();
+		if (__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE) != vq->last_used)
+			continue;
+		left = g_ms_left(&end);
+		if (left <= 0 || poll(&p, 1, left) <= 0)
+			return got + g_harvest(g, q);
+		if (read(vq->call, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+			return -errno;
+	}
+}
+
+int g_wait_err(struct guest *g, unsigned int q, int ms)
+{
+	struct pollfd p = { .fd = g->vq[q].err, .events = POLLIN };
+	uint64_t cnt;
+
+	if (poll(&p, 1, ms) <= 0)
+		return 0;
+	return read(g->vq[q].err, &cnt, sizeof(cnt)) == sizeof(cnt);
+}
+
+int g_stats(struct guest *g, unsigned int q, struct vhu_vring_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->index = q;
+	return ioctl(g->vhu, VHU_GET_VRING_STATS, s) ? -errno : 0;
+}
+
+int g_do(struct guest *g, unsigned int q, uint32_t type, uint64_t sector,
+	 void *buf, uint32_t len, uint32_t *used_len)
+{
+	int slot = g_slot_alloc(g, q);
+
+	if (slot < 0)
+		return -EBUSY;
+	if (g_submit(g, q, slot, type, sector, len, buf))
+		return -EINVAL;
+	g_kick(g, q, false);
+	while (!g->vq[q].done[slot]) {
+		if (g_wait(g, q, 1, 10000) <= 0)
+			return -ETIMEDOUT;
+	}
+	if (buf && (type == VIRTIO_BLK_T_IN || type == VIRTIO_BLK_T_GET_ID))
+		g_read(g, g_slot_data(g, q, slot), buf, len);
+	if (used_len)
+		*used_len = g->vq[q].used_len[slot];
+	return g->vq[q].status[slot];
+}

@@ -1,0 +1,85 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Backing stores for vhu_datapath_test, inside the test VM (as root).
+#
+#   vhu_backing.sh up KIND ID SIZE_MB    print the path to open
+#   vhu_backing.sh down KIND ID PATH     undo "up"
+#
+# KIND: file (on an ext4 file system on a RAM disk, so O_DIRECT works on
+# every kernel), loop (a loop device over such a file, direct I/O on),
+# nullblk (memory-backed null_blk), nbd (an NBD device connected to
+# nbd-server on 127.0.0.1), brd (a raw RAM disk).
+set -eu
+
+MNT=/tmp/vhu-mnt
+
+fs_up() {
+	if ! mountpoint -q "$MNT" 2>/dev/null; then
+		[ -b /dev/ram0 ] || modprobe brd rd_nr=2 rd_size=262144
+		mkfs.ext4 -q -F /dev/ram0 >/dev/null
+		mkdir -p "$MNT"
+		mount /dev/ram0 "$MNT"
+	fi
+}
+
+mkfile() {
+	fs_up
+	rm -f "$1"
+	truncate -s "${2}M" "$1"
+}
+
+cmd=$1 kind=$2 id=$3
+case "$cmd:$kind" in
+up:file)
+	mkfile "$MNT/disk-$id.img" "$4"
+	echo "$MNT/disk-$id.img" ;;
+down:file)
+	rm -f "$4" ;;
+up:loop)
+	[ -e /dev/loop-control ] || modprobe loop
+	mkfile "$MNT/loop-$id.img" "$4"
+	losetup -f --show --direct-io=on "$MNT/loop-$id.img" ;;
+down:loop)
+	losetup -d "$4"
+	rm -f "$MNT/loop-$id.img" ;;
+up:nullblk)
+	[ -b /dev/nullb0 ] || modprobe null_blk nr_devices=1 gb=1 bs=512 \
+		memory_backed=1 discard=1
+	echo /dev/nullb0 ;;
+down:nullblk)
+	: ;;
+up:brd)
+	fs_up
+	echo /dev/ram1 ;;
+down:brd)
+	: ;;
+up:nbd)
+	mkfile "$MNT/nbd-$id.img" "$4"
+	[ -b /dev/nbd0 ] || modprobe nbd nbds_max=4
+	port=$((10809 + id % 1000))
+	cat > "$MNT/nbd-$id.conf" <<CONF
+[generic]
+    listenaddr = 127.0.0.1
+    port = $port
+    pidfile = $MNT/nbd-$id.pid
+[vhu]
+    exportname = $MNT/nbd-$id.img
+CONF
+	nbd-server -C "$MNT/nbd-$id.conf" >/dev/null 2>&1
+	# The server forks; wait until it listens.
+	for i in $(seq 50); do
+		nbd-client 127.0.0.1 "$port" /dev/nbd0 -N vhu -b 512 \
+			>/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	[ "$(cat /sys/block/nbd0/size)" != 0 ]
+	echo /dev/nbd0 ;;
+down:nbd)
+	nbd-client -d /dev/nbd0 >/dev/null 2>&1 || true
+	[ -f "$MNT/nbd-$id.pid" ] && kill "$(cat "$MNT/nbd-$id.pid")" 2>/dev/null || true
+	rm -f "$MNT/nbd-$id.img" "$MNT/nbd-$id.conf" "$MNT/nbd-$id.pid" ;;
+*)
+	echo "usage: $0 up|down KIND ID SIZE_MB|PATH" >&2
+	exit 2 ;;
+esac
