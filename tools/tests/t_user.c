@@ -83,14 +83,10 @@ static void *gptr(struct vf_guest *g, uint64_t gpa)
 static void start_daemon(void)
 {
 	static struct vu_export ex[3];
-	int fd;
 
-	daemon_pid = fork();
+	daemon_pid = fork_logged(logpath);
 	if (daemon_pid)
 		return;
-	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		dup2(fd, 2);
 	memset(ex, 0, sizeof(ex));
 	for (int i = 0; i < 3; i++) {
 		struct vu_export_cfg *c = &ex[i].cfg;
@@ -109,18 +105,6 @@ static void start_daemon(void)
 		ex[i].ops = &vu_dp_user_ops;
 	}
 	_exit(vu_daemon_run(ex, 3));
-}
-
-static bool wait_socket(const char *path)
-{
-	struct stat st;
-
-	for (int i = 0; i < 300; i++) {
-		if (!stat(path, &st))
-			return true;
-		usleep(10000);
-	}
-	return false;
 }
 
 static bool daemon_alive(void)
@@ -1015,9 +999,7 @@ void t_user(void)
 	t_rate(&g, 1);
 	t_rate(&g, 4);
 
-	for (int i = 0; i < 200 && fd_count(daemon_pid) != baseline; i++)
-		usleep(10000);
-	tap_ok(fd_count(daemon_pid) == baseline,
+	tap_ok(settle_fds(daemon_pid, baseline) == baseline,
 	       "user: the daemon's fds are back to the baseline (%d)", baseline);
 	kill(daemon_pid, SIGTERM);
 	tap_ok(wait_pid_bounded(daemon_pid, 5000, &st) == 0 && WIFEXITED(st) &&
