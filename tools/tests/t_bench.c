@@ -17,70 +17,13 @@
 #include "tap.h"
 #include "test_util.h"
 
-struct run {
-	int status;		/* exit status, or 128 + signal, -1 on timeout */
-	char out[8192];
-	char err[4096];
-};
-
-static void slurp(int fd, char *buf, size_t len)
-{
-	size_t n = 0;
-	ssize_t r;
-
-	while (n + 1 < len && (r = read(fd, buf + n, len - 1 - n)) > 0)
-		n += r;
-	buf[n] = '\0';
-}
-
 /* Run vhu-bench with args (NULL-terminated), 60 s at most. */
 static void run(struct run *r, const char *const *args)
 {
 	const char *bin = getenv("VHU_BENCH") ? getenv("VHU_BENCH") :
 			  "../vhu-bench/vhu-bench";
-	char *argv[40];
-	int po[2], pe[2], n = 0, st;
-	pid_t pid;
 
-	memset(r, 0, sizeof(*r));
-	argv[n++] = (char *)bin;
-	while (*args && n < 39)
-		argv[n++] = (char *)*args++;
-	argv[n] = NULL;
-	if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) {
-		r->status = -1;
-		return;
-	}
-	pid = fork();
-	if (pid == 0) {
-		dup2(po[1], 1);
-		dup2(pe[1], 2);
-		execv(bin, argv);
-		_exit(127);
-	}
-	close(po[1]);
-	close(pe[1]);
-	/* Outputs are small: read them, then reap. */
-	slurp(po[0], r->out, sizeof(r->out));
-	slurp(pe[0], r->err, sizeof(r->err));
-	close(po[0]);
-	close(pe[0]);
-	if (wait_pid_bounded(pid, 60000, &st)) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &st, 0);
-		r->status = -1;
-		return;
-	}
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static int lines(const char *s)
-{
-	int n = 0;
-
-	for (; *s; s++)
-		n += *s == '\n';
-	return n;
+	run_prog(r, bin, args, 60000);
 }
 
 #define RUN(r, ...) run(r, (const char *const[]){ __VA_ARGS__, NULL })
@@ -90,8 +33,8 @@ static void expect_error(const char *what, const char *needle, const char *const
 	struct run r;
 
 	run(&r, args);
-	if (!tap_ok(r.status == 2 && strstr(r.err, needle) && lines(r.err) == 1 && !r.out[0],
-		    "bench: %s", what))
+	if (!tap_ok(r.status == 2 && strstr(r.err, needle) && count_lines(r.err) == 1 &&
+		    !r.out[0], "bench: %s", what))
 		tap_diag("status %d, stderr: %s", r.status, r.err);
 }
 
@@ -124,7 +67,7 @@ static void options(void)
 	ERR("--verify with --verify-only", "exclude each other", "--socket", "x",
 	    "--rw", "write", "--verify", "--verify-only");
 	RUN(&r, "--socket", "/nonexistent/vhu-bench.sock", "--runtime", "1");
-	if (!tap_ok(r.status == 1 && strstr(r.err, "cannot connect") && lines(r.err) == 1,
+	if (!tap_ok(r.status == 1 && strstr(r.err, "cannot connect") && count_lines(r.err) == 1,
 		    "bench: a socket nobody listens on is a clear error"))
 		tap_diag("status %d, stderr: %s", r.status, r.err);
 }
@@ -164,13 +107,7 @@ static void stop_qsd(pid_t pid)
 {
 	int st;
 
-	if (pid <= 0)
-		return;
-	kill(pid, SIGTERM);
-	if (wait_pid_bounded(pid, 5000, &st)) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &st, 0);
-	}
+	stop_child(pid, 5000, &st);
 }
 
 static void against_qsd(void)
@@ -220,7 +157,7 @@ static void against_qsd(void)
 
 	RUN(&r, "--socket", sock, "--rw", "randread", "--iodepth", "4", "--runtime", "1",
 	    "--backend-pid", pid_s, "--kthread-prefix", "", "--json");
-	if (!tap_ok(r.status == 0 && lines(r.out) == 1 && r.out[0] == '{' &&
+	if (!tap_ok(r.status == 0 && count_lines(r.out) == 1 && r.out[0] == '{' &&
 		    strstr(r.out, "\"iops\":") && strstr(r.out, "\"p99.9\":") &&
 		    strstr(r.out, "\"us_per_io\":"),
 		    "bench: --json is one object with IOPS, percentiles and CPU per I/O"))

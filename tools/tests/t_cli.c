@@ -18,70 +18,12 @@
 #include "tap.h"
 #include "test_util.h"
 
-struct run {
-	int status;		/* exit status, or 128 + signal, -1 on timeout */
-	char out[4096];
-	char err[4096];
-};
-
-static void slurp(int fd, char *buf, size_t len)
-{
-	size_t n = 0;
-	ssize_t r;
-
-	while (n + 1 < len && (r = read(fd, buf + n, len - 1 - n)) > 0)
-		n += r;
-	buf[n] = '\0';
-}
-
-/* Run vhuctl with args (NULL-terminated), 5 s at most. */
+/* Run vhuctl with args (NULL-terminated), 10 s at most. */
 static void run(struct run *r, const char *const *args)
 {
 	const char *bin = getenv("VHUCTL") ? getenv("VHUCTL") : "../vhuctl/vhuctl";
-	char *argv[32];
-	int po[2], pe[2], n = 0, st;
-	pid_t pid;
 
-	memset(r, 0, sizeof(*r));
-	argv[n++] = (char *)bin;
-	while (*args && n < 31)
-		argv[n++] = (char *)*args++;
-	argv[n] = NULL;
-	if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) {
-		r->status = -1;
-		return;
-	}
-	pid = fork();
-	if (pid == 0) {
-		dup2(po[1], 1);
-		dup2(pe[1], 2);
-		execv(bin, argv);
-		_exit(127);
-	}
-	close(po[1]);
-	close(pe[1]);
-	if (wait_pid_bounded(pid, 10000, &st)) {
-		/* Ours, by its PID: never leave it running. */
-		kill(pid, SIGKILL);
-		waitpid(pid, &st, 0);
-		tap_diag("vhuctl %s: killed after 10 s", argv[1] ? argv[1] : "");
-		r->status = -1;
-	} else {
-		r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	}
-	slurp(po[0], r->out, sizeof(r->out));
-	slurp(pe[0], r->err, sizeof(r->err));
-	close(po[0]);
-	close(pe[0]);
-}
-
-static int lines(const char *s)
-{
-	int n = 0;
-
-	for (; *s; s++)
-		n += *s == '\n';
-	return n;
+	run_prog(r, bin, args, 10000);
 }
 
 #define RUN(r, ...) run(r, (const char *const[]){ __VA_ARGS__, NULL })
@@ -92,7 +34,7 @@ static void expect_error(const char *what, int status, const char *needle,
 	struct run r;
 
 	run(&r, args);
-	if (!tap_ok(r.status == status && strstr(r.err, needle) && lines(r.err) == 1,
+	if (!tap_ok(r.status == status && strstr(r.err, needle) && count_lines(r.err) == 1,
 		    "cli: %s", what))
 		tap_diag("status %d, stderr: %s", r.status, r.err);
 }
@@ -133,18 +75,18 @@ void t_cli(void)
 		       "cli: version shows the loaded module");
 	else
 		tap_ok(r.status == 1 && strstr(r.out, "vhuctl ") &&
-		       strstr(r.err, "vhu module not loaded") && lines(r.err) == 1,
+		       strstr(r.err, "vhu module not loaded") && count_lines(r.err) == 1,
 		       "cli: version without the module says so");
 	RUN(&r, "version", "--json");
 	tap_ok(!strncmp(r.out, "{\"vhuctl\":{\"version\":", 21) &&
 	       strstr(r.out, module ? "\"loaded\":true" : "\"loaded\":false") &&
-	       lines(r.out) == 1, "cli: version --json is one JSON object");
+	       count_lines(r.out) == 1, "cli: version --json is one JSON object");
 	ERR("version rejects an unknown option", 2, "unknown option", "version", "--bogus");
 
 	if (!module) {
 		ERR("stats without the module", 1, "", "stats");
 		RUN(&r, "stats", "--json");
-		tap_ok(r.status == 1 && lines(r.err) == 1, "cli: stats --json without the module fails");
+		tap_ok(r.status == 1 && count_lines(r.err) == 1, "cli: stats --json without the module fails");
 	}
 	ERR("stats --dev needs a number", 2, "--dev", "stats", "--dev", "x");
 	ERR("export without exports", 2, "no export given", "export");

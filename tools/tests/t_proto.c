@@ -43,15 +43,10 @@ static int baseline_fds;
 static void start_daemon(void)
 {
 	static struct vu_export ex[2];
-	int fd;
 
-	daemon_pid = fork();
+	daemon_pid = fork_logged(logpath);
 	if (daemon_pid)
 		return;
-
-	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		dup2(fd, 2);
 	memset(ex, 0, sizeof(ex));
 	for (int i = 0; i < 2; i++) {
 		struct vu_export_cfg *c = &ex[i].cfg;
@@ -67,32 +62,6 @@ static void start_daemon(void)
 		ex[i].ops = &tdp_ops;
 	}
 	_exit(vu_daemon_run(ex, 2));
-}
-
-static bool wait_socket(const char *path)
-{
-	struct stat st;
-
-	for (int i = 0; i < 300; i++) {
-		if (!stat(path, &st))
-			return true;
-		usleep(10000);
-	}
-	return false;
-}
-
-/* Wait up to 2 s for the daemon's fd count to reach want. */
-static int settle_fds(int want)
-{
-	int n = -1;
-
-	for (int i = 0; i < 200; i++) {
-		n = fd_count(daemon_pid);
-		if (n == want)
-			break;
-		usleep(10000);
-	}
-	return n;
 }
 
 static bool alive(struct vf *vf)
@@ -285,7 +254,7 @@ static void t_qemu_lifecycle(struct vf_guest *g, int *inflight_fd)
 	i = wait_op(TDP_DETACH, m);
 	tap_ok(i >= 0 && tdp_count(TDP_STOP, m) == 2 && tdp_find(TDP_STOP, m) < i,
 	       "qemu: disconnect stops the running queues, then detaches");
-	ret = settle_fds(baseline_fds);
+	ret = settle_fds(daemon_pid, baseline_fds);
 	tap_ok(ret == baseline_fds, "qemu: no fd left open after the disconnect (%d, want %d)",
 	       ret, baseline_fds);
 
@@ -321,7 +290,7 @@ static void t_qemu_lifecycle(struct vf_guest *g, int *inflight_fd)
 	tap_ok(vf_req_sync(&vf, VU_REQ_SET_OWNER, NULL, 0, NULL, 0) == 0 &&
 	       tdp_find(TDP_ATTACH, m) >= 0, "reset: SET_OWNER after RESET_OWNER");
 	vf_close(&vf);
-	settle_fds(baseline_fds);
+	settle_fds(daemon_pid, baseline_fds);
 }
 
 /* ---- bad messages on a live connection -------------------------------- */
@@ -496,7 +465,7 @@ static void t_bad_live(struct vf_guest *g, int *inflight_fd)
 		vf_close(&vf2);
 	}
 	vf_close(&vf);
-	ret = settle_fds(baseline_fds);
+	ret = settle_fds(daemon_pid, baseline_fds);
 	tap_ok(ret == baseline_fds, "bad: all fds released after the disconnect (%d, want %d)",
 	       ret, baseline_fds);
 }
@@ -562,7 +531,7 @@ static void t_bad_fatal(void)
 	       "fatal: the daemon still serves after every dropped connection");
 	vf_close(&vf);
 	close(efd);
-	tap_ok(settle_fds(baseline_fds) == baseline_fds, "fatal: no fd leaked");
+	tap_ok(settle_fds(daemon_pid, baseline_fds) == baseline_fds, "fatal: no fd leaked");
 }
 
 /* ---- other frontends on export 1 (read-only, 1 queue) ----------------- */
@@ -667,7 +636,7 @@ static void t_set_mem_table(struct vf_guest *g)
 	}
 	vf_close(&vf);
 	close(efd);
-	tap_ok(settle_fds(baseline_fds) == baseline_fds, "crosvm/legacy: no fd leaked");
+	tap_ok(settle_fds(daemon_pid, baseline_fds) == baseline_fds, "crosvm/legacy: no fd leaked");
 }
 
 /* ---- the real QEMU 7.2 frontend ---------------------------------------- */
@@ -687,16 +656,6 @@ static pid_t spawn(char *const argv[], const char *out)
 		_exit(127);
 	}
 	return pid;
-}
-
-static void stop_child(pid_t pid, int *st)
-{
-	kill(pid, SIGTERM);
-	if (wait_pid_bounded(pid, 20000, st)) {
-		kill(pid, SIGKILL);
-		waitpid(pid, st, 0);
-		*st = -1;
-	}
 }
 
 static void print_file(const char *what, const char *path, int max)
@@ -784,7 +743,7 @@ static void t_real_qemu(void)
 			    "real qemu: QEMU 7.2 realizes vhost-user-blk-pci (2 queues) against the daemon"))
 			print_file("qemu", qlog, 20);
 		if (pid > 0)
-			stop_child(pid, &st);
+			stop_child(pid, 20000, &st);
 		tap_ok(pid > 0 && wait_op(TDP_DETACH, m) >= 0,
 		       "real qemu: the daemon releases the device when QEMU quits");
 		unlink(qlog);
@@ -857,7 +816,7 @@ static void t_real_qemu(void)
 		if (pid > 0) {
 			uint32_t stop_from = log_mark();
 
-			stop_child(pid, &st);
+			stop_child(pid, 20000, &st);
 			tap_ok(st == 0 && tdp_count(TDP_STOP, stop_from) >= 2,
 			       "real qemu guest: VM stop gets every queue's base (GET_VRING_BASE) "
 			       "and QEMU exits cleanly");
@@ -874,7 +833,7 @@ out:
 	unlink(initrd);
 	snprintf(mk, sizeof(mk), "%s/initrd.stamp", dir);
 	unlink(mk);
-	settle_fds(baseline_fds);
+	settle_fds(daemon_pid, baseline_fds);
 }
 
 void t_proto(void)
@@ -914,7 +873,8 @@ void t_proto(void)
 	t_bad_fatal();
 	t_set_mem_table(&g);
 	t_real_qemu();
-	tap_ok(settle_fds(baseline_fds) == baseline_fds, "daemon: no fd leaked across all sessions");
+	tap_ok(settle_fds(daemon_pid, baseline_fds) == baseline_fds,
+	       "daemon: no fd leaked across all sessions");
 
 	/* Shutdown with a frontend connected. */
 	connect_ok(&vf, sock0);

@@ -104,26 +104,13 @@ static int stats_cb(struct nl_msg *msg, void *arg)
 static int dump_stats(bool json, long dev_id, char *err, size_t errlen)
 {
 	struct stats_ctx ctx = { .json = json };
-	struct nl_sock *sk = nl_socket_alloc();
+	struct nl_sock *sk;
 	struct nl_msg *msg = NULL;
-	int family, ret = -ENOMEM;
+	int family, ret;
 
-	if (!sk) {
-		snprintf(err, errlen, "cannot allocate a netlink socket");
-		return ret;
-	}
-	ret = genl_connect(sk);
-	if (ret < 0) {
-		snprintf(err, errlen, "cannot connect to generic netlink: %s",
-			 nl_geterror(ret));
-		goto out;
-	}
-	family = genl_ctrl_resolve(sk, VHU_GENL_NAME);
-	if (family < 0) {
-		snprintf(err, errlen, "vhu module not loaded");
-		ret = -ENOENT;
-		goto out;
-	}
+	family = vhu_genl_open(&sk, err, errlen);
+	if (family < 0)
+		return family;
 	msg = nlmsg_alloc();
 	if (!msg || !genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0,
 				 NLM_F_DUMP, VHU_CMD_GET_STATS, VHU_GENL_VERSION) ||

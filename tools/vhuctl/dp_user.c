@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,6 +252,28 @@ static void arm_read(struct dpu_queue *q, int fd, uint64_t *buf, uint64_t ud)
 	io_uring_sqe_set_data64(sqe, ud);
 }
 
+/*
+ * Wait for a kick. Frontends hand over non-blocking eventfds (QEMU's
+ * event notifiers are EFD_NONBLOCK), and io_uring honours O_NONBLOCK: a
+ * read would complete at once with -EAGAIN, and re-arming it would spin.
+ * So poll for POLLIN, then drain the counter with a plain read.
+ */
+static void arm_kick(struct dpu_queue *q)
+{
+	struct io_uring_sqe *sqe = dpu_get_sqe(q);
+
+	io_uring_prep_poll_add(sqe, q->kick_fd, POLLIN);
+	io_uring_sqe_set_data64(sqe, DPU_UD_KICK);
+}
+
+/* Clear the kick counter; nothing to read (-EAGAIN) is fine. */
+static void drain_kick(struct dpu_queue *q)
+{
+	while (read(q->kick_fd, &q->kick_buf, sizeof(q->kick_buf)) < 0 &&
+	       errno == EINTR)
+		;
+}
+
 static enum dpu_cmd reap(struct dpu_queue *q, enum dpu_cmd cmd)
 {
 	struct io_uring_cqe *cqe;
@@ -262,8 +285,10 @@ static enum dpu_cmd reap(struct dpu_queue *q, enum dpu_cmd cmd)
 
 		n++;
 		if (ud == DPU_UD_KICK) {
-			if (res >= 0 || res == -EINTR || res == -EAGAIN)
-				arm_read(q, q->kick_fd, &q->kick_buf, DPU_UD_KICK);
+			if (res > 0 && (res & POLLIN))
+				drain_kick(q);
+			if (res >= 0 || res == -EINTR)
+				arm_kick(q);
 			else
 				vlog("%s: queue %u: kick fd: %s", q->dp->cfg->socket_path,
 				     q->index, strerror(-res));
@@ -425,7 +450,7 @@ static int user_start_queue(struct vu_dp *dp, const struct vu_dp_queue *dq)
 	ret = queue_setup(dp, q, dq);
 	ret = ret ?: resubmit(q);
 	if (!ret) {
-		arm_read(q, q->kick_fd, &q->kick_buf, DPU_UD_KICK);
+		arm_kick(q);
 		arm_read(q, q->ctl_fd, &q->ctl_buf, DPU_UD_CTL);
 		ret = -pthread_create(&q->thread, NULL, queue_thread, q);
 	}

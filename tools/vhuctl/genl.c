@@ -42,15 +42,17 @@ static int version_cb(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
-int vhu_genl_get_version(struct vhu_mod_version *out, char *err, size_t errlen)
+/*
+ * Open a generic netlink socket and resolve the "vhu" family, so that every
+ * command reports a missing module the same way. Returns the family id with
+ * *skp set (the caller frees it), or -ENOMEM, -EIO, -ENOENT with err set.
+ */
+int vhu_genl_open(struct nl_sock **skp, char *err, size_t errlen)
 {
-	struct version_ctx ctx = { .out = out };
-	struct nl_sock *sk;
-	struct nl_msg *msg = NULL;
+	struct nl_sock *sk = nl_socket_alloc();
 	int family, ret;
 
-	memset(out, 0, sizeof(*out));
-	sk = nl_socket_alloc();
+	*skp = NULL;
 	if (!sk) {
 		snprintf(err, errlen, "cannot allocate a netlink socket");
 		return -ENOMEM;
@@ -59,15 +61,30 @@ int vhu_genl_get_version(struct vhu_mod_version *out, char *err, size_t errlen)
 	if (ret < 0) {
 		snprintf(err, errlen, "cannot connect to generic netlink: %s",
 			 nl_geterror(ret));
-		ret = -EIO;
-		goto out;
+		nl_socket_free(sk);
+		return -EIO;
 	}
 	family = genl_ctrl_resolve(sk, VHU_GENL_NAME);
 	if (family < 0) {
 		snprintf(err, errlen, "vhu module not loaded");
-		ret = -ENOENT;
-		goto out;
+		nl_socket_free(sk);
+		return -ENOENT;
 	}
+	*skp = sk;
+	return family;
+}
+
+int vhu_genl_get_version(struct vhu_mod_version *out, char *err, size_t errlen)
+{
+	struct version_ctx ctx = { .out = out };
+	struct nl_sock *sk;
+	struct nl_msg *msg = NULL;
+	int family, ret;
+
+	memset(out, 0, sizeof(*out));
+	family = vhu_genl_open(&sk, err, errlen);
+	if (family < 0)
+		return family;
 	msg = nlmsg_alloc();
 	if (!msg ||
 	    !genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0, 0,

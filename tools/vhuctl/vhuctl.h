@@ -52,6 +52,9 @@ struct vhu_mod_version {
 	uint64_t api_features;
 };
 
+struct nl_sock;
+/* The "vhu" family id on a new socket *skp, or -ENOENT/-errno with err set. */
+int vhu_genl_open(struct nl_sock **skp, char *err, size_t errlen);
 /* Returns 0, -ENOENT when the family is absent, or another -errno. */
 int vhu_genl_get_version(struct vhu_mod_version *out, char *err, size_t errlen);
 
