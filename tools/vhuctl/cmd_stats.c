@@ -18,7 +18,6 @@
 
 #include "vhuctl.h"
 
-#ifdef VHU_STATS_A_MAX	/* the uapi has VHU_CMD_GET_STATS (an enum) */
 
 static const struct {
 	int attr;
@@ -142,17 +141,6 @@ out:
 	return ret;
 }
 
-#else
-
-static int dump_stats(bool json, long dev_id, char *err, size_t errlen)
-{
-	(void)json;
-	(void)dev_id;
-	snprintf(err, errlen, "this vhuctl was built without the vhu statistics ABI");
-	return -EOPNOTSUPP;
-}
-
-#endif
 
 static int stats_run(int argc, char **argv)
 {

@@ -24,7 +24,6 @@
 #include "datapath.h"
 #include "vhuctl.h"
 
-#ifdef VHU_SET_BACKEND	/* the uapi has the datapath ioctls */
 
 struct vu_dp {
 	int fd;
@@ -350,27 +349,3 @@ const struct vu_dp_ops vu_dp_kernel_ops = {
 	.set_writeback = kernel_set_writeback,
 };
 
-#else /* the uapi in this tree predates the datapath ioctls */
-
-static int kernel_probe(char *err, size_t errlen)
-{
-	int fd = open(VHU_DEVICE_PATH, O_RDWR | O_CLOEXEC);
-
-	if (fd < 0) {
-		int e = errno;
-
-		snprintf(err, errlen, "%s: %s%s", VHU_DEVICE_PATH, strerror(e),
-			 e == ENOENT ? " (vhu module not loaded)" : "");
-		return -e;
-	}
-	close(fd);
-	snprintf(err, errlen, "this vhuctl was built without the vhu datapath ioctls");
-	return -EOPNOTSUPP;
-}
-
-const struct vu_dp_ops vu_dp_kernel_ops = {
-	.name = "kernel",
-	.probe = kernel_probe,
-};
-
-#endif

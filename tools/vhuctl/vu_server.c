@@ -544,46 +544,38 @@ static int h_set_vring_kick(struct vu_dev *dev, struct vu_msg *m)
 	return maybe_start(dev, m, i);
 }
 
-static int h_set_vring_call(struct vu_dev *dev, struct vu_msg *m)
+/* SET_VRING_CALL/ERR: hand the fd to a running ring, then keep it. */
+static int set_vring_notify_fd(struct vu_dev *dev, struct vu_msg *m, bool call)
 {
-	int fd, i = vring_fd_msg(dev, m, &fd);
+	int fd, *slot, i = vring_fd_msg(dev, m, &fd);
 	struct vu_queue *q;
 
 	if (i < 0)
 		return i;
 	q = &dev->q[i];
+	slot = call ? &q->call_fd : &q->err_fd;
 	if (q->running) {
-		int ret = dev->ops->set_call(dev->dp, i, fd);
+		int ret = call ? dev->ops->set_call(dev->dp, i, fd) :
+				 dev->ops->set_err(dev->dp, i, fd);
 
 		if (ret) {
 			close_fd(&fd);
 			return FAIL(dev, m, ret, "datapath: %s", strerror(-ret));
 		}
 	}
-	close_fd(&q->call_fd);
-	q->call_fd = fd;
+	close_fd(slot);
+	*slot = fd;
 	return 0;
+}
+
+static int h_set_vring_call(struct vu_dev *dev, struct vu_msg *m)
+{
+	return set_vring_notify_fd(dev, m, true);
 }
 
 static int h_set_vring_err(struct vu_dev *dev, struct vu_msg *m)
 {
-	int fd, i = vring_fd_msg(dev, m, &fd);
-	struct vu_queue *q;
-
-	if (i < 0)
-		return i;
-	q = &dev->q[i];
-	if (q->running) {
-		int ret = dev->ops->set_err(dev->dp, i, fd);
-
-		if (ret) {
-			close_fd(&fd);
-			return FAIL(dev, m, ret, "datapath: %s", strerror(-ret));
-		}
-	}
-	close_fd(&q->err_fd);
-	q->err_fd = fd;
-	return 0;
+	return set_vring_notify_fd(dev, m, false);
 }
 
 static int h_set_vring_enable(struct vu_dev *dev, struct vu_msg *m)
