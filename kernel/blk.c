@@ -51,6 +51,7 @@ u64 vhu_all_virtio_features(void)
 {
 	return VHU_BASE_FEATURES | BIT_ULL(VIRTIO_BLK_F_SIZE_MAX) |
 	       BIT_ULL(VIRTIO_BLK_F_RO) | BIT_ULL(VIRTIO_BLK_F_FLUSH) |
+	       BIT_ULL(VIRTIO_BLK_F_CONFIG_WCE) |
 	       BIT_ULL(VIRTIO_BLK_F_MQ) | BIT_ULL(VIRTIO_BLK_F_DISCARD) |
 	       BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES);
 }
@@ -110,6 +111,9 @@ static void vhu_blk_rw(struct vhu_req *req, struct iov_iter *iter, u64 pos)
 	req->iocb.ki_complete = vhu_blk_rw_complete;
 
 	if (write) {
+		/* Write-through: complete only once durable (FUA or a flush). */
+		if (READ_ONCE(req->vq->dev->write_through))
+			req->iocb.ki_flags |= IOCB_DSYNC;
 		/* Freeze protection for the submission (regular files only). */
 		file_start_write(file);
 		ret = file->f_op->write_iter(&req->iocb, &req->iter);
@@ -175,6 +179,10 @@ static void vhu_blk_work(struct work_struct *work)
 				ret = vhu_blk_zero_range(req, pos, len, unmap);
 		}
 	}
+	/* Write-through: the zeroes are durable before the request completes. */
+	if (!ret && req->type == VIRTIO_BLK_T_WRITE_ZEROES &&
+	    READ_ONCE(req->vq->dev->write_through))
+		ret = vfs_fsync(req->be->file, 1);
 	req->result = ret;
 	vhu_req_finish(req, ret ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK);
 }
@@ -414,6 +422,10 @@ static void vhu_blk_caps(struct vhu_backend_info *be, u32 flags)
 		f |= BIT_ULL(VIRTIO_BLK_F_RO);
 	if (caps & VHU_CAP_FLUSH)
 		f |= BIT_ULL(VIRTIO_BLK_F_FLUSH);
+	/* A switchable write cache (VHU_SET_WRITE_CACHE) needs writes and flush. */
+	if ((caps & (VHU_CAP_WRITE | VHU_CAP_FLUSH)) ==
+	    (VHU_CAP_WRITE | VHU_CAP_FLUSH))
+		f |= BIT_ULL(VIRTIO_BLK_F_CONFIG_WCE);
 	if (caps & VHU_CAP_DISCARD)
 		f |= BIT_ULL(VIRTIO_BLK_F_DISCARD);
 	if (caps & VHU_CAP_WRITE_ZEROES)

@@ -66,6 +66,7 @@ static void vhu_dev_reset(struct vhu_dev *dev)
 	vhu_blk_free_backend(dev->be);
 	dev->be = NULL;
 	dev->acked_features = 0;
+	WRITE_ONCE(dev->write_through, false);
 	if (dev->mm) {
 		mmput(dev->mm);
 		dev->mm = NULL;
@@ -174,6 +175,20 @@ static long vhu_get_vring_stats(struct vhu_dev *dev, void __user *argp)
 	return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
 }
 
+static long vhu_set_write_cache(struct vhu_dev *dev, void __user *argp)
+{
+	u32 wce;
+
+	lockdep_assert_held(&dev->mutex);
+
+	if (get_user(wce, (u32 __user *)argp))
+		return -EFAULT;
+	if (wce > 1)
+		return -EINVAL;
+	WRITE_ONCE(dev->write_through, !wce);
+	return 0;
+}
+
 /* The ioctls that need the owner. Context: holds @dev->mutex. */
 static long vhu_owner_ioctl(struct vhu_dev *dev, unsigned int cmd,
 			    void __user *argp)
@@ -201,6 +216,8 @@ static long vhu_owner_ioctl(struct vhu_dev *dev, unsigned int cmd,
 		return vhu_blk_set_backend(dev, argp);
 	case VHU_GET_VRING_STATS:
 		return vhu_get_vring_stats(dev, argp);
+	case VHU_SET_WRITE_CACHE:
+		return vhu_set_write_cache(dev, argp);
 	default:
 		return vhu_vq_ioctl(dev, cmd, argp);
 	}
@@ -243,6 +260,8 @@ static long vhu_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case VHU_SET_VRING_CALL:
 	case VHU_SET_VRING_ERR:
 	case VHU_SET_VRING_ENABLE:
+	case VHU_SET_VRING_INFLIGHT:
+	case VHU_SET_WRITE_CACHE:
 		ret = vhu_owner_ioctl(dev, cmd, argp);
 		break;
 	default:

@@ -60,6 +60,7 @@ struct vhu_mem_table {
 
 struct vhu_dev;
 struct vhu_vq;
+struct vhu_inflight_area;
 
 /**
  * struct vhu_poll - a wait-queue entry on the kick eventfd, like vhost_poll
@@ -188,6 +189,14 @@ struct vhu_vq_stats {
  * @inflight_wq: woken when @inflight drops to zero
  * @busy: heads in flight, to refuse a head the guest offers twice;
  *	protected by @mutex
+ * @ifl: the vhost-user inflight area of this vring (owner address), NULL
+ *	if none; protected by @mutex
+ * @ifl_size: bytes at @ifl; protected by @mutex
+ * @ifl_counter: the last submission order given out; protected by @mutex
+ * @resubmit: heads the area had in flight at enable, in submission order,
+ *	taken before the avail ring; protected by @mutex
+ * @nr_resubmit: entries in @resubmit; protected by @mutex
+ * @resubmit_pos: next entry of @resubmit to take; protected by @mutex
  * @scratch: iovec space for parsing a chain; protected by @mutex
  * @kicks: kick wake-ups
  * @stats: counters
@@ -220,6 +229,12 @@ struct vhu_vq {
 	atomic_t inflight;
 	wait_queue_head_t inflight_wq;
 	unsigned long *busy;
+	struct vhu_inflight_area __user *ifl;
+	u64 ifl_size;
+	u64 ifl_counter;
+	u16 *resubmit;
+	u32 nr_resubmit;
+	u32 resubmit_pos;
 	struct iovec *scratch;
 	atomic64_t kicks;
 	struct vhu_vq_stats stats;
@@ -234,6 +249,8 @@ struct vhu_vq {
  * @mm: the owner's address space (mm_users reference); protected by @mutex
  * @owner_tgid: the owner's thread group id; protected by @mutex
  * @acked_features: features set with VHU_SET_FEATURES; protected by @mutex
+ * @write_through: writes are submitted O_DSYNC (VHU_SET_WRITE_CACHE 0);
+ *	written under @mutex, read locklessly at submission
  * @be: the backend, NULL if none; protected by @mutex, and stable while a
  *	vring is enabled (VHU_SET_BACKEND is refused then)
  * @mem: the memory table (RCU); updated under @mutex
@@ -247,6 +264,7 @@ struct vhu_dev {
 	struct mm_struct *mm;
 	pid_t owner_tgid;
 	u64 acked_features;
+	bool write_through;
 	struct vhu_backend_info *be;
 	struct vhu_mem_table __rcu *mem;
 	struct vhu_vq vqs[VHU_MAX_QUEUES];
@@ -283,6 +301,16 @@ void vhu_vq_reset(struct vhu_vq *vq);
 bool vhu_vq_any_enabled(struct vhu_dev *dev);
 void vhu_vq_process(struct vhu_vq *vq);
 void vhu_vq_fill_stats(struct vhu_vq *vq, struct vhu_vring_stats *s);
+
+/* inflight.c */
+long vhu_inflight_set(struct vhu_vq *vq, void __user *argp);
+int vhu_inflight_recover(struct vhu_vq *vq);
+int vhu_inflight_take(struct vhu_vq *vq, u16 head);
+int vhu_inflight_link(struct vhu_vq *vq, u16 head, u16 *batch_head);
+int vhu_inflight_publish(struct vhu_vq *vq, u16 batch_head);
+int vhu_inflight_put(struct vhu_vq *vq, u16 head);
+int vhu_inflight_used(struct vhu_vq *vq);
+void vhu_inflight_reset(struct vhu_vq *vq);
 
 /* worker.c */
 int vhu_worker_start(struct vhu_vq *vq);

@@ -137,12 +137,15 @@ static void vhu_req_free(struct vhu_vq *vq, struct vhu_req *req)
 
 /*
  * Put completed requests into the used ring: status bytes and used
- * elements first, then one used->idx update and at most one call.
+ * elements first, then one used->idx update and at most one call. With an
+ * inflight area the batch is linked there before the update and cleared
+ * after it.
  */
 static void vhu_vq_complete(struct vhu_vq *vq)
 {
 	struct llist_node *list;
 	struct vhu_req *req, *tmp;
+	u16 batch_head = 0;
 	int n = 0;
 
 	lockdep_assert_held(&vq->mutex);
@@ -152,7 +155,7 @@ static void vhu_vq_complete(struct vhu_vq *vq)
 		return;
 	list = llist_reverse_order(list);
 
-	llist_for_each_entry_safe(req, tmp, list, node) {
+	llist_for_each_entry(req, list, node) {
 		struct vring_used_elem e = {
 			.id = cpu_to_vhu32(req->head),
 			.len = cpu_to_vhu32(req->written),
@@ -165,10 +168,12 @@ static void vhu_vq_complete(struct vhu_vq *vq)
 		if (copy_to_user(&vq->used->ring[vq->used_idx & (vq->num - 1)],
 				 &e, sizeof(e)))
 			vhu_vq_error(vq, "used ring not writable");
+		if (vhu_inflight_link(vq, req->head, &batch_head))
+			vhu_vq_error(vq, "inflight area not writable");
 		vq->used_idx++;
-		vhu_req_free(vq, req);
-		n++;
 	}
+	if (vhu_inflight_publish(vq, batch_head))
+		vhu_vq_error(vq, "inflight area not writable");
 
 	/* Used elements before the index that publishes them. */
 	smp_wmb();
@@ -176,6 +181,16 @@ static void vhu_vq_complete(struct vhu_vq *vq)
 		vhu_vq_error(vq, "used index not writable");
 	else
 		vhu_vq_call(vq);
+
+	/* Then the batch is no longer in flight (vhost-user's order). */
+	llist_for_each_entry_safe(req, tmp, list, node) {
+		if (vhu_inflight_put(vq, req->head))
+			vhu_vq_error(vq, "inflight area not writable");
+		vhu_req_free(vq, req);
+		n++;
+	}
+	if (vhu_inflight_used(vq))
+		vhu_vq_error(vq, "inflight area not writable");
 
 	if (atomic_sub_and_test(n, &vq->inflight))
 		wake_up_all(&vq->inflight_wq);
@@ -391,6 +406,50 @@ static int vhu_vq_start_req(struct vhu_vq *vq, struct vhu_mem_table *t,
 	return 0;
 }
 
+/* Check, record and start the request at @head. Return: 0, or -errno. */
+static int vhu_vq_take(struct vhu_vq *vq, struct vhu_mem_table *t, u16 head)
+{
+	struct vhu_chain c;
+	const char *why;
+
+	if (test_bit(head, vq->busy)) {
+		vhu_vq_error(vq, "head already in flight");
+		return -EINVAL;
+	}
+	if (vhu_chain_walk(vq, t, head, &c, &why)) {
+		vhu_vq_error(vq, why);
+		return -EINVAL;
+	}
+	if (vhu_inflight_take(vq, head)) {
+		vhu_vq_error(vq, "inflight area not writable");
+		return -EFAULT;
+	}
+	return vhu_vq_start_req(vq, t, head, &c);
+}
+
+/*
+ * Resubmit the requests the inflight area had in flight when the vring was
+ * enabled, within @budget. Return: true once all are resubmitted.
+ */
+static bool vhu_vq_resubmit(struct vhu_vq *vq, struct vhu_mem_table *t,
+			    int *budget)
+{
+	lockdep_assert_held(&vq->mutex);
+
+	while (vq->resubmit_pos < vq->nr_resubmit) {
+		if (vq->broken || !(*budget)--)
+			return false;
+		if (vhu_vq_take(vq, t, vq->resubmit[vq->resubmit_pos]))
+			return false;
+		vq->resubmit_pos++;
+	}
+	kvfree(vq->resubmit);
+	vq->resubmit = NULL;
+	vq->nr_resubmit = 0;
+	vq->resubmit_pos = 0;
+	return true;
+}
+
 /* Take up to VHU_VQ_BUDGET requests. Return: true if more may be there. */
 static bool vhu_vq_handle_avail(struct vhu_vq *vq)
 {
@@ -401,9 +460,12 @@ static bool vhu_vq_handle_avail(struct vhu_vq *vq)
 	lockdep_assert_held(&vq->mutex);
 
 	vhu_vq_notify(vq, false);
+	if (vq->nr_resubmit && !vhu_vq_resubmit(vq, t, &budget)) {
+		/* Budget spent or out of memory: go on in the next pass. */
+		more = !vq->broken;
+		goto put_mem;
+	}
 	while (!vq->broken) {
-		struct vhu_chain c;
-		const char *why;
 		__virtio16 v;
 		u16 head;
 
@@ -450,21 +512,14 @@ static bool vhu_vq_handle_avail(struct vhu_vq *vq)
 			vhu_vq_error(vq, "head out of range");
 			break;
 		}
-		if (test_bit(head, vq->busy)) {
-			vhu_vq_error(vq, "head already in flight");
-			break;
-		}
-		if (vhu_chain_walk(vq, t, head, &c, &why)) {
-			vhu_vq_error(vq, why);
-			break;
-		}
-		if (vhu_vq_start_req(vq, t, head, &c)) {
+		if (vhu_vq_take(vq, t, head)) {
 			/* Out of memory: retry this entry on the next pass. */
-			more = true;
+			more = !vq->broken;
 			break;
 		}
 		vq->last_avail_idx++;
 	}
+put_mem:
 	vhu_mem_put(t);
 	return more;
 }
@@ -596,6 +651,7 @@ void vhu_vq_reset(struct vhu_vq *vq)
 	vq->kick = NULL;
 	vq->call = NULL;
 	vq->err = NULL;
+	vhu_inflight_reset(vq);
 	bitmap_free(vq->busy);
 	vq->busy = NULL;
 	kvfree(vq->scratch);
@@ -750,6 +806,9 @@ static long vhu_vq_enable(struct vhu_vq *vq)
 	if (get_user(v, &vq->used->idx))
 		return -EFAULT;
 	vq->used_idx = vhu16_to_cpu(v);
+	ret = vhu_inflight_recover(vq);
+	if (ret)
+		return ret;
 	vq->avail_idx = vq->last_avail_idx;
 	vq->signalled_used_valid = false;
 	vq->event_idx = dev->acked_features & BIT_ULL(VIRTIO_RING_F_EVENT_IDX);
@@ -850,6 +909,9 @@ long vhu_vq_ioctl(struct vhu_dev *dev, unsigned int cmd, void __user *argp)
 		break;
 	case VHU_SET_VRING_ENABLE:
 		ret = s.num == 1 ? vhu_vq_enable(vq) : -EINVAL;
+		break;
+	case VHU_SET_VRING_INFLIGHT:
+		ret = vhu_inflight_set(vq, argp);
 		break;
 	default:
 		ret = -ENOTTY;

@@ -65,10 +65,13 @@
 #define VHU_API_F_DISCARD	(1ULL << 4)	/* VIRTIO_BLK_T_DISCARD */
 #define VHU_API_F_WRITE_ZEROES	(1ULL << 5)	/* VIRTIO_BLK_T_WRITE_ZEROES */
 #define VHU_API_F_STATS		(1ULL << 6)	/* VHU_GET_VRING_STATS, GET_STATS */
+#define VHU_API_F_INFLIGHT	(1ULL << 7)	/* VHU_SET_VRING_INFLIGHT */
+#define VHU_API_F_WRITE_CACHE	(1ULL << 8)	/* VHU_SET_WRITE_CACHE */
 #define VHU_API_F_ALL		(VHU_API_F_GENL | VHU_API_F_DATAPATH | \
 				 VHU_API_F_MEM_HOTPLUG | VHU_API_F_BLKDEV | \
 				 VHU_API_F_DISCARD | VHU_API_F_WRITE_ZEROES | \
-				 VHU_API_F_STATS)
+				 VHU_API_F_STATS | VHU_API_F_INFLIGHT | \
+				 VHU_API_F_WRITE_CACHE)
 
 /* Limits. */
 #define VHU_MAX_MEM_REGIONS	509	/* like vhost-user's VHOST_USER_MAX_RAM_SLOTS */
@@ -264,6 +267,60 @@ struct vhu_vring_addr {
  * vring to complete.
  */
 #define VHU_SET_VRING_ENABLE	_IOW(VHU_IOCTL_TYPE, 0x75, struct vhu_vring_state)
+
+/**
+ * struct vhu_vring_inflight - the vhost-user inflight area of a vring
+ * @index: vring index
+ * @padding: zero
+ * @user_addr: this vring's queue region of the area the frontend shared
+ *	with VHOST_USER_SET_INFLIGHT_FD, in the owner's address space,
+ *	8-byte aligned; 0 detaches
+ * @size: bytes at @user_addr, at least 16 + 16 * the ring size
+ *
+ * With an area attached the device tracks every request in it, in the
+ * split-ring layout of the vhost-user specification ("Inflight I/O
+ * tracking": a header of features, version, desc_num, last_batch_head and
+ * used_idx, then one 16-byte state per descriptor with inflight, next and
+ * counter): a head taken from the avail ring is marked in flight with an
+ * increasing counter, and cleared once its used element is published, a
+ * whole batch after one used index update. So a later backend can tell
+ * which requests were lost with a previous one.
+ *
+ * VHU_SET_VRING_ENABLE(1) reads the area first. An area whose version is 0
+ * or whose desc_num is not the ring size is (re)initialised: no request in
+ * flight. Otherwise it is recovered as the specification says (the last
+ * batch is cleared if used_idx lags the used ring), the heads still marked
+ * in flight are resubmitted in counter order before anything new, and the
+ * next avail index becomes the used index plus their number, whatever
+ * VHU_SET_VRING_BASE said: the area, not the frontend's guess from the
+ * used index at disconnect, knows what was taken. An area that cannot be
+ * read or is inconsistent (a last batch longer than the ring, a head out
+ * of range) fails the enable with -EFAULT or -EINVAL.
+ *
+ * Must be set while the vring is stopped (-EBUSY otherwise), after
+ * VHU_SET_VRING_NUM (-EINVAL otherwise, and if @size is too small for the
+ * ring). The owner must keep the area mapped while attached; an area that
+ * becomes unwritable stops the vring as a ring error does.
+ */
+struct vhu_vring_inflight {
+	__u32 index;
+	__u32 padding;
+	__aligned_u64 user_addr;
+	__aligned_u64 size;
+};
+
+#define VHU_SET_VRING_INFLIGHT	_IOW(VHU_IOCTL_TYPE, 0x85, struct vhu_vring_inflight)
+
+/*
+ * The write cache mode the driver sees in virtio-blk's config "wce" (the
+ * daemon offers VIRTIO_BLK_F_CONFIG_WCE and forwards the driver's writes of
+ * it). 1, the default: write-back, a write completes once the backend
+ * accepted it and FLUSH makes it durable. 0: write-through, a write
+ * completes only once it is durable (submitted as O_DSYNC). Any other value
+ * fails with -EINVAL. May be changed while the vrings run; applies to the
+ * writes submitted afterwards.
+ */
+#define VHU_SET_WRITE_CACHE	_IOW(VHU_IOCTL_TYPE, 0x86, __u32)
 
 /* Backend flags. */
 #define VHU_BACKEND_F_READONLY	(1U << 0)	/* offer VIRTIO_BLK_F_RO, refuse writes */
