@@ -364,6 +364,24 @@ int vf_realize(struct vf *vf, unsigned int nq, uint64_t *features)
 	return 0;
 }
 
+int vf_get_config(struct vf *vf, uint32_t off, uint32_t size, void *out)
+{
+	struct vu_config_msg c = { .offset = off, .size = size };
+	struct vu_hdr h;
+	int ret;
+
+	ret = vf_send(vf, VU_REQ_GET_CONFIG, false, &c, VU_CONFIG_HDR_SIZE + size, NULL, 0);
+	if (!ret)
+		ret = vf_recv(vf, &h, &c, sizeof(c), NULL);
+	if (ret)
+		return ret;
+	if (h.flags != 0x5 || h.size != VU_CONFIG_HDR_SIZE + size ||
+	    c.offset != off || c.size != size)
+		return -EPROTO;
+	memcpy(out, c.data, size);
+	return 0;
+}
+
 int vf_driver_ok(struct vf *vf, struct vf_guest *g, unsigned int nq,
 		 uint32_t num, int *inflight_fd, bool add_regions)
 {

@@ -79,6 +79,8 @@ int vf_state_ack(struct vf *vf, uint32_t req, uint32_t index, uint32_t num);
 int vf_req_sync(struct vf *vf, uint32_t req, const void *p, uint32_t size,
 		const int *fds, int nfds);
 int vf_get_vring_base(struct vf *vf, uint32_t index, uint32_t *base);
+/* GET_CONFIG of @size bytes at @off; checks the reply's flags and sizes. */
+int vf_get_config(struct vf *vf, uint32_t off, uint32_t size, void *out);
 
 /* QEMU 7.2 sequences (see /work/shared/notes). 0 or -errno/-1. */
 int vf_realize(struct vf *vf, unsigned int nq, uint64_t *features);

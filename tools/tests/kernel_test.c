@@ -14,10 +14,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -101,6 +103,39 @@ static void post_read(struct vf_guest *g, struct req_layout *r, uint16_t slot)
 	d[2] = (struct vring_desc){ r->status, 1, VRING_DESC_F_WRITE, 0 };
 	av->ring[slot % QSIZE] = 0;
 	__atomic_store_n(&av->idx, (uint16_t)(slot + 1), __ATOMIC_RELEASE);
+}
+
+/* The split-ring inflight area of queue 0 (vhost-user specification). */
+struct area_hdr {
+	uint64_t features;
+	uint16_t version, desc_num, last_batch_head, used_idx;
+};
+
+struct area_desc {
+	uint8_t inflight;
+	uint8_t padding[5];
+	uint16_t next;
+	uint64_t counter;
+};
+
+/* vhu.ko recorded @used requests in the area, the last with @counter. */
+static void check_area(int fd, uint16_t used, uint64_t counter, const char *when)
+{
+	off_t size = lseek(fd, 0, SEEK_END);
+	uint8_t *p = size > 0 ? mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+	const struct area_hdr *h = (const void *)p;
+	const struct area_desc *d = (const void *)(p + sizeof(*h));
+
+	if (p == MAP_FAILED) {
+		tap_ok(false, "kernel: inflight area readable %s", when);
+		return;
+	}
+	tap_ok(h->version == 1 && h->desc_num == QSIZE && h->used_idx == used &&
+	       d[0].counter == counter && !d[0].inflight,
+	       "kernel: vhu.ko tracks requests in the inflight area %s "
+	       "(version %u, used_idx %u, counter %llu)", when, h->version, h->used_idx,
+	       (unsigned long long)d[0].counter);
+	munmap(p, size);
 }
 
 static int kick(int efd)
@@ -204,11 +239,65 @@ int main(void)
 		       vf_req_ack(&vf, VU_REQ_ADD_MEM_REG, &mr, sizeof(mr), &g.fd, 1) == 0,
 		       "kernel: hot-unplug and replug a region while running");
 	}
+	{
+		struct vu_config_msg c = {
+			.offset = offsetof(struct virtio_blk_config, wce), .size = 1,
+		};
+		uint8_t wce = 1;
+
+		c.data[0] = 0;
+		ret = vf_req_ack(&vf, VU_REQ_SET_CONFIG, &c, VU_CONFIG_HDR_SIZE + 1, NULL, 0);
+		tap_ok(ret == 0 && vf_get_config(&vf, c.offset, 1, &wce) == 0 && wce == 0,
+		       "kernel: SET_CONFIG turns the write cache off (vhu.ko writes through)");
+		c.data[0] = 1;
+		tap_ok(vf_req_ack(&vf, VU_REQ_SET_CONFIG, &c, VU_CONFIG_HDR_SIZE + 1, NULL, 0) == 0,
+		       "kernel: and back on");
+	}
+	check_area(inflight_fd, 1, 1, "after the first read");
+
+	/*
+	 * The daemon is killed; the module finished the device's I/O when
+	 * its fd closed. A new daemon takes over through the same inflight
+	 * area, as QEMU reconnects: nothing is done twice, nothing is lost.
+	 */
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	vf_close(&vf);
+	pid = start_vhuctl();
+	ret = vf_connect(&vf, sock);
+	ret = ret ?: vf_realize(&vf, 2, NULL);
+	ret = ret ?: vf_driver_ok(&vf, &g, 2, QSIZE, &inflight_fd, true);
+	tap_ok(ret == 0, "kernel: a new daemon after SIGKILL takes the same inflight area (step %d)",
+	       ret);
+	post_read(&g, &r, 1);
+	{
+		uint64_t v = 0;
+
+		/* Our kick fd again: the new daemon got vf's own. */
+		ret = vf_req_ack(&vf, VU_REQ_SET_VRING_KICK, &v, 8, &kick_fd, 1);
+	}
+	kick(kick_fd);
+	for (i = 0; i < 500 && *(volatile uint8_t *)r.status_p == 0xff; i++)
+		usleep(10000);
+	tap_ok(ret == 0 && *r.status_p == VIRTIO_BLK_S_OK && !memcmp(r.buf_p, "vhu-sector-1", 12),
+	       "kernel: the new daemon's vhu.ko serves the next read (status %u)", *r.status_p);
+	snprintf(cmd, sizeof(cmd), "%s stats --json", vhuctl);
+	ret = run_out(cmd, out, sizeof(out));
+	tap_ok(ret == 0 && strstr(out, "\"reqs_in\":1,") && strstr(out, "\"last_avail_idx\":2"),
+	       "kernel: the new device ran that read only, resuming at avail index 2");
+	if (ret || !strstr(out, "\"reqs_in\":1,"))
+		tap_diag("stats: %s", out);
+	check_area(inflight_fd, 2, 2, "after the hand-over");
 	vf_close(&vf);
 	usleep(200000);
 
-	/* A new frontend after the disconnect (device reset by RESET_OWNER). */
+	/*
+	 * A new frontend after the disconnect (device reset by RESET_OWNER):
+	 * new guest memory, so a new inflight area too.
+	 */
 	memset(g.base, 0, VF_MEM_SIZE);
+	close(inflight_fd);
+	inflight_fd = -1;
 	tap_ok((vf_connect(&vf, sock) == 0) && vf_realize(&vf, 2, NULL) == 0 &&
 	       vf_driver_ok(&vf, &g, 2, QSIZE, &inflight_fd, true) == 0,
 	       "kernel: a new connection after the disconnect sets the device up again");

@@ -101,24 +101,6 @@ static int wait_op(uint32_t op, uint32_t from)
 	return i;
 }
 
-static int get_config(struct vf *vf, uint32_t off, uint32_t size, void *out)
-{
-	struct vu_config_msg c = { .offset = off, .size = size };
-	struct vu_hdr h;
-	int ret;
-
-	ret = vf_send(vf, VU_REQ_GET_CONFIG, false, &c, VU_CONFIG_HDR_SIZE + size, NULL, 0);
-	if (!ret)
-		ret = vf_recv(vf, &h, &c, sizeof(c), NULL);
-	if (ret)
-		return ret;
-	if (h.flags != 0x5 || h.size != VU_CONFIG_HDR_SIZE + size ||
-	    c.offset != off || c.size != size)
-		return -EPROTO;
-	memcpy(out, c.data, size);
-	return 0;
-}
-
 static uint16_t *avail_idx(struct vf_guest *g, int q)
 {
 	struct vu_vring_addr a;
@@ -174,7 +156,7 @@ static void t_qemu_lifecycle(struct vf_guest *g, int *inflight_fd)
 	       "qemu: features offer bit 30, VERSION_1, MQ, FLUSH, CONFIG_WCE, not RO");
 	tap_ok(tdp_find(TDP_ATTACH, m) >= 0, "qemu: SET_OWNER attaches the datapath");
 
-	ret = get_config(&vf, 0, sizeof(cfg), &cfg);
+	ret = vf_get_config(&vf, 0, sizeof(cfg), &cfg);
 	tap_ok(ret == 0 && cfg.capacity == DISK_SIZE / 512 && cfg.blk_size == 512 &&
 	       cfg.num_queues == 2 && cfg.seg_max == QSIZE - 2 && cfg.wce == 1,
 	       "qemu: config space: capacity, blk_size, num_queues, seg_max, wce");
@@ -240,7 +222,7 @@ static void t_qemu_lifecycle(struct vf_guest *g, int *inflight_fd)
 		ret = vf_req_ack(&vf, VU_REQ_SET_CONFIG, &c, VU_CONFIG_HDR_SIZE + 1, NULL, 0);
 		i = tdp_find(TDP_WRITEBACK, m);
 		tap_ok(ret == 0 && i >= 0 && tdp_log->ev[i].a == 0 &&
-		       get_config(&vf, c.offset, 1, &wce) == 0 && wce == 0,
+		       vf_get_config(&vf, c.offset, 1, &wce) == 0 && wce == 0,
 		       "qemu: SET_CONFIG switches the write cache off");
 		c.offset = 0;
 		c.size = 8;
@@ -565,7 +547,7 @@ static void t_set_mem_table(struct vf_guest *g)
 	i = tdp_find(TDP_MEM_TABLE, m);
 	tap_ok(ret == 0 && i >= 0 && tdp_log->ev[i].a == 2 && tdp_log->ev[i].b == 0xc3,
 	       "crosvm: SET_MEM_TABLE with 2 regions and 2 fds maps both");
-	tap_ok(get_config(&vf, offsetof(struct virtio_blk_config, blk_size), 4, &blk) == 0 &&
+	tap_ok(vf_get_config(&vf, offsetof(struct virtio_blk_config, blk_size), 4, &blk) == 0 &&
 	       blk == 512, "crosvm: GET_CONFIG of one field at its offset");
 	vf_ring_addrs(0, QSIZE, &a);
 	*desc0(g, 0) = 0xabcdef;
@@ -597,7 +579,7 @@ static void t_set_mem_table(struct vf_guest *g)
 		tap_ok(vf_req_ack(&vf, VU_REQ_ADD_MEM_REG, &mr, sizeof(mr), fds, 1) > 0,
 		       "crosvm: ADD_MEM_REG without CONFIGURE_MEM_SLOTS refused");
 	}
-	tap_ok(get_config(&vf, 0, 4, &blk) == 0, "crosvm: still alive");
+	tap_ok(vf_get_config(&vf, 0, 4, &blk) == 0, "crosvm: still alive");
 	m = log_mark();
 	vf_close(&vf);
 	tap_ok(wait_op(TDP_DETACH, m) >= 0, "crosvm: disconnect detaches");

@@ -23,13 +23,20 @@
 
 #include "datapath.h"
 #include "vhuctl.h"
+#include "vu_server.h"
 
 
 struct vu_dp {
 	int fd;
 	const struct vu_export_cfg *cfg;
 	struct vhu_dev_info info;
+	struct vu_inflight inflight;	/* the server's mapping; addr NULL: none */
+	bool writeback;			/* the driver's WCE, kept across frontends */
 };
+
+/* What this datapath relies on in the module. */
+#define VHU_API_F_NEEDED	(VHU_API_F_DATAPATH | VHU_API_F_MEM_HOTPLUG | \
+				 VHU_API_F_INFLIGHT | VHU_API_F_WRITE_CACHE)
 
 static int xioctl(struct vu_dp *dp, unsigned long req, void *arg)
 {
@@ -66,8 +73,9 @@ static int open_dev(struct vhu_api *api, char *err, size_t errlen)
 		close(fd);
 		return -EPROTO;
 	}
-	if (!(api->features & VHU_API_F_DATAPATH)) {
-		snprintf(err, errlen, "the loaded vhu module has no datapath");
+	if ((api->features & VHU_API_F_NEEDED) != VHU_API_F_NEEDED) {
+		snprintf(err, errlen, "the loaded vhu module lacks API features 0x%llx",
+			 (unsigned long long)(VHU_API_F_NEEDED & ~api->features));
 		close(fd);
 		return -EOPNOTSUPP;
 	}
@@ -111,8 +119,18 @@ static int setup(struct vu_dp *dp, char *err, size_t errlen)
 	}
 	memset(&dp->info, 0, sizeof(dp->info));
 	ret = xioctl(dp, VHU_GET_DEV_INFO, &dp->info);
-	if (ret)
+	if (ret) {
 		snprintf(err, errlen, "VHU_GET_DEV_INFO: %s", strerror(-ret));
+		return ret;
+	}
+	/* The guest still sees the cache mode its driver set last. */
+	if (!dp->writeback) {
+		uint32_t wce = 0;
+
+		ret = xioctl(dp, VHU_SET_WRITE_CACHE, &wce);
+		if (ret)
+			snprintf(err, errlen, "VHU_SET_WRITE_CACHE: %s", strerror(-ret));
+	}
 	return ret;
 }
 
@@ -129,6 +147,8 @@ static int kernel_open(struct vu_dp **out, const struct vu_export_cfg *cfg,
 		return -ENOMEM;
 	}
 	dp->cfg = cfg;
+	dp->writeback = true;
+	dp->inflight.fd = -1;
 	dp->fd = open_dev(&api, err, errlen);
 	if (dp->fd < 0) {
 		ret = dp->fd;
@@ -176,7 +196,7 @@ static void kernel_get_config(struct vu_dp *dp, struct virtio_blk_config *c)
 	c->alignment_offset = k->alignment_offset;
 	c->min_io_size = k->min_io_size;
 	c->opt_io_size = k->opt_io_size;
-	c->wce = 1;
+	c->wce = dp->writeback;
 	c->num_queues = k->num_queues;
 	c->max_discard_sectors = k->max_discard_sectors;
 	c->max_discard_seg = k->max_discard_seg;
@@ -201,6 +221,10 @@ static void kernel_detach(struct vu_dp *dp)
 {
 	char err[128];
 	int ret = xioctl(dp, VHU_RESET_OWNER, NULL);
+
+	/* The module dropped the area; the server unmaps it next. */
+	memset(&dp->inflight, 0, sizeof(dp->inflight));
+	dp->inflight.fd = -1;
 
 	if (!ret)
 		ret = setup(dp, err, sizeof(err));
@@ -258,15 +282,39 @@ static int kernel_remove_region(struct vu_dp *dp, const struct vu_region *r)
 }
 
 /*
- * vhu.ko completes every request before a vring stops and keeps no
- * request state in the daemon, so there is nothing to resubmit from the
- * inflight buffer; the server keeps it mapped for the frontend's sake.
+ * The module tracks requests in the inflight area itself (it is mapped in
+ * our address space, which is the device's mm) and recovers from it when
+ * a vring is enabled: resubmits what a previous backend left in flight and
+ * resumes the avail ring where the area says, not where the frontend
+ * guessed from the used index. Each vring gets its part when it starts;
+ * here the old parts are detached first, as the server unmaps the old
+ * area once this returns.
  */
 static int kernel_set_inflight(struct vu_dp *dp, const struct vu_inflight *inf)
 {
-	(void)dp;
-	(void)inf;
+	for (uint32_t i = 0; i < dp->cfg->queues; i++) {
+		struct vhu_vring_inflight f = { .index = i };
+		int ret = xioctl(dp, VHU_SET_VRING_INFLIGHT, &f);
+
+		if (ret)
+			return ret;	/* -EBUSY: that vring runs */
+	}
+	dp->inflight = *inf;
 	return 0;
+}
+
+static int attach_inflight(struct vu_dp *dp, const struct vu_dp_queue *q)
+{
+	const struct vu_inflight *inf = &dp->inflight;
+	uint64_t qsize = vu_inflight_queue_size(inf->queue_size);
+	struct vhu_vring_inflight f = { .index = q->index };
+
+	/* An area for other ring sizes or fewer queues is not used. */
+	if (inf->addr && q->index < inf->num_queues && q->num == inf->queue_size) {
+		f.user_addr = (uintptr_t)inf->addr + q->index * qsize;
+		f.size = qsize;
+	}
+	return xioctl(dp, VHU_SET_VRING_INFLIGHT, &f);
 }
 
 static int vring_file(struct vu_dp *dp, unsigned long req, uint32_t index, int fd)
@@ -297,6 +345,7 @@ static int kernel_start_queue(struct vu_dp *dp, const struct vu_dp_queue *q)
 	ret = ret ?: vring_file(dp, VHU_SET_VRING_KICK, q->index, q->kick_fd);
 	ret = ret ?: vring_file(dp, VHU_SET_VRING_CALL, q->index, q->call_fd);
 	ret = ret ?: vring_file(dp, VHU_SET_VRING_ERR, q->index, q->err_fd);
+	ret = ret ?: attach_inflight(dp, q);
 	ret = ret ?: xioctl(dp, VHU_SET_VRING_ENABLE, &en);
 	return ret;
 }
@@ -321,11 +370,15 @@ static int kernel_set_err(struct vu_dp *dp, uint32_t index, int fd)
 	return vring_file(dp, VHU_SET_VRING_ERR, index, fd);
 }
 
-/* vhu.ko always honours flushes; it has no write-through mode yet. */
+/* Write-through (WCE 0): the module submits every write O_DSYNC. */
 static int kernel_set_writeback(struct vu_dp *dp, bool writeback)
 {
-	(void)dp;
-	return writeback ? 0 : -EOPNOTSUPP;
+	uint32_t wce = writeback;
+	int ret = xioctl(dp, VHU_SET_WRITE_CACHE, &wce);
+
+	if (!ret)
+		dp->writeback = writeback;
+	return ret;
 }
 
 const struct vu_dp_ops vu_dp_kernel_ops = {

@@ -77,8 +77,10 @@ static void inflight_take(struct dpu_queue *q, uint16_t head)
 /* Called right before the used index covering head is published. */
 static void inflight_pre_put(struct dpu_queue *q, uint16_t head)
 {
-	if (q->inflight)
+	if (q->inflight) {
+		q->inflight->desc[head].next = q->inflight->last_batch_head;
 		q->inflight->last_batch_head = head;
+	}
 }
 
 static void inflight_put(struct dpu_queue *q, uint16_t head)
@@ -122,8 +124,22 @@ static int inflight_recover(struct dpu_queue *q, uint16_t **list)
 		return 0;
 	}
 	if (f->used_idx != q->vq.used_idx) {
-		/* Died between publishing a used element and clearing it. */
-		f->desc[f->last_batch_head % q->vq.num].inflight = 0;
+		/*
+		 * Died between publishing used elements and clearing them: the
+		 * batch (one element from us, more from vhu.ko) is linked
+		 * through next from last_batch_head.
+		 */
+		uint16_t batch = q->vq.used_idx - f->used_idx;
+		uint16_t head = f->last_batch_head;
+
+		if (batch > q->vq.num)
+			return -EINVAL;
+		for (uint16_t i = 0; i < batch; i++) {
+			if (head >= q->vq.num)
+				return -EINVAL;
+			f->desc[head].inflight = 0;
+			head = f->desc[head].next;
+		}
 		f->used_idx = q->vq.used_idx;
 	}
 	*list = calloc(q->vq.num, sizeof(**list));
@@ -681,7 +697,7 @@ static void user_detach(struct vu_dp *dp)
 	memset(&dp->inflight, 0, sizeof(dp->inflight));
 	dp->inflight.fd = -1;
 	dp->features = 0;
-	dp->writeback = true;
+	/* The write cache mode stays: the frontend keeps showing it. */
 }
 
 static int user_set_features(struct vu_dp *dp, uint64_t features)
