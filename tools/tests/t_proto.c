@@ -516,6 +516,33 @@ static void t_bad_fatal(void)
 	tap_ok(settle_fds(daemon_pid, baseline_fds) == baseline_fds, "fatal: no fd leaked");
 }
 
+/* An export whose frontend stalls mid-message holds up only itself. */
+static void t_isolation(void)
+{
+	struct vu_hdr h = { VU_REQ_SET_FEATURES, 0x1, 8 };
+	struct vf a, b;
+	uint64_t f = 0;
+	bool ok;
+
+	if (!connect_ok(&a, sock0)) {
+		tap_ok(false, "isolation: connect to export 0");
+		return;
+	}
+	/* SET_FEATURES' header without its payload: export 0 waits for it. */
+	ok = vf_get_u64(&a, VU_REQ_GET_FEATURES, &f) == 0 &&
+	     send(a.sock, &h, sizeof(h), MSG_NOSIGNAL) == sizeof(h);
+	usleep(100000);
+	ok = ok && connect_ok(&b, sock1);
+	tap_ok(ok && vf_realize(&b, 1, NULL) == 0,
+	       "isolation: export 1 serves a whole realize while export 0 waits for a payload");
+	/* With one control loop export 0 would have been cut off by now. */
+	tap_ok(send(a.sock, &f, sizeof(f), MSG_NOSIGNAL) == sizeof(f) && alive(&a),
+	       "isolation: export 0 then takes the rest of its message and still serves");
+	vf_close(&a);
+	if (ok)
+		vf_close(&b);
+}
+
 /* ---- other frontends on export 1 (read-only, 1 queue) ----------------- */
 
 static void t_set_mem_table(struct vf_guest *g)
@@ -853,6 +880,7 @@ void t_proto(void)
 	t_qemu_lifecycle(&g, &inflight_fd);
 	t_bad_live(&g, &inflight_fd);
 	t_bad_fatal();
+	t_isolation();
 	t_set_mem_table(&g);
 	t_real_qemu();
 	tap_ok(settle_fds(daemon_pid, baseline_fds) == baseline_fds,

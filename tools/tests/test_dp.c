@@ -4,6 +4,7 @@
  * vhuctl.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -28,14 +29,20 @@ int tdp_log_init(void)
 	return tdp_log == MAP_FAILED ? -1 : 0;
 }
 
+/* The daemon's exports record from their own control threads. */
+static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void rec(uint32_t op, uint32_t index, uint64_t a, uint64_t b, uint64_t c)
 {
-	uint32_t n = tdp_log->n;
+	uint32_t n;
 
-	if (n >= TDP_MAX_EVENTS)
-		return;
-	tdp_log->ev[n] = (struct tdp_event){ op, index, a, b, c };
-	__atomic_store_n(&tdp_log->n, n + 1, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&rec_lock);
+	n = tdp_log->n;
+	if (n < TDP_MAX_EVENTS) {
+		tdp_log->ev[n] = (struct tdp_event){ op, index, a, b, c };
+		__atomic_store_n(&tdp_log->n, n + 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&rec_lock);
 }
 
 int tdp_find(uint32_t op, uint32_t from)

@@ -2,19 +2,24 @@
 /*
  * vhuctl: the export daemon's event loop.
  *
- * Single-threaded: one poll() over a signalfd, every export's listening
- * socket and its frontend connection. The datapath does the I/O, so the
- * control messages handled here are short. An export serves one frontend
- * at a time, like a vhost-user device; a second one is refused and the
- * first keeps the device.
+ * One control thread per export polls its listening socket, its frontend
+ * connection and a stop eventfd, so a frontend that stalls mid-message
+ * (up to MSG_TIMEOUT_SEC) or a GET_VRING_BASE that waits for slow I/O
+ * holds up only its own export. Exports share no state; the main thread
+ * sets everything up, then waits for SIGINT/SIGTERM (a signalfd) or a
+ * failed control thread, stops the threads and releases everything. The
+ * datapath does the I/O. An export serves one frontend at a time, like a
+ * vhost-user device; a second one is refused and the first keeps it.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -150,12 +155,40 @@ static void teardown(struct vu_export *ex, unsigned int n)
 	}
 }
 
+/* Serve one export until the stop eventfd fires; tell @fail_fd on error. */
+static void *export_thread(void *arg)
+{
+	struct vu_export *e = arg;
+
+	for (;;) {
+		struct pollfd p[3] = {
+			{ .fd = e->stop_fd, .events = POLLIN },
+			{ .fd = e->listen_fd, .events = POLLIN },
+			{ .fd = e->dev.conn_fd, .events = POLLIN },
+		};
+
+		if (poll(p, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			verr("%s: poll: %s", e->cfg.socket_path, strerror(errno));
+			eventfd_write(e->fail_fd, 1);
+			return NULL;
+		}
+		if (p[0].revents)
+			return NULL;
+		if (p[2].fd >= 0 && p[2].revents)
+			serve_one(e);
+		if (p[1].revents & POLLIN)
+			accept_one(e);
+	}
+}
+
 int vu_daemon_run(struct vu_export *ex, unsigned int n)
 {
-	struct pollfd *pfd = NULL;
 	sigset_t set, old;
 	char err[256];
-	int sfd = -1, ret = 1;
+	int sfd = -1, stop_fd = -1, fail_fd = -1, ret = 1;
+	unsigned int started = 0;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -172,8 +205,9 @@ int vu_daemon_run(struct vu_export *ex, unsigned int n)
 	}
 
 	sfd = signalfd(-1, &set, SFD_CLOEXEC);
-	pfd = calloc(1 + 2 * n, sizeof(*pfd));
-	if (sfd < 0 || !pfd) {
+	stop_fd = eventfd(0, EFD_CLOEXEC);
+	fail_fd = eventfd(0, EFD_CLOEXEC);
+	if (sfd < 0 || stop_fd < 0 || fail_fd < 0) {
 		verr("cannot set up the event loop: %s", strerror(errno));
 		goto out;
 	}
@@ -195,42 +229,54 @@ int vu_daemon_run(struct vu_export *ex, unsigned int n)
 		     e->cfg.queues == 1 ? "" : "s", e->ops->name);
 	}
 
-	for (;;) {
-		unsigned int np = 0;
+	/* The threads inherit the blocked signals: only sfd sees them. */
+	for (; started < n; started++) {
+		struct vu_export *e = &ex[started];
+		int err_no;
 
-		pfd[np++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-		for (unsigned int i = 0; i < n; i++) {
-			pfd[np++] = (struct pollfd){ .fd = ex[i].listen_fd, .events = POLLIN };
-			pfd[np++] = (struct pollfd){ .fd = ex[i].dev.conn_fd, .events = POLLIN };
+		e->stop_fd = stop_fd;
+		e->fail_fd = fail_fd;
+		err_no = pthread_create(&e->thread, NULL, export_thread, e);
+		if (err_no) {
+			verr("%s: cannot start its thread: %s", e->cfg.socket_path,
+			     strerror(err_no));
+			goto out;
 		}
-		if (poll(pfd, np, -1) < 0) {
+	}
+
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = fail_fd, .events = POLLIN },
+		};
+		struct signalfd_siginfo si;
+
+		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			verr("poll: %s", strerror(errno));
 			goto out;
 		}
-		if (pfd[0].revents) {
-			struct signalfd_siginfo si;
-
-			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-				vlog("%s received, shutting down",
-				     si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
-				ret = 0;
-				goto out;
-			}
-		}
-		for (unsigned int i = 0; i < n; i++) {
-			struct pollfd *l = &pfd[1 + 2 * i], *c = &pfd[2 + 2 * i];
-
-			if (c->fd >= 0 && c->revents)
-				serve_one(&ex[i]);
-			if (l->revents & POLLIN)
-				accept_one(&ex[i]);
+		if (p[1].revents)
+			goto out;	/* a control thread failed; it said why */
+		if (p[0].revents && read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			vlog("%s received, shutting down",
+			     si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+			ret = 0;
+			goto out;
 		}
 	}
 out:
+	/* The stop eventfd stays readable: every thread sees it. */
+	if (started)
+		eventfd_write(stop_fd, 1);
+	for (unsigned int i = 0; i < started; i++)
+		pthread_join(ex[i].thread, NULL);
 	teardown(ex, n);
-	free(pfd);
+	if (fail_fd >= 0)
+		close(fail_fd);
+	if (stop_fd >= 0)
+		close(stop_fd);
 	if (sfd >= 0)
 		close(sfd);
 	sigprocmask(SIG_SETMASK, &old, NULL);

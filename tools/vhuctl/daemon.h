@@ -5,6 +5,8 @@
 #ifndef DAEMON_H
 #define DAEMON_H
 
+#include <pthread.h>
+
 #include "vu_server.h"
 
 struct vu_export {
@@ -14,11 +16,14 @@ struct vu_export {
 	struct vu_dev dev;
 	int listen_fd;
 	bool socket_created;		/* we bound it, so we unlink it */
+	pthread_t thread;		/* its control thread */
+	int stop_fd;			/* shared: readable once stopping */
+	int fail_fd;			/* shared: written by a failed thread */
 };
 
 /*
- * Open every export's datapath and socket, then serve until SIGINT or
- * SIGTERM; release everything on the way out. ex[i].cfg and ex[i].ops
+ * Open every export's datapath and socket, then serve each from its own
+ * thread until SIGINT or SIGTERM; release everything on the way out. ex[i].cfg and ex[i].ops
  * must be set. Returns 0 after a clean shutdown, 1 if setup failed.
  */
 int vu_daemon_run(struct vu_export *ex, unsigned int n);

@@ -15,22 +15,27 @@ void vlog(const char *fmt, ...)
 
 	if (vlog_quiet)
 		return;
+	/* One line at a time: exports log from their own threads. */
+	flockfile(stderr);
 	fputs("vhuctl: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 void verr(const char *fmt, ...)
 {
 	va_list ap;
 
+	flockfile(stderr);
 	fputs("vhuctl: error: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 void json_string(const char *s)
