@@ -832,15 +832,20 @@ static void t_stop_inflight(struct vf_guest *g)
 				 s * 16, s % 3 == 2 ? 0 : SLOT_DATA);
 		kick(&d, qi);
 	}
+	/*
+	 * The stop may overtake the kick: the queue takes no new request once
+	 * disabled, but every one it took is used before GET_VRING_BASE
+	 * returns, in avail order, so base == used->idx <= avail_idx.
+	 */
 	ret = vf_stop(&d.vf, 2, bases);
-	for (int qi = 0; qi < 2; qi++)
-		for (int s = 0; s < SLOTS; s++)
+	for (int qi = 0; qi < 2 && !ret; qi++)
+		for (uint32_t s = 0; s < bases[qi] && s < SLOTS; s++)
 			st_ok &= *status(&d, qi, s) == VIRTIO_BLK_S_OK;
-	tap_ok(ret == 0 && bases[0] == d.q[0].avail_idx && bases[1] == d.q[1].avail_idx &&
+	tap_ok(ret == 0 && bases[0] <= d.q[0].avail_idx && bases[1] <= d.q[1].avail_idx &&
 	       d.q[0].used->idx == bases[0] && d.q[1].used->idx == bases[1],
 	       "user stop: GET_VRING_BASE after every in-flight request completed (%u %u)",
 	       bases[0], bases[1]);
-	tap_ok(st_ok, "user stop: every stopped request has its status");
+	tap_ok(ret == 0 && st_ok, "user stop: every request taken before the stop has its status");
 	dev_close(&d);
 }
 
