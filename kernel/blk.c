@@ -488,6 +488,8 @@ long vhu_blk_set_backend(struct vhu_dev *dev, void __user *argp)
 
 	vhu_blk_free_backend(dev->be);
 	dev->be = be;
+	/* Bits acknowledged for the old backend that this one lacks are gone. */
+	dev->acked_features &= be->features;
 	return 0;
 
 err_free:

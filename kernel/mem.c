@@ -139,6 +139,48 @@ static struct vhu_mem_table *vhu_mem_current(struct vhu_dev *dev)
 }
 
 /**
+ * vhu_mem_covers() - whether an owner address range lies in one region
+ * @t: the table, may be NULL (then nothing is covered)
+ * @uaddr: the first byte, in the owner's address space
+ * @len: bytes, not zero
+ *
+ * For the vrings, which the kernel reads by owner address (as vhost's
+ * memory_access_ok()). A linear search: it runs when a vring is enabled
+ * and when the table changes, never per request.
+ *
+ * Context: any context; @t referenced or protected by the caller.
+ * Return: true if one region holds all of it.
+ */
+bool vhu_mem_covers(const struct vhu_mem_table *t, u64 uaddr, u64 len)
+{
+	u32 i;
+
+	for (i = 0; t && i < t->nregions; i++) {
+		const struct vhu_mem_region *r = &t->regions[i];
+		u64 off = uaddr - r->userspace_addr;
+
+		if (uaddr >= r->userspace_addr && off < r->memory_size &&
+		    len <= r->memory_size - off)
+			return true;
+	}
+	return false;
+}
+
+/* Refuse a table that leaves an enabled vring's rings uncovered. */
+static int vhu_mem_check_rings(struct vhu_dev *dev, struct vhu_mem_table *t)
+{
+	u32 i;
+
+	lockdep_assert_held(&dev->mutex);
+
+	for (i = 0; i < VHU_MAX_QUEUES; i++)
+		if (READ_ONCE(dev->vqs[i].enabled) &&
+		    !vhu_vq_rings_covered(&dev->vqs[i], t))
+			return -EBUSY;
+	return 0;
+}
+
+/**
  * vhu_mem_set_table() - VHU_SET_MEM_TABLE
  * @dev: the device
  * @argp: struct vhu_memory followed by its regions
@@ -179,6 +221,9 @@ long vhu_mem_set_table(struct vhu_dev *dev, void __user *argp)
 		ret = -EINVAL;
 		goto err_free;
 	}
+	ret = vhu_mem_check_rings(dev, t);
+	if (ret)
+		goto err_free;
 
 	vhu_mem_replace(dev, t);
 	return 0;
@@ -275,6 +320,10 @@ long vhu_mem_del_region(struct vhu_dev *dev, void __user *argp)
 	for (j = 0; j < old->nregions; j++)
 		if (j != i)
 			t->regions[j < i ? j : j - 1] = old->regions[j];
+	if (vhu_mem_check_rings(dev, t)) {
+		kvfree(t);
+		return -EBUSY;
+	}
 
 	vhu_mem_replace(dev, t);
 	return 0;

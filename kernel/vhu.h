@@ -293,12 +293,14 @@ void vhu_mem_put(struct vhu_mem_table *t);
 int vhu_mem_translate(struct vhu_mem_table *t, u64 gpa, u32 len,
 		      struct iovec *iov, unsigned int max);
 bool vhu_mem_present(struct vhu_dev *dev);
+bool vhu_mem_covers(const struct vhu_mem_table *t, u64 uaddr, u64 len);
 
 /* vq.c */
 void vhu_vq_init(struct vhu_dev *dev, struct vhu_vq *vq, u32 index);
 long vhu_vq_ioctl(struct vhu_dev *dev, unsigned int cmd, void __user *argp);
 void vhu_vq_reset(struct vhu_vq *vq);
 bool vhu_vq_any_enabled(struct vhu_dev *dev);
+bool vhu_vq_rings_covered(struct vhu_vq *vq, const struct vhu_mem_table *t);
 void vhu_vq_process(struct vhu_vq *vq);
 void vhu_vq_fill_stats(struct vhu_vq *vq, struct vhu_vring_stats *s);
 

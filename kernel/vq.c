@@ -785,9 +785,39 @@ static bool vhu_vq_access_ok(struct vhu_vq *vq)
 			 n * sizeof(struct vring_used_elem) + sizeof(__virtio16));
 }
 
+/**
+ * vhu_vq_rings_covered() - whether the rings lie in the memory table
+ * @vq: the vring, with num and addresses set
+ * @t: the table
+ *
+ * Each ring must be inside one region the owner gave us, as vhost's
+ * vq_memory_access_ok() requires; checked on enable and on every table
+ * change while the vring is enabled.
+ *
+ * Context: holds @vq->dev->mutex (num and addresses are stable then for an
+ * enabled vring, and enabling needs the mutex).
+ * Return: true if they do.
+ */
+bool vhu_vq_rings_covered(struct vhu_vq *vq, const struct vhu_mem_table *t)
+{
+	u64 n = vq->num;
+
+	lockdep_assert_held(&vq->dev->mutex);
+
+	return vhu_mem_covers(t, (u64)(uintptr_t)vq->desc,
+			      n * sizeof(struct vring_desc)) &&
+	       vhu_mem_covers(t, (u64)(uintptr_t)vq->avail,
+			      sizeof(struct vring_avail) + (n + 1) * sizeof(__virtio16)) &&
+	       vhu_mem_covers(t, (u64)(uintptr_t)vq->used,
+			      sizeof(struct vring_used) +
+			      n * sizeof(struct vring_used_elem) + sizeof(__virtio16));
+}
+
 static long vhu_vq_enable(struct vhu_vq *vq)
 {
 	struct vhu_dev *dev = vq->dev;
+	struct vhu_mem_table *t;
+	bool covered;
 	__virtio16 v;
 	int ret;
 
@@ -801,6 +831,11 @@ static long vhu_vq_enable(struct vhu_vq *vq)
 	    !(dev->acked_features & BIT_ULL(VIRTIO_F_VERSION_1)))
 		return -EINVAL;
 	if (!vhu_vq_access_ok(vq))
+		return -EFAULT;
+	t = vhu_mem_get(dev);
+	covered = vhu_vq_rings_covered(vq, t);
+	vhu_mem_put(t);
+	if (!covered)
 		return -EFAULT;
 	/* We run in the owner's mm here (the ioctl checked it). */
 	if (get_user(v, &vq->used->idx))

@@ -20,15 +20,19 @@
  *
  * Life cycle of a device (one open file of /dev/vhu):
  *
- *   open -> VHU_SET_OWNER -> VHU_SET_FEATURES -> VHU_SET_BACKEND ->
+ *   open -> VHU_SET_OWNER -> VHU_SET_BACKEND -> VHU_SET_FEATURES ->
  *   VHU_SET_MEM_TABLE -> per vring: VHU_SET_VRING_NUM, _BASE, _ADDR,
  *   _KICK, _CALL, _ERR -> VHU_SET_VRING_ENABLE(1) -> ... I/O ... ->
  *   VHU_GET_VRING_BASE (stops the ring) -> close.
  *
  * All addresses passed in (memory regions, vring addresses) are virtual
  * addresses in the owner's address space, the mm of the task that called
- * VHU_SET_OWNER; they are only dereferenced through that mm, after being
- * range-checked against the memory table.
+ * VHU_SET_OWNER; they are only dereferenced through that mm. Buffers are
+ * translated through the memory table; each ring must lie inside one region
+ * of it (checked when the vring is enabled, -EFAULT otherwise, and a table
+ * change that would leave an enabled vring's ring outside every region is
+ * refused with -EBUSY). The inflight area (VHU_SET_VRING_INFLIGHT) is the
+ * one exception: it is the frontend's and the daemon's, not guest memory.
  *
  * Setting features, the backend or a vring's number, addresses or base is
  * refused with -EBUSY while a vring that uses it is enabled; the memory
@@ -255,8 +259,11 @@ struct vhu_vring_addr {
 #define VHU_SET_VRING_CALL	_IOW(VHU_IOCTL_TYPE, 0x21, struct vhu_vring_file)
 /*
  * Error eventfd: signalled when the vring hits an unrecoverable error (a
- * malformed ring, an unreadable ring address); the vring then stops, the
- * others keep running. VHU_GET_VRING_STATS reports it in @error.
+ * malformed ring, an unreadable ring address); the vring then takes no new
+ * request (in-flight ones still complete), the others keep running.
+ * VHU_GET_VRING_STATS reports it as VHU_VRING_ERROR. The vring still counts
+ * as enabled: stop it (VHU_SET_VRING_ENABLE 0 or VHU_GET_VRING_BASE) and
+ * enable it again to restart it.
  */
 #define VHU_SET_VRING_ERR	_IOW(VHU_IOCTL_TYPE, 0x22, struct vhu_vring_file)
 /*
@@ -339,8 +346,10 @@ struct vhu_vring_inflight {
  *	exceed the backend's size.
  * @size_max: largest segment in bytes (VIRTIO_BLK_F_SIZE_MAX); 0: no limit
  *	offered
- * @seg_max: most data segments per request (VIRTIO_BLK_F_SEG_MAX); 0: the
- *	default (ring size - 2, at most 254)
+ * @seg_max: most data segments per request (VIRTIO_BLK_F_SEG_MAX); 0: 254
+ *	(the ring size is not known yet; the daemon passes ring size - 2).
+ *	Like @size_max, advice to the driver: the device itself accepts up
+ *	to 1024 buffer pieces and 32 MiB of data per request.
  * @blk_size: logical block size, a power of 2 from 512 to 4096
  *	(VIRTIO_BLK_F_BLK_SIZE); 0: the backend's (512 for files). Requests
  *	must be aligned to it.
@@ -401,7 +410,8 @@ struct vhu_blk_config {
  * and WRITE_ZEROES if it supports fallocate(PUNCH_HOLE) / (ZERO_RANGE) (a
  * file) or discard / write-zeroes (a block device), all unless turned off
  * with a flag. Fails with -EBUSY while a vring is enabled, -EINVAL for an
- * invalid config, -EBADF / -EINVAL for an unusable fd.
+ * invalid config, -EBADF / -EINVAL for an unusable fd. Features set with
+ * VHU_SET_FEATURES that the new backend does not offer are dropped.
  */
 struct vhu_backend {
 	__s32 fd;
