@@ -180,6 +180,23 @@ static int vhu_mem_check_rings(struct vhu_dev *dev, struct vhu_mem_table *t)
 	return 0;
 }
 
+/*
+ * Sort and check a new table (@overlap: the error for overlapping regions)
+ * and install it, or free it.
+ */
+static int vhu_mem_install(struct vhu_dev *dev, struct vhu_mem_table *t,
+			   int overlap)
+{
+	int ret = vhu_mem_sort_check(t) ? overlap : vhu_mem_check_rings(dev, t);
+
+	if (ret) {
+		kvfree(t);
+		return ret;
+	}
+	vhu_mem_replace(dev, t);
+	return 0;
+}
+
 /**
  * vhu_mem_set_table() - VHU_SET_MEM_TABLE
  * @dev: the device
@@ -209,26 +226,16 @@ long vhu_mem_set_table(struct vhu_dev *dev, void __user *argp)
 	if (copy_from_user(t->regions, argp + sizeof(hdr),
 			   array_size(hdr.nregions, sizeof(t->regions[0])))) {
 		ret = -EFAULT;
-		goto err_free;
+		goto free_table;
 	}
 	for (i = 0; i < t->nregions; i++) {
 		ret = vhu_mem_region_check(&t->regions[i]);
 		if (ret)
-			goto err_free;
+			goto free_table;
 	}
-	ret = vhu_mem_sort_check(t);
-	if (ret) {
-		ret = -EINVAL;
-		goto err_free;
-	}
-	ret = vhu_mem_check_rings(dev, t);
-	if (ret)
-		goto err_free;
+	return vhu_mem_install(dev, t, -EINVAL);
 
-	vhu_mem_replace(dev, t);
-	return 0;
-
-err_free:
+free_table:
 	kvfree(t);
 	return ret;
 }
@@ -266,16 +273,7 @@ long vhu_mem_add_region(struct vhu_dev *dev, void __user *argp)
 	if (n)
 		memcpy(t->regions, old->regions, n * sizeof(r));
 	t->regions[n] = r;
-	ret = vhu_mem_sort_check(t);
-	if (ret)
-		goto err_free;
-
-	vhu_mem_replace(dev, t);
-	return 0;
-
-err_free:
-	kvfree(t);
-	return ret;
+	return vhu_mem_install(dev, t, -EEXIST);
 }
 
 /**
@@ -320,13 +318,8 @@ long vhu_mem_del_region(struct vhu_dev *dev, void __user *argp)
 	for (j = 0; j < old->nregions; j++)
 		if (j != i)
 			t->regions[j < i ? j : j - 1] = old->regions[j];
-	if (vhu_mem_check_rings(dev, t)) {
-		kvfree(t);
-		return -EBUSY;
-	}
-
-	vhu_mem_replace(dev, t);
-	return 0;
+	/* What is left was sorted and disjoint already. */
+	return vhu_mem_install(dev, t, -EINVAL);
 }
 
 /**
