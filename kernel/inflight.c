@@ -56,6 +56,22 @@ static u64 vhu_inflight_bytes(u32 num)
 }
 
 /**
+ * vhu_inflight_drop_resubmit() - forget the heads left to resubmit
+ * @vq: the vring
+ *
+ * Context: holds @vq->mutex.
+ */
+void vhu_inflight_drop_resubmit(struct vhu_vq *vq)
+{
+	lockdep_assert_held(&vq->mutex);
+
+	kvfree(vq->resubmit);
+	vq->resubmit = NULL;
+	vq->nr_resubmit = 0;
+	vq->resubmit_pos = 0;
+}
+
+/**
  * vhu_inflight_reset() - detach the area and forget what it said
  * @vq: the vring
  *
@@ -68,10 +84,7 @@ void vhu_inflight_reset(struct vhu_vq *vq)
 	vq->ifl = NULL;
 	vq->ifl_size = 0;
 	vq->ifl_counter = 0;
-	kvfree(vq->resubmit);
-	vq->resubmit = NULL;
-	vq->nr_resubmit = 0;
-	vq->resubmit_pos = 0;
+	vhu_inflight_drop_resubmit(vq);
 }
 
 /**
@@ -222,10 +235,7 @@ int vhu_inflight_recover(struct vhu_vq *vq)
 
 	lockdep_assert_held(&vq->mutex);
 
-	kvfree(vq->resubmit);
-	vq->resubmit = NULL;
-	vq->nr_resubmit = 0;
-	vq->resubmit_pos = 0;
+	vhu_inflight_drop_resubmit(vq);
 	vq->ifl_counter = 0;
 	if (!vq->ifl)
 		return 0;

@@ -312,6 +312,7 @@ int vhu_inflight_link(struct vhu_vq *vq, u16 head, u16 *batch_head);
 int vhu_inflight_publish(struct vhu_vq *vq, u16 batch_head);
 int vhu_inflight_put(struct vhu_vq *vq, u16 head);
 int vhu_inflight_used(struct vhu_vq *vq);
+void vhu_inflight_drop_resubmit(struct vhu_vq *vq);
 void vhu_inflight_reset(struct vhu_vq *vq);
 
 /* worker.c */

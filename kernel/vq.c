@@ -443,10 +443,7 @@ static bool vhu_vq_resubmit(struct vhu_vq *vq, struct vhu_mem_table *t,
 			return false;
 		vq->resubmit_pos++;
 	}
-	kvfree(vq->resubmit);
-	vq->resubmit = NULL;
-	vq->nr_resubmit = 0;
-	vq->resubmit_pos = 0;
+	vhu_inflight_drop_resubmit(vq);
 	return true;
 }
 
@@ -774,17 +771,6 @@ static long vhu_vq_set_kick(struct vhu_vq *vq, s32 fd)
 	return 0;
 }
 
-static bool vhu_vq_access_ok(struct vhu_vq *vq)
-{
-	size_t n = vq->num;
-
-	return access_ok(vq->desc, n * sizeof(struct vring_desc)) &&
-	       access_ok(vq->avail, sizeof(struct vring_avail) +
-			 (n + 1) * sizeof(__virtio16)) &&
-	       access_ok(vq->used, sizeof(struct vring_used) +
-			 n * sizeof(struct vring_used_elem) + sizeof(__virtio16));
-}
-
 /**
  * vhu_vq_rings_covered() - whether the rings lie in the memory table
  * @vq: the vring, with num and addresses set
@@ -830,8 +816,7 @@ static long vhu_vq_enable(struct vhu_vq *vq)
 	    !vhu_mem_present(dev) || vq->index >= dev->be->config.num_queues ||
 	    !(dev->acked_features & BIT_ULL(VIRTIO_F_VERSION_1)))
 		return -EINVAL;
-	if (!vhu_vq_access_ok(vq))
-		return -EFAULT;
+	/* Inside a region implies access_ok(): regions were checked for it. */
 	t = vhu_mem_get(dev);
 	covered = vhu_vq_rings_covered(vq, t);
 	vhu_mem_put(t);
