@@ -74,8 +74,13 @@ static int open_dev(struct vhu_api *api, char *err, size_t errlen)
 		return -EPROTO;
 	}
 	if ((api->features & VHU_API_F_NEEDED) != VHU_API_F_NEEDED) {
-		snprintf(err, errlen, "the loaded vhu module lacks API features 0x%llx",
-			 (unsigned long long)(VHU_API_F_NEEDED & ~api->features));
+		uint64_t miss = VHU_API_F_NEEDED & ~api->features;
+
+		snprintf(err, errlen, "the loaded vhu module lacks%s%s%s%s (an older module?)",
+			 miss & VHU_API_F_DATAPATH ? " the datapath" : "",
+			 miss & VHU_API_F_MEM_HOTPLUG ? " memory hotplug" : "",
+			 miss & VHU_API_F_INFLIGHT ? " inflight tracking" : "",
+			 miss & VHU_API_F_WRITE_CACHE ? " the write cache switch" : "");
 		close(fd);
 		return -EOPNOTSUPP;
 	}
@@ -303,7 +308,9 @@ static int kernel_set_inflight(struct vu_dp *dp, const struct vu_inflight *inf)
 	return 0;
 }
 
-static int attach_inflight(struct vu_dp *dp, const struct vu_dp_queue *q)
+/* Give the queue its part of the inflight area; *attached says if any. */
+static int attach_inflight(struct vu_dp *dp, const struct vu_dp_queue *q,
+			   bool *attached)
 {
 	const struct vu_inflight *inf = &dp->inflight;
 	uint64_t qsize = vu_inflight_queue_size(inf->queue_size);
@@ -314,6 +321,7 @@ static int attach_inflight(struct vu_dp *dp, const struct vu_dp_queue *q)
 		f.user_addr = (uintptr_t)inf->addr + q->index * qsize;
 		f.size = qsize;
 	}
+	*attached = f.user_addr;
 	return xioctl(dp, VHU_SET_VRING_INFLIGHT, &f);
 }
 
@@ -335,6 +343,7 @@ static int kernel_start_queue(struct vu_dp *dp, const struct vu_dp_queue *q)
 		.used_user_addr = q->used_hva,
 		.avail_user_addr = q->avail_hva,
 	};
+	bool area = false;
 	int ret;
 
 	if (q->kick_fd < 0)
@@ -345,8 +354,16 @@ static int kernel_start_queue(struct vu_dp *dp, const struct vu_dp_queue *q)
 	ret = ret ?: vring_file(dp, VHU_SET_VRING_KICK, q->index, q->kick_fd);
 	ret = ret ?: vring_file(dp, VHU_SET_VRING_CALL, q->index, q->call_fd);
 	ret = ret ?: vring_file(dp, VHU_SET_VRING_ERR, q->index, q->err_fd);
-	ret = ret ?: attach_inflight(dp, q);
-	ret = ret ?: xioctl(dp, VHU_SET_VRING_ENABLE, &en);
+	ret = ret ?: attach_inflight(dp, q, &area);
+	if (ret)
+		return ret;
+	ret = xioctl(dp, VHU_SET_VRING_ENABLE, &en);
+	/* Enabling recovers from the area first, the likeliest refusal. */
+	if (area && (ret == -EINVAL || ret == -EFAULT))
+		vlog("%s: queue %u: vhu.ko did not start it (%s); with an inflight "
+		     "area that means the area is unreadable, too small or does not "
+		     "match the used ring", dp->cfg->socket_path, q->index,
+		     strerror(-ret));
 	return ret;
 }
 
