@@ -145,6 +145,15 @@ static int kick(int efd)
 	return write(efd, &one, 8) == 8 ? 0 : -1;
 }
 
+/* Kick, wait up to 5 s for the read posted by post_read(), check it. */
+static bool kick_and_wait(int efd, const struct req_layout *r)
+{
+	kick(efd);
+	for (int i = 0; i < 500 && *(volatile uint8_t *)r->status_p == 0xff; i++)
+		usleep(10000);
+	return *r->status_p == VIRTIO_BLK_S_OK && !memcmp(r->buf_p, "vhu-sector-1", 12);
+}
+
 int main(void)
 {
 	struct vf_guest g;
@@ -208,11 +217,7 @@ int main(void)
 		ret = vf_req_ack(&vf, VU_REQ_SET_VRING_KICK, &v, 8, &kick_fd, 1);
 	}
 	post_read(&g, &r, 0);
-	kick(kick_fd);
-	for (i = 0; i < 500 && *(volatile uint8_t *)r.status_p == 0xff; i++)
-		usleep(10000);
-	tap_ok(ret == 0 && *r.status_p == VIRTIO_BLK_S_OK &&
-	       !memcmp(r.buf_p, "vhu-sector-1", 12),
+	tap_ok(ret == 0 && kick_and_wait(kick_fd, &r),
 	       "kernel: vhu.ko serves a read posted on the ring (status %u)", *r.status_p);
 
 	snprintf(cmd, sizeof(cmd), "%s stats --json", vhuctl);
@@ -276,10 +281,7 @@ int main(void)
 		/* Our kick fd again: the new daemon got vf's own. */
 		ret = vf_req_ack(&vf, VU_REQ_SET_VRING_KICK, &v, 8, &kick_fd, 1);
 	}
-	kick(kick_fd);
-	for (i = 0; i < 500 && *(volatile uint8_t *)r.status_p == 0xff; i++)
-		usleep(10000);
-	tap_ok(ret == 0 && *r.status_p == VIRTIO_BLK_S_OK && !memcmp(r.buf_p, "vhu-sector-1", 12),
+	tap_ok(ret == 0 && kick_and_wait(kick_fd, &r),
 	       "kernel: the new daemon's vhu.ko serves the next read (status %u)", *r.status_p);
 	snprintf(cmd, sizeof(cmd), "%s stats --json", vhuctl);
 	ret = run_out(cmd, out, sizeof(out));
@@ -288,6 +290,32 @@ int main(void)
 	if (ret || !strstr(out, "\"reqs_in\":1,"))
 		tap_diag("stats: %s", out);
 	check_area(inflight_fd, 2, 2, "after the hand-over");
+
+	/* An area that contradicts the used ring: refused, and the log says so. */
+	{
+		off_t size = lseek(inflight_fd, 0, SEEK_END);
+		uint8_t *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+				  inflight_fd, 0);
+		struct area_hdr *h = (void *)p;
+		bool said = false;
+		FILE *f;
+
+		ret = p == MAP_FAILED ? -1 : vf_stop(&vf, 2, bases);
+		if (p != MAP_FAILED) {
+			h->used_idx += 200;
+			ret = ret ?: vf_driver_ok(&vf, &g, 2, QSIZE, &inflight_fd, false);
+			h->used_idx -= 200;
+			munmap(p, size);
+		}
+		f = fopen(logpath, "r");
+		while (f && fgets(out, sizeof(out), f))
+			said |= !!strstr(out, "does not match the used ring");
+		if (f)
+			fclose(f);
+		tap_ok(ret == -10 && said,
+		       "kernel: a start on an inconsistent inflight area is refused and logged (step %d)",
+		       ret);
+	}
 	vf_close(&vf);
 	usleep(200000);
 
