@@ -995,6 +995,32 @@ static void t_inflight(struct vf_guest *g)
 	       "user inflight: the area is clean again");
 	tap_ok(one(&d, 0, VIRTIO_BLK_T_FLUSH, 0, 0) == VIRTIO_BLK_S_OK,
 	       "user inflight: the ring carries on after the resubmitted request");
+
+	/*
+	 * As vhu.ko leaves it: a batch of two (slots 1, 2) published in the
+	 * used ring, linked through next, not yet cleared; slot 3 in flight.
+	 */
+	fd = dup(d.inflight_fd);
+	dev_close(&d);
+	used = d.q[0].used->idx;
+	for (int s = 1; s <= 3; s++) {
+		post_req(&d, 0, s, VIRTIO_BLK_T_FLUSH, 0, 0);
+		f->desc[s * 8].inflight = 1;
+		f->desc[s * 8].counter = 2000 + s;
+	}
+	d.q[0].used->ring[used % QSIZE] = (struct vring_used_elem){ 8, 1 };
+	d.q[0].used->ring[(uint16_t)(used + 1) % QSIZE] = (struct vring_used_elem){ 16, 1 };
+	__atomic_store_n(&d.q[0].used->idx, (uint16_t)(used + 2), __ATOMIC_RELEASE);
+	f->desc[16].next = 8;
+	f->last_batch_head = 16;
+	ret = dev_open_inflight(&d, g, sock_rw, 1, true, false, false, fd);
+	tap_ok(ret == 0 && wait_used(&d, 0) && d.q[0].used->idx == (uint16_t)(used + 3) &&
+	       d.q[0].used->ring[(uint16_t)(used + 2) % QSIZE].id == 24 &&
+	       *status(&d, 0, 3) == VIRTIO_BLK_S_OK && log_count("resubmitting 1 requests") == 2,
+	       "user inflight: a published batch of two is cleared, only the third resubmitted");
+	tap_ok(!f->desc[8].inflight && !f->desc[16].inflight && !f->desc[24].inflight &&
+	       f->used_idx == d.q[0].used->idx,
+	       "user inflight: the area is clean after the batch");
 	munmap(area, vu_inflight_queue_size(QSIZE));
 	dev_close(&d);
 }
