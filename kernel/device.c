@@ -9,7 +9,6 @@
 #include <linux/idr.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
-#include <linux/nospec.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -31,12 +30,12 @@ static int vhu_open(struct inode *inode, struct file *file)
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
 
-	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
+	dev = kvzalloc(sizeof(*dev), GFP_KERNEL);
 	if (!dev)
 		return -ENOMEM;
 	id = ida_alloc(&vhu_ida, GFP_KERNEL);
 	if (id < 0) {
-		kfree(dev);
+		kvfree(dev);
 		return id;
 	}
 	dev->id = id;
@@ -89,14 +88,13 @@ static int vhu_release(struct inode *inode, struct file *file)
 	ida_free(&vhu_ida, dev->id);
 	/* Completions and wakers run under RCU (vhu_req_complete()). */
 	synchronize_rcu();
-	kfree(dev);
+	kvfree(dev);
 	return 0;
 }
 
 static long vhu_get_api(void __user *argp)
 {
 	struct vhu_api api = {
-		.abi_version = VHU_ABI_VERSION,
 		.features = vhu_api_features(),
 		.virtio_features = vhu_all_virtio_features(),
 		.backend_flags = VHU_BACKEND_F_ALL,
@@ -160,21 +158,6 @@ static long vhu_set_owner(struct vhu_dev *dev)
 	return 0;
 }
 
-static long vhu_get_vring_stats(struct vhu_dev *dev, void __user *argp)
-{
-	struct vhu_vring_stats s;
-	u32 index;
-
-	if (get_user(index, (u32 __user *)argp))
-		return -EFAULT;
-	if (index >= VHU_MAX_QUEUES)
-		return -EINVAL;
-	memset(&s, 0, sizeof(s));
-	s.index = index;
-	vhu_vq_fill_stats(&dev->vqs[array_index_nospec(index, VHU_MAX_QUEUES)], &s);
-	return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
-}
-
 static long vhu_set_write_cache(struct vhu_dev *dev, void __user *argp)
 {
 	u32 wce;
@@ -214,8 +197,6 @@ static long vhu_owner_ioctl(struct vhu_dev *dev, unsigned int cmd,
 		if (vhu_vq_any_enabled(dev))
 			return -EBUSY;
 		return vhu_blk_set_backend(dev, argp);
-	case VHU_GET_VRING_STATS:
-		return vhu_get_vring_stats(dev, argp);
 	case VHU_SET_WRITE_CACHE:
 		return vhu_set_write_cache(dev, argp);
 	default:
@@ -251,7 +232,6 @@ static long vhu_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case VHU_ADD_MEM_REGION:
 	case VHU_DEL_MEM_REGION:
 	case VHU_SET_BACKEND:
-	case VHU_GET_VRING_STATS:
 	case VHU_SET_VRING_NUM:
 	case VHU_SET_VRING_ADDR:
 	case VHU_SET_VRING_BASE:

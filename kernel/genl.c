@@ -29,7 +29,6 @@ static int vhu_genl_get_version(struct sk_buff *skb, struct genl_info *info)
 		goto err_free;
 
 	if (nla_put_string(msg, VHU_ATTR_VERSION, VHU_VERSION) ||
-	    nla_put_u32(msg, VHU_ATTR_ABI_VERSION, VHU_ABI_VERSION) ||
 	    nla_put_u64_64bit(msg, VHU_ATTR_API_FEATURES, vhu_api_features(),
 			      VHU_ATTR_PAD) ||
 	    nla_put_u64_64bit(msg, VHU_ATTR_VIRTIO_FEATURES,
@@ -46,13 +45,13 @@ err_free:
 	return -EMSGSIZE;
 }
 
-static int vhu_put_stats(struct sk_buff *msg, const struct vhu_vring_stats *s)
+static int vhu_put_stats(struct sk_buff *msg, struct vhu_vq *vq)
 {
 	static const struct {
 		int attr;
 		size_t off;
-	} u64s[] = {
-#define VHU_STAT(a, f) { VHU_STATS_A_##a, offsetof(struct vhu_vring_stats, f) }
+	} ctrs[] = {
+#define VHU_STAT(a, f) { VHU_STATS_A_##a, offsetof(struct vhu_vq_stats, f) }
 		VHU_STAT(REQS_IN, reqs_in),
 		VHU_STAT(REQS_OUT, reqs_out),
 		VHU_STAT(REQS_FLUSH, reqs_flush),
@@ -64,10 +63,7 @@ static int vhu_put_stats(struct sk_buff *msg, const struct vhu_vring_stats *s)
 		VHU_STAT(BYTES_READ, bytes_read),
 		VHU_STAT(BYTES_WRITTEN, bytes_written),
 		VHU_STAT(RING_ERRORS, ring_errors),
-		VHU_STAT(INFLIGHT, inflight),
-		VHU_STAT(KICKS, kicks),
 		VHU_STAT(CALLS, calls),
-		VHU_STAT(LAST_AVAIL_IDX, last_avail_idx),
 #undef VHU_STAT
 	};
 	struct nlattr *nest;
@@ -76,12 +72,19 @@ static int vhu_put_stats(struct sk_buff *msg, const struct vhu_vring_stats *s)
 	nest = nla_nest_start(msg, VHU_ATTR_STATS);
 	if (!nest)
 		return -EMSGSIZE;
-	if (nla_put_u32(msg, VHU_STATS_A_STATE, s->state))
+	if (nla_put_u32(msg, VHU_STATS_A_STATE, vhu_vq_status(vq)) ||
+	    nla_put_u64_64bit(msg, VHU_STATS_A_INFLIGHT,
+			      atomic_read(&vq->inflight), VHU_STATS_A_PAD) ||
+	    nla_put_u64_64bit(msg, VHU_STATS_A_KICKS,
+			      atomic64_read(&vq->kicks), VHU_STATS_A_PAD) ||
+	    nla_put_u64_64bit(msg, VHU_STATS_A_LAST_AVAIL_IDX,
+			      READ_ONCE(vq->last_avail_idx), VHU_STATS_A_PAD))
 		goto err_cancel;
-	for (i = 0; i < ARRAY_SIZE(u64s); i++) {
-		const u64 *v = (const void *)s + u64s[i].off;
+	for (i = 0; i < ARRAY_SIZE(ctrs); i++) {
+		const u64 *v = (const void *)&vq->stats + ctrs[i].off;
 
-		if (nla_put_u64_64bit(msg, u64s[i].attr, *v, VHU_STATS_A_PAD))
+		if (nla_put_u64_64bit(msg, ctrs[i].attr, READ_ONCE(*v),
+				      VHU_STATS_A_PAD))
 			goto err_cancel;
 	}
 	nla_nest_end(msg, nest);
@@ -95,10 +98,8 @@ err_cancel:
 static int vhu_genl_fill_queue(struct sk_buff *msg, struct netlink_callback *cb,
 			       struct vhu_dev *dev, u32 index)
 {
-	struct vhu_vring_stats s = { .index = index };
 	void *hdr;
 
-	vhu_vq_fill_stats(&dev->vqs[index], &s);
 	hdr = genlmsg_put(msg, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
 			  &vhu_genl_family, NLM_F_MULTI, VHU_CMD_GET_STATS);
 	if (!hdr)
@@ -106,7 +107,7 @@ static int vhu_genl_fill_queue(struct sk_buff *msg, struct netlink_callback *cb,
 	if (nla_put_u32(msg, VHU_ATTR_DEV_ID, dev->id) ||
 	    nla_put_u32(msg, VHU_ATTR_OWNER_PID, READ_ONCE(dev->owner_tgid)) ||
 	    nla_put_u32(msg, VHU_ATTR_QUEUE, index) ||
-	    vhu_put_stats(msg, &s)) {
+	    vhu_put_stats(msg, &dev->vqs[index])) {
 		genlmsg_cancel(msg, hdr);
 		return -EMSGSIZE;
 	}
@@ -157,7 +158,6 @@ static int vhu_genl_get_stats(struct sk_buff *msg, struct netlink_callback *cb)
 
 static const struct nla_policy vhu_genl_policy[VHU_ATTR_MAX + 1] = {
 	[VHU_ATTR_VERSION]	= { .type = NLA_NUL_STRING },
-	[VHU_ATTR_ABI_VERSION]	= { .type = NLA_U32 },
 	[VHU_ATTR_API_FEATURES]	= { .type = NLA_U64 },
 	[VHU_ATTR_VIRTIO_FEATURES] = { .type = NLA_U64 },
 	[VHU_ATTR_BACKEND_FLAGS] = { .type = NLA_U32 },

@@ -27,33 +27,9 @@
 
 #include "vhu.h"
 
-/* The specification's DescStateSplit and QueueRegionSplit, host order. */
-struct vhu_inflight_desc {
-	u8 inflight;
-	u8 padding[5];
-	u16 next;
-	u64 counter;
-};
-
-struct vhu_inflight_area {
-	u64 features;
-	u16 version;
-	u16 desc_num;
-	u16 last_batch_head;
-	u16 used_idx;
-	struct vhu_inflight_desc desc[];
-};
-
+/* The area is the vhost-user specification's, in host byte order. */
 static_assert(sizeof(struct vhu_inflight_desc) == 16);
-static_assert(sizeof(struct vhu_inflight_area) == 16);
-
-#define VHU_INFLIGHT_VERSION	1
-
-static u64 vhu_inflight_bytes(u32 num)
-{
-	return sizeof(struct vhu_inflight_area) +
-	       (u64)num * sizeof(struct vhu_inflight_desc);
-}
+static_assert(sizeof(struct vhu_inflight_queue) == 16);
 
 /**
  * vhu_inflight_drop_resubmit() - forget the heads left to resubmit
@@ -110,7 +86,7 @@ long vhu_inflight_set(struct vhu_vq *vq, void __user *argp)
 		return -EBUSY;
 	p = u64_to_user_ptr(f.user_addr);
 	if (f.user_addr && (!vq->num || f.user_addr % 8 ||
-			    f.size < vhu_inflight_bytes(vq->num) ||
+			    f.size < VHU_INFLIGHT_QUEUE_SIZE(vq->num) ||
 			    !access_ok(p, f.size)))
 		return -EINVAL;
 	vhu_inflight_reset(vq);
@@ -134,9 +110,9 @@ static int vhu_resubmit_cmp(const void *a, const void *b)
 }
 
 /* A new area, or one for another ring size: nothing is in flight. */
-static int vhu_inflight_init(struct vhu_vq *vq, struct vhu_inflight_area *h)
+static int vhu_inflight_init(struct vhu_vq *vq, struct vhu_inflight_queue *h)
 {
-	struct vhu_inflight_area __user *a = vq->ifl;
+	struct vhu_inflight_queue __user *a = vq->ifl;
 
 	if (clear_user(a->desc, vq->num * sizeof(a->desc[0])))
 		return -EFAULT;
@@ -152,9 +128,9 @@ static int vhu_inflight_init(struct vhu_vq *vq, struct vhu_inflight_area *h)
  * clear it, walking the list of heads it was linked in.
  */
 static int vhu_inflight_fix_batch(struct vhu_vq *vq,
-				  const struct vhu_inflight_area *h)
+				  const struct vhu_inflight_queue *h)
 {
-	struct vhu_inflight_area __user *a = vq->ifl;
+	struct vhu_inflight_queue __user *a = vq->ifl;
 	u16 batch = vq->used_idx - h->used_idx;
 	u16 head = h->last_batch_head;
 	u32 i;
@@ -174,7 +150,7 @@ static int vhu_inflight_fix_batch(struct vhu_vq *vq,
 /* List the heads still in flight, oldest first, into vq->resubmit. */
 static int vhu_inflight_collect(struct vhu_vq *vq)
 {
-	struct vhu_inflight_area __user *a = vq->ifl;
+	struct vhu_inflight_queue __user *a = vq->ifl;
 	struct vhu_resubmit *list;
 	u32 i, n = 0;
 	int ret = 0;
@@ -230,7 +206,7 @@ free_list:
  */
 int vhu_inflight_recover(struct vhu_vq *vq)
 {
-	struct vhu_inflight_area h;
+	struct vhu_inflight_queue h;
 	int ret;
 
 	lockdep_assert_held(&vq->mutex);
@@ -239,7 +215,7 @@ int vhu_inflight_recover(struct vhu_vq *vq)
 	vq->ifl_counter = 0;
 	if (!vq->ifl)
 		return 0;
-	if (vq->ifl_size < vhu_inflight_bytes(vq->num))
+	if (vq->ifl_size < VHU_INFLIGHT_QUEUE_SIZE(vq->num))
 		return -EINVAL;
 	if (copy_from_user(&h, vq->ifl, sizeof(h)))
 		return -EFAULT;

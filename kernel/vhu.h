@@ -60,7 +60,6 @@ struct vhu_mem_table {
 
 struct vhu_dev;
 struct vhu_vq;
-struct vhu_inflight_area;
 
 /**
  * struct vhu_poll - a wait-queue entry on the kick eventfd, like vhost_poll
@@ -137,10 +136,15 @@ struct vhu_req {
 };
 
 /**
- * struct vhu_vq_stats - counters of a vring, see struct vhu_vring_stats
- * @reqs: completed requests by type
- * @unsupp: requests answered VIRTIO_BLK_S_UNSUPP
- * @ioerr: requests answered VIRTIO_BLK_S_IOERR
+ * struct vhu_vq_stats - counters of a vring, see enum vhu_stats_attr
+ * @reqs_in: VIRTIO_BLK_T_IN requests completed
+ * @reqs_out: VIRTIO_BLK_T_OUT requests completed
+ * @reqs_flush: VIRTIO_BLK_T_FLUSH requests completed
+ * @reqs_get_id: VIRTIO_BLK_T_GET_ID requests completed
+ * @reqs_discard: VIRTIO_BLK_T_DISCARD requests completed
+ * @reqs_write_zeroes: VIRTIO_BLK_T_WRITE_ZEROES requests completed
+ * @reqs_unsupp: requests answered VIRTIO_BLK_S_UNSUPP
+ * @reqs_ioerr: requests answered VIRTIO_BLK_S_IOERR
  * @bytes_read: bytes read from the backend
  * @bytes_written: bytes written to the backend
  * @ring_errors: unrecoverable ring errors
@@ -149,9 +153,14 @@ struct vhu_req {
  * Written by the worker under vhu_vq.mutex, read locklessly (READ_ONCE).
  */
 struct vhu_vq_stats {
-	u64 reqs[6];
-	u64 unsupp;
-	u64 ioerr;
+	u64 reqs_in;
+	u64 reqs_out;
+	u64 reqs_flush;
+	u64 reqs_get_id;
+	u64 reqs_discard;
+	u64 reqs_write_zeroes;
+	u64 reqs_unsupp;
+	u64 reqs_ioerr;
 	u64 bytes_read;
 	u64 bytes_written;
 	u64 ring_errors;
@@ -229,7 +238,7 @@ struct vhu_vq {
 	atomic_t inflight;
 	wait_queue_head_t inflight_wq;
 	unsigned long *busy;
-	struct vhu_inflight_area __user *ifl;
+	struct vhu_inflight_queue __user *ifl;
 	u64 ifl_size;
 	u64 ifl_counter;
 	u16 *resubmit;
@@ -302,7 +311,7 @@ void vhu_vq_reset(struct vhu_vq *vq);
 bool vhu_vq_any_enabled(struct vhu_dev *dev);
 bool vhu_vq_rings_covered(struct vhu_vq *vq, const struct vhu_mem_table *t);
 void vhu_vq_process(struct vhu_vq *vq);
-void vhu_vq_fill_stats(struct vhu_vq *vq, struct vhu_vring_stats *s);
+enum vhu_vring_status vhu_vq_status(struct vhu_vq *vq);
 
 /* inflight.c */
 long vhu_inflight_set(struct vhu_vq *vq, void __user *argp);

@@ -29,6 +29,12 @@
 #define cpu_to_vhu16(x)	__cpu_to_virtio16(true, x)
 #define cpu_to_vhu32(x)	__cpu_to_virtio32(true, x)
 
+/* One writer (the worker, under vq->mutex), lockless readers. */
+static void vhu_stat_add(u64 *ctr, u64 n)
+{
+	WRITE_ONCE(*ctr, *ctr + n);
+}
+
 /**
  * vhu_vq_error() - stop a vring after an unrecoverable ring error
  * @vq: the vring
@@ -46,7 +52,7 @@ static void vhu_vq_error(struct vhu_vq *vq, const char *why)
 	if (vq->broken)
 		return;
 	vq->broken = true;
-	WRITE_ONCE(vq->stats.ring_errors, vq->stats.ring_errors + 1);
+	vhu_stat_add(&vq->stats.ring_errors, 1);
 	pr_debug_ratelimited("dev %u vring %u: %s, stopped\n",
 			     vq->dev->id, vq->index, why);
 	if (vq->err)
@@ -82,7 +88,7 @@ static void vhu_vq_call(struct vhu_vq *vq)
 {
 	if (vq->call && vhu_vq_need_call(vq, vq->used_idx)) {
 		vhu_eventfd_signal(vq->call);
-		WRITE_ONCE(vq->stats.calls, vq->stats.calls + 1);
+		vhu_stat_add(&vq->stats.calls, 1);
 	}
 }
 
@@ -104,27 +110,37 @@ static int vhu_vq_notify(struct vhu_vq *vq, bool on)
 static void vhu_vq_account(struct vhu_vq *vq, struct vhu_req *req)
 {
 	struct vhu_vq_stats *s = &vq->stats;
-	static const u8 slot[] = {
-		[VIRTIO_BLK_T_IN] = 1, [VIRTIO_BLK_T_OUT] = 2,
-		[VIRTIO_BLK_T_FLUSH] = 3, [VIRTIO_BLK_T_GET_ID] = 4,
-		[VIRTIO_BLK_T_DISCARD] = 5, [VIRTIO_BLK_T_WRITE_ZEROES] = 6,
-	};
+	bool ok = req->status == VIRTIO_BLK_S_OK && req->result > 0;
 
 	if (req->status == VIRTIO_BLK_S_UNSUPP)
-		WRITE_ONCE(s->unsupp, s->unsupp + 1);
+		vhu_stat_add(&s->reqs_unsupp, 1);
 	else if (req->status == VIRTIO_BLK_S_IOERR)
-		WRITE_ONCE(s->ioerr, s->ioerr + 1);
-	if (req->type < ARRAY_SIZE(slot) && slot[req->type]) {
-		u8 i = slot[req->type] - 1;
+		vhu_stat_add(&s->reqs_ioerr, 1);
 
-		WRITE_ONCE(s->reqs[i], s->reqs[i] + 1);
+	switch (req->type) {
+	case VIRTIO_BLK_T_IN:
+		vhu_stat_add(&s->reqs_in, 1);
+		if (ok)
+			vhu_stat_add(&s->bytes_read, req->result);
+		break;
+	case VIRTIO_BLK_T_OUT:
+		vhu_stat_add(&s->reqs_out, 1);
+		if (ok)
+			vhu_stat_add(&s->bytes_written, req->result);
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		vhu_stat_add(&s->reqs_flush, 1);
+		break;
+	case VIRTIO_BLK_T_GET_ID:
+		vhu_stat_add(&s->reqs_get_id, 1);
+		break;
+	case VIRTIO_BLK_T_DISCARD:
+		vhu_stat_add(&s->reqs_discard, 1);
+		break;
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		vhu_stat_add(&s->reqs_write_zeroes, 1);
+		break;
 	}
-	if (req->status != VIRTIO_BLK_S_OK || req->result <= 0)
-		return;
-	if (req->type == VIRTIO_BLK_T_IN)
-		WRITE_ONCE(s->bytes_read, s->bytes_read + req->result);
-	else if (req->type == VIRTIO_BLK_T_OUT)
-		WRITE_ONCE(s->bytes_written, s->bytes_written + req->result);
 }
 
 static void vhu_req_free(struct vhu_vq *vq, struct vhu_req *req)
@@ -942,36 +958,17 @@ long vhu_vq_ioctl(struct vhu_dev *dev, unsigned int cmd, void __user *argp)
 }
 
 /**
- * vhu_vq_fill_stats() - read a vring's counters
+ * vhu_vq_status() - what a vring is doing, for the statistics
  * @vq: the vring
- * @s: filled in, except @s->index
  *
- * Context: any context that keeps the device alive; lockless, so the
- * counters are individually but not mutually consistent.
+ * Context: any context that keeps the device alive; lockless.
+ * Return: the vring's state.
  */
-void vhu_vq_fill_stats(struct vhu_vq *vq, struct vhu_vring_stats *s)
+enum vhu_vring_status vhu_vq_status(struct vhu_vq *vq)
 {
-	const struct vhu_vq_stats *st = &vq->stats;
-
 	if (READ_ONCE(vq->broken))
-		s->state = VHU_VRING_ERROR;
-	else if (READ_ONCE(vq->enabled))
-		s->state = VHU_VRING_RUNNING;
-	else
-		s->state = VHU_VRING_STOPPED;
-	s->reqs_in = READ_ONCE(st->reqs[0]);
-	s->reqs_out = READ_ONCE(st->reqs[1]);
-	s->reqs_flush = READ_ONCE(st->reqs[2]);
-	s->reqs_get_id = READ_ONCE(st->reqs[3]);
-	s->reqs_discard = READ_ONCE(st->reqs[4]);
-	s->reqs_write_zeroes = READ_ONCE(st->reqs[5]);
-	s->reqs_unsupp = READ_ONCE(st->unsupp);
-	s->reqs_ioerr = READ_ONCE(st->ioerr);
-	s->bytes_read = READ_ONCE(st->bytes_read);
-	s->bytes_written = READ_ONCE(st->bytes_written);
-	s->ring_errors = READ_ONCE(st->ring_errors);
-	s->inflight = atomic_read(&vq->inflight);
-	s->kicks = atomic64_read(&vq->kicks);
-	s->calls = READ_ONCE(st->calls);
-	s->last_avail_idx = READ_ONCE(vq->last_avail_idx);
+		return VHU_VRING_ERROR;
+	if (READ_ONCE(vq->enabled))
+		return VHU_VRING_RUNNING;
+	return VHU_VRING_STOPPED;
 }

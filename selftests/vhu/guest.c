@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,9 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+
+#include <netlink/genl/ctrl.h>
+#include <netlink/genl/genl.h>
 
 #include "guest.h"
 
@@ -438,11 +442,89 @@ int g_wait_err(struct guest *g, unsigned int q, int ms)
 	return read(g->vq[q].err, &cnt, sizeof(cnt)) == sizeof(cnt);
 }
 
-int g_stats(struct guest *g, unsigned int q, struct vhu_vring_stats *s)
+struct g_stats_ctx {
+	uint32_t dev_id;
+	unsigned int q;
+	struct g_stats *s;
+	bool found;
+};
+
+static int g_stats_cb(struct nl_msg *msg, void *arg)
 {
+	static const struct {
+		int attr;
+		size_t off;
+	} ctrs[] = {
+#define G_STAT(a, f) { VHU_STATS_A_##a, offsetof(struct g_stats, f) }
+		G_STAT(REQS_IN, reqs_in), G_STAT(REQS_OUT, reqs_out),
+		G_STAT(REQS_FLUSH, reqs_flush), G_STAT(REQS_GET_ID, reqs_get_id),
+		G_STAT(REQS_DISCARD, reqs_discard),
+		G_STAT(REQS_WRITE_ZEROES, reqs_write_zeroes),
+		G_STAT(REQS_UNSUPP, reqs_unsupp), G_STAT(REQS_IOERR, reqs_ioerr),
+		G_STAT(BYTES_READ, bytes_read), G_STAT(BYTES_WRITTEN, bytes_written),
+		G_STAT(RING_ERRORS, ring_errors), G_STAT(INFLIGHT, inflight),
+		G_STAT(KICKS, kicks), G_STAT(CALLS, calls),
+		G_STAT(LAST_AVAIL_IDX, last_avail_idx),
+#undef G_STAT
+	};
+	struct nlattr *tb[VHU_ATTR_MAX + 1], *st[VHU_STATS_A_MAX + 1];
+	struct g_stats_ctx *ctx = arg;
+	size_t i;
+
+	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, VHU_ATTR_MAX, NULL) ||
+	    !tb[VHU_ATTR_DEV_ID] || !tb[VHU_ATTR_QUEUE] || !tb[VHU_ATTR_STATS])
+		return NL_SKIP;
+	if (nla_get_u32(tb[VHU_ATTR_DEV_ID]) != ctx->dev_id)
+		return NL_OK;
+	ctx->s->msgs++;
+	if (nla_get_u32(tb[VHU_ATTR_QUEUE]) != ctx->q)
+		return NL_OK;
+	if (nla_parse_nested(st, VHU_STATS_A_MAX, tb[VHU_ATTR_STATS], NULL) ||
+	    !st[VHU_STATS_A_STATE])
+		return NL_SKIP;
+	ctx->found = true;
+	ctx->s->state = nla_get_u32(st[VHU_STATS_A_STATE]);
+	for (i = 0; i < sizeof(ctrs) / sizeof(ctrs[0]); i++)
+		if (st[ctrs[i].attr])
+			*(uint64_t *)((char *)ctx->s + ctrs[i].off) =
+				nla_get_u64(st[ctrs[i].attr]);
+	return NL_OK;
+}
+
+int g_stats_dump(uint32_t dev_id, bool all, unsigned int q, struct g_stats *s)
+{
+	struct g_stats_ctx ctx = { .dev_id = dev_id, .q = q, .s = s };
+	struct nl_sock *sk = nl_socket_alloc();
+	struct nl_msg *msg = nlmsg_alloc();
+	int fam, ret = -EIO;
+
 	memset(s, 0, sizeof(*s));
-	s->index = q;
-	return ioctl(g->vhu, VHU_GET_VRING_STATS, s) ? -errno : 0;
+	if (!sk || !msg || genl_connect(sk))
+		goto out;
+	fam = genl_ctrl_resolve(sk, VHU_GENL_NAME);
+	if (fam < 0)
+		goto out;
+	if (!genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, fam, 0, NLM_F_DUMP,
+			 VHU_CMD_GET_STATS, VHU_GENL_VERSION) ||
+	    (!all && nla_put_u32(msg, VHU_ATTR_DEV_ID, dev_id)))
+		goto out;
+	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, g_stats_cb, &ctx);
+	if (nl_send_auto(sk, msg) < 0 || nl_recvmsgs_default(sk) < 0)
+		goto out;
+	ret = ctx.found ? 0 : -ENOENT;
+out:
+	nlmsg_free(msg);
+	nl_socket_free(sk);
+	return ret;
+}
+
+int g_stats(struct guest *g, unsigned int q, struct g_stats *s)
+{
+	struct vhu_dev_info info;
+
+	if (ioctl(g->vhu, VHU_GET_DEV_INFO, &info))
+		return -errno;
+	return g_stats_dump(info.dev_id, false, q, s);
 }
 
 int g_do(struct guest *g, unsigned int q, uint32_t type, uint64_t sector,

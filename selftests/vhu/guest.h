@@ -91,7 +91,21 @@ void g_kick(struct guest *g, unsigned int q, bool force);
 int g_wait(struct guest *g, unsigned int q, unsigned int n, int ms);
 /* Wait for the err eventfd, at most @ms. Return: 1 signalled, 0 not. */
 int g_wait_err(struct guest *g, unsigned int q, int ms);
-int g_stats(struct guest *g, unsigned int q, struct vhu_vring_stats *s);
+
+/* The counters of one vring, from the VHU_CMD_GET_STATS netlink dump. */
+struct g_stats {
+	uint32_t state;		/* enum vhu_vring_status */
+	uint64_t reqs_in, reqs_out, reqs_flush, reqs_get_id, reqs_discard;
+	uint64_t reqs_write_zeroes, reqs_unsupp, reqs_ioerr;
+	uint64_t bytes_read, bytes_written, ring_errors, inflight;
+	uint64_t kicks, calls, last_avail_idx;
+	int msgs;		/* messages for the device */
+};
+
+/* Dump the stats of @dev_id (of every device if @all) and pick vring @q. */
+int g_stats_dump(uint32_t dev_id, bool all, unsigned int q, struct g_stats *s);
+/* The stats of @g's vring @q: 0 or -errno. */
+int g_stats(struct guest *g, unsigned int q, struct g_stats *s);
 
 /* One synchronous request on @q; returns the status or -errno. */
 int g_do(struct guest *g, unsigned int q, uint32_t type, uint64_t sector,

@@ -88,8 +88,6 @@ TEST(get_api)
 	ASSERT_LE(0, fd);
 	memset(&api, 0xa5, sizeof(api));
 	ASSERT_EQ(0, ioctl(fd, VHU_GET_API, &api));
-	EXPECT_EQ(VHU_ABI_VERSION, api.abi_version);
-	EXPECT_EQ(0, api.padding);
 	EXPECT_EQ(0, api.features & ~VHU_API_F_ALL);
 	EXPECT_TRUE(api.features & VHU_API_F_GENL);
 	for (i = 0; i < sizeof(api.reserved) / sizeof(api.reserved[0]); i++)
@@ -103,8 +101,9 @@ TEST(get_api)
 struct version_reply {
 	int parsed;
 	char version[64];
-	__u32 abi;
 	__u64 features;
+	__u64 virtio_features;
+	__u32 max_mem_regions;
 };
 
 static int version_cb(struct nl_msg *msg, void *arg)
@@ -114,13 +113,14 @@ static int version_cb(struct nl_msg *msg, void *arg)
 
 	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, VHU_ATTR_MAX, NULL))
 		return NL_SKIP;
-	if (!tb[VHU_ATTR_VERSION] || !tb[VHU_ATTR_ABI_VERSION] ||
-	    !tb[VHU_ATTR_API_FEATURES])
+	if (!tb[VHU_ATTR_VERSION] || !tb[VHU_ATTR_API_FEATURES] ||
+	    !tb[VHU_ATTR_VIRTIO_FEATURES] || !tb[VHU_ATTR_MAX_MEM_REGIONS])
 		return NL_SKIP;
 	snprintf(r->version, sizeof(r->version), "%s",
 		 nla_get_string(tb[VHU_ATTR_VERSION]));
-	r->abi = nla_get_u32(tb[VHU_ATTR_ABI_VERSION]);
 	r->features = nla_get_u64(tb[VHU_ATTR_API_FEATURES]);
+	r->virtio_features = nla_get_u64(tb[VHU_ATTR_VIRTIO_FEATURES]);
+	r->max_mem_regions = nla_get_u32(tb[VHU_ATTR_MAX_MEM_REGIONS]);
 	r->parsed = 1;
 	return NL_OK;
 }
@@ -156,9 +156,10 @@ TEST(genl_version)
 	ASSERT_EQ(0, nl_wait_for_ack(sk));
 	ASSERT_TRUE(r.parsed);
 	EXPECT_LT(0, (int)strlen(r.version));
-	EXPECT_EQ(VHU_ABI_VERSION, r.abi);
 	EXPECT_EQ(api.features, r.features);
-	TH_LOG("module version %s, ABI %u, features %#llx", r.version, r.abi,
+	EXPECT_EQ(api.virtio_features, r.virtio_features);
+	EXPECT_EQ(api.max_mem_regions, r.max_mem_regions);
+	TH_LOG("module version %s, API features %#llx", r.version,
 	       (unsigned long long)r.features);
 
 	/* A command the family does not have is refused, not ignored. */

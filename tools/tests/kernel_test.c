@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/vhu.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ring.h>
 
@@ -105,26 +106,13 @@ static void post_read(struct vf_guest *g, struct req_layout *r, uint16_t slot)
 	__atomic_store_n(&av->idx, (uint16_t)(slot + 1), __ATOMIC_RELEASE);
 }
 
-/* The split-ring inflight area of queue 0 (vhost-user specification). */
-struct area_hdr {
-	uint64_t features;
-	uint16_t version, desc_num, last_batch_head, used_idx;
-};
-
-struct area_desc {
-	uint8_t inflight;
-	uint8_t padding[5];
-	uint16_t next;
-	uint64_t counter;
-};
-
 /* vhu.ko recorded @used requests in the area, the last with @counter. */
 static void check_area(int fd, uint16_t used, uint64_t counter, const char *when)
 {
 	off_t size = lseek(fd, 0, SEEK_END);
 	uint8_t *p = size > 0 ? mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
-	const struct area_hdr *h = (const void *)p;
-	const struct area_desc *d = (const void *)(p + sizeof(*h));
+	const struct vhu_inflight_queue *h = (const void *)p;
+	const struct vhu_inflight_desc *d = h->desc;
 
 	if (p == MAP_FAILED) {
 		tap_ok(false, "kernel: inflight area readable %s", when);
@@ -296,7 +284,7 @@ int main(void)
 		off_t size = lseek(inflight_fd, 0, SEEK_END);
 		uint8_t *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
 				  inflight_fd, 0);
-		struct area_hdr *h = (void *)p;
+		struct vhu_inflight_queue *h = (void *)p;
 		bool said = false;
 		FILE *f;
 

@@ -956,7 +956,7 @@ static int log_count(const char *needle)
 static void t_inflight(struct vf_guest *g)
 {
 	uint8_t *data = gptr(g, data_gpa(0, 1));
-	struct dpu_inflight_queue *f;
+	struct vhu_inflight_queue *f;
 	struct tdev d;
 	uint16_t used;
 	void *area;

@@ -50,7 +50,7 @@ static int version_run(int argc, char **argv)
 	if (json) {
 		printf("{\"vhuctl\":{\"version\":");
 		json_string(VHUCTL_VERSION);
-		printf(",\"abi_version\":%d},\"module\":", VHU_ABI_VERSION);
+		printf("},\"module\":");
 		if (ret) {
 			printf("{\"loaded\":false,\"error\":");
 			json_string(err);
@@ -58,24 +58,17 @@ static int version_run(int argc, char **argv)
 		} else {
 			printf("{\"loaded\":true,\"version\":");
 			json_string(mv.version);
-			printf(",\"abi_version\":%" PRIu32
-			       ",\"api_features\":%" PRIu64 "}}\n",
-			       mv.abi_version, mv.api_features);
+			printf(",\"api_features\":%" PRIu64 "}}\n",
+			       mv.api_features);
 		}
 	} else {
-		printf("vhuctl %s (ABI %d)\n", VHUCTL_VERSION, VHU_ABI_VERSION);
+		printf("vhuctl %s\n", VHUCTL_VERSION);
 		if (!ret)
-			printf("vhu module %s (ABI %" PRIu32
-			       ", API features 0x%" PRIx64 ")\n",
-			       mv.version, mv.abi_version, mv.api_features);
+			printf("vhu module %s (API features 0x%" PRIx64 ")\n",
+			       mv.version, mv.api_features);
 	}
 	if (ret) {
 		verr("%s", err);
-		return EXIT_FAIL;
-	}
-	if (mv.abi_version != VHU_ABI_VERSION) {
-		verr("module ABI %" PRIu32 " differs from vhuctl's ABI %d",
-		     mv.abi_version, VHU_ABI_VERSION);
 		return EXIT_FAIL;
 	}
 	return EXIT_OK;

@@ -67,12 +67,6 @@ static int open_dev(struct vhu_api *api, char *err, size_t errlen)
 		close(fd);
 		return -e;
 	}
-	if (api->abi_version != VHU_ABI_VERSION) {
-		snprintf(err, errlen, "vhu module ABI %u, vhuctl ABI %u",
-			 api->abi_version, VHU_ABI_VERSION);
-		close(fd);
-		return -EPROTO;
-	}
 	if ((api->features & VHU_API_F_NEEDED) != VHU_API_F_NEEDED) {
 		uint64_t miss = VHU_API_F_NEEDED & ~api->features;
 

@@ -66,7 +66,7 @@ static void signal_fd(struct dpu_queue *q, int *fdp)
 
 static void inflight_take(struct dpu_queue *q, uint16_t head)
 {
-	struct dpu_inflight_queue *f = q->inflight;
+	struct vhu_inflight_queue *f = q->inflight;
 
 	if (!f)
 		return;
@@ -85,7 +85,7 @@ static void inflight_pre_put(struct dpu_queue *q, uint16_t head)
 
 static void inflight_put(struct dpu_queue *q, uint16_t head)
 {
-	struct dpu_inflight_queue *f = q->inflight;
+	struct vhu_inflight_queue *f = q->inflight;
 
 	if (!f)
 		return;
@@ -95,7 +95,7 @@ static void inflight_put(struct dpu_queue *q, uint16_t head)
 
 static int cmp_counter(const void *a, const void *b, void *arg)
 {
-	const struct dpu_inflight_queue *f = arg;
+	const struct vhu_inflight_queue *f = arg;
 	uint64_t x = f->desc[*(const uint16_t *)a].counter;
 	uint64_t y = f->desc[*(const uint16_t *)b].counter;
 
@@ -109,7 +109,7 @@ static int cmp_counter(const void *a, const void *b, void *arg)
  */
 static int inflight_recover(struct dpu_queue *q, uint16_t **list)
 {
-	struct dpu_inflight_queue *f = q->inflight;
+	struct vhu_inflight_queue *f = q->inflight;
 	int n = 0;
 
 	*list = NULL;
@@ -117,7 +117,7 @@ static int inflight_recover(struct dpu_queue *q, uint16_t **list)
 		return 0;
 	if (!f->version || f->desc_num != q->vq.num) {
 		memset(f->desc, 0, q->vq.num * sizeof(f->desc[0]));
-		f->version = 1;
+		f->version = VHU_INFLIGHT_VERSION;
 		f->desc_num = q->vq.num;
 		f->used_idx = q->vq.used_idx;
 		q->inflight_counter = 0;
@@ -380,7 +380,7 @@ static void queue_free(struct dpu_queue *q)
 	q->running = false;
 }
 
-static struct dpu_inflight_queue *inflight_of(struct vu_dp *dp, uint32_t index,
+static struct vhu_inflight_queue *inflight_of(struct vu_dp *dp, uint32_t index,
 					      uint32_t num)
 {
 	const struct vu_inflight *inf = &dp->inflight;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include <liburing.h>
+#include <linux/vhu.h>
 
 #include "datapath.h"
 #include "vq_user.h"
@@ -49,23 +50,6 @@ enum dpu_cmd {
 	DPU_CMD_STOP,			/* drain, exit */
 };
 
-/* The split-ring inflight area of one queue (libvhost-user's layout). */
-struct dpu_inflight_desc {
-	uint8_t inflight;
-	uint8_t padding[5];
-	uint16_t next;
-	uint64_t counter;
-};
-
-struct dpu_inflight_queue {
-	uint64_t features;
-	uint16_t version;
-	uint16_t desc_num;
-	uint16_t last_batch_head;
-	uint16_t used_idx;
-	struct dpu_inflight_desc desc[];
-};
-
 struct dpu_queue {
 	struct vu_dp *dp;
 	uint32_t index;
@@ -74,7 +58,7 @@ struct dpu_queue {
 	struct io_uring ring;
 	struct vq vq;
 	const struct dpu_mem *mem;	/* changed only while parked */
-	struct dpu_inflight_queue *inflight;	/* NULL: none */
+	struct vhu_inflight_queue *inflight;	/* NULL: none */
 	uint64_t inflight_counter;
 
 	int kick_fd, ctl_fd;

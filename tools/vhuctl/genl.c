@@ -23,7 +23,6 @@ static int version_cb(struct nl_msg *msg, void *arg)
 {
 	static struct nla_policy pol[VHU_ATTR_MAX + 1] = {
 		[VHU_ATTR_VERSION] = { .type = NLA_STRING },
-		[VHU_ATTR_ABI_VERSION] = { .type = NLA_U32 },
 		[VHU_ATTR_API_FEATURES] = { .type = NLA_U64 },
 	};
 	struct version_ctx *ctx = arg;
@@ -34,8 +33,6 @@ static int version_cb(struct nl_msg *msg, void *arg)
 	if (tb[VHU_ATTR_VERSION])
 		snprintf(ctx->out->version, sizeof(ctx->out->version), "%s",
 			 nla_get_string(tb[VHU_ATTR_VERSION]));
-	if (tb[VHU_ATTR_ABI_VERSION])
-		ctx->out->abi_version = nla_get_u32(tb[VHU_ATTR_ABI_VERSION]);
 	if (tb[VHU_ATTR_API_FEATURES])
 		ctx->out->api_features = nla_get_u64(tb[VHU_ATTR_API_FEATURES]);
 	ctx->got = true;

@@ -48,7 +48,6 @@ extern bool vlog_quiet;
 /* genl.c: the module's answer to VHU_CMD_GET_VERSION. */
 struct vhu_mod_version {
 	char version[64];
-	uint32_t abi_version;
 	uint64_t api_features;
 };
 
