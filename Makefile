@@ -2,7 +2,8 @@
 #
 # vhu top-level Makefile.
 #
-#   make                     vhu.ko for KDIR, vhuctl and the selftests
+#   make                     vhu.ko for KDIR (the running kernel's), vhuctl
+#                            and the selftests
 #   make KDIR=/path/to/build vhu.ko for another kernel
 #   make check               host unit tests, then the selftests in a VM on
 #                            every kernel in VM_KERNELS
@@ -16,9 +17,9 @@
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 VM := $(TOP)/tools/testing/vm/vhu-vm
 
-# The running kernel's build tree if it has one, else the Debian 6.1 headers
-# that the VM rig installs (tools/testing/vm/vhu-vm setup).
-KDIR ?= $(shell $(VM) kdir)
+# The running kernel's build tree, as for any out-of-tree module; another
+# kernel's with KDIR=, e.g. KDIR=/usr/src/linux-headers-<release>.
+KDIR ?= /lib/modules/$(shell uname -r)/build
 KVER := $(shell sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h 2>/dev/null)
 MODDIR := $(TOP)/build/$(KVER)
 W ?= 1
@@ -29,8 +30,19 @@ VM_KERNELS ?= 6.1 6.12
 
 all: module tools selftests
 
+# Kernel header trees installed under /usr/src, for the error below.
+HEADER_DIRS = $(patsubst %/include/generated/utsrelease.h,%,\
+	$(wildcard /usr/src/linux-headers-*/include/generated/utsrelease.h))
+# Fails, saying how to pass KDIR=, when KDIR is not a kernel build tree.
+check_kdir = test -n "$(KVER)" || { \
+	echo "error: no kernel build tree at KDIR=$(KDIR)" >&2; \
+	echo "  name the headers of the kernel to build for with KDIR=, e.g.:" >&2; \
+	for d in $(or $(HEADER_DIRS),/usr/src/linux-headers-RELEASE); do \
+		echo "  make $(strip $(MAKECMDGOALS) KDIR=$$d)" >&2; done; \
+	exit 1; }
+
 module:
-	@test -n "$(KVER)" || { echo "error: no kernel build tree at KDIR='$(KDIR)'; run '$(VM) setup' or pass KDIR=" >&2; exit 1; }
+	@$(check_kdir)
 	@$(TOP)/tools/testing/mirror-module-tree $(TOP) $(MODDIR)
 	$(MAKE) -C $(KDIR) M=$(MODDIR) W=$(W) modules
 	@echo "built $(MODDIR)/kernel/vhu.ko"
@@ -61,7 +73,7 @@ bench: deps
 		-- tools/testing/bench/bench-matrix --runtime $(BENCH_RUNTIME) || exit 1; done
 
 sparse:
-	@test -n "$(KVER)" || { echo "error: no kernel build tree at KDIR='$(KDIR)'" >&2; exit 1; }
+	@$(check_kdir)
 	@$(TOP)/tools/testing/mirror-module-tree $(TOP) $(MODDIR)
 	$(MAKE) -C $(KDIR) M=$(MODDIR) W=$(W) C=2 CHECK=sparse modules
 
