@@ -22,6 +22,10 @@ VM := $(TOP)/tools/testing/vm/vhu-vm
 KDIR ?= /lib/modules/$(shell uname -r)/build
 KVER := $(shell sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h 2>/dev/null)
 MODDIR := $(TOP)/build/$(KVER)
+# One version for vhu.ko, vhuctl and vhuctl(8): scripts/version says how.
+VHU_VERSION := $(shell $(TOP)/scripts/version)
+$(if $(VHU_VERSION),,$(error cannot tell vhu's version: scripts/version failed))
+KBUILD := $(MAKE) -C $(KDIR) M=$(MODDIR) VHU_VERSION=$(VHU_VERSION)
 W ?= 1
 VM_KERNELS ?= 6.1 6.12
 
@@ -44,8 +48,8 @@ check_kdir = test -n "$(KVER)" || { \
 module:
 	@$(check_kdir)
 	@$(TOP)/tools/testing/mirror-module-tree $(TOP) $(MODDIR)
-	$(MAKE) -C $(KDIR) M=$(MODDIR) W=$(W) modules
-	@echo "built $(MODDIR)/kernel/vhu.ko"
+	$(KBUILD) W=$(W) modules
+	@echo "built $(MODDIR)/kernel/vhu.ko, version $(VHU_VERSION)"
 
 tools:
 	$(MAKE) -C $(TOP)/tools
@@ -75,13 +79,13 @@ bench: deps
 sparse:
 	@$(check_kdir)
 	@$(TOP)/tools/testing/mirror-module-tree $(TOP) $(MODDIR)
-	$(MAKE) -C $(KDIR) M=$(MODDIR) W=$(W) C=2 CHECK=sparse modules
+	$(KBUILD) W=$(W) C=2 CHECK=sparse modules
 
 checkpatch:
 	$(TOP)/tools/testing/checkpatch kernel/*.[ch] include/uapi/linux/vhu.h
 
 install: module
-	$(MAKE) -C $(KDIR) M=$(MODDIR) modules_install
+	$(KBUILD) modules_install
 	$(MAKE) -C $(TOP)/tools install
 
 clean:

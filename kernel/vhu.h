@@ -31,8 +31,6 @@
 #include <linux/workqueue.h>
 #include <uapi/linux/vhu.h>
 
-#define VHU_VERSION "0.2.0"
-
 /* Requests taken from the avail ring per worker pass, so queues share. */
 #define VHU_VQ_BUDGET		64
 /* Most iovecs (descriptor pieces) in one request, as UIO_MAXIOV. */

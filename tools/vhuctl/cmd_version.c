@@ -49,7 +49,7 @@ static int version_run(int argc, char **argv)
 	ret = vhu_genl_get_version(&mv, err, sizeof(err));
 	if (json) {
 		printf("{\"vhuctl\":{\"version\":");
-		json_string(VHUCTL_VERSION);
+		json_string(VHU_VERSION);
 		printf("},\"module\":");
 		if (ret) {
 			printf("{\"loaded\":false,\"error\":");
@@ -62,7 +62,7 @@ static int version_run(int argc, char **argv)
 			       mv.api_features);
 		}
 	} else {
-		printf("vhuctl %s\n", VHUCTL_VERSION);
+		printf("vhuctl %s\n", VHU_VERSION);
 		if (!ret)
 			printf("vhu module %s (API features 0x%" PRIx64 ")\n",
 			       mv.version, mv.api_features);

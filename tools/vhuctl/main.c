@@ -50,7 +50,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
 		return cmd_help.run(1, argv);
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
-		printf("vhuctl %s\n", VHUCTL_VERSION);
+		printf("vhuctl %s\n", VHU_VERSION);
 		return EXIT_OK;
 	}
 

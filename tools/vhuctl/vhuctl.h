@@ -9,8 +9,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VHUCTL_VERSION "0.1.0"
-
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /*
