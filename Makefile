@@ -47,7 +47,7 @@ check_kdir = test -n "$(KVER)" || { \
 
 module:
 	@$(check_kdir)
-	@$(TOP)/tools/testing/mirror-module-tree $(TOP) $(MODDIR)
+	@$(TOP)/scripts/mirror-module-tree $(TOP) $(MODDIR)
 	$(KBUILD) W=$(W) modules
 	@echo "built $(MODDIR)/kernel/vhu.ko, version $(VHU_VERSION)"
 
@@ -78,7 +78,7 @@ bench: deps
 
 sparse:
 	@$(check_kdir)
-	@$(TOP)/tools/testing/mirror-module-tree $(TOP) $(MODDIR)
+	@$(TOP)/scripts/mirror-module-tree $(TOP) $(MODDIR)
 	$(KBUILD) W=$(W) C=2 CHECK=sparse modules
 
 checkpatch:
