@@ -10,6 +10,8 @@
 #   make demo                build, boot a VM, load the module, show it
 #   make bench               vhu vs qemu-storage-daemon vs fio, per kernel in a VM
 #   make sparse / checkpatch kernel code checks
+#   make install             vhu.ko for KDIR, vhuctl and vhuctl(8)
+#   make dkms-install        vhu.ko through DKMS, for every kernel with headers
 #
 # Module objects go to build/<kernel release>/, so one tree builds for
 # several kernels side by side.
@@ -30,7 +32,7 @@ W ?= 1
 VM_KERNELS ?= 6.1 6.12
 
 .PHONY: all deps module tools selftests check demo bench \
-	sparse checkpatch install clean
+	sparse checkpatch install dkms-src dkms-install dkms-uninstall clean
 
 all: module tools selftests
 
@@ -87,6 +89,40 @@ checkpatch:
 install: module
 	$(KBUILD) modules_install
 	$(MAKE) -C $(TOP)/tools install
+
+# DKMS (README): dkms-src writes the module's sources, with VERSION and
+# dkms.conf, to DKMS_SRC; dkms-install registers that copy with dkms (as
+# /usr/src/vhu-<version>) and builds and installs vhu.ko for every kernel
+# with a build tree in /lib/modules, replacing the same version if it was
+# there; dkms then rebuilds it for each new kernel. DKMS_VERSION is the
+# name dkms knows it by; the module reports VHU_VERSION either way.
+DKMS_VERSION ?= $(VHU_VERSION)
+DKMS_SRC ?= $(TOP)/build/dkms/vhu-$(DKMS_VERSION)
+DKMS_KERNELS ?= $(patsubst /lib/modules/%/build/Makefile,%,\
+	$(wildcard /lib/modules/*/build/Makefile))
+
+dkms-src:
+	@case "$(DKMS_VERSION)" in ''|*[!0-9A-Za-z.+-]*) \
+		echo "error: DKMS_VERSION='$(DKMS_VERSION)' takes letters, digits, '.', '+' and '-'" >&2; \
+		exit 1 ;; esac
+	rm -rf $(DKMS_SRC)
+	$(TOP)/scripts/mirror-module-tree --copy $(TOP) $(DKMS_SRC)
+	echo $(VHU_VERSION) > $(DKMS_SRC)/VERSION
+	sed 's/@VERSION@/$(DKMS_VERSION)/' $(TOP)/dkms.conf > $(DKMS_SRC)/dkms.conf
+
+dkms-install: dkms-src
+	@test -n "$(DKMS_KERNELS)" || { \
+		echo "error: no kernel has a build tree in /lib/modules/*/build; install its headers" >&2; \
+		exit 1; }
+	-dkms remove vhu/$(DKMS_VERSION) --all >/dev/null 2>&1
+	rm -rf /usr/src/vhu-$(DKMS_VERSION)
+	dkms add $(DKMS_SRC)
+	for k in $(DKMS_KERNELS); do dkms install vhu/$(DKMS_VERSION) -k $$k || exit 1; done
+	dkms status vhu
+
+dkms-uninstall:
+	dkms remove vhu/$(DKMS_VERSION) --all
+	rm -rf /usr/src/vhu-$(DKMS_VERSION)
 
 clean:
 	rm -rf $(TOP)/build
