@@ -10,6 +10,7 @@
 #   make demo                build, boot a VM, load the module, show it
 #   make bench               vhu vs qemu-storage-daemon vs fio, per kernel in a VM
 #   make sparse / checkpatch kernel code checks
+#   make htmldocs            Documentation/ as HTML in build/htmldocs
 #   make install             vhu.ko for KDIR, vhuctl and vhuctl(8)
 #   make dkms-install        vhu.ko through DKMS, for every kernel with headers
 #
@@ -32,7 +33,8 @@ W ?= 1
 VM_KERNELS ?= 6.1 6.12
 
 .PHONY: all deps module tools selftests check demo bench \
-	sparse checkpatch install dkms-src dkms-install dkms-uninstall clean
+	sparse checkpatch kernel-doc htmldocs install dkms-src dkms-install \
+	dkms-uninstall clean
 
 all: module tools selftests
 
@@ -89,6 +91,25 @@ checkpatch:
 install: module
 	$(KBUILD) modules_install
 	$(MAKE) -C $(TOP)/tools install
+
+# Documentation/ as HTML in build/htmldocs, with Sphinx (python3-sphinx)
+# and the kernel's kernel-doc extension taken from Debian's linux-source
+# (Documentation/conf.py). SPHINXOPTS=-W turns warnings into errors.
+SPHINXBUILD ?= sphinx-build
+SPHINXOPTS ?=
+KERNEL_DOC_FILES := scripts/kernel-doc Documentation/sphinx/kerneldoc.py \
+	Documentation/sphinx/kernellog.py
+
+kernel-doc:
+	@$(TOP)/scripts/linux-source-files --series 6.12 $(TOP)/build/kernel-doc \
+		$(KERNEL_DOC_FILES)
+
+htmldocs: kernel-doc
+	@command -v $(SPHINXBUILD) >/dev/null || { \
+		echo "error: $(SPHINXBUILD) not found (Debian: apt-get install python3-sphinx)" >&2; exit 1; }
+	$(SPHINXBUILD) -b html -q $(SPHINXOPTS) -d $(TOP)/build/htmldocs/.doctrees \
+		$(TOP)/Documentation $(TOP)/build/htmldocs
+	@echo "built $(TOP)/build/htmldocs/index.html"
 
 # DKMS (README): dkms-src writes the module's sources, with VERSION and
 # dkms.conf, to DKMS_SRC; dkms-install registers that copy with dkms (as
