@@ -25,7 +25,7 @@
 #include <linux/virtio_ring.h>
 
 #include "daemon.h"
-#include "dp_user.h"
+#include "dpu.h"
 #include "tap.h"
 #include "test_util.h"
 #include "vu_frontend.h"

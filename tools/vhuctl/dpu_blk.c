@@ -17,7 +17,7 @@
 #include <string.h>
 #include <sys/uio.h>
 
-#include "dp_user.h"
+#include "dpu.h"
 #include "vu_server.h"
 
 #define SECTOR_SHIFT 9
@@ -207,7 +207,7 @@ static void get_id(struct dpu_queue *q, struct dpu_req *req,
 	finish(q, req, VIRTIO_BLK_S_OK);
 }
 
-void dpu_blk_start(struct dpu_queue *q, struct dpu_req *req, struct vq_chain *c)
+void dpu_blk_start(struct dpu_queue *q, struct dpu_req *req, struct dpu_chain *c)
 {
 	const struct vu_export_cfg *cfg = q->dp->cfg;
 	struct virtio_blk_outhdr hdr;

@@ -14,7 +14,7 @@
  */
 #include <string.h>
 
-#include "vq_user.h"
+#include "dpu.h"
 
 #define READ_ONCE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define WRITE_ONCE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
@@ -69,19 +69,19 @@ void *dpu_mem_ptr(const struct dpu_mem *m, uint64_t gpa, uint64_t len)
 }
 
 /* The event index fields after each ring (VIRTIO_RING_F_EVENT_IDX). */
-static uint16_t *avail_event(struct vq *vq)
+static uint16_t *avail_event(struct dpu_ring *vq)
 {
 	return (uint16_t *)(void *)&vq->used->ring[vq->num];
 }
 
-static uint16_t *used_event(struct vq *vq)
+static uint16_t *used_event(struct dpu_ring *vq)
 {
 	return (uint16_t *)(void *)&vq->avail->ring[vq->num];
 }
 
 /* ---- avail ring ------------------------------------------------------ */
 
-int vq_pop(struct vq *vq, uint16_t *head, const char **why)
+int dpu_ring_pop(struct dpu_ring *vq, uint16_t *head, const char **why)
 {
 	uint16_t h;
 
@@ -108,12 +108,12 @@ int vq_pop(struct vq *vq, uint16_t *head, const char **why)
 	return 1;
 }
 
-bool vq_avail_pending(struct vq *vq)
+bool dpu_ring_avail_pending(struct dpu_ring *vq)
 {
 	return __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE) != vq->last_avail;
 }
 
-void vq_notify(struct vq *vq, bool on)
+void dpu_ring_notify(struct dpu_ring *vq, bool on)
 {
 	if (vq->event_idx) {
 		if (on)
@@ -127,7 +127,7 @@ void vq_notify(struct vq *vq, bool on)
 
 /* ---- descriptor chains ----------------------------------------------- */
 
-static void chain_add(const struct dpu_mem *m, struct vq_chain *c,
+static void chain_add(const struct dpu_mem *m, struct dpu_chain *c,
 		      uint64_t addr, uint32_t len, uint16_t flags)
 {
 	unsigned int used = c->nout + c->nin;
@@ -146,7 +146,7 @@ static void chain_add(const struct dpu_mem *m, struct vq_chain *c,
 	}
 	if (c->bad)
 		return;
-	n = dpu_mem_iov(m, addr, len, c->iov + used, VQ_MAX_IOV - used);
+	n = dpu_mem_iov(m, addr, len, c->iov + used, DPU_MAX_IOV - used);
 	if (n < 0) {
 		c->bad = true;
 		return;
@@ -157,8 +157,8 @@ static void chain_add(const struct dpu_mem *m, struct vq_chain *c,
 		c->nout += n;
 }
 
-static int walk_indirect(struct vq *vq, const struct dpu_mem *m,
-			 struct vq_chain *c, uint64_t addr, uint32_t len,
+static int walk_indirect(struct dpu_ring *vq, const struct dpu_mem *m,
+			 struct dpu_chain *c, uint64_t addr, uint32_t len,
 			 const char **why)
 {
 	const struct vring_desc *table;
@@ -169,7 +169,7 @@ static int walk_indirect(struct vq *vq, const struct dpu_mem *m,
 		return -1;
 	}
 	if (!len || len % sizeof(struct vring_desc) ||
-	    len / sizeof(struct vring_desc) > VQ_MAX_INDIRECT) {
+	    len / sizeof(struct vring_desc) > DPU_MAX_INDIRECT) {
 		*why = "bad indirect table length";
 		return -1;
 	}
@@ -202,8 +202,8 @@ static int walk_indirect(struct vq *vq, const struct dpu_mem *m,
 	}
 }
 
-int vq_walk(struct vq *vq, const struct dpu_mem *m, uint16_t head,
-	    struct vq_chain *c, const char **why)
+int dpu_ring_walk(struct dpu_ring *vq, const struct dpu_mem *m, uint16_t head,
+	    struct dpu_chain *c, const char **why)
 {
 	uint32_t i = head, n = 0;
 
@@ -239,7 +239,7 @@ int vq_walk(struct vq *vq, const struct dpu_mem *m, uint16_t head,
 
 /* ---- used ring ------------------------------------------------------- */
 
-void vq_push(struct vq *vq, uint16_t head, uint32_t len)
+void dpu_ring_push(struct dpu_ring *vq, uint16_t head, uint32_t len)
 {
 	struct vring_used_elem *e = &vq->used->ring[vq->used_idx & (vq->num - 1)];
 
@@ -248,7 +248,7 @@ void vq_push(struct vq *vq, uint16_t head, uint32_t len)
 	vq->used_idx++;
 }
 
-void vq_flush(struct vq *vq)
+void dpu_ring_flush(struct dpu_ring *vq)
 {
 	/* Elements before the index that makes them visible. */
 	__atomic_store_n(&vq->used->idx, vq->used_idx, __ATOMIC_RELEASE);
@@ -259,12 +259,12 @@ static bool need_event(uint16_t event, uint16_t new, uint16_t old)
 	return (uint16_t)(new - event - 1) < (uint16_t)(new - old);
 }
 
-bool vq_publish(struct vq *vq)
+bool dpu_ring_publish(struct dpu_ring *vq)
 {
 	uint16_t old = vq->signalled_used, ev;
 	bool valid = vq->signalled_valid;
 
-	vq_flush(vq);
+	dpu_ring_flush(vq);
 	/* The index before reading what the driver wants. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!vq->event_idx)
