@@ -29,10 +29,10 @@
 #include "tap.h"
 #include "test_dp.h"
 #include "test_util.h"
+#include "util.h"
 #include "vhuctl.h"
 #include "vu_frontend.h"
 
-#define BIT(n) (1ull << (n))
 #define DISK_SIZE (8u << 20)
 #define QSIZE 256
 

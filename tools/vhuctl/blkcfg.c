@@ -8,9 +8,8 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
+#include "util.h"
 #include "vu_server.h"
-
-#define BIT(n) (1ull << (n))
 
 uint64_t vu_blk_features(const struct vu_export_cfg *cfg)
 {

@@ -23,6 +23,7 @@
 #include <linux/fs.h>
 
 #include "daemon.h"
+#include "util.h"
 #include "vhuctl.h"
 
 #define MAX_EXPORTS 64

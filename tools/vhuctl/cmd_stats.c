@@ -16,6 +16,7 @@
 
 #include <linux/vhu.h>
 
+#include "util.h"
 #include "vhuctl.h"
 
 

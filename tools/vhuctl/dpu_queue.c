@@ -37,17 +37,9 @@
 #include <linux/virtio_ring.h>
 
 #include "dpu.h"
+#include "util.h"
 #include "vhuctl.h"
 #include "vu_server.h"
-
-#define BIT(n) (1ull << (n))
-
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
 
 static int dup_fd(int fd)
 {

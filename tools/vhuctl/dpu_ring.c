@@ -15,9 +15,7 @@
 #include <string.h>
 
 #include "dpu.h"
-
-#define READ_ONCE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
-#define WRITE_ONCE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+#include "util.h"
 
 void dpu_mem_from(struct dpu_mem *m, const struct vu_mem *mem)
 {

@@ -11,8 +11,6 @@
 
 #define VHUCTL_VERSION "0.1.0"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
 /*
  * One subcommand. run() gets argv with argv[0] = the subcommand name and
  * returns the process exit status (0 ok, 1 failure, 2 usage error).

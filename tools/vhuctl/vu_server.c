@@ -31,10 +31,9 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
+#include "util.h"
 #include "vhuctl.h"
 #include "vu_server.h"
-
-#define BIT(n) (1ull << (n))
 
 enum size_kind {
 	SZ_EXACT,	/* hdr.size == size */
@@ -124,13 +123,6 @@ static bool protocol_features_on(const struct vu_dev *dev)
 		     vu_request_name((m)->hdr.request), ##__VA_ARGS__);	\
 		(err);							\
 	})
-
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
 
 /* Take the message's i-th fd over. */
 static int take_fd(struct vu_msg *m, int i)
