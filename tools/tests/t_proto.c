@@ -30,7 +30,6 @@
 #include "test_dp.h"
 #include "test_util.h"
 #include "util.h"
-#include "vhuctl.h"
 #include "vu_frontend.h"
 
 #define DISK_SIZE (8u << 20)

@@ -23,6 +23,7 @@
 #include <linux/fs.h>
 
 #include "daemon.h"
+#include "log.h"
 #include "util.h"
 #include "vhuctl.h"
 

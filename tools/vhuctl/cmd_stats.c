@@ -16,6 +16,7 @@
 
 #include <linux/vhu.h>
 
+#include "log.h"
 #include "util.h"
 #include "vhuctl.h"
 

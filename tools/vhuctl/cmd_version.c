@@ -11,6 +11,7 @@
 
 #include <linux/vhu.h>
 
+#include "log.h"
 #include "vhuctl.h"
 
 static int version_run(int argc, char **argv)

@@ -28,8 +28,8 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "log.h"
 #include "util.h"
-#include "vhuctl.h"
 
 /* A frontend that stalls in the middle of a message is cut off. */
 #define MSG_TIMEOUT_SEC 10

@@ -22,7 +22,7 @@
 #include <linux/vhu.h>
 
 #include "datapath.h"
-#include "vhuctl.h"
+#include "log.h"
 #include "vu_server.h"
 
 

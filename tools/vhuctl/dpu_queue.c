@@ -37,8 +37,8 @@
 #include <linux/virtio_ring.h>
 
 #include "dpu.h"
+#include "log.h"
 #include "util.h"
-#include "vhuctl.h"
 #include "vu_server.h"
 
 static int dup_fd(int fd)

@@ -31,6 +31,22 @@ void usage_error(const struct vhuctl_cmd *cmd, const char *fmt, ...)
 	fprintf(stderr, " (see 'vhuctl help %s')\n", cmd->name);
 }
 
+void json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = *s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
 static const struct vhuctl_cmd *find_cmd(const char *name)
 {
 	for (int i = 0; vhuctl_cmds[i]; i++)

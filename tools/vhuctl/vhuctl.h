@@ -38,11 +38,6 @@ extern const struct vhuctl_cmd *const vhuctl_cmds[];
 void usage_error(const struct vhuctl_cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* log.c: "vhuctl: " prefixed lines on stderr. */
-void vlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void verr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-extern bool vlog_quiet;
-
 /* genl.c: the module's answer to VHU_CMD_GET_VERSION. */
 struct vhu_mod_version {
 	char version[64];
@@ -55,7 +50,7 @@ int vhu_genl_open(struct nl_sock **skp, char *err, size_t errlen);
 /* Returns 0, -ENOENT when the family is absent, or another -errno. */
 int vhu_genl_get_version(struct vhu_mod_version *out, char *err, size_t errlen);
 
-/* JSON helper: print s as a JSON string literal. */
+/* main.c: print s as a JSON string literal. */
 void json_string(const char *s);
 
 #endif

@@ -31,8 +31,8 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
+#include "log.h"
 #include "util.h"
-#include "vhuctl.h"
 #include "vu_server.h"
 
 enum size_kind {
