@@ -97,13 +97,7 @@ static uint64_t t_features_offered(struct vu_dp *dp)
 static void t_get_config(struct vu_dp *dp, struct virtio_blk_config *c)
 {
 	vu_blk_config(dp->cfg, true, c);
-}
-
-static int t_attach(struct vu_dp *dp)
-{
-	(void)dp;
-	rec(TDP_ATTACH, 0, 0, 0, 0);
-	return 0;
+	rec(TDP_GET_CONFIG, 0, 0, 0, 0);
 }
 
 static void t_detach(struct vu_dp *dp)
@@ -200,7 +194,6 @@ const struct vu_dp_ops tdp_ops = {
 	.close = t_close,
 	.device_features = t_features_offered,
 	.get_config = t_get_config,
-	.attach = t_attach,
 	.detach = t_detach,
 	.set_features = t_features,
 	.set_mem_table = t_mem_table,

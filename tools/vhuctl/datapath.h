@@ -83,8 +83,10 @@ struct vu_dp_ops {
 	uint64_t (*device_features)(struct vu_dp *dp);
 	void (*get_config)(struct vu_dp *dp, struct virtio_blk_config *cfg);
 
-	/* A frontend connected (SET_OWNER) / went away or reset (RESET_OWNER). */
-	int (*attach)(struct vu_dp *dp);
+	/*
+	 * The owner (SET_OWNER) went away or reset (RESET_OWNER): forget what
+	 * it set up, queues already stopped. The next frontend starts afresh.
+	 */
 	void (*detach)(struct vu_dp *dp);
 
 	int (*set_features)(struct vu_dp *dp, uint64_t features);
@@ -112,6 +114,5 @@ extern const struct vu_dp_ops vu_dp_user_ops;
  */
 const struct vu_dp_ops *vu_dp_select(enum vu_dp_mode mode, char *err,
 				     size_t errlen);
-const char *vu_dp_mode_name(enum vu_dp_mode mode);
 
 #endif

@@ -205,12 +205,6 @@ static void dpk_get_config(struct vu_dp *dp, struct virtio_blk_config *c)
 	c->write_zeroes_may_unmap = k->write_zeroes_may_unmap;
 }
 
-static int dpk_attach(struct vu_dp *dp)
-{
-	(void)dp;	/* the daemon owns the device from open on */
-	return 0;
-}
-
 /*
  * The frontend is gone: VHU_RESET_OWNER stops the vrings (waiting for
  * their I/O) and drops memory table, eventfds and backend; then the
@@ -399,7 +393,6 @@ const struct vu_dp_ops vu_dp_kernel_ops = {
 	.close = dpk_close,
 	.device_features = dpk_device_features,
 	.get_config = dpk_get_config,
-	.attach = dpk_attach,
 	.detach = dpk_detach,
 	.set_features = dpk_set_features,
 	.set_mem_table = dpk_set_mem_table,

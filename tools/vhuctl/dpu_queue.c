@@ -675,12 +675,6 @@ static void dpu_get_config(struct vu_dp *dp, struct virtio_blk_config *c)
 	vu_blk_config(dp->cfg, dp->writeback, c);
 }
 
-static int dpu_attach(struct vu_dp *dp)
-{
-	(void)dp;
-	return 0;
-}
-
 /* The frontend is gone: forget everything it set up. */
 static void dpu_detach(struct vu_dp *dp)
 {
@@ -754,7 +748,6 @@ const struct vu_dp_ops vu_dp_user_ops = {
 	.close = dpu_close,
 	.device_features = dpu_device_features,
 	.get_config = dpu_get_config,
-	.attach = dpu_attach,
 	.detach = dpu_detach,
 	.set_features = dpu_set_features,
 	.set_mem_table = dpu_set_mem_table,

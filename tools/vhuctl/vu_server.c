@@ -264,16 +264,8 @@ static int h_set_features(struct vu_dev *dev, struct vu_msg *m)
 
 static int h_set_owner(struct vu_dev *dev, struct vu_msg *m)
 {
-	int ret;
-
 	if (dev->owner)
 		return FAIL(dev, m, -EBUSY, "the device already has an owner");
-	if (!dev->attached) {
-		ret = dev->ops->attach(dev->dp);
-		if (ret)
-			return FAIL(dev, m, ret, "datapath: %s", strerror(-ret));
-		dev->attached = true;
-	}
 	dev->owner = true;
 	return 0;
 }
@@ -965,7 +957,6 @@ int vu_dev_handle(struct vu_dev *dev)
 	ret = recv_header(dev->conn_fd, m);
 	if (ret == -ECONNRESET || (ret < 0 && ret != -EMSGSIZE))
 		goto out;
-	dev->nr_msgs++;
 
 	/* A header we cannot trust leaves the stream unusable. */
 	if ((m->hdr.flags & VU_FLAG_VERSION_MASK) != VU_VERSION ||
@@ -1003,7 +994,6 @@ int vu_dev_handle(struct vu_dev *dev)
 	ack = (m->hdr.flags & VU_FLAG_NEED_REPLY) && reply_ack_on(dev);
 	ret = vret ? vret : d->handle(dev, m);
 	if (ret) {
-		dev->nr_errors++;
 		/* Connection-level failures (a reply could not be sent). */
 		if (ret == -EIO)
 			goto out;
@@ -1038,9 +1028,8 @@ static void release_session(struct vu_dev *dev)
 		stop_queue(dev, i);
 		queue_reset(&dev->q[i]);
 	}
-	if (dev->attached)
+	if (dev->owner)
 		dev->ops->detach(dev->dp);
-	dev->attached = false;
 	vu_mem_clear(&dev->mem);
 	inflight_release(&dev->inflight);
 	close_fd(&dev->backend_req_fd);
@@ -1072,7 +1061,6 @@ void vu_dev_init(struct vu_dev *dev, const char *name,
 void vu_dev_connect(struct vu_dev *dev, int fd)
 {
 	dev->conn_fd = fd;
-	dev->nr_connections++;
 }
 
 void vu_dev_disconnect(struct vu_dev *dev)

@@ -29,8 +29,7 @@ struct vu_dev {
 	struct vu_dp *dp;
 
 	int conn_fd;			/* -1 when no frontend */
-	bool owner;
-	bool attached;			/* ops->attach() done */
+	bool owner;			/* SET_OWNER seen: detach on reset */
 	uint64_t features;		/* offered */
 	uint64_t acked_features;
 	uint64_t protocol_features;	/* offered */
@@ -43,9 +42,6 @@ struct vu_dev {
 	struct vu_queue q[VU_MAX_QUEUES];
 	struct vu_inflight inflight;
 	int backend_req_fd;
-
-	/* Counters, for stats and tests. */
-	uint64_t nr_msgs, nr_errors, nr_connections;
 };
 
 /* Protocol features this backend offers. */
