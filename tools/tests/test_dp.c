@@ -17,9 +17,9 @@ struct tdp_log *tdp_log;
 
 struct vu_dp {
 	const struct vu_export_cfg *cfg;
-	uint64_t avail_hva[VU_MAX_QUEUES];
-	uint64_t used_hva[VU_MAX_QUEUES];
-	uint32_t base[VU_MAX_QUEUES];
+	uint64_t avail_hva[VHU_MAX_QUEUES];
+	uint64_t used_hva[VHU_MAX_QUEUES];
+	uint32_t base[VHU_MAX_QUEUES];
 };
 
 int tdp_log_init(void)

@@ -88,12 +88,12 @@ static int apply(struct group *g, int opt, const char *name, const char *arg)
 		c->direct = true;
 		break;
 	case OPT_QUEUES:
-		if (parse_uint(name, arg, 1, VU_MAX_QUEUES, &v))
+		if (parse_uint(name, arg, 1, VHU_MAX_QUEUES, &v))
 			return -1;
 		c->queues = v;
 		break;
 	case OPT_QUEUE_SIZE:
-		if (parse_uint(name, arg, 2, VU_MAX_QUEUE_SIZE, &v))
+		if (parse_uint(name, arg, 2, VHU_MAX_VRING_NUM, &v))
 			return -1;
 		if (v & (v - 1)) {
 			usage_error(self, "%s %u: not a power of 2", name, v);

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <linux/vhu.h>
 #include <linux/virtio_blk.h>
 
 #include "vu_mem.h"
@@ -26,7 +27,12 @@ enum vu_dp_mode {
 	VU_DP_USER,
 };
 
-/* One export as configured on the command line, backing already opened. */
+/*
+ * One export as configured on the command line, backing already opened.
+ * Its limits are the uapi's, which both datapaths share: at most
+ * VHU_MAX_QUEUES queues of at most VHU_MAX_VRING_NUM entries (the kernel
+ * datapath also checks what the loaded module reports in struct vhu_api).
+ */
 struct vu_export_cfg {
 	char socket_path[108];
 	char backing[4096];

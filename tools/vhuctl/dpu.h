@@ -158,7 +158,7 @@ struct vu_dp {
 	uint64_t features;		/* acked */
 	struct dpu_mem *mem;
 	struct vu_inflight inflight;	/* the server's mapping; fd not owned */
-	struct dpu_queue q[VU_MAX_QUEUES];
+	struct dpu_queue q[VHU_MAX_QUEUES];
 };
 
 /* dpu_blk.c: start a request for a walked chain (completes it on error). */

@@ -622,7 +622,7 @@ static int dpu_open(struct vu_dp **out, const struct vu_export_cfg *cfg,
 	dp->cfg = cfg;
 	dp->writeback = true;
 	dp->inflight.fd = -1;
-	for (uint32_t i = 0; i < VU_MAX_QUEUES; i++) {
+	for (uint32_t i = 0; i < VHU_MAX_QUEUES; i++) {
 		struct dpu_queue *q = &dp->q[i];
 
 		q->dp = dp;
@@ -656,7 +656,7 @@ static void stop_all(struct vu_dp *dp)
 static void dpu_close(struct vu_dp *dp)
 {
 	stop_all(dp);
-	for (uint32_t i = 0; i < VU_MAX_QUEUES; i++) {
+	for (uint32_t i = 0; i < VHU_MAX_QUEUES; i++) {
 		pthread_mutex_destroy(&dp->q[i].lock);
 		pthread_cond_destroy(&dp->q[i].cond);
 	}

@@ -92,8 +92,6 @@ enum vu_request {
 #define VU_MAX_MEM_TABLE_REGIONS 8	/* SET_MEM_TABLE */
 #define VU_MAX_MEM_SLOTS	32	/* GET_MAX_MEM_SLOTS answer */
 #define VU_MAX_CONFIG_SIZE	256
-#define VU_MAX_QUEUES		64
-#define VU_MAX_QUEUE_SIZE	32768
 #define VU_MAX_PAYLOAD		4096	/* larger messages end the connection */
 
 struct vu_hdr {

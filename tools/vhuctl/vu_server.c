@@ -309,7 +309,7 @@ static int h_set_mem_table(struct vu_dev *dev, struct vu_msg *m)
 {
 	const struct vu_mem_table_msg *t = &m->p.mem;
 	struct vu_mem *new, old;
-	bool was[VU_MAX_QUEUES];
+	bool was[VHU_MAX_QUEUES];
 	const char *why = "";
 	int ret;
 
@@ -1051,7 +1051,7 @@ void vu_dev_init(struct vu_dev *dev, const char *name,
 	dev->conn_fd = -1;
 	dev->backend_req_fd = -1;
 	dev->inflight.fd = -1;
-	for (uint32_t i = 0; i < VU_MAX_QUEUES; i++)
+	for (uint32_t i = 0; i < VHU_MAX_QUEUES; i++)
 		dev->q[i].kick_fd = dev->q[i].call_fd = dev->q[i].err_fd = -1;
 	dev->features = ops->device_features(dp) | BIT(VU_F_PROTOCOL_FEATURES);
 	dev->protocol_features = VU_PROTOCOL_FEATURES;

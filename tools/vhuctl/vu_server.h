@@ -39,7 +39,7 @@ struct vu_dev {
 	struct virtio_blk_config config;
 
 	struct vu_mem mem;
-	struct vu_queue q[VU_MAX_QUEUES];
+	struct vu_queue q[VHU_MAX_QUEUES];
 	struct vu_inflight inflight;
 	int backend_req_fd;
 };
