@@ -25,7 +25,6 @@
 #include <linux/virtio_ring.h>
 
 #include "daemon.h"
-#include "dpu.h"
 #include "tap.h"
 #include "test_util.h"
 #include "util.h"

@@ -10,8 +10,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "blkcfg.h"
 #include "test_dp.h"
-#include "vu_server.h"
 
 struct tdp_log *tdp_log;
 

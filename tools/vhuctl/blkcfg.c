@@ -8,8 +8,8 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
+#include "blkcfg.h"
 #include "util.h"
-#include "vu_server.h"
 
 uint64_t vu_blk_features(const struct vu_export_cfg *cfg)
 {
@@ -49,16 +49,4 @@ void vu_blk_config(const struct vu_export_cfg *cfg, bool writeback,
 	c->max_write_zeroes_sectors = 0x3fffff & ~(lbs_sectors - 1);
 	c->max_write_zeroes_seg = 1;
 	c->write_zeroes_may_unmap = 0;
-}
-
-/*
- * Split-ring inflight layout (shared with QEMU's libvhost-user): a 16-byte
- * header (features, version, desc_num, last_batch_head, used_idx) followed
- * by one 16-byte state per descriptor, rounded up to 64 bytes.
- */
-uint64_t vu_inflight_queue_size(uint16_t queue_size)
-{
-	uint64_t n = 16 + 16ull * queue_size;
-
-	return (n + 63) & ~63ull;
 }

@@ -19,6 +19,7 @@
 #include <linux/vhu.h>
 #include <linux/virtio_blk.h>
 
+#include "util.h"
 #include "vu_mem.h"
 
 enum vu_dp_mode {
@@ -61,6 +62,7 @@ struct vu_dp_queue {
 	int err_fd;			/* -1: none */
 };
 
+/* The inflight area (INFLIGHT_SHMFD), mapped by the server. */
 struct vu_inflight {
 	int fd;				/* -1: none */
 	void *addr;
@@ -68,6 +70,16 @@ struct vu_inflight {
 	uint16_t num_queues;
 	uint16_t queue_size;
 };
+
+/*
+ * Bytes of the inflight area per queue of queue_size entries: the uapi's
+ * struct vhu_inflight_queue (the vhost-user split layout), rounded up to
+ * 64 bytes as QEMU lays the queues out one after the other.
+ */
+static inline uint64_t vu_inflight_queue_size(uint16_t queue_size)
+{
+	return ALIGN(VHU_INFLIGHT_QUEUE_SIZE(queue_size), 64);
+}
 
 struct vu_dp;
 

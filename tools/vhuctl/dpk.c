@@ -23,7 +23,6 @@
 
 #include "datapath.h"
 #include "log.h"
-#include "vu_server.h"
 
 
 struct vu_dp {

@@ -18,7 +18,6 @@
 #include <sys/uio.h>
 
 #include "dpu.h"
-#include "vu_server.h"
 
 #define SECTOR_SHIFT 9
 

@@ -36,10 +36,10 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
+#include "blkcfg.h"
 #include "dpu.h"
 #include "log.h"
 #include "util.h"
-#include "vu_server.h"
 
 static int dup_fd(int fd)
 {

@@ -68,12 +68,4 @@ int vu_dev_handle(struct vu_dev *dev);
 /* Stop queues, release memory and fds, close the connection. */
 void vu_dev_disconnect(struct vu_dev *dev);
 
-/* blkcfg.c: virtio features and config space for an export. */
-uint64_t vu_blk_features(const struct vu_export_cfg *cfg);
-void vu_blk_config(const struct vu_export_cfg *cfg, bool writeback,
-		   struct virtio_blk_config *out);
-
-/* Bytes of inflight buffer per queue for a ring size (split rings). */
-uint64_t vu_inflight_queue_size(uint16_t queue_size);
-
 #endif
