@@ -210,7 +210,7 @@ static void t_qemu_lifecycle(struct vf_guest *g, int *inflight_fd)
 	tap_ok(ret == 0 && tdp_count(TDP_START, m) == 2 && i >= 0 && tdp_log->ev[i].b == 7,
 	       "qemu: restart after reset resumes at the saved base");
 
-	/* Writeback toggle through SET_CONFIG. */
+	/* Write cache toggle through SET_CONFIG. */
 	{
 		struct vu_config_msg c = {
 			.offset = offsetof(struct virtio_blk_config, wce), .size = 1,
@@ -220,7 +220,7 @@ static void t_qemu_lifecycle(struct vf_guest *g, int *inflight_fd)
 		m = log_mark();
 		c.data[0] = 0;
 		ret = vf_req_ack(&vf, VU_REQ_SET_CONFIG, &c, VU_CONFIG_HDR_SIZE + 1, NULL, 0);
-		i = tdp_find(TDP_WRITEBACK, m);
+		i = tdp_find(TDP_WRITE_CACHE, m);
 		tap_ok(ret == 0 && i >= 0 && tdp_log->ev[i].a == 0 &&
 		       vf_get_config(&vf, c.offset, 1, &wce) == 0 && wce == 0,
 		       "qemu: SET_CONFIG switches the write cache off");

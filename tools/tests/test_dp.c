@@ -180,10 +180,10 @@ static int t_err(struct vu_dp *dp, uint32_t index, int fd)
 	return 0;
 }
 
-static int t_writeback(struct vu_dp *dp, bool wb)
+static int t_write_cache(struct vu_dp *dp, bool write_cache)
 {
 	(void)dp;
-	rec(TDP_WRITEBACK, 0, wb, 0, 0);
+	rec(TDP_WRITE_CACHE, 0, write_cache, 0, 0);
 	return 0;
 }
 
@@ -204,5 +204,5 @@ const struct vu_dp_ops tdp_ops = {
 	.stop_queue = t_stop,
 	.set_call = t_call,
 	.set_err = t_err,
-	.set_writeback = t_writeback,
+	.set_write_cache = t_write_cache,
 };

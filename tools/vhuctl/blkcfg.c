@@ -28,7 +28,7 @@ uint64_t vu_blk_features(const struct vu_export_cfg *cfg)
 	return f;
 }
 
-void vu_blk_config(const struct vu_export_cfg *cfg, bool writeback,
+void vu_blk_config(const struct vu_export_cfg *cfg, bool write_cache,
 		   struct virtio_blk_config *c)
 {
 	uint32_t lbs_sectors = cfg->lbs / 512;
@@ -41,7 +41,7 @@ void vu_blk_config(const struct vu_export_cfg *cfg, bool writeback,
 	c->alignment_offset = 0;
 	c->min_io_size = 1;
 	c->opt_io_size = 0;
-	c->wce = writeback;
+	c->wce = write_cache;
 	c->num_queues = cfg->queues;
 	c->max_discard_sectors = 0x3fffff & ~(lbs_sectors - 1);
 	c->max_discard_seg = 1;

@@ -15,7 +15,8 @@
 #include "datapath.h"
 
 uint64_t vu_blk_features(const struct vu_export_cfg *cfg);
-void vu_blk_config(const struct vu_export_cfg *cfg, bool writeback,
+/* write_cache: the wce the driver set (true: write-back). */
+void vu_blk_config(const struct vu_export_cfg *cfg, bool write_cache,
 		   struct virtio_blk_config *out);
 
 #endif

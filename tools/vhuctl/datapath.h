@@ -119,8 +119,11 @@ struct vu_dp_ops {
 	int (*set_call)(struct vu_dp *dp, uint32_t index, int fd);
 	int (*set_err)(struct vu_dp *dp, uint32_t index, int fd);
 
-	/* Guest-visible write cache (virtio-blk WCE). */
-	int (*set_writeback)(struct vu_dp *dp, bool writeback);
+	/*
+	 * The write cache mode the driver set (virtio-blk wce): true is
+	 * write-back, false write-through (every write durable on completion).
+	 */
+	int (*set_write_cache)(struct vu_dp *dp, bool write_cache);
 };
 
 extern const struct vu_dp_ops vu_dp_kernel_ops;

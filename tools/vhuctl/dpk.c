@@ -30,7 +30,7 @@ struct vu_dp {
 	const struct vu_export_cfg *cfg;
 	struct vhu_dev_info info;
 	struct vu_inflight inflight;	/* the server's mapping; addr NULL: none */
-	bool writeback;			/* the driver's WCE, kept across frontends */
+	bool write_cache;		/* the driver's wce, kept across frontends */
 };
 
 /* What this datapath relies on in the module. */
@@ -91,6 +91,17 @@ static int dpk_probe(char *err, size_t errlen)
 	return 0;
 }
 
+/* Write-through (wce 0): the module submits every write O_DSYNC. */
+static int dpk_set_write_cache(struct vu_dp *dp, bool write_cache)
+{
+	uint32_t mode = write_cache;
+	int ret = xioctl(dp, VHU_SET_WRITE_CACHE, &mode);
+
+	if (!ret)
+		dp->write_cache = write_cache;
+	return ret;
+}
+
 /* Own the device and give it the backend: the state right after open. */
 static int setup(struct vu_dp *dp, char *err, size_t errlen)
 {
@@ -122,10 +133,8 @@ static int setup(struct vu_dp *dp, char *err, size_t errlen)
 		return ret;
 	}
 	/* The guest still sees the cache mode its driver set last. */
-	if (!dp->writeback) {
-		uint32_t wce = 0;
-
-		ret = xioctl(dp, VHU_SET_WRITE_CACHE, &wce);
+	if (!dp->write_cache) {
+		ret = dpk_set_write_cache(dp, false);
 		if (ret)
 			snprintf(err, errlen, "VHU_SET_WRITE_CACHE: %s", strerror(-ret));
 	}
@@ -145,7 +154,7 @@ static int dpk_open(struct vu_dp **out, const struct vu_export_cfg *cfg,
 		return -ENOMEM;
 	}
 	dp->cfg = cfg;
-	dp->writeback = true;
+	dp->write_cache = true;
 	dp->inflight.fd = -1;
 	dp->fd = open_dev(&api, err, errlen);
 	if (dp->fd < 0) {
@@ -194,7 +203,7 @@ static void dpk_get_config(struct vu_dp *dp, struct virtio_blk_config *c)
 	c->alignment_offset = k->alignment_offset;
 	c->min_io_size = k->min_io_size;
 	c->opt_io_size = k->opt_io_size;
-	c->wce = dp->writeback;
+	c->wce = dp->write_cache;
 	c->num_queues = k->num_queues;
 	c->max_discard_sectors = k->max_discard_sectors;
 	c->max_discard_seg = k->max_discard_seg;
@@ -374,17 +383,6 @@ static int dpk_set_err(struct vu_dp *dp, uint32_t index, int fd)
 	return vring_file(dp, VHU_SET_VRING_ERR, index, fd);
 }
 
-/* Write-through (WCE 0): the module submits every write O_DSYNC. */
-static int dpk_set_writeback(struct vu_dp *dp, bool writeback)
-{
-	uint32_t wce = writeback;
-	int ret = xioctl(dp, VHU_SET_WRITE_CACHE, &wce);
-
-	if (!ret)
-		dp->writeback = writeback;
-	return ret;
-}
-
 const struct vu_dp_ops vu_dp_kernel_ops = {
 	.name = "kernel",
 	.probe = dpk_probe,
@@ -402,6 +400,6 @@ const struct vu_dp_ops vu_dp_kernel_ops = {
 	.stop_queue = dpk_stop_queue,
 	.set_call = dpk_set_call,
 	.set_err = dpk_set_err,
-	.set_writeback = dpk_set_writeback,
+	.set_write_cache = dpk_set_write_cache,
 };
 

@@ -154,7 +154,7 @@ struct dpu_queue {
 struct vu_dp {
 	const struct vu_export_cfg *cfg;
 	int fd;				/* our dup of the backing */
-	bool writeback;
+	bool write_cache;		/* false: every write RWF_DSYNC */
 	uint64_t features;		/* acked */
 	struct dpu_mem *mem;
 	struct vu_inflight inflight;	/* the server's mapping; fd not owned */

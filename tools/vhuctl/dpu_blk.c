@@ -87,12 +87,17 @@ static bool range_ok(const struct vu_export_cfg *cfg, uint64_t sector,
 	return len <= cfg->size - (sector << SECTOR_SHIFT);
 }
 
+/* Write-through (wce 0): every write is durable when it completes. */
+static int write_flags(const struct dpu_queue *q)
+{
+	return __atomic_load_n(&q->dp->write_cache, __ATOMIC_RELAXED) ? 0 : RWF_DSYNC;
+}
+
 static void submit_rw(struct dpu_queue *q, struct dpu_req *req,
 		      struct iovec *iov, unsigned int n, uint64_t len,
 		      uint64_t sector)
 {
 	struct io_uring_sqe *sqe;
-	bool wb = __atomic_load_n(&q->dp->writeback, __ATOMIC_RELAXED);
 
 	if (!len) {
 		finish(q, req, VIRTIO_BLK_S_OK);
@@ -112,7 +117,7 @@ static void submit_rw(struct dpu_queue *q, struct dpu_req *req,
 		io_uring_prep_readv(sqe, q->dp->fd, req->iov, n, req->off);
 	else
 		io_uring_prep_writev2(sqe, q->dp->fd, req->iov, n, req->off,
-				      wb ? 0 : RWF_DSYNC);
+				      write_flags(q));
 	io_uring_sqe_set_data(sqe, req);
 }
 
@@ -143,8 +148,7 @@ static bool submit_bounce(struct dpu_queue *q, struct dpu_req *req)
 	} else {
 		iov_gather(req->iov, req->niov, req->bounce, req->expect);
 		io_uring_prep_write(sqe, q->dp->fd, req->bounce, req->expect, req->off);
-		if (!__atomic_load_n(&q->dp->writeback, __ATOMIC_RELAXED))
-			sqe->rw_flags = RWF_DSYNC;
+		sqe->rw_flags = write_flags(q);
 	}
 	io_uring_sqe_set_data(sqe, req);
 	return true;

@@ -620,7 +620,7 @@ static int dpu_open(struct vu_dp **out, const struct vu_export_cfg *cfg,
 		goto err;
 	}
 	dp->cfg = cfg;
-	dp->writeback = true;
+	dp->write_cache = true;
 	dp->inflight.fd = -1;
 	for (uint32_t i = 0; i < VHU_MAX_QUEUES; i++) {
 		struct dpu_queue *q = &dp->q[i];
@@ -672,7 +672,7 @@ static uint64_t dpu_device_features(struct vu_dp *dp)
 
 static void dpu_get_config(struct vu_dp *dp, struct virtio_blk_config *c)
 {
-	vu_blk_config(dp->cfg, dp->writeback, c);
+	vu_blk_config(dp->cfg, dp->write_cache, c);
 }
 
 /* The frontend is gone: forget everything it set up. */
@@ -734,10 +734,10 @@ static int dpu_set_err(struct vu_dp *dp, uint32_t index, int fd)
 	return set_fd(dp, index, fd, false);
 }
 
-/* Write-through (WCE 0) makes every write RWF_DSYNC. */
-static int dpu_set_writeback(struct vu_dp *dp, bool writeback)
+/* Write-through (wce 0) makes every write RWF_DSYNC. */
+static int dpu_set_write_cache(struct vu_dp *dp, bool write_cache)
 {
-	__atomic_store_n(&dp->writeback, writeback, __ATOMIC_RELAXED);
+	__atomic_store_n(&dp->write_cache, write_cache, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -758,5 +758,5 @@ const struct vu_dp_ops vu_dp_user_ops = {
 	.stop_queue = dpu_stop_queue,
 	.set_call = dpu_set_call,
 	.set_err = dpu_set_err,
-	.set_writeback = dpu_set_writeback,
+	.set_write_cache = dpu_set_write_cache,
 };

@@ -604,7 +604,7 @@ static int h_get_config(struct vu_dev *dev, struct vu_msg *m)
 	if (ret)
 		return ret;
 	dev->ops->get_config(dev->dp, &dev->config);
-	dev->config.wce = dev->writeback;
+	dev->config.wce = dev->write_cache;
 	memcpy(space, &dev->config, sizeof(dev->config));
 	memcpy(c->data, space + c->offset, c->size);
 	return send_reply(dev, m, c, VU_CONFIG_HDR_SIZE + c->size, -1);
@@ -614,7 +614,7 @@ static int h_set_config(struct vu_dev *dev, struct vu_msg *m)
 {
 	const struct vu_config_msg *c = &m->p.config;
 	int ret = config_check(dev, m);
-	bool wb;
+	bool write_cache;
 
 	if (ret)
 		return ret;
@@ -626,11 +626,11 @@ static int h_set_config(struct vu_dev *dev, struct vu_msg *m)
 		return FAIL(dev, m, -EPERM, "CONFIG_WCE was not negotiated");
 	if (c->data[0] > 1)
 		return FAIL(dev, m, -EINVAL, "write cache mode %u", c->data[0]);
-	wb = c->data[0];
-	ret = dev->ops->set_writeback(dev->dp, wb);
+	write_cache = c->data[0];
+	ret = dev->ops->set_write_cache(dev->dp, write_cache);
 	if (ret)
 		return FAIL(dev, m, ret, "datapath: %s", strerror(-ret));
-	dev->writeback = wb;
+	dev->write_cache = write_cache;
 	return 0;
 }
 
@@ -1055,7 +1055,7 @@ void vu_dev_init(struct vu_dev *dev, const char *name,
 		dev->q[i].kick_fd = dev->q[i].call_fd = dev->q[i].err_fd = -1;
 	dev->features = ops->device_features(dp) | BIT(VU_F_PROTOCOL_FEATURES);
 	dev->protocol_features = VU_PROTOCOL_FEATURES;
-	dev->writeback = true;
+	dev->write_cache = true;
 }
 
 void vu_dev_connect(struct vu_dev *dev, int fd)

@@ -35,7 +35,7 @@ struct vu_dev {
 	uint64_t protocol_features;	/* offered */
 	uint64_t acked_protocol_features;
 	uint8_t status;
-	bool writeback;
+	bool write_cache;		/* the driver's wce: true = write-back */
 	struct virtio_blk_config config;
 
 	struct vu_mem mem;
