@@ -36,25 +36,6 @@
 #define DPU_MAX_IOV		1024
 #define DPU_MAX_INDIRECT		1024
 
-/* The daemon's copy of the memory table: what a queue thread translates with. */
-struct dpu_mem {
-	unsigned int n;
-	struct {
-		uint64_t gpa, size, hva;
-	} r[VU_MAX_MEM_SLOTS];
-};
-
-void dpu_mem_from(struct dpu_mem *m, const struct vu_mem *mem);
-/*
- * Translate [gpa, gpa + len) into iovecs (a range may span adjacent
- * regions). Returns the number of iovecs used, or -1 when any byte is
- * outside every region or more than max iovecs would be needed.
- */
-int dpu_mem_iov(const struct dpu_mem *m, uint64_t gpa, uint64_t len,
-		struct iovec *iov, unsigned int max);
-/* One contiguous range, or NULL. */
-void *dpu_mem_ptr(const struct dpu_mem *m, uint64_t gpa, uint64_t len);
-
 struct dpu_ring {
 	uint16_t num;
 	bool event_idx, indirect;
@@ -85,7 +66,7 @@ struct dpu_chain {
  */
 int dpu_ring_pop(struct dpu_ring *vq, uint16_t *head, const char **why);
 /* Walk the chain at head: 0, or -1 on a ring error (reason in *why). */
-int dpu_ring_walk(struct dpu_ring *vq, const struct dpu_mem *m, uint16_t head,
+int dpu_ring_walk(struct dpu_ring *vq, const struct vu_mem_view *m, uint16_t head,
 	    struct dpu_chain *c, const char **why);
 /* Put one used element (not yet visible: see dpu_ring_publish). */
 void dpu_ring_push(struct dpu_ring *vq, uint16_t head, uint32_t len);
@@ -130,7 +111,7 @@ struct dpu_queue {
 	pthread_t thread;
 	struct io_uring uring;
 	struct dpu_ring vq;
-	const struct dpu_mem *mem;	/* changed only while parked */
+	const struct vu_mem_view *mem;	/* changed only while parked */
 	struct vhu_inflight_queue *inflight;	/* NULL: none */
 	uint64_t inflight_counter;
 
@@ -156,7 +137,7 @@ struct vu_dp {
 	int fd;				/* our dup of the backing */
 	bool write_cache;		/* false: every write RWF_DSYNC */
 	uint64_t features;		/* acked */
-	struct dpu_mem *mem;
+	struct vu_mem_view *mem;
 	struct vu_inflight inflight;	/* the server's mapping; fd not owned */
 	struct dpu_queue q[VHU_MAX_QUEUES];
 };

@@ -223,7 +223,7 @@ void dpu_blk_start(struct dpu_queue *q, struct dpu_req *req, struct dpu_chain *c
 	req->written = 0;
 	req->iov = NULL;
 	req->bounce = NULL;
-	req->status_ptr = c->have_status ? dpu_mem_ptr(q->mem, c->status_gpa, 1) : NULL;
+	req->status_ptr = c->have_status ? vu_mem_view_ptr(q->mem, c->status_gpa, 1) : NULL;
 	if (req->status_ptr)
 		req->written = 1;
 	if (c->bad || !req->status_ptr || c->out_len > DPU_REQ_MAX_BYTES + 4096 ||

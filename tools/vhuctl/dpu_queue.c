@@ -527,10 +527,10 @@ static void resume_all(struct vu_dp *dp)
 
 /* ---- memory ------------------------------------------------------------ */
 
-/* Install a new table with every queue thread parked; frees the old one. */
-static void swap_mem(struct vu_dp *dp, struct dpu_mem *new)
+/* Install a new view with every queue thread parked; frees the old one. */
+static void swap_mem(struct vu_dp *dp, struct vu_mem_view *new)
 {
-	struct dpu_mem *old = dp->mem;
+	struct vu_mem_view *old = dp->mem;
 
 	pause_all(dp);
 	dp->mem = new;
@@ -540,43 +540,48 @@ static void swap_mem(struct vu_dp *dp, struct dpu_mem *new)
 
 static int dpu_set_mem_table(struct vu_dp *dp, const struct vu_mem *mem)
 {
-	struct dpu_mem *new = malloc(sizeof(*new));
+	struct vu_mem_view *new = malloc(sizeof(*new));
 
 	if (!new)
 		return -ENOMEM;
-	dpu_mem_from(new, mem);
+	vu_mem_view_init(new, mem);
 	swap_mem(dp, new);
 	return 0;
 }
 
+/* The current view to change and swap in, or NULL. */
+static struct vu_mem_view *copy_mem(struct vu_dp *dp)
+{
+	struct vu_mem_view *new = malloc(sizeof(*new));
+
+	if (new)
+		*new = *dp->mem;
+	return new;
+}
+
 static int dpu_add_region(struct vu_dp *dp, const struct vu_region *r)
 {
-	struct dpu_mem *new = malloc(sizeof(*new));
+	struct vu_mem_view *new = copy_mem(dp);
+	int ret;
 
 	if (!new)
 		return -ENOMEM;
-	*new = *dp->mem;
-	if (new->n >= VU_MAX_MEM_SLOTS) {
+	ret = vu_mem_view_add(new, r);
+	if (ret) {
 		free(new);
-		return -ENOSPC;
+		return ret;
 	}
-	new->r[new->n].gpa = r->gpa;
-	new->r[new->n].size = r->size;
-	new->r[new->n].hva = r->hva;
-	new->n++;
 	swap_mem(dp, new);
 	return 0;
 }
 
 static int dpu_remove_region(struct vu_dp *dp, const struct vu_region *r)
 {
-	struct dpu_mem *new = calloc(1, sizeof(*new));
+	struct vu_mem_view *new = copy_mem(dp);
 
 	if (!new)
 		return -ENOMEM;
-	for (unsigned int i = 0; i < dp->mem->n; i++)
-		if (dp->mem->r[i].gpa != r->gpa || dp->mem->r[i].size != r->size)
-			new->r[new->n++] = dp->mem->r[i];
+	vu_mem_view_remove(new, r);
 	swap_mem(dp, new);
 	return 0;
 }

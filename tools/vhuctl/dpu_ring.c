@@ -17,55 +17,6 @@
 #include "dpu.h"
 #include "util.h"
 
-void dpu_mem_from(struct dpu_mem *m, const struct vu_mem *mem)
-{
-	memset(m, 0, sizeof(*m));
-	for (unsigned int i = 0; i < mem->nregions; i++) {
-		m->r[i].gpa = mem->r[i].gpa;
-		m->r[i].size = mem->r[i].size;
-		m->r[i].hva = mem->r[i].hva;
-	}
-	m->n = mem->nregions;
-}
-
-int dpu_mem_iov(const struct dpu_mem *m, uint64_t gpa, uint64_t len,
-		struct iovec *iov, unsigned int max)
-{
-	unsigned int n = 0;
-
-	if (gpa + len < gpa)
-		return -1;
-	while (len) {
-		unsigned int i;
-
-		for (i = 0; i < m->n; i++)
-			if (gpa >= m->r[i].gpa && gpa - m->r[i].gpa < m->r[i].size)
-				break;
-		if (i == m->n || n == max)
-			return -1;
-		uint64_t off = gpa - m->r[i].gpa;
-		uint64_t chunk = m->r[i].size - off;
-
-		if (chunk > len)
-			chunk = len;
-		iov[n].iov_base = (void *)(uintptr_t)(m->r[i].hva + off);
-		iov[n].iov_len = chunk;
-		n++;
-		gpa += chunk;
-		len -= chunk;
-	}
-	return n;
-}
-
-void *dpu_mem_ptr(const struct dpu_mem *m, uint64_t gpa, uint64_t len)
-{
-	struct iovec iov;
-
-	if (!len || dpu_mem_iov(m, gpa, len, &iov, 1) != 1)
-		return NULL;
-	return iov.iov_base;
-}
-
 /* The event index fields after each ring (VIRTIO_RING_F_EVENT_IDX). */
 static uint16_t *avail_event(struct dpu_ring *vq)
 {
@@ -125,7 +76,7 @@ void dpu_ring_notify(struct dpu_ring *vq, bool on)
 
 /* ---- descriptor chains ----------------------------------------------- */
 
-static void chain_add(const struct dpu_mem *m, struct dpu_chain *c,
+static void chain_add(const struct vu_mem_view *m, struct dpu_chain *c,
 		      uint64_t addr, uint32_t len, uint16_t flags)
 {
 	unsigned int used = c->nout + c->nin;
@@ -144,7 +95,7 @@ static void chain_add(const struct dpu_mem *m, struct dpu_chain *c,
 	}
 	if (c->bad)
 		return;
-	n = dpu_mem_iov(m, addr, len, c->iov + used, DPU_MAX_IOV - used);
+	n = vu_mem_view_iov(m, addr, len, c->iov + used, DPU_MAX_IOV - used);
 	if (n < 0) {
 		c->bad = true;
 		return;
@@ -155,7 +106,7 @@ static void chain_add(const struct dpu_mem *m, struct dpu_chain *c,
 		c->nout += n;
 }
 
-static int walk_indirect(struct dpu_ring *vq, const struct dpu_mem *m,
+static int walk_indirect(struct dpu_ring *vq, const struct vu_mem_view *m,
 			 struct dpu_chain *c, uint64_t addr, uint32_t len,
 			 const char **why)
 {
@@ -172,7 +123,7 @@ static int walk_indirect(struct dpu_ring *vq, const struct dpu_mem *m,
 		return -1;
 	}
 	count = len / sizeof(struct vring_desc);
-	table = dpu_mem_ptr(m, addr, len);
+	table = vu_mem_view_ptr(m, addr, len);
 	if (!table) {
 		*why = "indirect table outside guest memory";
 		return -1;
@@ -200,7 +151,7 @@ static int walk_indirect(struct dpu_ring *vq, const struct dpu_mem *m,
 	}
 }
 
-int dpu_ring_walk(struct dpu_ring *vq, const struct dpu_mem *m, uint16_t head,
+int dpu_ring_walk(struct dpu_ring *vq, const struct vu_mem_view *m, uint16_t head,
 	    struct dpu_chain *c, const char **why)
 {
 	uint32_t i = head, n = 0;

@@ -378,13 +378,9 @@ static bool ring_in_region(const struct vu_queue *q, const struct vu_region *r)
 static int h_rem_mem_reg(struct vu_dev *dev, struct vu_msg *m)
 {
 	const struct vu_region_desc *d = &m->p.mem_reg.region;
-	struct vu_region *r = NULL;
+	struct vu_region *r = vu_mem_find(&dev->mem, d);
 	int ret;
 
-	for (unsigned int i = 0; i < dev->mem.nregions; i++)
-		if (dev->mem.r[i].gpa == d->gpa && dev->mem.r[i].size == d->size &&
-		    dev->mem.r[i].uaddr == d->uaddr)
-			r = &dev->mem.r[i];
 	if (!r)
 		return FAIL(dev, m, -ENOENT, "no region at gpa 0x%" PRIx64 " size 0x%" PRIx64,
 			    d->gpa, d->size);
