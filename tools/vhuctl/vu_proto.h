@@ -150,6 +150,12 @@ struct vu_inflight_msg {
 	uint32_t padding;	/* QEMU's struct is 24 bytes with this padding */
 };
 
+/* Their sizes on the wire, which the server checks requests against. */
+_Static_assert(sizeof(struct vu_vring_state) == 8, "vring state payload");
+_Static_assert(sizeof(struct vu_vring_addr) == 40, "vring address payload");
+_Static_assert(sizeof(struct vu_mem_reg_msg) == 40, "memory region payload");
+_Static_assert(sizeof(struct vu_inflight_msg) == 24, "inflight payload");
+
 /* Every payload this backend parses, for the one receive buffer. */
 union vu_payload {
 	uint64_t u64;

@@ -55,8 +55,11 @@ struct vu_req_desc {
 	uint8_t fd_kind;
 	uint8_t fds;
 	bool has_reply;		/* the request has its own reply payload */
-	int8_t need_pf;		/* protocol feature that must be negotiated, -1 none */
+	uint64_t need_pf;	/* protocol features that must be negotiated */
 };
+
+/* For requests no vhost-user-blk backend takes: a feature never offered. */
+#define PF_NEVER	BIT(63)
 
 static int send_reply(struct vu_dev *dev, const struct vu_msg *req,
 		      const void *payload, uint32_t size, int fd)
@@ -744,49 +747,156 @@ static int h_set_inflight_fd(struct vu_dev *dev, struct vu_msg *m)
 	return 0;
 }
 
-#define NOPF (-1)
 static const struct vu_req_desc requests[VU_REQ_MAX] = {
-	[VU_REQ_GET_FEATURES] = { "GET_FEATURES", h_get_features, 0, SZ_EXACT, FD_EXACT, 0, true, NOPF },
-	[VU_REQ_SET_FEATURES] = { "SET_FEATURES", h_set_features, 8, SZ_EXACT, FD_EXACT, 0, false, NOPF },
-	[VU_REQ_SET_OWNER] = { "SET_OWNER", h_set_owner, 0, SZ_EXACT, FD_EXACT, 0, false, NOPF },
-	[VU_REQ_RESET_OWNER] = { "RESET_OWNER", h_reset_owner, 0, SZ_EXACT, FD_EXACT, 0, false, NOPF },
-	[VU_REQ_SET_MEM_TABLE] = { "SET_MEM_TABLE", h_set_mem_table, 0, SZ_MEM_TABLE, FD_BY_PAYLOAD, 0, false, NOPF },
-	[VU_REQ_SET_LOG_BASE] = { "SET_LOG_BASE", NULL, 0, 0, 0, 0, false, VU_PF_LOG_SHMFD },
-	[VU_REQ_SET_LOG_FD] = { "SET_LOG_FD", NULL, 0, 0, 0, 0, false, VU_PF_LOG_SHMFD },
-	[VU_REQ_SET_VRING_NUM] = { "SET_VRING_NUM", h_set_vring_num, 8, SZ_EXACT, FD_EXACT, 0, false, NOPF },
-	[VU_REQ_SET_VRING_ADDR] = { "SET_VRING_ADDR", h_set_vring_addr, 40, SZ_EXACT, FD_EXACT, 0, false, NOPF },
-	[VU_REQ_SET_VRING_BASE] = { "SET_VRING_BASE", h_set_vring_base, 8, SZ_EXACT, FD_EXACT, 0, false, NOPF },
-	[VU_REQ_GET_VRING_BASE] = { "GET_VRING_BASE", h_get_vring_base, 8, SZ_EXACT, FD_EXACT, 0, true, NOPF },
-	[VU_REQ_SET_VRING_KICK] = { "SET_VRING_KICK", h_set_vring_kick, 8, SZ_EXACT, FD_BY_PAYLOAD, 0, false, NOPF },
-	[VU_REQ_SET_VRING_CALL] = { "SET_VRING_CALL", h_set_vring_call, 8, SZ_EXACT, FD_BY_PAYLOAD, 0, false, NOPF },
-	[VU_REQ_SET_VRING_ERR] = { "SET_VRING_ERR", h_set_vring_err, 8, SZ_EXACT, FD_BY_PAYLOAD, 0, false, NOPF },
-	[VU_REQ_GET_PROTOCOL_FEATURES] = { "GET_PROTOCOL_FEATURES", h_get_protocol_features, 0, SZ_EXACT, FD_EXACT, 0, true, NOPF },
-	[VU_REQ_SET_PROTOCOL_FEATURES] = { "SET_PROTOCOL_FEATURES", h_set_protocol_features, 8, SZ_EXACT, FD_EXACT, 0, false, NOPF },
-	[VU_REQ_GET_QUEUE_NUM] = { "GET_QUEUE_NUM", h_get_queue_num, 0, SZ_EXACT, FD_EXACT, 0, true, VU_PF_MQ },
-	[VU_REQ_SET_VRING_ENABLE] = { "SET_VRING_ENABLE", h_set_vring_enable, 8, SZ_EXACT, FD_EXACT, 0, false, NOPF },
-	[VU_REQ_SEND_RARP] = { "SEND_RARP", NULL, 0, 0, 0, 0, false, VU_PF_RARP },
-	[VU_REQ_NET_SET_MTU] = { "NET_SET_MTU", NULL, 0, 0, 0, 0, false, VU_PF_NET_MTU },
-	[VU_REQ_SET_BACKEND_REQ_FD] = { "SET_BACKEND_REQ_FD", h_set_backend_req_fd, 0, SZ_EXACT, FD_EXACT, 1, false, VU_PF_BACKEND_REQ },
-	[VU_REQ_IOTLB_MSG] = { "IOTLB_MSG", NULL, 0, 0, 0, 0, false, -2 },
-	[VU_REQ_SET_VRING_ENDIAN] = { "SET_VRING_ENDIAN", NULL, 0, 0, 0, 0, false, VU_PF_CROSS_ENDIAN },
-	[VU_REQ_GET_CONFIG] = { "GET_CONFIG", h_get_config, 0, SZ_CONFIG, FD_EXACT, 0, true, VU_PF_CONFIG },
-	[VU_REQ_SET_CONFIG] = { "SET_CONFIG", h_set_config, 0, SZ_CONFIG, FD_EXACT, 0, false, VU_PF_CONFIG },
-	[VU_REQ_CREATE_CRYPTO_SESSION] = { "CREATE_CRYPTO_SESSION", NULL, 0, 0, 0, 0, false, VU_PF_CRYPTO_SESSION },
-	[VU_REQ_CLOSE_CRYPTO_SESSION] = { "CLOSE_CRYPTO_SESSION", NULL, 0, 0, 0, 0, false, VU_PF_CRYPTO_SESSION },
-	[VU_REQ_POSTCOPY_ADVISE] = { "POSTCOPY_ADVISE", NULL, 0, 0, 0, 0, false, VU_PF_PAGEFAULT },
-	[VU_REQ_POSTCOPY_LISTEN] = { "POSTCOPY_LISTEN", NULL, 0, 0, 0, 0, false, VU_PF_PAGEFAULT },
-	[VU_REQ_POSTCOPY_END] = { "POSTCOPY_END", NULL, 0, 0, 0, 0, false, VU_PF_PAGEFAULT },
-	[VU_REQ_GET_INFLIGHT_FD] = { "GET_INFLIGHT_FD", h_get_inflight_fd, 24, SZ_EXACT, FD_EXACT, 0, true, VU_PF_INFLIGHT_SHMFD },
-	[VU_REQ_SET_INFLIGHT_FD] = { "SET_INFLIGHT_FD", h_set_inflight_fd, 24, SZ_EXACT, FD_EXACT, 1, false, VU_PF_INFLIGHT_SHMFD },
-	[VU_REQ_GPU_SET_SOCKET] = { "GPU_SET_SOCKET", NULL, 0, 0, 0, 0, false, -2 },
-	[VU_REQ_RESET_DEVICE] = { "RESET_DEVICE", NULL, 0, 0, 0, 0, false, VU_PF_RESET_DEVICE },
-	[VU_REQ_VRING_KICK] = { "VRING_KICK", NULL, 0, 0, 0, 0, false, VU_PF_INBAND_NOTIFICATIONS },
-	[VU_REQ_GET_MAX_MEM_SLOTS] = { "GET_MAX_MEM_SLOTS", h_get_max_mem_slots, 0, SZ_EXACT, FD_EXACT, 0, true, VU_PF_CONFIGURE_MEM_SLOTS },
-	[VU_REQ_ADD_MEM_REG] = { "ADD_MEM_REG", h_add_mem_reg, 40, SZ_EXACT, FD_EXACT, 1, false, VU_PF_CONFIGURE_MEM_SLOTS },
+	[VU_REQ_GET_FEATURES] = {
+		.name = "GET_FEATURES", .handle = h_get_features,
+		.has_reply = true,
+	},
+	[VU_REQ_SET_FEATURES] = {
+		.name = "SET_FEATURES", .handle = h_set_features,
+		.size = sizeof(uint64_t),
+	},
+	[VU_REQ_SET_OWNER] = { .name = "SET_OWNER", .handle = h_set_owner },
+	[VU_REQ_RESET_OWNER] = {
+		.name = "RESET_OWNER", .handle = h_reset_owner,
+	},
+	[VU_REQ_SET_MEM_TABLE] = {
+		.name = "SET_MEM_TABLE", .handle = h_set_mem_table,
+		.size_kind = SZ_MEM_TABLE, .fd_kind = FD_BY_PAYLOAD,
+	},
+	[VU_REQ_SET_LOG_BASE] = {
+		.name = "SET_LOG_BASE", .need_pf = BIT(VU_PF_LOG_SHMFD),
+	},
+	[VU_REQ_SET_LOG_FD] = {
+		.name = "SET_LOG_FD", .need_pf = BIT(VU_PF_LOG_SHMFD),
+	},
+	[VU_REQ_SET_VRING_NUM] = {
+		.name = "SET_VRING_NUM", .handle = h_set_vring_num,
+		.size = sizeof(struct vu_vring_state),
+	},
+	[VU_REQ_SET_VRING_ADDR] = {
+		.name = "SET_VRING_ADDR", .handle = h_set_vring_addr,
+		.size = sizeof(struct vu_vring_addr),
+	},
+	[VU_REQ_SET_VRING_BASE] = {
+		.name = "SET_VRING_BASE", .handle = h_set_vring_base,
+		.size = sizeof(struct vu_vring_state),
+	},
+	[VU_REQ_GET_VRING_BASE] = {
+		.name = "GET_VRING_BASE", .handle = h_get_vring_base,
+		.size = sizeof(struct vu_vring_state), .has_reply = true,
+	},
+	[VU_REQ_SET_VRING_KICK] = {
+		.name = "SET_VRING_KICK", .handle = h_set_vring_kick,
+		.size = sizeof(uint64_t), .fd_kind = FD_BY_PAYLOAD,
+	},
+	[VU_REQ_SET_VRING_CALL] = {
+		.name = "SET_VRING_CALL", .handle = h_set_vring_call,
+		.size = sizeof(uint64_t), .fd_kind = FD_BY_PAYLOAD,
+	},
+	[VU_REQ_SET_VRING_ERR] = {
+		.name = "SET_VRING_ERR", .handle = h_set_vring_err,
+		.size = sizeof(uint64_t), .fd_kind = FD_BY_PAYLOAD,
+	},
+	[VU_REQ_GET_PROTOCOL_FEATURES] = {
+		.name = "GET_PROTOCOL_FEATURES",
+		.handle = h_get_protocol_features, .has_reply = true,
+	},
+	[VU_REQ_SET_PROTOCOL_FEATURES] = {
+		.name = "SET_PROTOCOL_FEATURES",
+		.handle = h_set_protocol_features, .size = sizeof(uint64_t),
+	},
+	[VU_REQ_GET_QUEUE_NUM] = {
+		.name = "GET_QUEUE_NUM", .handle = h_get_queue_num,
+		.has_reply = true, .need_pf = BIT(VU_PF_MQ),
+	},
+	[VU_REQ_SET_VRING_ENABLE] = {
+		.name = "SET_VRING_ENABLE", .handle = h_set_vring_enable,
+		.size = sizeof(struct vu_vring_state),
+	},
+	[VU_REQ_SEND_RARP] = {
+		.name = "SEND_RARP", .need_pf = BIT(VU_PF_RARP),
+	},
+	[VU_REQ_NET_SET_MTU] = {
+		.name = "NET_SET_MTU", .need_pf = BIT(VU_PF_NET_MTU),
+	},
+	[VU_REQ_SET_BACKEND_REQ_FD] = {
+		.name = "SET_BACKEND_REQ_FD", .handle = h_set_backend_req_fd,
+		.fds = 1, .need_pf = BIT(VU_PF_BACKEND_REQ),
+	},
+	[VU_REQ_IOTLB_MSG] = { .name = "IOTLB_MSG", .need_pf = PF_NEVER },
+	[VU_REQ_SET_VRING_ENDIAN] = {
+		.name = "SET_VRING_ENDIAN", .need_pf = BIT(VU_PF_CROSS_ENDIAN),
+	},
+	[VU_REQ_GET_CONFIG] = {
+		.name = "GET_CONFIG", .handle = h_get_config,
+		.size_kind = SZ_CONFIG, .has_reply = true,
+		.need_pf = BIT(VU_PF_CONFIG),
+	},
+	[VU_REQ_SET_CONFIG] = {
+		.name = "SET_CONFIG", .handle = h_set_config,
+		.size_kind = SZ_CONFIG, .need_pf = BIT(VU_PF_CONFIG),
+	},
+	[VU_REQ_CREATE_CRYPTO_SESSION] = {
+		.name = "CREATE_CRYPTO_SESSION",
+		.need_pf = BIT(VU_PF_CRYPTO_SESSION),
+	},
+	[VU_REQ_CLOSE_CRYPTO_SESSION] = {
+		.name = "CLOSE_CRYPTO_SESSION",
+		.need_pf = BIT(VU_PF_CRYPTO_SESSION),
+	},
+	[VU_REQ_POSTCOPY_ADVISE] = {
+		.name = "POSTCOPY_ADVISE", .need_pf = BIT(VU_PF_PAGEFAULT),
+	},
+	[VU_REQ_POSTCOPY_LISTEN] = {
+		.name = "POSTCOPY_LISTEN", .need_pf = BIT(VU_PF_PAGEFAULT),
+	},
+	[VU_REQ_POSTCOPY_END] = {
+		.name = "POSTCOPY_END", .need_pf = BIT(VU_PF_PAGEFAULT),
+	},
+	[VU_REQ_GET_INFLIGHT_FD] = {
+		.name = "GET_INFLIGHT_FD", .handle = h_get_inflight_fd,
+		.size = sizeof(struct vu_inflight_msg), .has_reply = true,
+		.need_pf = BIT(VU_PF_INFLIGHT_SHMFD),
+	},
+	[VU_REQ_SET_INFLIGHT_FD] = {
+		.name = "SET_INFLIGHT_FD", .handle = h_set_inflight_fd,
+		.size = sizeof(struct vu_inflight_msg), .fds = 1,
+		.need_pf = BIT(VU_PF_INFLIGHT_SHMFD),
+	},
+	[VU_REQ_GPU_SET_SOCKET] = {
+		.name = "GPU_SET_SOCKET", .need_pf = PF_NEVER,
+	},
+	[VU_REQ_RESET_DEVICE] = {
+		.name = "RESET_DEVICE", .need_pf = BIT(VU_PF_RESET_DEVICE),
+	},
+	[VU_REQ_VRING_KICK] = {
+		.name = "VRING_KICK",
+		.need_pf = BIT(VU_PF_INBAND_NOTIFICATIONS),
+	},
+	[VU_REQ_GET_MAX_MEM_SLOTS] = {
+		.name = "GET_MAX_MEM_SLOTS", .handle = h_get_max_mem_slots,
+		.has_reply = true, .need_pf = BIT(VU_PF_CONFIGURE_MEM_SLOTS),
+	},
+	[VU_REQ_ADD_MEM_REG] = {
+		.name = "ADD_MEM_REG", .handle = h_add_mem_reg,
+		.size = sizeof(struct vu_mem_reg_msg), .fds = 1,
+		.need_pf = BIT(VU_PF_CONFIGURE_MEM_SLOTS),
+	},
 	/* QEMU before 8.0 attached the region's fd to REM_MEM_REG too. */
-	[VU_REQ_REM_MEM_REG] = { "REM_MEM_REG", h_rem_mem_reg, 40, SZ_EXACT, FD_UP_TO, 1, false, VU_PF_CONFIGURE_MEM_SLOTS },
-	[VU_REQ_SET_STATUS] = { "SET_STATUS", h_set_status, 8, SZ_EXACT, FD_EXACT, 0, false, VU_PF_STATUS },
-	[VU_REQ_GET_STATUS] = { "GET_STATUS", h_get_status, 0, SZ_EXACT, FD_EXACT, 0, true, VU_PF_STATUS },
+	[VU_REQ_REM_MEM_REG] = {
+		.name = "REM_MEM_REG", .handle = h_rem_mem_reg,
+		.size = sizeof(struct vu_mem_reg_msg), .fd_kind = FD_UP_TO,
+		.fds = 1, .need_pf = BIT(VU_PF_CONFIGURE_MEM_SLOTS),
+	},
+	[VU_REQ_SET_STATUS] = {
+		.name = "SET_STATUS", .handle = h_set_status,
+		.size = sizeof(uint64_t), .need_pf = BIT(VU_PF_STATUS),
+	},
+	[VU_REQ_GET_STATUS] = {
+		.name = "GET_STATUS", .handle = h_get_status, .has_reply = true,
+		.need_pf = BIT(VU_PF_STATUS),
+	},
 };
 
 const char *vu_request_name(uint32_t req)
@@ -896,8 +1006,7 @@ static int validate(struct vu_dev *dev, const struct vu_msg *m,
 
 	if (!d || !d->name)
 		return FAIL(dev, m, -EOPNOTSUPP, "unknown request");
-	if (d->need_pf != NOPF &&
-	    (d->need_pf < 0 || !(dev->acked_protocol_features & BIT(d->need_pf))))
+	if (d->need_pf & ~dev->acked_protocol_features)
 		return FAIL(dev, m, -EOPNOTSUPP, "its protocol feature was not negotiated");
 	if (!d->handle)
 		return FAIL(dev, m, -EOPNOTSUPP, "not supported");
