@@ -175,6 +175,4 @@ struct vu_msg {
 	int nfds;
 };
 
-const char *vu_request_name(uint32_t req);
-
 #endif
