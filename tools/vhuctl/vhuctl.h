@@ -27,16 +27,36 @@ extern const struct vhuctl_cmd cmd_export;
 extern const struct vhuctl_cmd cmd_stats;
 extern const struct vhuctl_cmd cmd_help;
 
-/* The dispatch table in main.c, NULL-terminated. */
+/* The dispatch table in main.c, NULL-terminated, and its entry for name. */
 extern const struct vhuctl_cmd *const vhuctl_cmds[];
+const struct vhuctl_cmd *vhuctl_find_cmd(const char *name);
 
 /* Exit statuses. */
 #define EXIT_OK		0
 #define EXIT_FAIL	1
 #define EXIT_USAGE	2
 
+struct option;
+
+/* main.c: helpers every subcommand shares. */
 void usage_error(const struct vhuctl_cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* "usage: vhuctl NAME USAGE" on stdout. */
+void cmd_usage(const struct vhuctl_cmd *cmd);
+
+/*
+ * Parse a subcommand's arguments, which are options only, with
+ * getopt_long(shortopts, opts), calling opt(ctx, val, name, arg) for each
+ * option ("--name" or "-c" as given). An option with val 'h' prints the
+ * usage. Unknown options, missing values and operands are reported the
+ * same way for every subcommand. Returns -1 to carry on, or the exit
+ * status to return at once: EXIT_OK after the usage, EXIT_USAGE after an
+ * error. opt() returns -1 too, or EXIT_USAGE once it said what is wrong.
+ */
+int cmd_parse(const struct vhuctl_cmd *cmd, int argc, char **argv,
+	      const char *shortopts, const struct option *opts,
+	      int (*opt)(void *ctx, int val, const char *name, const char *arg),
+	      void *ctx);
 
 /* genl.c: the module's answer to VHU_CMD_GET_VERSION. */
 struct vhu_mod_version {
