@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The device: guest memory in one memfd (one region at GPA 0, rings and
- * buffers in it), and the vhost-user negotiation in QEMU 7.2's order
- * (see /work/shared/notes/qemu-7.2-vhost-user-blk.md), using only what the
- * backend offers, so it works with vhuctl and with qemu-storage-daemon.
+ * buffers in it), and the vhost-user negotiation in QEMU 7.2's order (as
+ * tools/lib/vu_frontend.c's vf_realize() and vf_driver_ok()), using only
+ * what the backend offers, so it works with vhuctl and with
+ * qemu-storage-daemon.
  */
 #include <errno.h>
 #include <stdio.h>
