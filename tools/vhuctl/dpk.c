@@ -142,7 +142,7 @@ static int setup(struct vu_dp *dp, char *err, size_t errlen)
 }
 
 static int dpk_open(struct vu_dp **out, const struct vu_export_cfg *cfg,
-		       char *err, size_t errlen)
+		    char *err, size_t errlen)
 {
 	struct vhu_api api;
 	struct vu_dp *dp;

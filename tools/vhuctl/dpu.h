@@ -36,6 +36,7 @@
 #define DPU_MAX_IOV		1024
 #define DPU_MAX_INDIRECT		1024
 
+/* A split virtqueue, as its queue thread reads and writes it. */
 struct dpu_ring {
 	uint16_t num;
 	bool event_idx, indirect;
@@ -66,8 +67,8 @@ struct dpu_chain {
  */
 int dpu_ring_pop(struct dpu_ring *vq, uint16_t *head, const char **why);
 /* Walk the chain at head: 0, or -1 on a ring error (reason in *why). */
-int dpu_ring_walk(struct dpu_ring *vq, const struct vu_mem_view *m, uint16_t head,
-	    struct dpu_chain *c, const char **why);
+int dpu_ring_walk(struct dpu_ring *vq, const struct vu_mem_view *m,
+		  uint16_t head, struct dpu_chain *c, const char **why);
 /* Put one used element (not yet visible: see dpu_ring_publish). */
 void dpu_ring_push(struct dpu_ring *vq, uint16_t head, uint32_t len);
 /* Make pushed elements visible (no call). */
@@ -125,7 +126,6 @@ struct dpu_queue {
 	int call_fd, err_fd;
 
 	bool broken;			/* ring error: take nothing more */
-	bool kicked;
 	unsigned int nr_inflight;
 	unsigned int nr_pushed;		/* used elements not yet published */
 	struct dpu_req *reqs, *free_reqs;
@@ -147,7 +147,7 @@ void dpu_blk_start(struct dpu_queue *q, struct dpu_req *req,
 		   struct dpu_chain *c);
 /* An io_uring completion for req. */
 void dpu_blk_complete(struct dpu_queue *q, struct dpu_req *req, int res);
-/* dp_user.c: the request is done, status set: put it in the used ring. */
+/* dpu_queue.c: the request is done, status set: put it in the used ring. */
 void dpu_req_done(struct dpu_queue *q, struct dpu_req *req);
 /* An SQE, submitting pending ones when the SQ is full. */
 struct io_uring_sqe *dpu_get_sqe(struct dpu_queue *q);

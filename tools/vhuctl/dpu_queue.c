@@ -602,7 +602,7 @@ static int dpu_probe(char *err, size_t errlen)
 }
 
 static int dpu_open(struct vu_dp **out, const struct vu_export_cfg *cfg,
-		     char *err, size_t errlen)
+		    char *err, size_t errlen)
 {
 	struct vu_dp *dp = calloc(1, sizeof(*dp));
 	int ret;

@@ -151,8 +151,8 @@ static int walk_indirect(struct dpu_ring *vq, const struct vu_mem_view *m,
 	}
 }
 
-int dpu_ring_walk(struct dpu_ring *vq, const struct vu_mem_view *m, uint16_t head,
-	    struct dpu_chain *c, const char **why)
+int dpu_ring_walk(struct dpu_ring *vq, const struct vu_mem_view *m,
+		  uint16_t head, struct dpu_chain *c, const char **why)
 {
 	uint32_t i = head, n = 0;
 
