@@ -54,9 +54,7 @@ struct vu_dp_queue {
 	uint32_t index;
 	uint32_t num;
 	uint32_t base;			/* next avail index to process */
-	uint32_t flags;			/* VU_VRING_F_LOG never set */
 	uint64_t desc_hva, avail_hva, used_hva;
-	uint64_t desc_uaddr, avail_uaddr, used_uaddr; /* frontend's */
 	int kick_fd;			/* -1: polling requested (NOFD) */
 	int call_fd;			/* -1: no interrupts */
 	int err_fd;			/* -1: none */

@@ -44,9 +44,6 @@ static int translate_queue(struct vu_dev *dev, uint32_t i,
 	out->index = i;
 	out->num = q->num;
 	out->base = q->base;
-	out->desc_uaddr = q->addr.desc;
-	out->avail_uaddr = q->addr.avail;
-	out->used_uaddr = q->addr.used;
 	out->desc_hva = vu_mem_uva_to_hva(&dev->mem, q->addr.desc, desc_bytes(q->num));
 	out->avail_hva = vu_mem_uva_to_hva(&dev->mem, q->addr.avail, avail_bytes(q->num));
 	out->used_hva = vu_mem_uva_to_hva(&dev->mem, q->addr.used, used_bytes(q->num));
