@@ -21,9 +21,9 @@
 
 #include <linux/virtio_blk.h>
 
+#include "util.h"
 #include "vu_frontend.h"
 
-#define BIT(n) (1ull << (n))
 #define TIMEOUT_MS 3000
 
 /* ---- guest memory ---------------------------------------------------- */
@@ -48,9 +48,7 @@ void vf_guest_fini(struct vf_guest *g)
 {
 	if (g->base && g->base != MAP_FAILED)
 		munmap(g->base, VF_MEM_SIZE);
-	if (g->fd >= 0)
-		close(g->fd);
-	g->fd = -1;
+	close_fd(&g->fd);
 	g->base = NULL;
 }
 
@@ -101,9 +99,7 @@ int vf_connect(struct vf *vf, const char *path)
 
 void vf_close(struct vf *vf)
 {
-	if (vf->sock >= 0)
-		close(vf->sock);
-	vf->sock = -1;
+	close_fd(&vf->sock);
 }
 
 int vf_send_raw(struct vf *vf, uint32_t req, uint32_t flags, const void *p,

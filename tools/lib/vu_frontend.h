@@ -82,7 +82,14 @@ int vf_get_vring_base(struct vf *vf, uint32_t index, uint32_t *base);
 /* GET_CONFIG of @size bytes at @off; checks the reply's flags and sizes. */
 int vf_get_config(struct vf *vf, uint32_t off, uint32_t size, void *out);
 
-/* QEMU 7.2 sequences (see /work/shared/notes). 0 or -errno/-1. */
+/*
+ * The message sequences QEMU 7.2's vhost-user-blk device sends, step by
+ * step in vu_frontend.c: realize (feature and protocol negotiation,
+ * SET_OWNER, call/err fds, GET_CONFIG), the guest driver's DRIVER_OK
+ * (features, status, inflight area, memory, vrings, enable) and a VM
+ * stop (status 0, disable, GET_VRING_BASE). 0, or the negative number of
+ * the step that failed.
+ */
 int vf_realize(struct vf *vf, unsigned int nq, uint64_t *features);
 int vf_driver_ok(struct vf *vf, struct vf_guest *g, unsigned int nq,
 		 uint32_t num, int *inflight_fd, bool add_regions);

@@ -16,6 +16,7 @@
 
 #include "tap.h"
 #include "test_util.h"
+#include "util.h"
 
 /* Run vhu-bench with args (NULL-terminated), 60 s at most. */
 static void run(struct run *r, const char *const *args)
@@ -77,7 +78,7 @@ static const char *find_qsd(void)
 	static const char *const cands[] = { "/usr/bin/qemu-storage-daemon",
 					     "/usr/local/bin/qemu-storage-daemon" };
 
-	for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(cands); i++)
 		if (!access(cands[i], X_OK))
 			return cands[i];
 	return NULL;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "tap.h"
@@ -72,6 +73,32 @@ void t_mem(void)
 	       "mem: an address outside every region does not translate");
 	tap_ok(vu_mem_gpa_to_hva(&m, 2 * MB - 8, 8) == m.r[1].hva + MB - 8,
 	       "mem: the last bytes of a region translate");
+
+	/* A datapath's view: the same translations, across adjacent regions. */
+	{
+		struct vu_mem_view v;
+		struct iovec iov[2];
+
+		vu_mem_view_init(&v, &m);
+		tap_ok(v.nregions == 2 && v.r[0].fd == -1 && !v.r[1].map &&
+		       vu_mem_view_ptr(&v, MB + 16, 64) == (void *)(uintptr_t)h,
+		       "mem: a datapath's view owns nothing and translates like the table");
+		tap_ok(vu_mem_view_iov(&v, MB - 16, 32, iov, 2) == 2 &&
+		       iov[0].iov_base == (void *)(uintptr_t)(m.r[0].hva + MB - 16) &&
+		       iov[0].iov_len == 16 &&
+		       iov[1].iov_base == (void *)(uintptr_t)m.r[1].hva && iov[1].iov_len == 16,
+		       "mem: a range across adjacent regions is two iovecs");
+		tap_ok(vu_mem_view_iov(&v, MB - 16, 32, iov, 1) == -1 &&
+		       !vu_mem_view_ptr(&v, MB - 16, 32),
+		       "mem: ... and neither one iovec nor one pointer");
+		tap_ok(vu_mem_view_iov(&v, 2 * MB - 16, 32, iov, 2) == -1 &&
+		       vu_mem_view_iov(&v, UINT64_MAX - 15, 32, iov, 2) == -1,
+		       "mem: a range past the last region or wrapping does not translate");
+		vu_mem_view_remove(&v, &m.r[0]);
+		tap_ok(v.nregions == 1 && v.r[0].gpa == MB && !vu_mem_view_ptr(&v, 0, 1) &&
+		       vu_mem_view_add(&v, &m.r[0]) == 0 && vu_mem_view_ptr(&v, 0, 1),
+		       "mem: a region leaves and rejoins the view");
+	}
 
 	/* Both regions map the same fd range? No: region 1 is at offset 1M. */
 	memset((void *)(uintptr_t)m.r[0].hva, 0xaa, 16);

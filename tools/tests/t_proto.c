@@ -29,10 +29,9 @@
 #include "tap.h"
 #include "test_dp.h"
 #include "test_util.h"
-#include "vhuctl.h"
+#include "util.h"
 #include "vu_frontend.h"
 
-#define BIT(n) (1ull << (n))
 #define DISK_SIZE (8u << 20)
 #define QSIZE 256
 
@@ -154,7 +153,8 @@ static void t_qemu_lifecycle(struct vf_guest *g, int *inflight_fd)
 	       (f & BIT(VIRTIO_BLK_F_MQ)) && (f & BIT(VIRTIO_BLK_F_FLUSH)) &&
 	       (f & BIT(VIRTIO_BLK_F_CONFIG_WCE)) && !(f & BIT(VIRTIO_BLK_F_RO)),
 	       "qemu: features offer bit 30, VERSION_1, MQ, FLUSH, CONFIG_WCE, not RO");
-	tap_ok(tdp_find(TDP_ATTACH, m) >= 0, "qemu: SET_OWNER attaches the datapath");
+	tap_ok(vf_req_ack(&vf, VU_REQ_SET_OWNER, NULL, 0, NULL, 0) > 0,
+	       "qemu: SET_OWNER made the frontend the owner (a second one is refused)");
 
 	ret = vf_get_config(&vf, 0, sizeof(cfg), &cfg);
 	tap_ok(ret == 0 && cfg.capacity == DISK_SIZE / 512 && cfg.blk_size == 512 &&
@@ -210,7 +210,7 @@ static void t_qemu_lifecycle(struct vf_guest *g, int *inflight_fd)
 	tap_ok(ret == 0 && tdp_count(TDP_START, m) == 2 && i >= 0 && tdp_log->ev[i].b == 7,
 	       "qemu: restart after reset resumes at the saved base");
 
-	/* Writeback toggle through SET_CONFIG. */
+	/* Write cache toggle through SET_CONFIG. */
 	{
 		struct vu_config_msg c = {
 			.offset = offsetof(struct virtio_blk_config, wce), .size = 1,
@@ -220,7 +220,7 @@ static void t_qemu_lifecycle(struct vf_guest *g, int *inflight_fd)
 		m = log_mark();
 		c.data[0] = 0;
 		ret = vf_req_ack(&vf, VU_REQ_SET_CONFIG, &c, VU_CONFIG_HDR_SIZE + 1, NULL, 0);
-		i = tdp_find(TDP_WRITEBACK, m);
+		i = tdp_find(TDP_WRITE_CACHE, m);
 		tap_ok(ret == 0 && i >= 0 && tdp_log->ev[i].a == 0 &&
 		       vf_get_config(&vf, c.offset, 1, &wce) == 0 && wce == 0,
 		       "qemu: SET_CONFIG switches the write cache off");
@@ -268,9 +268,14 @@ static void t_qemu_lifecycle(struct vf_guest *g, int *inflight_fd)
 	       tdp_find(TDP_DETACH, m) >= 0, "reset: RESET_OWNER accepted");
 	tap_ok(tdp_count(TDP_STOP, m) == 2 && tdp_find(TDP_DETACH, m) >= 0,
 	       "reset: RESET_OWNER stops the queues and detaches");
-	/* RESET_OWNER also reset the negotiated protocol features. */
+	/*
+	 * RESET_OWNER also reset the negotiated protocol features. Only an
+	 * owner's reset detaches, so a second one shows SET_OWNER took.
+	 */
+	m = log_mark();
 	tap_ok(vf_req_sync(&vf, VU_REQ_SET_OWNER, NULL, 0, NULL, 0) == 0 &&
-	       tdp_find(TDP_ATTACH, m) >= 0, "reset: SET_OWNER after RESET_OWNER");
+	       vf_req_sync(&vf, VU_REQ_RESET_OWNER, NULL, 0, NULL, 0) == 0 &&
+	       tdp_find(TDP_DETACH, m) >= 0, "reset: SET_OWNER after RESET_OWNER");
 	vf_close(&vf);
 	settle_fds(daemon_pid, baseline_fds);
 }
@@ -744,7 +749,7 @@ static void t_real_qemu(void)
 				pid = -1;
 				break;
 			}
-			i = tdp_find(TDP_ATTACH, m);
+			i = tdp_find(TDP_GET_CONFIG, m);	/* realize's last step */
 			usleep(10000);
 		}
 		usleep(500000);

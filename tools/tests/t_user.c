@@ -25,12 +25,11 @@
 #include <linux/virtio_ring.h>
 
 #include "daemon.h"
-#include "dp_user.h"
 #include "tap.h"
 #include "test_util.h"
+#include "util.h"
 #include "vu_frontend.h"
 
-#define BIT(n) (1ull << (n))
 #define DISK_SIZE (8u << 20)
 #define QSIZE 256
 #define NQ_MAX 4
@@ -130,17 +129,11 @@ static void dev_close(struct tdev *d)
 	for (unsigned int i = 0; i < NQ_MAX; i++) {
 		struct tq *q = &d->q[i];
 
-		if (q->kick >= 0)
-			close(q->kick);
-		if (q->call >= 0)
-			close(q->call);
-		if (q->err >= 0)
-			close(q->err);
-		q->kick = q->call = q->err = -1;
+		close_fd(&q->kick);
+		close_fd(&q->call);
+		close_fd(&q->err);
 	}
-	if (d->inflight_fd >= 0)
-		close(d->inflight_fd);
-	d->inflight_fd = -1;
+	close_fd(&d->inflight_fd);
 	vf_close(&d->vf);
 }
 

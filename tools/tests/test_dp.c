@@ -10,16 +10,16 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "blkcfg.h"
 #include "test_dp.h"
-#include "vu_server.h"
 
 struct tdp_log *tdp_log;
 
 struct vu_dp {
 	const struct vu_export_cfg *cfg;
-	uint64_t avail_hva[VU_MAX_QUEUES];
-	uint64_t used_hva[VU_MAX_QUEUES];
-	uint32_t base[VU_MAX_QUEUES];
+	uint64_t avail_hva[VHU_MAX_QUEUES];
+	uint64_t used_hva[VHU_MAX_QUEUES];
+	uint32_t base[VHU_MAX_QUEUES];
 };
 
 int tdp_log_init(void)
@@ -97,13 +97,7 @@ static uint64_t t_features_offered(struct vu_dp *dp)
 static void t_get_config(struct vu_dp *dp, struct virtio_blk_config *c)
 {
 	vu_blk_config(dp->cfg, true, c);
-}
-
-static int t_attach(struct vu_dp *dp)
-{
-	(void)dp;
-	rec(TDP_ATTACH, 0, 0, 0, 0);
-	return 0;
+	rec(TDP_GET_CONFIG, 0, 0, 0, 0);
 }
 
 static void t_detach(struct vu_dp *dp)
@@ -186,10 +180,10 @@ static int t_err(struct vu_dp *dp, uint32_t index, int fd)
 	return 0;
 }
 
-static int t_writeback(struct vu_dp *dp, bool wb)
+static int t_write_cache(struct vu_dp *dp, bool write_cache)
 {
 	(void)dp;
-	rec(TDP_WRITEBACK, 0, wb, 0, 0);
+	rec(TDP_WRITE_CACHE, 0, write_cache, 0, 0);
 	return 0;
 }
 
@@ -200,7 +194,6 @@ const struct vu_dp_ops tdp_ops = {
 	.close = t_close,
 	.device_features = t_features_offered,
 	.get_config = t_get_config,
-	.attach = t_attach,
 	.detach = t_detach,
 	.set_features = t_features,
 	.set_mem_table = t_mem_table,
@@ -211,5 +204,5 @@ const struct vu_dp_ops tdp_ops = {
 	.stop_queue = t_stop,
 	.set_call = t_call,
 	.set_err = t_err,
-	.set_writeback = t_writeback,
+	.set_write_cache = t_write_cache,
 };

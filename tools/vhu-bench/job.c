@@ -21,9 +21,9 @@
 #include <linux/virtio_ring.h>
 
 #include "bench.h"
+#include "util.h"
 
 #define MAGIC 0x76687562656e6368ull	/* "vhubench" */
-#define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
 
 volatile int vb_stop;
 
@@ -233,8 +233,8 @@ void *vb_job_run(void *arg)
 	c->r = &j->d->ring[j->q];
 	c->cells = j->d->qmem[j->q];
 	c->cells_gpa = j->d->qmem_gpa[j->q];
-	c->data = c->cells + ALIGN_UP(64ull * o->iodepth, 4096);
-	c->data_gpa = c->cells_gpa + ALIGN_UP(64ull * o->iodepth, 4096);
+	c->data = c->cells + ALIGN(64ull * o->iodepth, 4096);
+	c->data_gpa = c->cells_gpa + ALIGN(64ull * o->iodepth, 4096);
 	c->rnd = (o->seed + 1) * 0x9E3779B97F4A7C15ull + j->q + 1;
 	c->random = o->rw == VB_RANDREAD || o->rw == VB_RANDWRITE;
 	c->verify = o->verify || o->verify_only;

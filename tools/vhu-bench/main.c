@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "util.h"
 
 enum opt_type { O_STR, O_U64, O_SIZE, O_BOOL, O_RW };
 
@@ -56,7 +57,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: vhu-bench --socket PATH [options]\n\n"
 		   "A vhost-user-blk frontend load generator.\n\n");
-	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(opts); i++)
 		fprintf(f, "  --%-15s %s\n", opts[i].name, opts[i].help);
 	fprintf(f, "  --%-15s %s\n", "help", "this text");
 	fprintf(f, "\nSIZE takes k, m, g suffixes (powers of 1024). Exit status: 0 ok,\n"
@@ -121,7 +122,7 @@ static int parse(int argc, char **argv, struct vb_opts *o)
 		a += 2;
 		eq = strchr(a, '=');
 		len = eq ? (size_t)(eq - a) : strlen(a);
-		for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++)
+		for (size_t k = 0; k < ARRAY_SIZE(opts); k++)
 			if (strlen(opts[k].name) == len && !strncmp(opts[k].name, a, len))
 				op = &opts[k];
 		if (!op) {

@@ -13,8 +13,7 @@
 #include <linux/virtio_ring.h>
 
 #include "bench.h"
-
-#define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
+#include "util.h"
 
 static inline uint16_t load16_acq(volatile uint16_t *p)
 {
@@ -23,9 +22,9 @@ static inline uint16_t load16_acq(volatile uint16_t *p)
 
 uint64_t vb_ring_bytes(uint32_t num)
 {
-	uint64_t d = ALIGN_UP(16ull * num, 4096);
-	uint64_t a = ALIGN_UP(6 + 2ull * num, 4096);
-	uint64_t u = ALIGN_UP(6 + 8ull * num, 4096);
+	uint64_t d = ALIGN(16ull * num, 4096);
+	uint64_t a = ALIGN(6 + 2ull * num, 4096);
+	uint64_t u = ALIGN(6 + 8ull * num, 4096);
 
 	return d + a + u;
 }
@@ -33,8 +32,8 @@ uint64_t vb_ring_bytes(uint32_t num)
 void vb_ring_init(struct vb_ring *r, void *mem, uint64_t ua, uint32_t num,
 		  bool event_idx)
 {
-	uint64_t d = ALIGN_UP(16ull * num, 4096);
-	uint64_t a = ALIGN_UP(6 + 2ull * num, 4096);
+	uint64_t d = ALIGN(16ull * num, 4096);
+	uint64_t a = ALIGN(6 + 2ull * num, 4096);
 
 	memset(r, 0, sizeof(*r));
 	memset(mem, 0, vb_ring_bytes(num));

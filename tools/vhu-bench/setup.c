@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The device: guest memory in one memfd (one region at GPA 0, rings and
- * buffers in it), and the vhost-user negotiation in QEMU 7.2's order
- * (see /work/shared/notes/qemu-7.2-vhost-user-blk.md), using only what the
- * backend offers, so it works with vhuctl and with qemu-storage-daemon.
+ * buffers in it), and the vhost-user negotiation in QEMU 7.2's order (as
+ * tools/lib/vu_frontend.c's vf_realize() and vf_driver_ok()), using only
+ * what the backend offers, so it works with vhuctl and with
+ * qemu-storage-daemon.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,9 +19,7 @@
 #include <linux/virtio_ring.h>
 
 #include "bench.h"
-
-#define BIT(n) (1ull << (n))
-#define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
+#include "util.h"
 
 /* Protocol features we can use: the rest are left unacked. */
 #define WANT_PF (BIT(VU_PF_MQ) | BIT(VU_PF_REPLY_ACK) | BIT(VU_PF_CONFIG) | \
@@ -37,7 +36,7 @@
 uint64_t vb_qmem_bytes(const struct vb_opts *o)
 {
 	/* Per slot: 16-byte header + status in one 64-byte cell; then data. */
-	return ALIGN_UP(64ull * o->iodepth, 4096) + o->bs * o->iodepth;
+	return ALIGN(64ull * o->iodepth, 4096) + o->bs * o->iodepth;
 }
 
 static uint32_t ring_size(uint64_t depth)
@@ -69,7 +68,7 @@ int vb_dev_open(struct vb_dev *d, const struct vb_opts *o, char *err, size_t err
 		d->ring[q].kick = d->ring[q].call = -1;
 
 	/* Guest memory: rings of every queue, then every queue's buffers. */
-	d->mem_size = ALIGN_UP(vb_ring_bytes(d->num) * d->nq + vb_qmem_bytes(o) * d->nq,
+	d->mem_size = ALIGN(vb_ring_bytes(d->num) * d->nq + vb_qmem_bytes(o) * d->nq,
 			       2u << 20);
 	d->memfd = memfd_create("vhu-bench-guest", MFD_CLOEXEC);
 	if (d->memfd < 0 || ftruncate(d->memfd, d->mem_size))
@@ -238,18 +237,12 @@ void vb_dev_close(struct vb_dev *d)
 		vf_close(&d->vf);
 	}
 	for (unsigned int q = 0; q < VB_MAX_QUEUES; q++) {
-		if (d->ring[q].kick >= 0)
-			close(d->ring[q].kick);
-		if (d->ring[q].call >= 0)
-			close(d->ring[q].call);
-		d->ring[q].kick = d->ring[q].call = -1;
+		close_fd(&d->ring[q].kick);
+		close_fd(&d->ring[q].call);
 	}
-	if (d->inflight_fd >= 0)
-		close(d->inflight_fd);
+	close_fd(&d->inflight_fd);
 	if (d->mem)
 		munmap(d->mem, d->mem_size);
-	if (d->memfd >= 0)
-		close(d->memfd);
+	close_fd(&d->memfd);
 	d->mem = NULL;
-	d->memfd = d->inflight_fd = -1;
 }

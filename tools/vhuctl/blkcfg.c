@@ -8,9 +8,8 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
-#include "vu_server.h"
-
-#define BIT(n) (1ull << (n))
+#include "blkcfg.h"
+#include "util.h"
 
 uint64_t vu_blk_features(const struct vu_export_cfg *cfg)
 {
@@ -29,7 +28,7 @@ uint64_t vu_blk_features(const struct vu_export_cfg *cfg)
 	return f;
 }
 
-void vu_blk_config(const struct vu_export_cfg *cfg, bool writeback,
+void vu_blk_config(const struct vu_export_cfg *cfg, bool write_cache,
 		   struct virtio_blk_config *c)
 {
 	uint32_t lbs_sectors = cfg->lbs / 512;
@@ -42,7 +41,7 @@ void vu_blk_config(const struct vu_export_cfg *cfg, bool writeback,
 	c->alignment_offset = 0;
 	c->min_io_size = 1;
 	c->opt_io_size = 0;
-	c->wce = writeback;
+	c->wce = write_cache;
 	c->num_queues = cfg->queues;
 	c->max_discard_sectors = 0x3fffff & ~(lbs_sectors - 1);
 	c->max_discard_seg = 1;
@@ -50,16 +49,4 @@ void vu_blk_config(const struct vu_export_cfg *cfg, bool writeback,
 	c->max_write_zeroes_sectors = 0x3fffff & ~(lbs_sectors - 1);
 	c->max_write_zeroes_seg = 1;
 	c->write_zeroes_may_unmap = 0;
-}
-
-/*
- * Split-ring inflight layout (shared with QEMU's libvhost-user): a 16-byte
- * header (features, version, desc_num, last_batch_head, used_idx) followed
- * by one 16-byte state per descriptor, rounded up to 64 bytes.
- */
-uint64_t vu_inflight_queue_size(uint16_t queue_size)
-{
-	uint64_t n = 16 + 16ull * queue_size;
-
-	return (n + 63) & ~63ull;
 }

@@ -23,13 +23,15 @@
 #include <linux/fs.h>
 
 #include "daemon.h"
+#include "log.h"
+#include "util.h"
 #include "vhuctl.h"
 
 #define MAX_EXPORTS 64
 
 enum {
 	OPT_SOCKET = 1, OPT_BACKING, OPT_READONLY, OPT_QUEUES, OPT_QUEUE_SIZE, OPT_DIRECT,
-	OPT_SERIAL, OPT_LBS, OPT_DATAPATH, OPT_EXPORT, OPT_HELP,
+	OPT_SERIAL, OPT_LBS, OPT_DATAPATH, OPT_EXPORT,
 };
 
 /* What a group has set, to know when the next group starts. */
@@ -86,12 +88,12 @@ static int apply(struct group *g, int opt, const char *name, const char *arg)
 		c->direct = true;
 		break;
 	case OPT_QUEUES:
-		if (parse_uint(name, arg, 1, VU_MAX_QUEUES, &v))
+		if (parse_uint(name, arg, 1, VHU_MAX_QUEUES, &v))
 			return -1;
 		c->queues = v;
 		break;
 	case OPT_QUEUE_SIZE:
-		if (parse_uint(name, arg, 2, VU_MAX_QUEUE_SIZE, &v))
+		if (parse_uint(name, arg, 2, VHU_MAX_VRING_NUM, &v))
 			return -1;
 		if (v & (v - 1)) {
 			usage_error(self, "%s %u: not a power of 2", name, v);
@@ -256,6 +258,39 @@ err:
 	return -1;
 }
 
+/*
+ * The groups so far: g[0..n], g[n] the one being filled. Room for one
+ * past MAX_EXPORTS (and the empty group an --export opens after it), so
+ * that too many exports are reported rather than overrun.
+ */
+struct groups {
+	struct group g[MAX_EXPORTS + 2];
+	unsigned int n;
+};
+
+static int export_opt(void *ctx, int opt, const char *name, const char *arg)
+{
+	struct groups *p = ctx;
+	struct group *g = p->g;
+
+	if (p->n >= MAX_EXPORTS) {
+		usage_error(self, "more than %d exports", MAX_EXPORTS);
+		return EXIT_USAGE;
+	}
+	if (opt == OPT_EXPORT) {
+		if (g[p->n].set)
+			group_defaults(&g[++p->n]);
+		if (parse_export_word(&g[p->n], arg))
+			return EXIT_USAGE;
+		group_defaults(&g[++p->n]);
+		return -1;
+	}
+	/* An option the group already has begins the next group. */
+	if (g[p->n].set & (1u << opt))
+		group_defaults(&g[++p->n]);
+	return apply(&g[p->n], opt, name, arg) ? EXIT_USAGE : -1;
+}
+
 static int export_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -269,62 +304,31 @@ static int export_run(int argc, char **argv)
 		{ "logical-block-size", required_argument, NULL, OPT_LBS },
 		{ "datapath", required_argument, NULL, OPT_DATAPATH },
 		{ "export", required_argument, NULL, OPT_EXPORT },
-		{ "help", no_argument, NULL, OPT_HELP },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct group *g = calloc(MAX_EXPORTS + 1, sizeof(*g));
+	struct groups *p = calloc(1, sizeof(*p));
 	struct vu_export *ex = NULL;
-	unsigned int n = 0, ng;
-	int opt, idx, ret = EXIT_USAGE;
+	struct group *g;
+	unsigned int ng;
+	int ret;
 	char err[512];
 
-	if (!g)
+	if (!p)
 		return EXIT_FAIL;
+	g = p->g;
 	group_defaults(&g[0]);
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+", opts, &idx)) != -1) {
-		char name[32];
-
-		if (opt == '?' || opt == ':') {
-			if (optopt)
-				usage_error(self, "option '%s' needs a value",
-					    argv[optind - 1]);
-			else
-				usage_error(self, "unknown option '%s'", argv[optind - 1]);
-			goto out;
-		}
-		if (opt == OPT_HELP) {
-			printf("usage: vhuctl export %s\n", self->usage);
-			ret = EXIT_OK;
-			goto out;
-		}
-		if (n >= MAX_EXPORTS) {
-			usage_error(self, "more than %d exports", MAX_EXPORTS);
-			goto out;
-		}
-		snprintf(name, sizeof(name), "--%s", opts[idx].name);
-		if (opt == OPT_EXPORT) {
-			if (g[n].set)
-				group_defaults(&g[++n]);
-			if (parse_export_word(&g[n], optarg))
-				goto out;
-			group_defaults(&g[++n]);
-			continue;
-		}
-		/* An option the group already has begins the next group. */
-		if (g[n].set & (1u << opt))
-			group_defaults(&g[++n]);
-		if (apply(&g[n], opt, name, optarg))
-			goto out;
-	}
-	if (optind < argc) {
-		usage_error(self, "unexpected argument '%s'", argv[optind]);
+	ret = cmd_parse(self, argc, argv, "+", opts, export_opt, p);
+	if (ret >= 0)
 		goto out;
-	}
-	ng = g[n].set ? n + 1 : n;
+	ret = EXIT_USAGE;
+	ng = g[p->n].set ? p->n + 1 : p->n;
 	if (!ng) {
 		usage_error(self, "no export given");
+		goto out;
+	}
+	if (ng > MAX_EXPORTS) {
+		usage_error(self, "more than %d exports", MAX_EXPORTS);
 		goto out;
 	}
 	for (unsigned int i = 0; i < ng; i++) {
@@ -382,7 +386,7 @@ out_close:
 			close(ex[i].cfg.backing_fd);
 out:
 	free(ex);
-	free(g);
+	free(p);
 	return ret;
 }
 

@@ -3,24 +3,21 @@
  * vhuctl help [COMMAND]
  */
 #include <stdio.h>
-#include <string.h>
 
 #include "vhuctl.h"
 
 static int help_run(int argc, char **argv)
 {
 	if (argc >= 2) {
-		for (int i = 0; vhuctl_cmds[i]; i++) {
-			const struct vhuctl_cmd *c = vhuctl_cmds[i];
+		const struct vhuctl_cmd *c = vhuctl_find_cmd(argv[1]);
 
-			if (!strcmp(c->name, argv[1])) {
-				printf("usage: vhuctl %s %s\n\n%s\n", c->name,
-				       c->usage, c->summary);
-				return EXIT_OK;
-			}
+		if (!c) {
+			fprintf(stderr, "vhuctl help: unknown command '%s'\n", argv[1]);
+			return EXIT_USAGE;
 		}
-		fprintf(stderr, "vhuctl help: unknown command '%s'\n", argv[1]);
-		return EXIT_USAGE;
+		cmd_usage(c);
+		printf("\n%s\n", c->summary);
+		return EXIT_OK;
 	}
 
 	printf("usage: vhuctl COMMAND [OPTIONS]\n\ncommands:\n");

@@ -16,6 +16,8 @@
 
 #include <linux/vhu.h>
 
+#include "log.h"
+#include "util.h"
 #include "vhuctl.h"
 
 
@@ -142,6 +144,34 @@ out:
 }
 
 
+struct stats_opts {
+	bool json;
+	long dev_id;		/* -1: every device */
+};
+
+static int stats_opt(void *ctx, int val, const char *name, const char *arg)
+{
+	struct stats_opts *o = ctx;
+	char *end;
+
+	switch (val) {
+	case 'j':
+		o->json = true;
+		break;
+	case 'd':
+		errno = 0;
+		o->dev_id = strtol(arg, &end, 0);
+		if (errno || *end || end == arg || o->dev_id < 0 ||
+		    o->dev_id > UINT32_MAX) {
+			usage_error(&cmd_stats, "%s '%s': expected a device id",
+				    name, arg);
+			return EXIT_USAGE;
+		}
+		break;
+	}
+	return -1;
+}
+
 static int stats_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -150,46 +180,14 @@ static int stats_run(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	bool json = false;
-	long dev_id = -1;
-	char err[160], *end;
-	int c;
+	struct stats_opts o = { .dev_id = -1 };
+	char err[160];
+	int ret;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'd':
-			errno = 0;
-			dev_id = strtol(optarg, &end, 0);
-			if (errno || *end || end == optarg || dev_id < 0 ||
-			    dev_id > UINT32_MAX) {
-				usage_error(&cmd_stats, "--dev '%s': expected a device id",
-					    optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'h':
-			printf("usage: vhuctl stats %s\n", cmd_stats.usage);
-			return EXIT_OK;
-		default:
-			if (optopt)
-				usage_error(&cmd_stats, "option '%s' needs a value",
-					    argv[optind - 1]);
-			else
-				usage_error(&cmd_stats, "unknown option '%s'",
-					    argv[optind - 1]);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		usage_error(&cmd_stats, "unexpected argument '%s'", argv[optind]);
-		return EXIT_USAGE;
-	}
-	if (dump_stats(json, dev_id, err, sizeof(err))) {
+	ret = cmd_parse(&cmd_stats, argc, argv, "+", opts, stats_opt, &o);
+	if (ret >= 0)
+		return ret;
+	if (dump_stats(o.json, o.dev_id, err, sizeof(err))) {
 		verr("%s", err);
 		return EXIT_FAIL;
 	}

@@ -11,7 +11,19 @@
 
 #include <linux/vhu.h>
 
+#include "log.h"
 #include "vhuctl.h"
+
+static int version_opt(void *ctx, int val, const char *name, const char *arg)
+{
+	bool *json = ctx;
+
+	(void)name;
+	(void)arg;
+	if (val == 'j')
+		*json = true;
+	return -1;
+}
 
 static int version_run(int argc, char **argv)
 {
@@ -23,28 +35,11 @@ static int version_run(int argc, char **argv)
 	struct vhu_mod_version mv;
 	bool json = false;
 	char err[128];
-	int c, ret;
+	int ret;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			printf("usage: vhuctl version %s\n", cmd_version.usage);
-			return EXIT_OK;
-		default:
-			usage_error(&cmd_version, "unknown option '%s'",
-				    argv[optind - 1]);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		usage_error(&cmd_version, "unexpected argument '%s'", argv[optind]);
-		return EXIT_USAGE;
-	}
+	ret = cmd_parse(&cmd_version, argc, argv, "+jh", opts, version_opt, &json);
+	if (ret >= 0)
+		return ret;
 
 	ret = vhu_genl_get_version(&mv, err, sizeof(err));
 	if (json) {

@@ -28,7 +28,8 @@
 #include <unistd.h>
 
 #include "daemon.h"
-#include "vhuctl.h"
+#include "log.h"
+#include "util.h"
 
 /* A frontend that stalls in the middle of a message is cut off. */
 #define MSG_TIMEOUT_SEC 10
@@ -140,18 +141,14 @@ static void teardown(struct vu_export *ex, unsigned int n)
 			vu_dev_disconnect(&e->dev);
 			vlog("%s: frontend disconnected (shutdown)", e->cfg.socket_path);
 		}
-		if (e->listen_fd >= 0)
-			close(e->listen_fd);
-		e->listen_fd = -1;
+		close_fd(&e->listen_fd);
 		if (e->socket_created)
 			unlink(e->cfg.socket_path);
 		e->socket_created = false;
 		if (e->dp)
 			e->ops->close(e->dp);
 		e->dp = NULL;
-		if (e->cfg.backing_fd >= 0)
-			close(e->cfg.backing_fd);
-		e->cfg.backing_fd = -1;
+		close_fd(&e->cfg.backing_fd);
 	}
 }
 

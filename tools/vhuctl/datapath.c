@@ -6,19 +6,6 @@
 
 #include "datapath.h"
 
-const char *vu_dp_mode_name(enum vu_dp_mode mode)
-{
-	switch (mode) {
-	case VU_DP_AUTO:
-		return "auto";
-	case VU_DP_KERNEL:
-		return "kernel";
-	case VU_DP_USER:
-		return "user";
-	}
-	return "?";
-}
-
 const struct vu_dp_ops *vu_dp_select(enum vu_dp_mode mode, char *err,
 				     size_t errlen)
 {

@@ -16,8 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <linux/vhu.h>
 #include <linux/virtio_blk.h>
 
+#include "util.h"
 #include "vu_mem.h"
 
 enum vu_dp_mode {
@@ -26,7 +28,12 @@ enum vu_dp_mode {
 	VU_DP_USER,
 };
 
-/* One export as configured on the command line, backing already opened. */
+/*
+ * One export as configured on the command line, backing already opened.
+ * Its limits are the uapi's, which both datapaths share: at most
+ * VHU_MAX_QUEUES queues of at most VHU_MAX_VRING_NUM entries (the kernel
+ * datapath also checks what the loaded module reports in struct vhu_api).
+ */
 struct vu_export_cfg {
 	char socket_path[108];
 	char backing[4096];
@@ -47,14 +54,13 @@ struct vu_dp_queue {
 	uint32_t index;
 	uint32_t num;
 	uint32_t base;			/* next avail index to process */
-	uint32_t flags;			/* VU_VRING_F_LOG never set */
 	uint64_t desc_hva, avail_hva, used_hva;
-	uint64_t desc_uaddr, avail_uaddr, used_uaddr; /* frontend's */
 	int kick_fd;			/* -1: polling requested (NOFD) */
 	int call_fd;			/* -1: no interrupts */
 	int err_fd;			/* -1: none */
 };
 
+/* The inflight area (INFLIGHT_SHMFD), mapped by the server. */
 struct vu_inflight {
 	int fd;				/* -1: none */
 	void *addr;
@@ -62,6 +68,16 @@ struct vu_inflight {
 	uint16_t num_queues;
 	uint16_t queue_size;
 };
+
+/*
+ * Bytes of the inflight area per queue of queue_size entries: the uapi's
+ * struct vhu_inflight_queue (the vhost-user split layout), rounded up to
+ * 64 bytes as QEMU lays the queues out one after the other.
+ */
+static inline uint64_t vu_inflight_queue_size(uint16_t queue_size)
+{
+	return ALIGN(VHU_INFLIGHT_QUEUE_SIZE(queue_size), 64);
+}
 
 struct vu_dp;
 
@@ -83,8 +99,10 @@ struct vu_dp_ops {
 	uint64_t (*device_features)(struct vu_dp *dp);
 	void (*get_config)(struct vu_dp *dp, struct virtio_blk_config *cfg);
 
-	/* A frontend connected (SET_OWNER) / went away or reset (RESET_OWNER). */
-	int (*attach)(struct vu_dp *dp);
+	/*
+	 * The owner (SET_OWNER) went away or reset (RESET_OWNER): forget what
+	 * it set up, queues already stopped. The next frontend starts afresh.
+	 */
 	void (*detach)(struct vu_dp *dp);
 
 	int (*set_features)(struct vu_dp *dp, uint64_t features);
@@ -99,8 +117,11 @@ struct vu_dp_ops {
 	int (*set_call)(struct vu_dp *dp, uint32_t index, int fd);
 	int (*set_err)(struct vu_dp *dp, uint32_t index, int fd);
 
-	/* Guest-visible write cache (virtio-blk WCE). */
-	int (*set_writeback)(struct vu_dp *dp, bool writeback);
+	/*
+	 * The write cache mode the driver set (virtio-blk wce): true is
+	 * write-back, false write-through (every write durable on completion).
+	 */
+	int (*set_write_cache)(struct vu_dp *dp, bool write_cache);
 };
 
 extern const struct vu_dp_ops vu_dp_kernel_ops;
@@ -112,6 +133,5 @@ extern const struct vu_dp_ops vu_dp_user_ops;
  */
 const struct vu_dp_ops *vu_dp_select(enum vu_dp_mode mode, char *err,
 				     size_t errlen);
-const char *vu_dp_mode_name(enum vu_dp_mode mode);
 
 #endif

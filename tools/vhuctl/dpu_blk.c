@@ -17,8 +17,7 @@
 #include <string.h>
 #include <sys/uio.h>
 
-#include "dp_user.h"
-#include "vu_server.h"
+#include "dpu.h"
 
 #define SECTOR_SHIFT 9
 
@@ -88,12 +87,17 @@ static bool range_ok(const struct vu_export_cfg *cfg, uint64_t sector,
 	return len <= cfg->size - (sector << SECTOR_SHIFT);
 }
 
+/* Write-through (wce 0): every write is durable when it completes. */
+static int write_flags(const struct dpu_queue *q)
+{
+	return __atomic_load_n(&q->dp->write_cache, __ATOMIC_RELAXED) ? 0 : RWF_DSYNC;
+}
+
 static void submit_rw(struct dpu_queue *q, struct dpu_req *req,
 		      struct iovec *iov, unsigned int n, uint64_t len,
 		      uint64_t sector)
 {
 	struct io_uring_sqe *sqe;
-	bool wb = __atomic_load_n(&q->dp->writeback, __ATOMIC_RELAXED);
 
 	if (!len) {
 		finish(q, req, VIRTIO_BLK_S_OK);
@@ -113,7 +117,7 @@ static void submit_rw(struct dpu_queue *q, struct dpu_req *req,
 		io_uring_prep_readv(sqe, q->dp->fd, req->iov, n, req->off);
 	else
 		io_uring_prep_writev2(sqe, q->dp->fd, req->iov, n, req->off,
-				      wb ? 0 : RWF_DSYNC);
+				      write_flags(q));
 	io_uring_sqe_set_data(sqe, req);
 }
 
@@ -144,8 +148,7 @@ static bool submit_bounce(struct dpu_queue *q, struct dpu_req *req)
 	} else {
 		iov_gather(req->iov, req->niov, req->bounce, req->expect);
 		io_uring_prep_write(sqe, q->dp->fd, req->bounce, req->expect, req->off);
-		if (!__atomic_load_n(&q->dp->writeback, __ATOMIC_RELAXED))
-			sqe->rw_flags = RWF_DSYNC;
+		sqe->rw_flags = write_flags(q);
 	}
 	io_uring_sqe_set_data(sqe, req);
 	return true;
@@ -207,7 +210,7 @@ static void get_id(struct dpu_queue *q, struct dpu_req *req,
 	finish(q, req, VIRTIO_BLK_S_OK);
 }
 
-void dpu_blk_start(struct dpu_queue *q, struct dpu_req *req, struct vq_chain *c)
+void dpu_blk_start(struct dpu_queue *q, struct dpu_req *req, struct dpu_chain *c)
 {
 	const struct vu_export_cfg *cfg = q->dp->cfg;
 	struct virtio_blk_outhdr hdr;
@@ -220,7 +223,7 @@ void dpu_blk_start(struct dpu_queue *q, struct dpu_req *req, struct vq_chain *c)
 	req->written = 0;
 	req->iov = NULL;
 	req->bounce = NULL;
-	req->status_ptr = c->have_status ? dpu_mem_ptr(q->mem, c->status_gpa, 1) : NULL;
+	req->status_ptr = c->have_status ? vu_mem_view_ptr(q->mem, c->status_gpa, 1) : NULL;
 	if (req->status_ptr)
 		req->written = 1;
 	if (c->bad || !req->status_ptr || c->out_len > DPU_REQ_MAX_BYTES + 4096 ||

@@ -5,6 +5,7 @@
  * Every subcommand lives in its own cmd_*.c and registers one
  * struct vhuctl_cmd in the table below; main() only picks the entry.
  */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +32,80 @@ void usage_error(const struct vhuctl_cmd *cmd, const char *fmt, ...)
 	fprintf(stderr, " (see 'vhuctl help %s')\n", cmd->name);
 }
 
-static const struct vhuctl_cmd *find_cmd(const char *name)
+void json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = *s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+void cmd_usage(const struct vhuctl_cmd *cmd)
+{
+	printf("usage: vhuctl %s %s\n", cmd->name, cmd->usage);
+}
+
+/* getopt_long() said '?': a missing value, or an option it does not know. */
+static void bad_option(const struct vhuctl_cmd *cmd, const struct option *opts,
+		       const char *arg)
+{
+	for (const struct option *o = opts; optopt && o->name; o++)
+		if (o->val == optopt && o->has_arg == required_argument &&
+		    !strncmp(arg, "--", 2)) {
+			usage_error(cmd, "option '%s' needs a value", arg);
+			return;
+		}
+	usage_error(cmd, "unknown option '%s'", arg);
+}
+
+int cmd_parse(const struct vhuctl_cmd *cmd, int argc, char **argv,
+	      const char *shortopts, const struct option *opts,
+	      int (*opt)(void *ctx, int val, const char *name, const char *arg),
+	      void *ctx)
+{
+	int c, idx, ret;
+
+	optind = 1;
+	opterr = 0;
+	for (;;) {
+		char name[40];
+
+		idx = -1;
+		c = getopt_long(argc, argv, shortopts, opts, &idx);
+		if (c == -1)
+			break;
+		if (c == '?' || c == ':') {
+			bad_option(cmd, opts, argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+		if (c == 'h') {
+			cmd_usage(cmd);
+			return EXIT_OK;
+		}
+		if (idx >= 0)
+			snprintf(name, sizeof(name), "--%s", opts[idx].name);
+		else
+			snprintf(name, sizeof(name), "-%c", c);
+		ret = opt(ctx, c, name, optarg);
+		if (ret >= 0)
+			return ret;
+	}
+	if (optind < argc) {
+		usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	return -1;
+}
+
+const struct vhuctl_cmd *vhuctl_find_cmd(const char *name)
 {
 	for (int i = 0; vhuctl_cmds[i]; i++)
 		if (!strcmp(vhuctl_cmds[i]->name, name))
@@ -54,7 +128,7 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 
-	cmd = find_cmd(argv[1]);
+	cmd = vhuctl_find_cmd(argv[1]);
 	if (!cmd) {
 		fprintf(stderr, "vhuctl: unknown command '%s' (try 'vhuctl help')\n",
 			argv[1]);

@@ -9,8 +9,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
 /*
  * One subcommand. run() gets argv with argv[0] = the subcommand name and
  * returns the process exit status (0 ok, 1 failure, 2 usage error).
@@ -27,21 +25,36 @@ extern const struct vhuctl_cmd cmd_export;
 extern const struct vhuctl_cmd cmd_stats;
 extern const struct vhuctl_cmd cmd_help;
 
-/* The dispatch table in main.c, NULL-terminated. */
+/* The dispatch table in main.c, NULL-terminated, and its entry for name. */
 extern const struct vhuctl_cmd *const vhuctl_cmds[];
+const struct vhuctl_cmd *vhuctl_find_cmd(const char *name);
 
 /* Exit statuses. */
 #define EXIT_OK		0
 #define EXIT_FAIL	1
 #define EXIT_USAGE	2
 
+struct option;
+
+/* main.c: helpers every subcommand shares. */
 void usage_error(const struct vhuctl_cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* "usage: vhuctl NAME USAGE" on stdout. */
+void cmd_usage(const struct vhuctl_cmd *cmd);
 
-/* log.c: "vhuctl: " prefixed lines on stderr. */
-void vlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void verr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-extern bool vlog_quiet;
+/*
+ * Parse a subcommand's arguments, which are options only, with
+ * getopt_long(shortopts, opts), calling opt(ctx, val, name, arg) for each
+ * option ("--name" or "-c" as given). An option with val 'h' prints the
+ * usage. Unknown options, missing values and operands are reported the
+ * same way for every subcommand. Returns -1 to carry on, or the exit
+ * status to return at once: EXIT_OK after the usage, EXIT_USAGE after an
+ * error. opt() returns -1 too, or EXIT_USAGE once it said what is wrong.
+ */
+int cmd_parse(const struct vhuctl_cmd *cmd, int argc, char **argv,
+	      const char *shortopts, const struct option *opts,
+	      int (*opt)(void *ctx, int val, const char *name, const char *arg),
+	      void *ctx);
 
 /* genl.c: the module's answer to VHU_CMD_GET_VERSION. */
 struct vhu_mod_version {
@@ -55,7 +68,7 @@ int vhu_genl_open(struct nl_sock **skp, char *err, size_t errlen);
 /* Returns 0, -ENOENT when the family is absent, or another -errno. */
 int vhu_genl_get_version(struct vhu_mod_version *out, char *err, size_t errlen);
 
-/* JSON helper: print s as a JSON string literal. */
+/* main.c: print s as a JSON string literal. */
 void json_string(const char *s);
 
 #endif

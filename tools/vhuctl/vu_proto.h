@@ -92,8 +92,6 @@ enum vu_request {
 #define VU_MAX_MEM_TABLE_REGIONS 8	/* SET_MEM_TABLE */
 #define VU_MAX_MEM_SLOTS	32	/* GET_MAX_MEM_SLOTS answer */
 #define VU_MAX_CONFIG_SIZE	256
-#define VU_MAX_QUEUES		64
-#define VU_MAX_QUEUE_SIZE	32768
 #define VU_MAX_PAYLOAD		4096	/* larger messages end the connection */
 
 struct vu_hdr {
@@ -152,6 +150,12 @@ struct vu_inflight_msg {
 	uint32_t padding;	/* QEMU's struct is 24 bytes with this padding */
 };
 
+/* Their sizes on the wire, which the server checks requests against. */
+_Static_assert(sizeof(struct vu_vring_state) == 8, "vring state payload");
+_Static_assert(sizeof(struct vu_vring_addr) == 40, "vring address payload");
+_Static_assert(sizeof(struct vu_mem_reg_msg) == 40, "memory region payload");
+_Static_assert(sizeof(struct vu_inflight_msg) == 24, "inflight payload");
+
 /* Every payload this backend parses, for the one receive buffer. */
 union vu_payload {
 	uint64_t u64;
@@ -170,7 +174,5 @@ struct vu_msg {
 	int fds[VU_MAX_FDS];
 	int nfds;
 };
-
-const char *vu_request_name(uint32_t req);
 
 #endif

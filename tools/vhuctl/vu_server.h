@@ -29,23 +29,19 @@ struct vu_dev {
 	struct vu_dp *dp;
 
 	int conn_fd;			/* -1 when no frontend */
-	bool owner;
-	bool attached;			/* ops->attach() done */
+	bool owner;			/* SET_OWNER seen: detach on reset */
 	uint64_t features;		/* offered */
 	uint64_t acked_features;
 	uint64_t protocol_features;	/* offered */
 	uint64_t acked_protocol_features;
 	uint8_t status;
-	bool writeback;
+	bool write_cache;		/* the driver's wce: true = write-back */
 	struct virtio_blk_config config;
 
 	struct vu_mem mem;
-	struct vu_queue q[VU_MAX_QUEUES];
+	struct vu_queue q[VHU_MAX_QUEUES];
 	struct vu_inflight inflight;
 	int backend_req_fd;
-
-	/* Counters, for stats and tests. */
-	uint64_t nr_msgs, nr_errors, nr_connections;
 };
 
 /* Protocol features this backend offers. */
@@ -71,13 +67,5 @@ int vu_dev_handle(struct vu_dev *dev);
 
 /* Stop queues, release memory and fds, close the connection. */
 void vu_dev_disconnect(struct vu_dev *dev);
-
-/* blkcfg.c: virtio features and config space for an export. */
-uint64_t vu_blk_features(const struct vu_export_cfg *cfg);
-void vu_blk_config(const struct vu_export_cfg *cfg, bool writeback,
-		   struct virtio_blk_config *out);
-
-/* Bytes of inflight buffer per queue for a ring size (split rings). */
-uint64_t vu_inflight_queue_size(uint16_t queue_size);
 
 #endif

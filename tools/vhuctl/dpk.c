@@ -22,8 +22,7 @@
 #include <linux/vhu.h>
 
 #include "datapath.h"
-#include "vhuctl.h"
-#include "vu_server.h"
+#include "log.h"
 
 
 struct vu_dp {
@@ -31,7 +30,7 @@ struct vu_dp {
 	const struct vu_export_cfg *cfg;
 	struct vhu_dev_info info;
 	struct vu_inflight inflight;	/* the server's mapping; addr NULL: none */
-	bool writeback;			/* the driver's WCE, kept across frontends */
+	bool write_cache;		/* the driver's wce, kept across frontends */
 };
 
 /* What this datapath relies on in the module. */
@@ -81,7 +80,7 @@ static int open_dev(struct vhu_api *api, char *err, size_t errlen)
 	return fd;
 }
 
-static int kernel_probe(char *err, size_t errlen)
+static int dpk_probe(char *err, size_t errlen)
 {
 	struct vhu_api api;
 	int fd = open_dev(&api, err, errlen);
@@ -90,6 +89,17 @@ static int kernel_probe(char *err, size_t errlen)
 		return fd;
 	close(fd);
 	return 0;
+}
+
+/* Write-through (wce 0): the module submits every write O_DSYNC. */
+static int dpk_set_write_cache(struct vu_dp *dp, bool write_cache)
+{
+	uint32_t mode = write_cache;
+	int ret = xioctl(dp, VHU_SET_WRITE_CACHE, &mode);
+
+	if (!ret)
+		dp->write_cache = write_cache;
+	return ret;
 }
 
 /* Own the device and give it the backend: the state right after open. */
@@ -123,18 +133,16 @@ static int setup(struct vu_dp *dp, char *err, size_t errlen)
 		return ret;
 	}
 	/* The guest still sees the cache mode its driver set last. */
-	if (!dp->writeback) {
-		uint32_t wce = 0;
-
-		ret = xioctl(dp, VHU_SET_WRITE_CACHE, &wce);
+	if (!dp->write_cache) {
+		ret = dpk_set_write_cache(dp, false);
 		if (ret)
 			snprintf(err, errlen, "VHU_SET_WRITE_CACHE: %s", strerror(-ret));
 	}
 	return ret;
 }
 
-static int kernel_open(struct vu_dp **out, const struct vu_export_cfg *cfg,
-		       char *err, size_t errlen)
+static int dpk_open(struct vu_dp **out, const struct vu_export_cfg *cfg,
+		    char *err, size_t errlen)
 {
 	struct vhu_api api;
 	struct vu_dp *dp;
@@ -146,7 +154,7 @@ static int kernel_open(struct vu_dp **out, const struct vu_export_cfg *cfg,
 		return -ENOMEM;
 	}
 	dp->cfg = cfg;
-	dp->writeback = true;
+	dp->write_cache = true;
 	dp->inflight.fd = -1;
 	dp->fd = open_dev(&api, err, errlen);
 	if (dp->fd < 0) {
@@ -171,18 +179,18 @@ err:
 	return ret;
 }
 
-static void kernel_close(struct vu_dp *dp)
+static void dpk_close(struct vu_dp *dp)
 {
 	close(dp->fd);
 	free(dp);
 }
 
-static uint64_t kernel_device_features(struct vu_dp *dp)
+static uint64_t dpk_device_features(struct vu_dp *dp)
 {
 	return dp->info.features;
 }
 
-static void kernel_get_config(struct vu_dp *dp, struct virtio_blk_config *c)
+static void dpk_get_config(struct vu_dp *dp, struct virtio_blk_config *c)
 {
 	const struct vhu_blk_config *k = &dp->info.config;
 
@@ -195,7 +203,7 @@ static void kernel_get_config(struct vu_dp *dp, struct virtio_blk_config *c)
 	c->alignment_offset = k->alignment_offset;
 	c->min_io_size = k->min_io_size;
 	c->opt_io_size = k->opt_io_size;
-	c->wce = dp->writeback;
+	c->wce = dp->write_cache;
 	c->num_queues = k->num_queues;
 	c->max_discard_sectors = k->max_discard_sectors;
 	c->max_discard_seg = k->max_discard_seg;
@@ -205,18 +213,12 @@ static void kernel_get_config(struct vu_dp *dp, struct virtio_blk_config *c)
 	c->write_zeroes_may_unmap = k->write_zeroes_may_unmap;
 }
 
-static int kernel_attach(struct vu_dp *dp)
-{
-	(void)dp;	/* the daemon owns the device from open on */
-	return 0;
-}
-
 /*
  * The frontend is gone: VHU_RESET_OWNER stops the vrings (waiting for
  * their I/O) and drops memory table, eventfds and backend; then the
  * device is set up again for the next frontend.
  */
-static void kernel_detach(struct vu_dp *dp)
+static void dpk_detach(struct vu_dp *dp)
 {
 	char err[128];
 	int ret = xioctl(dp, VHU_RESET_OWNER, NULL);
@@ -233,7 +235,7 @@ static void kernel_detach(struct vu_dp *dp)
 		vlog("%s: kernel datapath reset failed: %s", dp->cfg->socket_path, err);
 }
 
-static int kernel_set_features(struct vu_dp *dp, uint64_t features)
+static int dpk_set_features(struct vu_dp *dp, uint64_t features)
 {
 	uint64_t f = features;
 
@@ -248,7 +250,7 @@ static void fill_region(struct vhu_mem_region *k, const struct vu_region *r)
 	k->userspace_addr = r->hva;	/* our mapping: we are the owner */
 }
 
-static int kernel_set_mem_table(struct vu_dp *dp, const struct vu_mem *mem)
+static int dpk_set_mem_table(struct vu_dp *dp, const struct vu_mem *mem)
 {
 	struct vhu_memory *k;
 	int ret;
@@ -264,7 +266,7 @@ static int kernel_set_mem_table(struct vu_dp *dp, const struct vu_mem *mem)
 	return ret;
 }
 
-static int kernel_add_region(struct vu_dp *dp, const struct vu_region *r)
+static int dpk_add_region(struct vu_dp *dp, const struct vu_region *r)
 {
 	struct vhu_mem_region k;
 
@@ -272,7 +274,7 @@ static int kernel_add_region(struct vu_dp *dp, const struct vu_region *r)
 	return xioctl(dp, VHU_ADD_MEM_REGION, &k);
 }
 
-static int kernel_remove_region(struct vu_dp *dp, const struct vu_region *r)
+static int dpk_remove_region(struct vu_dp *dp, const struct vu_region *r)
 {
 	struct vhu_mem_region k;
 
@@ -289,7 +291,7 @@ static int kernel_remove_region(struct vu_dp *dp, const struct vu_region *r)
  * here the old parts are detached first, as the server unmaps the old
  * area once this returns.
  */
-static int kernel_set_inflight(struct vu_dp *dp, const struct vu_inflight *inf)
+static int dpk_set_inflight(struct vu_dp *dp, const struct vu_inflight *inf)
 {
 	for (uint32_t i = 0; i < dp->cfg->queues; i++) {
 		struct vhu_vring_inflight f = { .index = i };
@@ -326,7 +328,7 @@ static int vring_file(struct vu_dp *dp, unsigned long req, uint32_t index, int f
 	return xioctl(dp, req, &f);
 }
 
-static int kernel_start_queue(struct vu_dp *dp, const struct vu_dp_queue *q)
+static int dpk_start_queue(struct vu_dp *dp, const struct vu_dp_queue *q)
 {
 	struct vhu_vring_state num = { .index = q->index, .num = q->num };
 	struct vhu_vring_state base = { .index = q->index, .num = q->base };
@@ -361,7 +363,7 @@ static int kernel_start_queue(struct vu_dp *dp, const struct vu_dp_queue *q)
 	return ret;
 }
 
-static int kernel_stop_queue(struct vu_dp *dp, uint32_t index, uint32_t *base)
+static int dpk_stop_queue(struct vu_dp *dp, uint32_t index, uint32_t *base)
 {
 	struct vhu_vring_state s = { .index = index };
 	int ret = xioctl(dp, VHU_GET_VRING_BASE, &s);
@@ -371,45 +373,33 @@ static int kernel_stop_queue(struct vu_dp *dp, uint32_t index, uint32_t *base)
 	return ret;
 }
 
-static int kernel_set_call(struct vu_dp *dp, uint32_t index, int fd)
+static int dpk_set_call(struct vu_dp *dp, uint32_t index, int fd)
 {
 	return vring_file(dp, VHU_SET_VRING_CALL, index, fd);
 }
 
-static int kernel_set_err(struct vu_dp *dp, uint32_t index, int fd)
+static int dpk_set_err(struct vu_dp *dp, uint32_t index, int fd)
 {
 	return vring_file(dp, VHU_SET_VRING_ERR, index, fd);
 }
 
-/* Write-through (WCE 0): the module submits every write O_DSYNC. */
-static int kernel_set_writeback(struct vu_dp *dp, bool writeback)
-{
-	uint32_t wce = writeback;
-	int ret = xioctl(dp, VHU_SET_WRITE_CACHE, &wce);
-
-	if (!ret)
-		dp->writeback = writeback;
-	return ret;
-}
-
 const struct vu_dp_ops vu_dp_kernel_ops = {
 	.name = "kernel",
-	.probe = kernel_probe,
-	.open = kernel_open,
-	.close = kernel_close,
-	.device_features = kernel_device_features,
-	.get_config = kernel_get_config,
-	.attach = kernel_attach,
-	.detach = kernel_detach,
-	.set_features = kernel_set_features,
-	.set_mem_table = kernel_set_mem_table,
-	.add_region = kernel_add_region,
-	.remove_region = kernel_remove_region,
-	.set_inflight = kernel_set_inflight,
-	.start_queue = kernel_start_queue,
-	.stop_queue = kernel_stop_queue,
-	.set_call = kernel_set_call,
-	.set_err = kernel_set_err,
-	.set_writeback = kernel_set_writeback,
+	.probe = dpk_probe,
+	.open = dpk_open,
+	.close = dpk_close,
+	.device_features = dpk_device_features,
+	.get_config = dpk_get_config,
+	.detach = dpk_detach,
+	.set_features = dpk_set_features,
+	.set_mem_table = dpk_set_mem_table,
+	.add_region = dpk_add_region,
+	.remove_region = dpk_remove_region,
+	.set_inflight = dpk_set_inflight,
+	.start_queue = dpk_start_queue,
+	.stop_queue = dpk_stop_queue,
+	.set_call = dpk_set_call,
+	.set_err = dpk_set_err,
+	.set_write_cache = dpk_set_write_cache,
 };
 

@@ -14,74 +14,23 @@
  */
 #include <string.h>
 
-#include "vq_user.h"
-
-#define READ_ONCE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
-#define WRITE_ONCE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
-
-void dpu_mem_from(struct dpu_mem *m, const struct vu_mem *mem)
-{
-	memset(m, 0, sizeof(*m));
-	for (unsigned int i = 0; i < mem->nregions; i++) {
-		m->r[i].gpa = mem->r[i].gpa;
-		m->r[i].size = mem->r[i].size;
-		m->r[i].hva = mem->r[i].hva;
-	}
-	m->n = mem->nregions;
-}
-
-int dpu_mem_iov(const struct dpu_mem *m, uint64_t gpa, uint64_t len,
-		struct iovec *iov, unsigned int max)
-{
-	unsigned int n = 0;
-
-	if (gpa + len < gpa)
-		return -1;
-	while (len) {
-		unsigned int i;
-
-		for (i = 0; i < m->n; i++)
-			if (gpa >= m->r[i].gpa && gpa - m->r[i].gpa < m->r[i].size)
-				break;
-		if (i == m->n || n == max)
-			return -1;
-		uint64_t off = gpa - m->r[i].gpa;
-		uint64_t chunk = m->r[i].size - off;
-
-		if (chunk > len)
-			chunk = len;
-		iov[n].iov_base = (void *)(uintptr_t)(m->r[i].hva + off);
-		iov[n].iov_len = chunk;
-		n++;
-		gpa += chunk;
-		len -= chunk;
-	}
-	return n;
-}
-
-void *dpu_mem_ptr(const struct dpu_mem *m, uint64_t gpa, uint64_t len)
-{
-	struct iovec iov;
-
-	if (!len || dpu_mem_iov(m, gpa, len, &iov, 1) != 1)
-		return NULL;
-	return iov.iov_base;
-}
+#include "dpu.h"
+#include "util.h"
 
 /* The event index fields after each ring (VIRTIO_RING_F_EVENT_IDX). */
-static uint16_t *avail_event(struct vq *vq)
+static uint16_t *avail_event(struct dpu_ring *vq)
 {
 	return (uint16_t *)(void *)&vq->used->ring[vq->num];
 }
 
-static uint16_t *used_event(struct vq *vq)
+static uint16_t *used_event(struct dpu_ring *vq)
 {
 	return (uint16_t *)(void *)&vq->avail->ring[vq->num];
 }
 
 /* ---- avail ring ------------------------------------------------------ */
 
-int vq_pop(struct vq *vq, uint16_t *head, const char **why)
+int dpu_ring_pop(struct dpu_ring *vq, uint16_t *head, const char **why)
 {
 	uint16_t h;
 
@@ -108,12 +57,12 @@ int vq_pop(struct vq *vq, uint16_t *head, const char **why)
 	return 1;
 }
 
-bool vq_avail_pending(struct vq *vq)
+bool dpu_ring_avail_pending(struct dpu_ring *vq)
 {
 	return __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE) != vq->last_avail;
 }
 
-void vq_notify(struct vq *vq, bool on)
+void dpu_ring_notify(struct dpu_ring *vq, bool on)
 {
 	if (vq->event_idx) {
 		if (on)
@@ -127,7 +76,7 @@ void vq_notify(struct vq *vq, bool on)
 
 /* ---- descriptor chains ----------------------------------------------- */
 
-static void chain_add(const struct dpu_mem *m, struct vq_chain *c,
+static void chain_add(const struct vu_mem_view *m, struct dpu_chain *c,
 		      uint64_t addr, uint32_t len, uint16_t flags)
 {
 	unsigned int used = c->nout + c->nin;
@@ -146,7 +95,7 @@ static void chain_add(const struct dpu_mem *m, struct vq_chain *c,
 	}
 	if (c->bad)
 		return;
-	n = dpu_mem_iov(m, addr, len, c->iov + used, VQ_MAX_IOV - used);
+	n = vu_mem_view_iov(m, addr, len, c->iov + used, DPU_MAX_IOV - used);
 	if (n < 0) {
 		c->bad = true;
 		return;
@@ -157,8 +106,8 @@ static void chain_add(const struct dpu_mem *m, struct vq_chain *c,
 		c->nout += n;
 }
 
-static int walk_indirect(struct vq *vq, const struct dpu_mem *m,
-			 struct vq_chain *c, uint64_t addr, uint32_t len,
+static int walk_indirect(struct dpu_ring *vq, const struct vu_mem_view *m,
+			 struct dpu_chain *c, uint64_t addr, uint32_t len,
 			 const char **why)
 {
 	const struct vring_desc *table;
@@ -169,12 +118,12 @@ static int walk_indirect(struct vq *vq, const struct dpu_mem *m,
 		return -1;
 	}
 	if (!len || len % sizeof(struct vring_desc) ||
-	    len / sizeof(struct vring_desc) > VQ_MAX_INDIRECT) {
+	    len / sizeof(struct vring_desc) > DPU_MAX_INDIRECT) {
 		*why = "bad indirect table length";
 		return -1;
 	}
 	count = len / sizeof(struct vring_desc);
-	table = dpu_mem_ptr(m, addr, len);
+	table = vu_mem_view_ptr(m, addr, len);
 	if (!table) {
 		*why = "indirect table outside guest memory";
 		return -1;
@@ -202,8 +151,8 @@ static int walk_indirect(struct vq *vq, const struct dpu_mem *m,
 	}
 }
 
-int vq_walk(struct vq *vq, const struct dpu_mem *m, uint16_t head,
-	    struct vq_chain *c, const char **why)
+int dpu_ring_walk(struct dpu_ring *vq, const struct vu_mem_view *m,
+		  uint16_t head, struct dpu_chain *c, const char **why)
 {
 	uint32_t i = head, n = 0;
 
@@ -239,7 +188,7 @@ int vq_walk(struct vq *vq, const struct dpu_mem *m, uint16_t head,
 
 /* ---- used ring ------------------------------------------------------- */
 
-void vq_push(struct vq *vq, uint16_t head, uint32_t len)
+void dpu_ring_push(struct dpu_ring *vq, uint16_t head, uint32_t len)
 {
 	struct vring_used_elem *e = &vq->used->ring[vq->used_idx & (vq->num - 1)];
 
@@ -248,7 +197,7 @@ void vq_push(struct vq *vq, uint16_t head, uint32_t len)
 	vq->used_idx++;
 }
 
-void vq_flush(struct vq *vq)
+void dpu_ring_flush(struct dpu_ring *vq)
 {
 	/* Elements before the index that makes them visible. */
 	__atomic_store_n(&vq->used->idx, vq->used_idx, __ATOMIC_RELEASE);
@@ -259,12 +208,12 @@ static bool need_event(uint16_t event, uint16_t new, uint16_t old)
 	return (uint16_t)(new - event - 1) < (uint16_t)(new - old);
 }
 
-bool vq_publish(struct vq *vq)
+bool dpu_ring_publish(struct dpu_ring *vq)
 {
 	uint16_t old = vq->signalled_used, ev;
 	bool valid = vq->signalled_valid;
 
-	vq_flush(vq);
+	dpu_ring_flush(vq);
 	/* The index before reading what the driver wants. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!vq->event_idx)

@@ -4,7 +4,7 @@
  * io_uring, for hosts without vhu.ko (or with --datapath user).
  *
  * One thread per running queue, each with its own io_uring. The kick
- * eventfd and a control eventfd are read through the ring itself, so one
+ * eventfd and a control eventfd are read through the io_uring itself, so one
  * io_uring_submit_and_wait() sleeps on kicks, control requests and I/O
  * completions alike. Each pass takes at most DPU_BUDGET requests from the
  * avail ring, reaps every completion, publishes the used index once and
@@ -36,18 +36,10 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
-#include "dp_user.h"
-#include "vhuctl.h"
-#include "vu_server.h"
-
-#define BIT(n) (1ull << (n))
-
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
+#include "blkcfg.h"
+#include "dpu.h"
+#include "log.h"
+#include "util.h"
 
 static int dup_fd(int fd)
 {
@@ -169,11 +161,11 @@ static void ring_error(struct dpu_queue *q, const char *why)
 
 struct io_uring_sqe *dpu_get_sqe(struct dpu_queue *q)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->uring);
 
 	while (!sqe) {
-		io_uring_submit(&q->ring);
-		sqe = io_uring_get_sqe(&q->ring);
+		io_uring_submit(&q->uring);
+		sqe = io_uring_get_sqe(&q->uring);
 	}
 	return sqe;
 }
@@ -182,11 +174,11 @@ void dpu_req_done(struct dpu_queue *q, struct dpu_req *req)
 {
 	if (req->status_ptr)
 		__atomic_store_n(req->status_ptr, req->status, __ATOMIC_RELAXED);
-	vq_push(&q->vq, req->head, req->written);
+	dpu_ring_push(&q->vq, req->head, req->written);
 	if (q->inflight) {
 		/* One element at a time, so a crash leaves at most one in doubt. */
 		inflight_pre_put(q, req->head);
-		vq_flush(&q->vq);
+		dpu_ring_flush(&q->vq);
 		inflight_put(q, req->head);
 	}
 	q->vq.busy[req->head] = 0;
@@ -202,7 +194,7 @@ static int take(struct dpu_queue *q, uint16_t head)
 	struct dpu_req *req;
 	const char *why;
 
-	if (vq_walk(&q->vq, q->mem, head, &q->chain, &why)) {
+	if (dpu_ring_walk(&q->vq, q->mem, head, &q->chain, &why)) {
 		ring_error(q, why);
 		return -1;
 	}
@@ -221,7 +213,7 @@ static bool handle_avail(struct dpu_queue *q)
 {
 	unsigned int budget = DPU_BUDGET;
 
-	vq_notify(&q->vq, false);
+	dpu_ring_notify(&q->vq, false);
 	while (!q->broken && q->free_reqs) {
 		const char *why;
 		uint16_t head;
@@ -229,17 +221,17 @@ static bool handle_avail(struct dpu_queue *q)
 
 		if (!budget--)
 			return true;
-		ret = vq_pop(&q->vq, &head, &why);
+		ret = dpu_ring_pop(&q->vq, &head, &why);
 		if (ret < 0) {
 			ring_error(q, why);
 			break;
 		}
 		if (!ret) {
 			/* Empty: ask for a kick, then look once more. */
-			vq_notify(&q->vq, true);
-			if (!vq_avail_pending(&q->vq))
+			dpu_ring_notify(&q->vq, true);
+			if (!dpu_ring_avail_pending(&q->vq))
 				break;
-			vq_notify(&q->vq, false);
+			dpu_ring_notify(&q->vq, false);
 			continue;
 		}
 		/* A bad chain is not consumed: the base still points at it. */
@@ -254,7 +246,7 @@ static void flush_used(struct dpu_queue *q)
 	if (!q->nr_pushed)
 		return;
 	q->nr_pushed = 0;
-	if (vq_publish(&q->vq))
+	if (dpu_ring_publish(&q->vq))
 		signal_fd(q, &q->call_fd);
 }
 
@@ -295,7 +287,7 @@ static enum dpu_cmd reap(struct dpu_queue *q, enum dpu_cmd cmd)
 	struct io_uring_cqe *cqe;
 	unsigned int head, n = 0;
 
-	io_uring_for_each_cqe(&q->ring, head, cqe) {
+	io_uring_for_each_cqe(&q->uring, head, cqe) {
 		uint64_t ud = cqe->user_data;
 		int res = cqe->res;
 
@@ -317,7 +309,7 @@ static enum dpu_cmd reap(struct dpu_queue *q, enum dpu_cmd cmd)
 			dpu_blk_complete(q, (struct dpu_req *)(uintptr_t)ud, res);
 		}
 	}
-	io_uring_cq_advance(&q->ring, n);
+	io_uring_cq_advance(&q->uring, n);
 	return cmd;
 }
 
@@ -353,9 +345,9 @@ static void *queue_thread(void *arg)
 			continue;
 		}
 		if (more && cmd == DPU_CMD_NONE)
-			io_uring_submit(&q->ring);
+			io_uring_submit(&q->uring);
 		else
-			io_uring_submit_and_wait(&q->ring, 1);
+			io_uring_submit_and_wait(&q->uring, 1);
 		cmd = reap(q, cmd);
 	}
 	return NULL;
@@ -365,9 +357,9 @@ static void *queue_thread(void *arg)
 
 static void queue_free(struct dpu_queue *q)
 {
-	if (q->ring.ring_fd > 0)
-		io_uring_queue_exit(&q->ring);
-	memset(&q->ring, 0, sizeof(q->ring));
+	if (q->uring.ring_fd > 0)
+		io_uring_queue_exit(&q->uring);
+	memset(&q->uring, 0, sizeof(q->uring));
 	close_fd(&q->kick_fd);
 	close_fd(&q->ctl_fd);
 	close_fd(&q->call_fd);
@@ -395,7 +387,7 @@ static int queue_setup(struct vu_dp *dp, struct dpu_queue *q,
 		       const struct vu_dp_queue *dq)
 {
 	unsigned int entries = 4;
-	struct vq *vq = &q->vq;
+	struct dpu_ring *vq = &q->vq;
 	int ret;
 
 	memset(vq, 0, sizeof(*vq));
@@ -431,9 +423,9 @@ static int queue_setup(struct vu_dp *dp, struct dpu_queue *q,
 	q->broken = false;
 	q->cmd = DPU_CMD_NONE;
 	q->nr_inflight = q->nr_pushed = 0;
-	ret = io_uring_queue_init(entries, &q->ring, 0);
+	ret = io_uring_queue_init(entries, &q->uring, 0);
 	if (ret)
-		memset(&q->ring, 0, sizeof(q->ring));
+		memset(&q->uring, 0, sizeof(q->uring));
 	return ret;
 }
 
@@ -454,7 +446,7 @@ static int resubmit(struct dpu_queue *q)
 	return 0;
 }
 
-static int user_start_queue(struct vu_dp *dp, const struct vu_dp_queue *dq)
+static int dpu_start_queue(struct vu_dp *dp, const struct vu_dp_queue *dq)
 {
 	struct dpu_queue *q = &dp->q[dq->index];
 	int ret;
@@ -487,7 +479,7 @@ static void queue_command(struct dpu_queue *q, enum dpu_cmd cmd)
 	eventfd_write(q->ctl_fd, 1);
 }
 
-static int user_stop_queue(struct vu_dp *dp, uint32_t index, uint32_t *base)
+static int dpu_stop_queue(struct vu_dp *dp, uint32_t index, uint32_t *base)
 {
 	struct dpu_queue *q = &dp->q[index];
 
@@ -535,10 +527,10 @@ static void resume_all(struct vu_dp *dp)
 
 /* ---- memory ------------------------------------------------------------ */
 
-/* Install a new table with every queue thread parked; frees the old one. */
-static void swap_mem(struct vu_dp *dp, struct dpu_mem *new)
+/* Install a new view with every queue thread parked; frees the old one. */
+static void swap_mem(struct vu_dp *dp, struct vu_mem_view *new)
 {
-	struct dpu_mem *old = dp->mem;
+	struct vu_mem_view *old = dp->mem;
 
 	pause_all(dp);
 	dp->mem = new;
@@ -546,52 +538,57 @@ static void swap_mem(struct vu_dp *dp, struct dpu_mem *new)
 	free(old);
 }
 
-static int user_set_mem_table(struct vu_dp *dp, const struct vu_mem *mem)
+static int dpu_set_mem_table(struct vu_dp *dp, const struct vu_mem *mem)
 {
-	struct dpu_mem *new = malloc(sizeof(*new));
+	struct vu_mem_view *new = malloc(sizeof(*new));
 
 	if (!new)
 		return -ENOMEM;
-	dpu_mem_from(new, mem);
+	vu_mem_view_init(new, mem);
 	swap_mem(dp, new);
 	return 0;
 }
 
-static int user_add_region(struct vu_dp *dp, const struct vu_region *r)
+/* The current view to change and swap in, or NULL. */
+static struct vu_mem_view *copy_mem(struct vu_dp *dp)
 {
-	struct dpu_mem *new = malloc(sizeof(*new));
+	struct vu_mem_view *new = malloc(sizeof(*new));
+
+	if (new)
+		*new = *dp->mem;
+	return new;
+}
+
+static int dpu_add_region(struct vu_dp *dp, const struct vu_region *r)
+{
+	struct vu_mem_view *new = copy_mem(dp);
+	int ret;
 
 	if (!new)
 		return -ENOMEM;
-	*new = *dp->mem;
-	if (new->n >= VU_MAX_MEM_SLOTS) {
+	ret = vu_mem_view_add(new, r);
+	if (ret) {
 		free(new);
-		return -ENOSPC;
+		return ret;
 	}
-	new->r[new->n].gpa = r->gpa;
-	new->r[new->n].size = r->size;
-	new->r[new->n].hva = r->hva;
-	new->n++;
 	swap_mem(dp, new);
 	return 0;
 }
 
-static int user_remove_region(struct vu_dp *dp, const struct vu_region *r)
+static int dpu_remove_region(struct vu_dp *dp, const struct vu_region *r)
 {
-	struct dpu_mem *new = calloc(1, sizeof(*new));
+	struct vu_mem_view *new = copy_mem(dp);
 
 	if (!new)
 		return -ENOMEM;
-	for (unsigned int i = 0; i < dp->mem->n; i++)
-		if (dp->mem->r[i].gpa != r->gpa || dp->mem->r[i].size != r->size)
-			new->r[new->n++] = dp->mem->r[i];
+	vu_mem_view_remove(new, r);
 	swap_mem(dp, new);
 	return 0;
 }
 
 /* ---- the rest of the ops ----------------------------------------------- */
 
-static int user_probe(char *err, size_t errlen)
+static int dpu_probe(char *err, size_t errlen)
 {
 	struct io_uring ring;
 	int ret = io_uring_queue_init(4, &ring, 0);
@@ -604,8 +601,8 @@ static int user_probe(char *err, size_t errlen)
 	return 0;
 }
 
-static int user_open(struct vu_dp **out, const struct vu_export_cfg *cfg,
-		     char *err, size_t errlen)
+static int dpu_open(struct vu_dp **out, const struct vu_export_cfg *cfg,
+		    char *err, size_t errlen)
 {
 	struct vu_dp *dp = calloc(1, sizeof(*dp));
 	int ret;
@@ -628,9 +625,9 @@ static int user_open(struct vu_dp **out, const struct vu_export_cfg *cfg,
 		goto err;
 	}
 	dp->cfg = cfg;
-	dp->writeback = true;
+	dp->write_cache = true;
 	dp->inflight.fd = -1;
-	for (uint32_t i = 0; i < VU_MAX_QUEUES; i++) {
+	for (uint32_t i = 0; i < VHU_MAX_QUEUES; i++) {
 		struct dpu_queue *q = &dp->q[i];
 
 		q->dp = dp;
@@ -658,13 +655,13 @@ static void stop_all(struct vu_dp *dp)
 
 	for (uint32_t i = 0; i < dp->cfg->queues; i++)
 		if (dp->q[i].running)
-			user_stop_queue(dp, i, &base);
+			dpu_stop_queue(dp, i, &base);
 }
 
-static void user_close(struct vu_dp *dp)
+static void dpu_close(struct vu_dp *dp)
 {
 	stop_all(dp);
-	for (uint32_t i = 0; i < VU_MAX_QUEUES; i++) {
+	for (uint32_t i = 0; i < VHU_MAX_QUEUES; i++) {
 		pthread_mutex_destroy(&dp->q[i].lock);
 		pthread_cond_destroy(&dp->q[i].cond);
 	}
@@ -673,24 +670,18 @@ static void user_close(struct vu_dp *dp)
 	free(dp);
 }
 
-static uint64_t user_device_features(struct vu_dp *dp)
+static uint64_t dpu_device_features(struct vu_dp *dp)
 {
 	return vu_blk_features(dp->cfg);
 }
 
-static void user_get_config(struct vu_dp *dp, struct virtio_blk_config *c)
+static void dpu_get_config(struct vu_dp *dp, struct virtio_blk_config *c)
 {
-	vu_blk_config(dp->cfg, dp->writeback, c);
-}
-
-static int user_attach(struct vu_dp *dp)
-{
-	(void)dp;
-	return 0;
+	vu_blk_config(dp->cfg, dp->write_cache, c);
 }
 
 /* The frontend is gone: forget everything it set up. */
-static void user_detach(struct vu_dp *dp)
+static void dpu_detach(struct vu_dp *dp)
 {
 	stop_all(dp);
 	memset(dp->mem, 0, sizeof(*dp->mem));
@@ -700,7 +691,7 @@ static void user_detach(struct vu_dp *dp)
 	/* The write cache mode stays: the frontend keeps showing it. */
 }
 
-static int user_set_features(struct vu_dp *dp, uint64_t features)
+static int dpu_set_features(struct vu_dp *dp, uint64_t features)
 {
 	dp->features = features;
 	return 0;
@@ -710,7 +701,7 @@ static int user_set_features(struct vu_dp *dp, uint64_t features)
  * The server keeps the area mapped (and releases an old one only after
  * this returns); running queues move to the new area while parked.
  */
-static int user_set_inflight(struct vu_dp *dp, const struct vu_inflight *inf)
+static int dpu_set_inflight(struct vu_dp *dp, const struct vu_inflight *inf)
 {
 	pause_all(dp);
 	dp->inflight = *inf;
@@ -738,40 +729,39 @@ static int set_fd(struct vu_dp *dp, uint32_t index, int fd, bool call)
 	return 0;
 }
 
-static int user_set_call(struct vu_dp *dp, uint32_t index, int fd)
+static int dpu_set_call(struct vu_dp *dp, uint32_t index, int fd)
 {
 	return set_fd(dp, index, fd, true);
 }
 
-static int user_set_err(struct vu_dp *dp, uint32_t index, int fd)
+static int dpu_set_err(struct vu_dp *dp, uint32_t index, int fd)
 {
 	return set_fd(dp, index, fd, false);
 }
 
-/* Write-through (WCE 0) makes every write RWF_DSYNC. */
-static int user_set_writeback(struct vu_dp *dp, bool writeback)
+/* Write-through (wce 0) makes every write RWF_DSYNC. */
+static int dpu_set_write_cache(struct vu_dp *dp, bool write_cache)
 {
-	__atomic_store_n(&dp->writeback, writeback, __ATOMIC_RELAXED);
+	__atomic_store_n(&dp->write_cache, write_cache, __ATOMIC_RELAXED);
 	return 0;
 }
 
 const struct vu_dp_ops vu_dp_user_ops = {
 	.name = "user",
-	.probe = user_probe,
-	.open = user_open,
-	.close = user_close,
-	.device_features = user_device_features,
-	.get_config = user_get_config,
-	.attach = user_attach,
-	.detach = user_detach,
-	.set_features = user_set_features,
-	.set_mem_table = user_set_mem_table,
-	.add_region = user_add_region,
-	.remove_region = user_remove_region,
-	.set_inflight = user_set_inflight,
-	.start_queue = user_start_queue,
-	.stop_queue = user_stop_queue,
-	.set_call = user_set_call,
-	.set_err = user_set_err,
-	.set_writeback = user_set_writeback,
+	.probe = dpu_probe,
+	.open = dpu_open,
+	.close = dpu_close,
+	.device_features = dpu_device_features,
+	.get_config = dpu_get_config,
+	.detach = dpu_detach,
+	.set_features = dpu_set_features,
+	.set_mem_table = dpu_set_mem_table,
+	.add_region = dpu_add_region,
+	.remove_region = dpu_remove_region,
+	.set_inflight = dpu_set_inflight,
+	.start_queue = dpu_start_queue,
+	.stop_queue = dpu_stop_queue,
+	.set_call = dpu_set_call,
+	.set_err = dpu_set_err,
+	.set_write_cache = dpu_set_write_cache,
 };

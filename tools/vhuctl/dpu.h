@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The userspace datapath's internals: dpu_queue.c (ops, queue threads),
+ * dpu_ring.c (split virtqueues) and dpu_blk.c (virtio-blk requests on
+ * io_uring).
+ *
+ * Nothing the guest wrote is trusted: every descriptor address is range
+ * checked against the memory table before it becomes a pointer, chains are
+ * bounded, and the ring indices are checked against the ring size.
+ */
+#ifndef DPU_H
+#define DPU_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <liburing.h>
+#include <linux/virtio_ring.h>
+#include <linux/vhu.h>
+
+#include "datapath.h"
+#include "vu_mem.h"
+
+/* The largest data transfer of one request, as vhu.ko. */
+#define DPU_REQ_MAX_BYTES	(32u << 20)
+/* Requests taken from the avail ring per wake-up before reaping. */
+#define DPU_BUDGET		64
+
+/* user_data of the non-request completions. */
+#define DPU_UD_KICK		1ull
+#define DPU_UD_CTL		2ull
+
+/* Most iovecs in one request (UIO_MAXIOV) and descriptors in an indirect table. */
+#define DPU_MAX_IOV		1024
+#define DPU_MAX_INDIRECT		1024
+
+/* A split virtqueue, as its queue thread reads and writes it. */
+struct dpu_ring {
+	uint16_t num;
+	bool event_idx, indirect;
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	uint16_t last_avail;		/* next avail entry to take */
+	uint16_t avail_idx;		/* last avail->idx read */
+	uint16_t used_idx;		/* ours; published to used->idx */
+	uint16_t signalled_used;
+	bool signalled_valid;
+	uint8_t *busy;			/* heads in flight, one byte each */
+};
+
+/* A parsed descriptor chain. */
+struct dpu_chain {
+	unsigned int nout, nin;		/* readable iovecs, then writable ones */
+	uint64_t out_len, in_len;
+	bool bad;			/* outside memory, wrong order: IOERR */
+	bool have_status;
+	uint64_t status_gpa;		/* the last device-writable byte */
+	struct iovec iov[DPU_MAX_IOV];
+};
+
+/*
+ * The next head from the avail ring: 1 and *head, 0 when the ring is
+ * empty, -1 on a ring error (reason in *why).
+ */
+int dpu_ring_pop(struct dpu_ring *vq, uint16_t *head, const char **why);
+/* Walk the chain at head: 0, or -1 on a ring error (reason in *why). */
+int dpu_ring_walk(struct dpu_ring *vq, const struct vu_mem_view *m,
+		  uint16_t head, struct dpu_chain *c, const char **why);
+/* Put one used element (not yet visible: see dpu_ring_publish). */
+void dpu_ring_push(struct dpu_ring *vq, uint16_t head, uint32_t len);
+/* Make pushed elements visible (no call). */
+void dpu_ring_flush(struct dpu_ring *vq);
+/* Make pushed elements visible; true when the driver wants a call. */
+bool dpu_ring_publish(struct dpu_ring *vq);
+/* Ask for kicks (on) or suppress them while we are busy. */
+void dpu_ring_notify(struct dpu_ring *vq, bool on);
+/* avail->idx moved past what we have taken. */
+bool dpu_ring_avail_pending(struct dpu_ring *vq);
+
+struct dpu_queue;
+
+struct dpu_req {
+	struct dpu_queue *q;
+	uint16_t head;
+	uint8_t type;
+	uint8_t status;
+	uint8_t *status_ptr;		/* NULL: the chain has no status byte */
+	uint32_t written;		/* bytes for the used element */
+	uint32_t expect;		/* bytes the read/write must move */
+	int falloc_mode, falloc_alt;	/* discard/write zeroes: mode, fallback */
+	uint64_t off, len;
+	unsigned int niov;
+	struct iovec *iov;		/* data buffers (malloc'ed) */
+	void *bounce;			/* aligned copy for O_DIRECT, or NULL */
+	struct dpu_req *next_free;
+};
+
+/* Control requests from the protocol thread to a queue thread. */
+enum dpu_cmd {
+	DPU_CMD_NONE,
+	DPU_CMD_PAUSE,			/* drain, park until resumed */
+	DPU_CMD_STOP,			/* drain, exit */
+};
+
+struct dpu_queue {
+	struct vu_dp *dp;
+	uint32_t index;
+	bool running;			/* the thread exists */
+	pthread_t thread;
+	struct io_uring uring;
+	struct dpu_ring vq;
+	const struct vu_mem_view *mem;	/* changed only while parked */
+	struct vhu_inflight_queue *inflight;	/* NULL: none */
+	uint64_t inflight_counter;
+
+	int kick_fd, ctl_fd;
+	uint64_t kick_buf, ctl_buf;
+
+	pthread_mutex_t lock;		/* cmd, parked, call_fd, err_fd */
+	pthread_cond_t cond;
+	enum dpu_cmd cmd;
+	bool parked;
+	int call_fd, err_fd;
+
+	bool broken;			/* ring error: take nothing more */
+	unsigned int nr_inflight;
+	unsigned int nr_pushed;		/* used elements not yet published */
+	struct dpu_req *reqs, *free_reqs;
+	struct dpu_chain chain;		/* scratch for the walk */
+};
+
+struct vu_dp {
+	const struct vu_export_cfg *cfg;
+	int fd;				/* our dup of the backing */
+	bool write_cache;		/* false: every write RWF_DSYNC */
+	uint64_t features;		/* acked */
+	struct vu_mem_view *mem;
+	struct vu_inflight inflight;	/* the server's mapping; fd not owned */
+	struct dpu_queue q[VHU_MAX_QUEUES];
+};
+
+/* dpu_blk.c: start a request for a walked chain (completes it on error). */
+void dpu_blk_start(struct dpu_queue *q, struct dpu_req *req,
+		   struct dpu_chain *c);
+/* An io_uring completion for req. */
+void dpu_blk_complete(struct dpu_queue *q, struct dpu_req *req, int res);
+/* dpu_queue.c: the request is done, status set: put it in the used ring. */
+void dpu_req_done(struct dpu_queue *q, struct dpu_req *req);
+/* An SQE, submitting pending ones when the SQ is full. */
+struct io_uring_sqe *dpu_get_sqe(struct dpu_queue *q);
+
+#endif

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhuctl: taking vhost-user messages in and answering them.
+ *
+ * A message is taken in three steps:
+ *  1. recv_header(): the 12-byte header and any SCM_RIGHTS fds
+ *     (MSG_CMSG_CLOEXEC, so no fd can leak into a child);
+ *  2. validate(): version and flags, then the exact payload size and the
+ *     exact number of fds the request type takes, from the request table
+ *     (vu_server.c);
+ *  3. the payload, then the request's handler from the same table.
+ *
+ * The stream stays in sync whenever the header is sane, so a bad request
+ * is answered (REPLY_ACK with need_reply) when it can be; when it cannot
+ * (no ack was negotiated, or the request has its own reply) the
+ * connection is closed. Either way the daemon keeps running. Every fd a
+ * message brought is either taken over by a handler (which sets its slot
+ * to -1) or closed by the one cleanup path in vu_dev_handle().
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "vu_msg.h"
+
+/* ---- replies --------------------------------------------------------- */
+
+int vu_send_reply(struct vu_dev *dev, const struct vu_msg *req,
+		  const void *payload, uint32_t size, int fd)
+{
+	struct vu_hdr hdr = {
+		.request = req->hdr.request,
+		.flags = VU_VERSION | VU_FLAG_REPLY,
+		.size = size,
+	};
+	struct iovec iov[2] = {
+		{ .iov_base = &hdr, .iov_len = sizeof(hdr) },
+		{ .iov_base = (void *)payload, .iov_len = size },
+	};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = size ? 2 : 1 };
+	ssize_t n;
+
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	do {
+		n = sendmsg(dev->conn_fd, &mh, MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)(sizeof(hdr) + size)) {
+		vlog("%s: cannot send the %s reply: %s", dev->name,
+		     vu_request_name(req->hdr.request),
+		     n < 0 ? strerror(errno) : "short write");
+		return -EIO;
+	}
+	return 0;
+}
+
+int vu_reply_u64(struct vu_dev *dev, const struct vu_msg *req, uint64_t v)
+{
+	return vu_send_reply(dev, req, &v, sizeof(v), -1);
+}
+
+static bool reply_ack_on(const struct vu_dev *dev)
+{
+	return dev->acked_protocol_features & BIT(VU_PF_REPLY_ACK);
+}
+
+/* ---- intake ---------------------------------------------------------- */
+
+static void close_msg_fds(struct vu_msg *m)
+{
+	for (int i = 0; i < m->nfds; i++)
+		close_fd(&m->fds[i]);
+	m->nfds = 0;
+}
+
+static ssize_t read_full(int fd, void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = recv(fd, (char *)buf + done, len - done, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ECONNRESET;
+		done += n;
+	}
+	return done;
+}
+
+/*
+ * Step 1: the header and its fds. Returns 0, -ECONNRESET on hang-up,
+ * -EMSGSIZE when fds were truncated (the fds received are kept so the
+ * cleanup path closes them; the header is still valid), or -errno.
+ */
+static int recv_header(int sock, struct vu_msg *m)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * VU_MAX_FDS)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = &m->hdr, .iov_len = sizeof(m->hdr) };
+	struct msghdr mh = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = u.buf,
+		.msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *c;
+	ssize_t n;
+	int ret = 0;
+
+	m->nfds = 0;
+	do {
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -ECONNRESET;
+
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		int cnt;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		cnt = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (int i = 0; i < cnt; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (m->nfds < VU_MAX_FDS)
+				m->fds[m->nfds++] = fd;
+			else
+				close(fd);
+		}
+	}
+	if (mh.msg_flags & MSG_CTRUNC)
+		ret = -EMSGSIZE;
+
+	if ((size_t)n < sizeof(m->hdr)) {
+		ssize_t r = read_full(sock, (char *)&m->hdr + n, sizeof(m->hdr) - n);
+
+		if (r < 0)
+			return r;
+	}
+	return ret;
+}
+
+/*
+ * Step 2: is this a request we take, in this size, with these fds?
+ * Returns 0 or a negative errno (logged).
+ */
+static int validate(struct vu_dev *dev, const struct vu_msg *m,
+		    const struct vu_req_desc *d)
+{
+	uint32_t size = m->hdr.size;
+
+	if (!d || !d->name)
+		return FAIL(dev, m, -EOPNOTSUPP, "unknown request");
+	if (d->need_pf & ~dev->acked_protocol_features)
+		return FAIL(dev, m, -EOPNOTSUPP, "its protocol feature was not negotiated");
+	if (!d->handle)
+		return FAIL(dev, m, -EOPNOTSUPP, "not supported");
+
+	switch (d->size_kind) {
+	case SZ_EXACT:
+		if (size != d->size)
+			return FAIL(dev, m, -EINVAL, "payload of %u bytes, expected %u",
+				    size, d->size);
+		break;
+	case SZ_MEM_TABLE:
+		if (size < VU_MEM_TABLE_HDR_SIZE + sizeof(struct vu_region_desc) ||
+		    size > sizeof(struct vu_mem_table_msg) ||
+		    (size - VU_MEM_TABLE_HDR_SIZE) % sizeof(struct vu_region_desc))
+			return FAIL(dev, m, -EINVAL, "payload of %u bytes", size);
+		break;
+	case SZ_CONFIG:
+		if (size < VU_CONFIG_HDR_SIZE ||
+		    size > VU_CONFIG_HDR_SIZE + VU_MAX_CONFIG_SIZE)
+			return FAIL(dev, m, -EINVAL, "payload of %u bytes", size);
+		break;
+	}
+
+	switch (d->fd_kind) {
+	case FD_EXACT:
+		if (m->nfds != d->fds)
+			return FAIL(dev, m, -EINVAL, "%d fds attached, expected %u",
+				    m->nfds, d->fds);
+		break;
+	case FD_UP_TO:
+		if (m->nfds > d->fds)
+			return FAIL(dev, m, -EINVAL, "%d fds attached, at most %u",
+				    m->nfds, d->fds);
+		break;
+	case FD_BY_PAYLOAD:
+		break;
+	}
+	return 0;
+}
+
+int vu_dev_handle(struct vu_dev *dev)
+{
+	const struct vu_req_desc *d = NULL;
+	struct vu_msg *m;
+	int ret, vret;
+	bool ack;
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+
+	/* Step 1. */
+	ret = recv_header(dev->conn_fd, m);
+	if (ret == -ECONNRESET || (ret < 0 && ret != -EMSGSIZE))
+		goto out;
+
+	/* A header we cannot trust leaves the stream unusable. */
+	if ((m->hdr.flags & VU_FLAG_VERSION_MASK) != VU_VERSION ||
+	    (m->hdr.flags & ~VU_FLAG_KNOWN) || (m->hdr.flags & VU_FLAG_REPLY)) {
+		vlog("%s: bad header flags 0x%x on %s", dev->name, m->hdr.flags,
+		     vu_request_name(m->hdr.request));
+		ret = -EPROTO;
+		goto out;
+	}
+	if (m->hdr.size > VU_MAX_PAYLOAD) {
+		vlog("%s: %s payload of %u bytes is too large", dev->name,
+		     vu_request_name(m->hdr.request), m->hdr.size);
+		ret = -EPROTO;
+		goto out;
+	}
+
+	/* Step 2. */
+	if (m->hdr.request < VU_REQ_MAX)
+		d = vu_request(m->hdr.request);
+	if (ret == -EMSGSIZE)
+		vret = FAIL(dev, m, -EINVAL, "more than %d fds attached", VU_MAX_FDS);
+	else
+		vret = validate(dev, m, d);
+
+	/* Step 3: the payload, read even for a refused request. */
+	if (m->hdr.size) {
+		ssize_t r = read_full(dev->conn_fd, &m->p, m->hdr.size);
+
+		if (r < 0) {
+			ret = (int)r;
+			goto out;
+		}
+	}
+	/* Decided before the handler: RESET_OWNER forgets REPLY_ACK. */
+	ack = (m->hdr.flags & VU_FLAG_NEED_REPLY) && reply_ack_on(dev);
+	ret = vret ? vret : d->handle(dev, m);
+	if (ret) {
+		/* Connection-level failures (a reply could not be sent). */
+		if (ret == -EIO)
+			goto out;
+		if (d && d->name && d->has_reply) {
+			/* The frontend waits for a reply we cannot give. */
+			ret = -EPROTO;
+			goto out;
+		}
+		if (!ack) {
+			vlog("%s: no way to report the failure; closing the connection",
+			     dev->name);
+			ret = -EPROTO;
+			goto out;
+		}
+		ret = vu_reply_u64(dev, m, 1);
+		goto out;
+	}
+	if (ack && !d->has_reply)
+		ret = vu_reply_u64(dev, m, 0);
+out:
+	close_msg_fds(m);
+	free(m);
+	return ret;
+}

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The protocol server's own header, shared by vu_msg.c (message intake,
+ * validation, replies), vu_server.c (the request table, the device-level
+ * requests, the connection's lifecycle) and vu_vring.c (the vring
+ * requests). Datapaths never include it.
+ */
+#ifndef VU_MSG_H
+#define VU_MSG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "log.h"
+#include "vu_server.h"
+
+enum size_kind {
+	SZ_EXACT,	/* hdr.size == size */
+	SZ_MEM_TABLE,	/* 8 + 32 * n, 1 <= n <= 8 */
+	SZ_CONFIG,	/* 12 + n, n <= 256 */
+};
+
+enum fd_kind {
+	FD_EXACT,	/* exactly fds */
+	FD_UP_TO,	/* 0..fds */
+	FD_BY_PAYLOAD,	/* decided by the handler from the payload */
+};
+
+/*
+ * One request type: its handler and the message it takes. A handler
+ * returns 0, or a negative errno once FAIL() said why.
+ */
+struct vu_req_desc {
+	const char *name;
+	int (*handle)(struct vu_dev *dev, struct vu_msg *m);
+	uint32_t size;
+	uint8_t size_kind;
+	uint8_t fd_kind;
+	uint8_t fds;
+	bool has_reply;		/* the request has its own reply payload */
+	uint64_t need_pf;	/* protocol features that must be negotiated */
+};
+
+/* vu_server.c: the table's entry for a request, NULL for an unknown one. */
+const struct vu_req_desc *vu_request(uint32_t req);
+/* Its name for log lines ("request N" for an unknown one). */
+const char *vu_request_name(uint32_t req);
+
+/* A handler's failure: logged once here, with the request's name. */
+#define FAIL(dev, m, err, fmt, ...)					\
+	({								\
+		vlog("%s: %s refused: " fmt, (dev)->name,		\
+		     vu_request_name((m)->hdr.request), ##__VA_ARGS__);	\
+		(err);							\
+	})
+
+/* Take the message's i-th fd over. */
+static inline int vu_take_fd(struct vu_msg *m, int i)
+{
+	int fd = m->fds[i];
+
+	m->fds[i] = -1;
+	return fd;
+}
+
+/*
+ * vu_msg.c: the reply to req, with fd attached unless -1; -EIO (logged)
+ * when it cannot be sent, which ends the connection.
+ */
+int vu_send_reply(struct vu_dev *dev, const struct vu_msg *req,
+		  const void *payload, uint32_t size, int fd);
+int vu_reply_u64(struct vu_dev *dev, const struct vu_msg *req, uint64_t v);
+
+/* vu_vring.c: the vring requests. */
+int vu_vring_set_num(struct vu_dev *dev, struct vu_msg *m);
+int vu_vring_set_addr(struct vu_dev *dev, struct vu_msg *m);
+int vu_vring_set_base(struct vu_dev *dev, struct vu_msg *m);
+int vu_vring_get_base(struct vu_dev *dev, struct vu_msg *m);
+int vu_vring_set_kick(struct vu_dev *dev, struct vu_msg *m);
+int vu_vring_set_call(struct vu_dev *dev, struct vu_msg *m);
+int vu_vring_set_err(struct vu_dev *dev, struct vu_msg *m);
+int vu_vring_set_enable(struct vu_dev *dev, struct vu_msg *m);
+
+/* Stop a running queue, waiting for its in-flight requests. */
+int vu_vring_stop(struct vu_dev *dev, uint32_t i);
+/* Forget a stopped queue's state and close its fds. */
+void vu_vring_reset(struct vu_queue *q);
+/* Stop the running queues around a memory table change, then restart them. */
+void vu_vring_stop_all(struct vu_dev *dev, bool *was);
+int vu_vring_restart(struct vu_dev *dev, struct vu_msg *m, const bool *was);
+/* Does any of the queue's rings start in region r? */
+bool vu_vring_in_region(const struct vu_queue *q, const struct vu_region *r);
+
+#endif

@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhuctl: the vring requests of the protocol server (SET_VRING_NUM ..
+ * SET_VRING_ENABLE, GET_VRING_BASE) and each queue's state.
+ *
+ * A queue is handed to the datapath, translated into the daemon's address
+ * space, once it has a size, ring addresses and a kick fd and is enabled
+ * (a kick fd enables it when protocol features were not negotiated);
+ * GET_VRING_BASE and disabling stop it, waiting for its requests.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "util.h"
+#include "vu_msg.h"
+
+static bool protocol_features_on(const struct vu_dev *dev)
+{
+	return dev->acked_features & BIT(VU_F_PROTOCOL_FEATURES);
+}
+
+/* ---- queues ---------------------------------------------------------- */
+
+static int queue_index(struct vu_dev *dev, struct vu_msg *m, uint64_t index)
+{
+	if (index >= dev->cfg->queues)
+		return FAIL(dev, m, -EINVAL, "queue %" PRIu64 " out of range (%u queues)",
+			    index, dev->cfg->queues);
+	return (int)index;
+}
+
+/* Ring sizes in bytes for a split ring of num entries (with event idx). */
+static uint64_t desc_bytes(uint32_t num) { return 16ull * num; }
+static uint64_t avail_bytes(uint32_t num) { return 6 + 2ull * num; }
+static uint64_t used_bytes(uint32_t num) { return 6 + 8ull * num; }
+
+static int translate_queue(struct vu_dev *dev, uint32_t i,
+			   struct vu_dp_queue *out)
+{
+	struct vu_queue *q = &dev->q[i];
+
+	memset(out, 0, sizeof(*out));
+	out->index = i;
+	out->num = q->num;
+	out->base = q->base;
+	out->desc_hva = vu_mem_uva_to_hva(&dev->mem, q->addr.desc, desc_bytes(q->num));
+	out->avail_hva = vu_mem_uva_to_hva(&dev->mem, q->addr.avail, avail_bytes(q->num));
+	out->used_hva = vu_mem_uva_to_hva(&dev->mem, q->addr.used, used_bytes(q->num));
+	out->kick_fd = q->kick_fd;
+	out->call_fd = q->call_fd;
+	out->err_fd = q->err_fd;
+	if (!out->desc_hva || !out->avail_hva || !out->used_hva)
+		return -EFAULT;
+	return 0;
+}
+
+/* Hand a queue to the datapath once it has all it needs and may run. */
+static int maybe_start(struct vu_dev *dev, struct vu_msg *m, uint32_t i)
+{
+	struct vu_queue *q = &dev->q[i];
+	struct vu_dp_queue dq;
+	int ret;
+
+	if (q->running || !q->kick_set || !q->have_num || !q->have_addr)
+		return 0;
+	if (protocol_features_on(dev) && !q->enabled)
+		return 0;
+	if (translate_queue(dev, i, &dq))
+		return FAIL(dev, m, -EFAULT, "queue %u rings are outside guest memory", i);
+	ret = dev->ops->start_queue(dev->dp, &dq);
+	if (ret)
+		return FAIL(dev, m, ret, "datapath cannot start queue %u: %s", i,
+			    strerror(-ret));
+	q->running = true;
+	return 0;
+}
+
+int vu_vring_stop(struct vu_dev *dev, uint32_t i)
+{
+	struct vu_queue *q = &dev->q[i];
+	uint32_t base = q->base;
+	int ret;
+
+	if (!q->running)
+		return 0;
+	ret = dev->ops->stop_queue(dev->dp, i, &base);
+	q->running = false;
+	if (ret) {
+		vlog("%s: datapath failed to stop queue %u: %s", dev->name, i,
+		     strerror(-ret));
+		return ret;
+	}
+	q->base = base;
+	return 0;
+}
+
+void vu_vring_reset(struct vu_queue *q)
+{
+	close_fd(&q->kick_fd);
+	close_fd(&q->call_fd);
+	close_fd(&q->err_fd);
+	memset(q, 0, sizeof(*q));
+	q->kick_fd = q->call_fd = q->err_fd = -1;
+}
+
+void vu_vring_stop_all(struct vu_dev *dev, bool *was)
+{
+	for (uint32_t i = 0; i < dev->cfg->queues; i++) {
+		was[i] = dev->q[i].running;
+		vu_vring_stop(dev, i);
+	}
+}
+
+int vu_vring_restart(struct vu_dev *dev, struct vu_msg *m, const bool *was)
+{
+	int ret = 0;
+
+	for (uint32_t i = 0; i < dev->cfg->queues; i++)
+		if (was[i] && !ret)
+			ret = maybe_start(dev, m, i);
+	return ret;
+}
+
+bool vu_vring_in_region(const struct vu_queue *q, const struct vu_region *r)
+{
+	uint64_t a[3] = { q->addr.desc, q->addr.avail, q->addr.used };
+
+	for (int i = 0; i < 3; i++)
+		if (a[i] >= r->uaddr && a[i] - r->uaddr < r->size)
+			return true;
+	return false;
+}
+
+/* ---- requests -------------------------------------------------------- */
+
+int vu_vring_set_num(struct vu_dev *dev, struct vu_msg *m)
+{
+	int i = queue_index(dev, m, m->p.state.index);
+	uint32_t num = m->p.state.num;
+
+	if (i < 0)
+		return i;
+	if (!num || (num & (num - 1)) || num > dev->cfg->queue_size)
+		return FAIL(dev, m, -EINVAL, "ring size %u (a power of 2 up to %u)",
+			    num, dev->cfg->queue_size);
+	if (dev->q[i].running)
+		return FAIL(dev, m, -EBUSY, "queue %d is running", i);
+	dev->q[i].num = num;
+	dev->q[i].have_num = true;
+	return 0;
+}
+
+int vu_vring_set_addr(struct vu_dev *dev, struct vu_msg *m)
+{
+	const struct vu_vring_addr *a = &m->p.addr;
+	int i = queue_index(dev, m, a->index);
+	struct vu_queue *q;
+	uint32_t num;
+
+	if (i < 0)
+		return i;
+	q = &dev->q[i];
+	if (a->flags & VU_VRING_F_LOG)
+		return FAIL(dev, m, -EINVAL, "dirty logging was not negotiated");
+	if (a->flags)
+		return FAIL(dev, m, -EINVAL, "unknown flags 0x%x", a->flags);
+	if (!q->have_num)
+		return FAIL(dev, m, -EINVAL, "queue %d has no size yet", i);
+	if ((a->desc & 15) || (a->avail & 1) || (a->used & 3))
+		return FAIL(dev, m, -EINVAL, "misaligned ring address");
+	num = q->num;
+	if (!vu_mem_uva_to_hva(&dev->mem, a->desc, desc_bytes(num)) ||
+	    !vu_mem_uva_to_hva(&dev->mem, a->avail, avail_bytes(num)) ||
+	    !vu_mem_uva_to_hva(&dev->mem, a->used, used_bytes(num)))
+		return FAIL(dev, m, -EFAULT, "queue %d ring outside every memory region", i);
+	if (q->running) {
+		int ret = vu_vring_stop(dev, i);
+
+		if (ret)
+			return ret;
+	}
+	q->addr = *a;
+	q->have_addr = true;
+	return maybe_start(dev, m, i);
+}
+
+int vu_vring_set_base(struct vu_dev *dev, struct vu_msg *m)
+{
+	int i = queue_index(dev, m, m->p.state.index);
+
+	if (i < 0)
+		return i;
+	if (m->p.state.num > 0xffff)
+		return FAIL(dev, m, -EINVAL, "base %u is not a 16-bit ring index",
+			    m->p.state.num);
+	if (dev->q[i].running)
+		return FAIL(dev, m, -EBUSY, "queue %d is running", i);
+	dev->q[i].base = m->p.state.num;
+	return 0;
+}
+
+int vu_vring_get_base(struct vu_dev *dev, struct vu_msg *m)
+{
+	int i = queue_index(dev, m, m->p.state.index);
+	struct vu_vring_state st;
+	struct vu_queue *q;
+
+	if (i < 0)
+		return i;
+	q = &dev->q[i];
+	/* The ring stops here; in-flight requests finish before the reply. */
+	vu_vring_stop(dev, i);
+	q->kick_set = false;
+	close_fd(&q->kick_fd);
+	st.index = i;
+	st.num = q->base;
+	return vu_send_reply(dev, m, &st, sizeof(st), -1);
+}
+
+/* The u64 of SET_VRING_KICK/CALL/ERR: index, NOFD, and the fd it implies. */
+static int vring_fd_msg(struct vu_dev *dev, struct vu_msg *m, int *fd)
+{
+	uint64_t v = m->p.u64;
+	bool nofd = v & VU_VRING_NOFD;
+	int i;
+
+	*fd = -1;
+	if (v & ~(VU_VRING_IDX_MASK | VU_VRING_NOFD))
+		return FAIL(dev, m, -EINVAL, "unknown bits in 0x%" PRIx64, v);
+	if (m->nfds != (nofd ? 0 : 1))
+		return FAIL(dev, m, -EINVAL, "%d fds with the no-fd flag %s", m->nfds,
+			    nofd ? "set" : "clear");
+	i = queue_index(dev, m, v & VU_VRING_IDX_MASK);
+	if (i < 0)
+		return i;
+	if (!nofd)
+		*fd = vu_take_fd(m, 0);
+	return i;
+}
+
+int vu_vring_set_kick(struct vu_dev *dev, struct vu_msg *m)
+{
+	int fd, i = vring_fd_msg(dev, m, &fd);
+	struct vu_queue *q;
+	int ret;
+
+	if (i < 0)
+		return i;
+	q = &dev->q[i];
+	if (q->running) {
+		ret = vu_vring_stop(dev, i);
+		if (ret) {
+			close_fd(&fd);
+			return ret;
+		}
+	}
+	close_fd(&q->kick_fd);
+	q->kick_fd = fd;
+	q->kick_set = true;
+	/* Without protocol features a kick fd also enables the ring. */
+	if (!protocol_features_on(dev))
+		q->enabled = true;
+	return maybe_start(dev, m, i);
+}
+
+/* SET_VRING_CALL/ERR: hand the fd to a running ring, then keep it. */
+static int set_vring_notify_fd(struct vu_dev *dev, struct vu_msg *m, bool call)
+{
+	int fd, *slot, i = vring_fd_msg(dev, m, &fd);
+	struct vu_queue *q;
+
+	if (i < 0)
+		return i;
+	q = &dev->q[i];
+	slot = call ? &q->call_fd : &q->err_fd;
+	if (q->running) {
+		int ret = call ? dev->ops->set_call(dev->dp, i, fd) :
+				 dev->ops->set_err(dev->dp, i, fd);
+
+		if (ret) {
+			close_fd(&fd);
+			return FAIL(dev, m, ret, "datapath: %s", strerror(-ret));
+		}
+	}
+	close_fd(slot);
+	*slot = fd;
+	return 0;
+}
+
+int vu_vring_set_call(struct vu_dev *dev, struct vu_msg *m)
+{
+	return set_vring_notify_fd(dev, m, true);
+}
+
+int vu_vring_set_err(struct vu_dev *dev, struct vu_msg *m)
+{
+	return set_vring_notify_fd(dev, m, false);
+}
+
+int vu_vring_set_enable(struct vu_dev *dev, struct vu_msg *m)
+{
+	int i = queue_index(dev, m, m->p.state.index);
+	struct vu_queue *q;
+
+	if (i < 0)
+		return i;
+	if (!protocol_features_on(dev))
+		return FAIL(dev, m, -EINVAL, "protocol features were not negotiated");
+	if (m->p.state.num > 1)
+		return FAIL(dev, m, -EINVAL, "enable value %u", m->p.state.num);
+	q = &dev->q[i];
+	q->enabled = m->p.state.num;
+	if (!q->enabled)
+		return vu_vring_stop(dev, i);
+	return maybe_start(dev, m, i);
+}
