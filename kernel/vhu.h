@@ -26,12 +26,20 @@
 #include <linux/refcount.h>
 #include <linux/uio.h>
 #include <linux/virtio_blk.h>
+#include <linux/virtio_byteorder.h>
 #include <linux/virtio_ring.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <uapi/linux/vhu.h>
 
 #define VHU_VERSION "0.2.0"
+
+/* The rings are little-endian: VIRTIO_F_VERSION_1 is required. */
+#define vhu16_to_cpu(x)	__virtio16_to_cpu(true, x)
+#define vhu32_to_cpu(x)	__virtio32_to_cpu(true, x)
+#define vhu64_to_cpu(x)	__virtio64_to_cpu(true, x)
+#define cpu_to_vhu16(x)	__cpu_to_virtio16(true, x)
+#define cpu_to_vhu32(x)	__cpu_to_virtio32(true, x)
 
 /* Requests taken from the avail ring per worker pass, so queues share. */
 #define VHU_VQ_BUDGET		64
@@ -305,12 +313,15 @@ bool vhu_mem_present(struct vhu_dev *dev);
 bool vhu_mem_covers(const struct vhu_mem_table *t, u64 uaddr, u64 len);
 
 /* vq.c */
+void vhu_vq_process(struct vhu_vq *vq);
+void vhu_vq_complete(struct vhu_vq *vq);
+
+/* vring.c */
 void vhu_vq_init(struct vhu_dev *dev, struct vhu_vq *vq, u32 index);
 long vhu_vq_ioctl(struct vhu_dev *dev, unsigned int cmd, void __user *argp);
 void vhu_vq_reset(struct vhu_vq *vq);
 bool vhu_vq_any_enabled(struct vhu_dev *dev);
 bool vhu_vq_rings_covered(struct vhu_vq *vq, const struct vhu_mem_table *t);
-void vhu_vq_process(struct vhu_vq *vq);
 enum vhu_vring_status vhu_vq_status(struct vhu_vq *vq);
 
 /* inflight.c */
