@@ -56,23 +56,6 @@ u64 vhu_all_virtio_features(void)
 	       BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES);
 }
 
-/**
- * vhu_req_complete() - hand a finished request back to its worker
- * @req: the request, with status, written and result set
- *
- * Context: any context (the block layer may complete in interrupt context).
- */
-void vhu_req_complete(struct vhu_req *req)
-{
-	struct vhu_vq *vq = req->vq;
-
-	/* The device is freed only after a grace period. */
-	rcu_read_lock();
-	llist_add(&req->node, &vq->done);
-	vhu_worker_wake(vq);
-	rcu_read_unlock();
-}
-
 static void vhu_req_finish(struct vhu_req *req, u8 status)
 {
 	req->status = status;

@@ -346,6 +346,11 @@ void vhu_blk_free_backend(struct vhu_backend_info *be);
 u64 vhu_blk_base_features(void);
 void vhu_blk_submit(struct vhu_req *req, struct iov_iter *out,
 		    struct iov_iter *in);
+
+/* req.c */
+struct vhu_req *vhu_req_alloc(struct vhu_vq *vq, u16 head, u32 niov,
+			      struct vhu_mem_table *mem);
 void vhu_req_complete(struct vhu_req *req);
+void vhu_req_free(struct vhu_req *req);
 
 #endif /* _VHU_H */

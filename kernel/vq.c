@@ -135,14 +135,6 @@ static void vhu_vq_account(struct vhu_vq *vq, struct vhu_req *req)
 	}
 }
 
-static void vhu_req_free(struct vhu_vq *vq, struct vhu_req *req)
-{
-	clear_bit(req->head, vq->busy);
-	vhu_mem_put(req->mem);
-	kfree(req->segs);
-	kfree(req);
-}
-
 /*
  * Put completed requests into the used ring: status bytes and used
  * elements first, then one used->idx update and at most one call. With an
@@ -194,7 +186,7 @@ void vhu_vq_complete(struct vhu_vq *vq)
 	llist_for_each_entry_safe(req, tmp, list, node) {
 		if (vhu_inflight_put(vq, req->head))
 			vhu_vq_error(vq, "inflight area not writable");
-		vhu_req_free(vq, req);
+		vhu_req_free(req);
 		n++;
 	}
 	if (vhu_inflight_used(vq))
@@ -365,32 +357,21 @@ static int vhu_chain_walk(struct vhu_vq *vq, struct vhu_mem_table *t,
 static int vhu_vq_start_req(struct vhu_vq *vq, struct vhu_mem_table *t,
 			    u16 head, struct vhu_chain *c)
 {
-	struct vhu_dev *dev = vq->dev;
 	struct iov_iter out, in;
 	struct vhu_req *req;
 	u32 niov = c->nout + c->nin;
 	struct iovec iov;
 
-	req = kzalloc(struct_size(req, iov, niov), GFP_KERNEL);
+	req = vhu_req_alloc(vq, head, niov, t);
 	if (!req)
 		return -ENOMEM;
-	req->vq = vq;
-	req->head = head;
-	req->be = dev->be;
-	req->niov = niov;
-	req->status = VIRTIO_BLK_S_IOERR;
-	req->type = U8_MAX;	/* not known until the header is read */
 	memcpy(req->iov, vq->scratch, niov * sizeof(struct iovec));
-	if (t)
-		refcount_inc(&t->refs);
-	req->mem = t;
 
 	/* The status byte: the last device-writable byte of the chain. */
 	if (c->have_status && t &&
 	    vhu_mem_translate(t, c->status_gpa, 1, &iov, 1) == 1)
 		req->status_uaddr = (u64)(uintptr_t)iov.iov_base;
 
-	__set_bit(head, vq->busy);
 	atomic_inc(&vq->inflight);
 
 	if (c->bad || !req->status_uaddr || c->out_len > VHU_REQ_MAX_BYTES + 4096 ||
