@@ -151,15 +151,17 @@ static struct vhu_mem_table *vhu_mem_current(struct vhu_dev *dev)
  * Context: any context; @t referenced or protected by the caller.
  * Return: true if one region holds all of it.
  */
-bool vhu_mem_covers(const struct vhu_mem_table *t, u64 uaddr, u64 len)
+bool vhu_mem_covers(const struct vhu_mem_table *t, const void __user *uaddr,
+		    u64 len)
 {
+	unsigned long addr = (unsigned long)uaddr;
 	u32 i;
 
 	for (i = 0; t && i < t->nregions; i++) {
 		const struct vhu_mem_region *r = &t->regions[i];
-		u64 off = uaddr - r->userspace_addr;
+		u64 off = addr - r->userspace_addr;
 
-		if (uaddr >= r->userspace_addr && off < r->memory_size &&
+		if (addr >= r->userspace_addr && off < r->memory_size &&
 		    len <= r->memory_size - off)
 			return true;
 	}

@@ -136,7 +136,7 @@ struct vhu_req {
 	u32 written;
 	long result;
 	size_t len;
-	u64 status_uaddr;
+	u8 __user *status_uaddr;
 	u32 nr_segs;
 	struct virtio_blk_discard_write_zeroes *segs;
 	u32 niov;
@@ -310,7 +310,8 @@ void vhu_mem_put(struct vhu_mem_table *t);
 int vhu_mem_translate(struct vhu_mem_table *t, u64 gpa, u32 len,
 		      struct iovec *iov, unsigned int max);
 bool vhu_mem_present(struct vhu_dev *dev);
-bool vhu_mem_covers(const struct vhu_mem_table *t, u64 uaddr, u64 len);
+bool vhu_mem_covers(const struct vhu_mem_table *t, const void __user *uaddr,
+		    u64 len);
 
 /* vq.c */
 void vhu_vq_process(struct vhu_vq *vq);

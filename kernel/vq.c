@@ -162,8 +162,7 @@ void vhu_vq_complete(struct vhu_vq *vq)
 		};
 
 		vhu_vq_account(vq, req);
-		if (req->status_uaddr &&
-		    put_user(req->status, (u8 __user *)u64_to_user_ptr(req->status_uaddr)))
+		if (req->status_uaddr && put_user(req->status, req->status_uaddr))
 			vhu_vq_error(vq, "status byte not writable");
 		if (copy_to_user(&vq->used->ring[vq->used_idx & (vq->num - 1)],
 				 &e, sizeof(e)))
@@ -370,7 +369,7 @@ static int vhu_vq_start_req(struct vhu_vq *vq, struct vhu_mem_table *t,
 	/* The status byte: the last device-writable byte of the chain. */
 	if (c->have_status && t &&
 	    vhu_mem_translate(t, c->status_gpa, 1, &iov, 1) == 1)
-		req->status_uaddr = (u64)(uintptr_t)iov.iov_base;
+		req->status_uaddr = iov.iov_base;
 
 	atomic_inc(&vq->inflight);
 

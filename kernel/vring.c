@@ -267,11 +267,10 @@ bool vhu_vq_rings_covered(struct vhu_vq *vq, const struct vhu_mem_table *t)
 
 	lockdep_assert_held(&vq->dev->mutex);
 
-	return vhu_mem_covers(t, (u64)(uintptr_t)vq->desc,
-			      n * sizeof(struct vring_desc)) &&
-	       vhu_mem_covers(t, (u64)(uintptr_t)vq->avail,
+	return vhu_mem_covers(t, vq->desc, n * sizeof(struct vring_desc)) &&
+	       vhu_mem_covers(t, vq->avail,
 			      sizeof(struct vring_avail) + (n + 1) * sizeof(__virtio16)) &&
-	       vhu_mem_covers(t, (u64)(uintptr_t)vq->used,
+	       vhu_mem_covers(t, vq->used,
 			      sizeof(struct vring_used) +
 			      n * sizeof(struct vring_used_elem) + sizeof(__virtio16));
 }
