@@ -61,7 +61,7 @@ static void vhu_dev_reset(struct vhu_dev *dev)
 
 	for (i = 0; i < VHU_MAX_QUEUES; i++)
 		vhu_vq_reset(&dev->vqs[i]);
-	vhu_mem_free(dev);
+	vhu_mem_replace(dev, NULL);
 	vhu_blk_free_backend(dev->be);
 	dev->be = NULL;
 	dev->acked_features = 0;
@@ -172,6 +172,27 @@ static long vhu_set_write_cache(struct vhu_dev *dev, void __user *argp)
 	return 0;
 }
 
+/*
+ * Install a table built for a memory ioctl, unless it leaves an enabled
+ * vring's rings out.
+ */
+static long vhu_install_mem_table(struct vhu_dev *dev, struct vhu_mem_table *t)
+{
+	int ret;
+
+	lockdep_assert_held(&dev->mutex);
+
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	ret = vhu_vq_check_mem(dev, t);
+	if (ret) {
+		vhu_mem_table_free(t);
+		return ret;
+	}
+	vhu_mem_replace(dev, t);
+	return 0;
+}
+
 /* The ioctls that need the owner. Context: holds @dev->mutex. */
 static long vhu_owner_ioctl(struct vhu_dev *dev, unsigned int cmd,
 			    void __user *argp)
@@ -188,11 +209,11 @@ static long vhu_owner_ioctl(struct vhu_dev *dev, unsigned int cmd,
 	case VHU_SET_FEATURES:
 		return vhu_set_features(dev, argp);
 	case VHU_SET_MEM_TABLE:
-		return vhu_mem_set_table(dev, argp);
+		return vhu_install_mem_table(dev, vhu_mem_table_from_user(argp));
 	case VHU_ADD_MEM_REGION:
-		return vhu_mem_add_region(dev, argp);
+		return vhu_install_mem_table(dev, vhu_mem_table_add(dev, argp));
 	case VHU_DEL_MEM_REGION:
-		return vhu_mem_del_region(dev, argp);
+		return vhu_install_mem_table(dev, vhu_mem_table_del(dev, argp));
 	case VHU_SET_BACKEND:
 		if (vhu_vq_any_enabled(dev))
 			return -EBUSY;

@@ -301,10 +301,13 @@ u64 vhu_api_features(void);
 u64 vhu_all_virtio_features(void);
 
 /* mem.c */
-long vhu_mem_set_table(struct vhu_dev *dev, void __user *argp);
-long vhu_mem_add_region(struct vhu_dev *dev, void __user *argp);
-long vhu_mem_del_region(struct vhu_dev *dev, void __user *argp);
-void vhu_mem_free(struct vhu_dev *dev);
+struct vhu_mem_table *vhu_mem_table_from_user(const void __user *argp);
+struct vhu_mem_table *vhu_mem_table_add(struct vhu_dev *dev,
+					const void __user *argp);
+struct vhu_mem_table *vhu_mem_table_del(struct vhu_dev *dev,
+					const void __user *argp);
+void vhu_mem_table_free(struct vhu_mem_table *t);
+void vhu_mem_replace(struct vhu_dev *dev, struct vhu_mem_table *t);
 struct vhu_mem_table *vhu_mem_get(struct vhu_dev *dev);
 void vhu_mem_put(struct vhu_mem_table *t);
 int vhu_mem_translate(struct vhu_mem_table *t, u64 gpa, u32 len,
@@ -322,7 +325,7 @@ void vhu_vq_init(struct vhu_dev *dev, struct vhu_vq *vq, u32 index);
 long vhu_vq_ioctl(struct vhu_dev *dev, unsigned int cmd, void __user *argp);
 void vhu_vq_reset(struct vhu_vq *vq);
 bool vhu_vq_any_enabled(struct vhu_dev *dev);
-bool vhu_vq_rings_covered(struct vhu_vq *vq, const struct vhu_mem_table *t);
+int vhu_vq_check_mem(struct vhu_dev *dev, const struct vhu_mem_table *t);
 enum vhu_vring_status vhu_vq_status(struct vhu_vq *vq);
 
 /* inflight.c */

@@ -248,20 +248,14 @@ static long vhu_vq_set_kick(struct vhu_vq *vq, s32 fd)
 	return 0;
 }
 
-/**
- * vhu_vq_rings_covered() - whether the rings lie in the memory table
- * @vq: the vring, with num and addresses set
- * @t: the table
- *
- * Each ring must be inside one region the owner gave us, as vhost's
+/*
+ * Whether each ring lies inside one region of @t, as vhost's
  * vq_memory_access_ok() requires; checked on enable and on every table
- * change while the vring is enabled.
- *
- * Context: holds @vq->dev->mutex (num and addresses are stable then for an
- * enabled vring, and enabling needs the mutex).
- * Return: true if they do.
+ * change while the vring is enabled. Holds @vq->dev->mutex: num and
+ * addresses are stable then for an enabled vring (enabling needs it).
  */
-bool vhu_vq_rings_covered(struct vhu_vq *vq, const struct vhu_mem_table *t)
+static bool vhu_vq_rings_covered(struct vhu_vq *vq,
+				 const struct vhu_mem_table *t)
 {
 	u64 n = vq->num;
 
@@ -273,6 +267,27 @@ bool vhu_vq_rings_covered(struct vhu_vq *vq, const struct vhu_mem_table *t)
 	       vhu_mem_covers(t, vq->used,
 			      sizeof(struct vring_used) +
 			      n * sizeof(struct vring_used_elem) + sizeof(__virtio16));
+}
+
+/**
+ * vhu_vq_check_mem() - whether a new memory table holds the enabled vrings
+ * @dev: the device
+ * @t: the table about to be installed
+ *
+ * Context: holds @dev->mutex (enabling needs it, so the answer is stable).
+ * Return: 0, or -EBUSY if an enabled vring's ring is outside @t.
+ */
+int vhu_vq_check_mem(struct vhu_dev *dev, const struct vhu_mem_table *t)
+{
+	u32 i;
+
+	lockdep_assert_held(&dev->mutex);
+
+	for (i = 0; i < VHU_MAX_QUEUES; i++)
+		if (READ_ONCE(dev->vqs[i].enabled) &&
+		    !vhu_vq_rings_covered(&dev->vqs[i], t))
+			return -EBUSY;
+	return 0;
 }
 
 static long vhu_vq_enable(struct vhu_vq *vq)
