@@ -92,7 +92,13 @@ static int vhu_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
-static long vhu_get_api(void __user *argp)
+/*
+ * The ioctl handlers. vhu_ioctl() calls them through vhu_ioctls[]: in
+ * process context, with @dev->mutex held unless VHU_IOCTL_UNLOCKED, in the
+ * owner's mm if VHU_IOCTL_OWNER. Each copies its own argument.
+ */
+
+static long vhu_get_api(struct vhu_dev *dev, void __user *argp)
 {
 	struct vhu_api api = {
 		.features = vhu_api_features(),
@@ -115,6 +121,11 @@ static u64 vhu_dev_features(struct vhu_dev *dev)
 	return dev->be ? dev->be->features : vhu_blk_base_features();
 }
 
+static long vhu_get_features(struct vhu_dev *dev, void __user *argp)
+{
+	return put_user(vhu_dev_features(dev), (u64 __user *)argp);
+}
+
 static long vhu_get_dev_info(struct vhu_dev *dev, void __user *argp)
 {
 	struct vhu_dev_info info = {
@@ -130,21 +141,7 @@ static long vhu_get_dev_info(struct vhu_dev *dev, void __user *argp)
 	return copy_to_user(argp, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
-static long vhu_set_features(struct vhu_dev *dev, void __user *argp)
-{
-	u64 features;
-
-	if (copy_from_user(&features, argp, sizeof(features)))
-		return -EFAULT;
-	if (features & ~vhu_dev_features(dev))
-		return -EINVAL;
-	if (vhu_vq_any_enabled(dev))
-		return -EBUSY;
-	dev->acked_features = features;
-	return 0;
-}
-
-static long vhu_set_owner(struct vhu_dev *dev)
+static long vhu_set_owner(struct vhu_dev *dev, void __user *argp)
 {
 	struct mm_struct *mm;
 
@@ -158,17 +155,23 @@ static long vhu_set_owner(struct vhu_dev *dev)
 	return 0;
 }
 
-static long vhu_set_write_cache(struct vhu_dev *dev, void __user *argp)
+static long vhu_reset_owner(struct vhu_dev *dev, void __user *argp)
 {
-	u32 wce;
+	vhu_dev_reset(dev);
+	return 0;
+}
 
-	lockdep_assert_held(&dev->mutex);
+static long vhu_set_features(struct vhu_dev *dev, void __user *argp)
+{
+	u64 features;
 
-	if (get_user(wce, (u32 __user *)argp))
+	if (copy_from_user(&features, argp, sizeof(features)))
 		return -EFAULT;
-	if (wce > 1)
+	if (features & ~vhu_dev_features(dev))
 		return -EINVAL;
-	WRITE_ONCE(dev->write_through, !wce);
+	if (vhu_vq_any_enabled(dev))
+		return -EBUSY;
+	dev->acked_features = features;
 	return 0;
 }
 
@@ -193,82 +196,111 @@ static long vhu_install_mem_table(struct vhu_dev *dev, struct vhu_mem_table *t)
 	return 0;
 }
 
-/* The ioctls that need the owner. Context: holds @dev->mutex. */
-static long vhu_owner_ioctl(struct vhu_dev *dev, unsigned int cmd,
-			    void __user *argp)
+static long vhu_set_mem_table(struct vhu_dev *dev, void __user *argp)
 {
+	return vhu_install_mem_table(dev, vhu_mem_table_from_user(argp));
+}
+
+static long vhu_add_mem_region(struct vhu_dev *dev, void __user *argp)
+{
+	return vhu_install_mem_table(dev, vhu_mem_table_add(dev, argp));
+}
+
+static long vhu_del_mem_region(struct vhu_dev *dev, void __user *argp)
+{
+	return vhu_install_mem_table(dev, vhu_mem_table_del(dev, argp));
+}
+
+static long vhu_set_backend(struct vhu_dev *dev, void __user *argp)
+{
+	if (vhu_vq_any_enabled(dev))
+		return -EBUSY;
+	return vhu_blk_set_backend(dev, argp);
+}
+
+static long vhu_set_write_cache(struct vhu_dev *dev, void __user *argp)
+{
+	u32 wce;
+
 	lockdep_assert_held(&dev->mutex);
 
-	if (!dev->mm || current->mm != dev->mm)
-		return -EPERM;
-
-	switch (cmd) {
-	case VHU_RESET_OWNER:
-		vhu_dev_reset(dev);
-		return 0;
-	case VHU_SET_FEATURES:
-		return vhu_set_features(dev, argp);
-	case VHU_SET_MEM_TABLE:
-		return vhu_install_mem_table(dev, vhu_mem_table_from_user(argp));
-	case VHU_ADD_MEM_REGION:
-		return vhu_install_mem_table(dev, vhu_mem_table_add(dev, argp));
-	case VHU_DEL_MEM_REGION:
-		return vhu_install_mem_table(dev, vhu_mem_table_del(dev, argp));
-	case VHU_SET_BACKEND:
-		if (vhu_vq_any_enabled(dev))
-			return -EBUSY;
-		return vhu_blk_set_backend(dev, argp);
-	case VHU_SET_WRITE_CACHE:
-		return vhu_set_write_cache(dev, argp);
-	default:
-		return vhu_vq_ioctl(dev, cmd, argp);
-	}
+	if (get_user(wce, (u32 __user *)argp))
+		return -EFAULT;
+	if (wce > 1)
+		return -EINVAL;
+	WRITE_ONCE(dev->write_through, !wce);
+	return 0;
 }
+
+/* Only the owner's mm may call it: -EPERM otherwise. */
+#define VHU_IOCTL_OWNER		BIT(0)
+/* Runs without @dev->mutex. */
+#define VHU_IOCTL_UNLOCKED	BIT(1)
+
+/**
+ * struct vhu_ioctl_desc - one ioctl of /dev/vhu
+ * @cmd: the command, with its size and direction
+ * @flags: VHU_IOCTL_* bits
+ * @fn: the handler
+ */
+struct vhu_ioctl_desc {
+	unsigned int cmd;
+	unsigned int flags;
+	long (*fn)(struct vhu_dev *dev, void __user *argp);
+};
+
+#define VHU_IOCTL_DEF(_cmd, _fn, _flags) \
+	{ .cmd = _cmd, .flags = _flags, .fn = _fn }
+
+/* Every ioctl; a command not listed here fails with -ENOTTY. */
+static const struct vhu_ioctl_desc vhu_ioctls[] = {
+	VHU_IOCTL_DEF(VHU_GET_API, vhu_get_api, VHU_IOCTL_UNLOCKED),
+	VHU_IOCTL_DEF(VHU_GET_FEATURES, vhu_get_features, 0),
+	VHU_IOCTL_DEF(VHU_GET_DEV_INFO, vhu_get_dev_info, 0),
+	VHU_IOCTL_DEF(VHU_SET_OWNER, vhu_set_owner, 0),
+	VHU_IOCTL_DEF(VHU_RESET_OWNER, vhu_reset_owner, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_FEATURES, vhu_set_features, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_MEM_TABLE, vhu_set_mem_table, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_ADD_MEM_REGION, vhu_add_mem_region, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_DEL_MEM_REGION, vhu_del_mem_region, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_BACKEND, vhu_set_backend, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_WRITE_CACHE, vhu_set_write_cache, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_VRING_NUM, vhu_set_vring_num, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_VRING_ADDR, vhu_set_vring_addr, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_VRING_BASE, vhu_set_vring_base, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_GET_VRING_BASE, vhu_get_vring_base, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_VRING_KICK, vhu_set_vring_kick, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_VRING_CALL, vhu_set_vring_call, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_VRING_ERR, vhu_set_vring_err, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_VRING_ENABLE, vhu_set_vring_enable, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_VRING_INFLIGHT, vhu_set_vring_inflight,
+		      VHU_IOCTL_OWNER),
+};
 
 static long vhu_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct vhu_dev *dev = file->private_data;
 	void __user *argp = (void __user *)arg;
+	const struct vhu_ioctl_desc *d = NULL;
+	unsigned int i;
 	long ret;
 
-	if (_IOC_TYPE(cmd) != VHU_IOCTL_TYPE)
+	for (i = 0; i < ARRAY_SIZE(vhu_ioctls); i++) {
+		if (vhu_ioctls[i].cmd == cmd) {
+			d = &vhu_ioctls[i];
+			break;
+		}
+	}
+	if (!d)
 		return -ENOTTY;
-	if (cmd == VHU_GET_API)
-		return vhu_get_api(argp);
+	if (d->flags & VHU_IOCTL_UNLOCKED)
+		return d->fn(dev, argp);
 
 	mutex_lock(&dev->mutex);
-	switch (cmd) {
-	case VHU_GET_FEATURES:
-		ret = put_user(vhu_dev_features(dev), (u64 __user *)argp);
-		break;
-	case VHU_GET_DEV_INFO:
-		ret = vhu_get_dev_info(dev, argp);
-		break;
-	case VHU_SET_OWNER:
-		ret = vhu_set_owner(dev);
-		break;
-	case VHU_RESET_OWNER:
-	case VHU_SET_FEATURES:
-	case VHU_SET_MEM_TABLE:
-	case VHU_ADD_MEM_REGION:
-	case VHU_DEL_MEM_REGION:
-	case VHU_SET_BACKEND:
-	case VHU_SET_VRING_NUM:
-	case VHU_SET_VRING_ADDR:
-	case VHU_SET_VRING_BASE:
-	case VHU_GET_VRING_BASE:
-	case VHU_SET_VRING_KICK:
-	case VHU_SET_VRING_CALL:
-	case VHU_SET_VRING_ERR:
-	case VHU_SET_VRING_ENABLE:
-	case VHU_SET_VRING_INFLIGHT:
-	case VHU_SET_WRITE_CACHE:
-		ret = vhu_owner_ioctl(dev, cmd, argp);
-		break;
-	default:
-		ret = -ENOTTY;
-		break;
-	}
+	if ((d->flags & VHU_IOCTL_OWNER) && (!dev->mm || current->mm != dev->mm))
+		ret = -EPERM;
+	else
+		ret = d->fn(dev, argp);
 	mutex_unlock(&dev->mutex);
 	return ret;
 }

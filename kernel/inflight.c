@@ -64,34 +64,31 @@ void vhu_inflight_reset(struct vhu_vq *vq)
 }
 
 /**
- * vhu_inflight_set() - VHU_SET_VRING_INFLIGHT
+ * vhu_inflight_set() - attach (or detach) the area, for VHU_SET_VRING_INFLIGHT
  * @vq: the vring
- * @argp: struct vhu_vring_inflight
+ * @f: the ioctl's argument
  *
  * Context: process context, in the owner's mm, holds @vq->mutex.
  * Return: 0 or a negative errno.
  */
-long vhu_inflight_set(struct vhu_vq *vq, void __user *argp)
+long vhu_inflight_set(struct vhu_vq *vq, const struct vhu_vring_inflight *f)
 {
-	struct vhu_vring_inflight f;
 	void __user *p;
 
 	lockdep_assert_held(&vq->mutex);
 
-	if (copy_from_user(&f, argp, sizeof(f)))
-		return -EFAULT;
-	if (f.padding)
+	if (f->padding)
 		return -EINVAL;
 	if (vq->enabled)
 		return -EBUSY;
-	p = u64_to_user_ptr(f.user_addr);
-	if (f.user_addr && (!vq->num || f.user_addr % 8 ||
-			    f.size < VHU_INFLIGHT_QUEUE_SIZE(vq->num) ||
-			    !access_ok(p, f.size)))
+	p = u64_to_user_ptr(f->user_addr);
+	if (f->user_addr && (!vq->num || f->user_addr % 8 ||
+			     f->size < VHU_INFLIGHT_QUEUE_SIZE(vq->num) ||
+			     !access_ok(p, f->size)))
 		return -EINVAL;
 	vhu_inflight_reset(vq);
 	vq->ifl = p;
-	vq->ifl_size = f.user_addr ? f.size : 0;
+	vq->ifl_size = f->user_addr ? f->size : 0;
 	return 0;
 }
 

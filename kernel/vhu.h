@@ -322,14 +322,22 @@ void vhu_vq_complete(struct vhu_vq *vq);
 
 /* vring.c */
 void vhu_vq_init(struct vhu_dev *dev, struct vhu_vq *vq, u32 index);
-long vhu_vq_ioctl(struct vhu_dev *dev, unsigned int cmd, void __user *argp);
 void vhu_vq_reset(struct vhu_vq *vq);
 bool vhu_vq_any_enabled(struct vhu_dev *dev);
 int vhu_vq_check_mem(struct vhu_dev *dev, const struct vhu_mem_table *t);
 enum vhu_vring_status vhu_vq_status(struct vhu_vq *vq);
+long vhu_set_vring_num(struct vhu_dev *dev, void __user *argp);
+long vhu_set_vring_addr(struct vhu_dev *dev, void __user *argp);
+long vhu_set_vring_base(struct vhu_dev *dev, void __user *argp);
+long vhu_get_vring_base(struct vhu_dev *dev, void __user *argp);
+long vhu_set_vring_kick(struct vhu_dev *dev, void __user *argp);
+long vhu_set_vring_call(struct vhu_dev *dev, void __user *argp);
+long vhu_set_vring_err(struct vhu_dev *dev, void __user *argp);
+long vhu_set_vring_enable(struct vhu_dev *dev, void __user *argp);
+long vhu_set_vring_inflight(struct vhu_dev *dev, void __user *argp);
 
 /* inflight.c */
-long vhu_inflight_set(struct vhu_vq *vq, void __user *argp);
+long vhu_inflight_set(struct vhu_vq *vq, const struct vhu_vring_inflight *f);
 int vhu_inflight_recover(struct vhu_vq *vq);
 int vhu_inflight_take(struct vhu_vq *vq, u16 head);
 int vhu_inflight_link(struct vhu_vq *vq, u16 head, u16 *batch_head);

@@ -184,22 +184,18 @@ static long vhu_vq_set_num(struct vhu_vq *vq, u32 num)
 	return 0;
 }
 
-static long vhu_vq_set_addr(struct vhu_vq *vq, void __user *argp)
+static long vhu_vq_set_addr(struct vhu_vq *vq, const struct vhu_vring_addr *a)
 {
-	struct vhu_vring_addr a;
-
-	if (copy_from_user(&a, argp, sizeof(a)))
-		return -EFAULT;
-	if (a.flags & ~VHU_VRING_F_ALL)
+	if (a->flags & ~VHU_VRING_F_ALL)
 		return -EINVAL;
-	if (a.flags & VHU_VRING_F_LOG)
+	if (a->flags & VHU_VRING_F_LOG)
 		return -EOPNOTSUPP;
-	if (a.desc_user_addr % 16 || a.avail_user_addr % 2 ||
-	    a.used_user_addr % 4)
+	if (a->desc_user_addr % 16 || a->avail_user_addr % 2 ||
+	    a->used_user_addr % 4)
 		return -EINVAL;
-	vq->desc = u64_to_user_ptr(a.desc_user_addr);
-	vq->avail = u64_to_user_ptr(a.avail_user_addr);
-	vq->used = u64_to_user_ptr(a.used_user_addr);
+	vq->desc = u64_to_user_ptr(a->desc_user_addr);
+	vq->avail = u64_to_user_ptr(a->avail_user_addr);
+	vq->used = u64_to_user_ptr(a->used_user_addr);
 	vq->addr_set = true;
 	return 0;
 }
@@ -338,96 +334,181 @@ static long vhu_vq_enable(struct vhu_vq *vq)
 }
 
 /**
- * vhu_vq_ioctl() - the per-vring ioctls
- * @dev: the device
- * @cmd: the ioctl
- * @argp: its argument; every one starts with the __u32 vring index
+ * DOC: the per-vring ioctls
  *
- * Context: process context, in the owner's mm, holds @dev->mutex.
- * Return: 0 or a negative errno; -ENOTTY for an unknown @cmd.
+ * The handlers below are entries of vhu_ioctls[] in device.c, so they run
+ * in process context, in the owner's mm, with the device mutex held, and
+ * return 0 or a negative errno. Each copies its own argument, which starts
+ * with the vring index, finds the vring with vhu_vq_lookup() and takes the
+ * vring's mutex for what it changes. Stopping a vring (VHU_GET_VRING_BASE,
+ * VHU_SET_VRING_ENABLE with 0) waits for the in-flight requests without
+ * the vring's mutex, which the worker needs to complete them.
  */
-long vhu_vq_ioctl(struct vhu_dev *dev, unsigned int cmd, void __user *argp)
+
+/* The vring @index names, or NULL if there is none (-EINVAL). */
+static struct vhu_vq *vhu_vq_lookup(struct vhu_dev *dev, u32 index)
+{
+	if (index >= VHU_MAX_QUEUES)
+		return NULL;
+	return &dev->vqs[array_index_nospec(index, VHU_MAX_QUEUES)];
+}
+
+long vhu_set_vring_num(struct vhu_dev *dev, void __user *argp)
 {
 	struct vhu_vring_state s;
-	struct vhu_vring_file f;
 	struct vhu_vq *vq;
-	u32 index;
+	long ret;
+
+	if (copy_from_user(&s, argp, sizeof(s)))
+		return -EFAULT;
+	vq = vhu_vq_lookup(dev, s.index);
+	if (!vq)
+		return -EINVAL;
+	mutex_lock(&vq->mutex);
+	ret = vq->enabled ? -EBUSY : vhu_vq_set_num(vq, s.num);
+	mutex_unlock(&vq->mutex);
+	return ret;
+}
+
+long vhu_set_vring_addr(struct vhu_dev *dev, void __user *argp)
+{
+	struct vhu_vring_addr a;
+	struct vhu_vq *vq;
+	long ret;
+
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+	vq = vhu_vq_lookup(dev, a.index);
+	if (!vq)
+		return -EINVAL;
+	mutex_lock(&vq->mutex);
+	ret = vq->enabled ? -EBUSY : vhu_vq_set_addr(vq, &a);
+	mutex_unlock(&vq->mutex);
+	return ret;
+}
+
+long vhu_set_vring_base(struct vhu_dev *dev, void __user *argp)
+{
+	struct vhu_vring_state s;
+	struct vhu_vq *vq;
 	long ret = 0;
 
-	lockdep_assert_held(&dev->mutex);
-
-	if (get_user(index, (u32 __user *)argp))
+	if (copy_from_user(&s, argp, sizeof(s)))
 		return -EFAULT;
-	if (index >= VHU_MAX_QUEUES)
+	vq = vhu_vq_lookup(dev, s.index);
+	if (!vq)
 		return -EINVAL;
-	index = array_index_nospec(index, VHU_MAX_QUEUES);
-	vq = &dev->vqs[index];
+	mutex_lock(&vq->mutex);
+	if (vq->enabled)
+		ret = -EBUSY;
+	else if (s.num > U16_MAX)
+		ret = -EINVAL;
+	else
+		vq->last_avail_idx = s.num;
+	mutex_unlock(&vq->mutex);
+	return ret;
+}
 
-	switch (cmd) {
-	case VHU_SET_VRING_KICK:
-	case VHU_SET_VRING_CALL:
-	case VHU_SET_VRING_ERR:
-		if (copy_from_user(&f, argp, sizeof(f)))
-			return -EFAULT;
-		break;
-	case VHU_SET_VRING_NUM:
-	case VHU_SET_VRING_BASE:
-	case VHU_GET_VRING_BASE:
-	case VHU_SET_VRING_ENABLE:
-		if (copy_from_user(&s, argp, sizeof(s)))
-			return -EFAULT;
-		break;
-	}
+/* Stops the vring and drains it, then reports where the avail ring resumes. */
+long vhu_get_vring_base(struct vhu_dev *dev, void __user *argp)
+{
+	struct vhu_vring_state s;
+	struct vhu_vq *vq;
 
-	if (cmd == VHU_GET_VRING_BASE) {
-		vhu_vq_stop(vq);
-		mutex_lock(&vq->mutex);
-		/* Stopped: process pending completions (none are left). */
-		vhu_vq_complete(vq);
-		s.num = vq->last_avail_idx;
-		mutex_unlock(&vq->mutex);
-		return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
-	}
-	if (cmd == VHU_SET_VRING_ENABLE && s.num == 0) {
+	if (copy_from_user(&s, argp, sizeof(s)))
+		return -EFAULT;
+	vq = vhu_vq_lookup(dev, s.index);
+	if (!vq)
+		return -EINVAL;
+	vhu_vq_stop(vq);
+	mutex_lock(&vq->mutex);
+	/* Stopped: process pending completions (none are left). */
+	vhu_vq_complete(vq);
+	s.num = vq->last_avail_idx;
+	mutex_unlock(&vq->mutex);
+	return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
+}
+
+long vhu_set_vring_kick(struct vhu_dev *dev, void __user *argp)
+{
+	struct vhu_vring_file f;
+	struct vhu_vq *vq;
+	long ret;
+
+	if (copy_from_user(&f, argp, sizeof(f)))
+		return -EFAULT;
+	vq = vhu_vq_lookup(dev, f.index);
+	if (!vq)
+		return -EINVAL;
+	mutex_lock(&vq->mutex);
+	ret = vhu_vq_set_kick(vq, f.fd);
+	mutex_unlock(&vq->mutex);
+	return ret;
+}
+
+/* VHU_SET_VRING_CALL and VHU_SET_VRING_ERR: @err picks the eventfd. */
+static long vhu_set_vring_eventfd(struct vhu_dev *dev, void __user *argp,
+				  bool err)
+{
+	struct vhu_vring_file f;
+	struct vhu_vq *vq;
+	long ret;
+
+	if (copy_from_user(&f, argp, sizeof(f)))
+		return -EFAULT;
+	vq = vhu_vq_lookup(dev, f.index);
+	if (!vq)
+		return -EINVAL;
+	mutex_lock(&vq->mutex);
+	ret = vhu_vq_set_eventfd(err ? &vq->err : &vq->call, f.fd);
+	mutex_unlock(&vq->mutex);
+	return ret;
+}
+
+long vhu_set_vring_call(struct vhu_dev *dev, void __user *argp)
+{
+	return vhu_set_vring_eventfd(dev, argp, false);
+}
+
+long vhu_set_vring_err(struct vhu_dev *dev, void __user *argp)
+{
+	return vhu_set_vring_eventfd(dev, argp, true);
+}
+
+long vhu_set_vring_enable(struct vhu_dev *dev, void __user *argp)
+{
+	struct vhu_vring_state s;
+	struct vhu_vq *vq;
+	long ret;
+
+	if (copy_from_user(&s, argp, sizeof(s)))
+		return -EFAULT;
+	vq = vhu_vq_lookup(dev, s.index);
+	if (!vq)
+		return -EINVAL;
+	if (s.num == 0) {
 		vhu_vq_stop(vq);
 		return 0;
 	}
-
 	mutex_lock(&vq->mutex);
-	switch (cmd) {
-	case VHU_SET_VRING_NUM:
-		ret = vq->enabled ? -EBUSY : vhu_vq_set_num(vq, s.num);
-		break;
-	case VHU_SET_VRING_ADDR:
-		ret = vq->enabled ? -EBUSY : vhu_vq_set_addr(vq, argp);
-		break;
-	case VHU_SET_VRING_BASE:
-		if (vq->enabled)
-			ret = -EBUSY;
-		else if (s.num > U16_MAX)
-			ret = -EINVAL;
-		else
-			vq->last_avail_idx = s.num;
-		break;
-	case VHU_SET_VRING_KICK:
-		ret = vhu_vq_set_kick(vq, f.fd);
-		break;
-	case VHU_SET_VRING_CALL:
-		ret = vhu_vq_set_eventfd(&vq->call, f.fd);
-		break;
-	case VHU_SET_VRING_ERR:
-		ret = vhu_vq_set_eventfd(&vq->err, f.fd);
-		break;
-	case VHU_SET_VRING_ENABLE:
-		ret = s.num == 1 ? vhu_vq_enable(vq) : -EINVAL;
-		break;
-	case VHU_SET_VRING_INFLIGHT:
-		ret = vhu_inflight_set(vq, argp);
-		break;
-	default:
-		ret = -ENOTTY;
-		break;
-	}
+	ret = s.num == 1 ? vhu_vq_enable(vq) : -EINVAL;
+	mutex_unlock(&vq->mutex);
+	return ret;
+}
+
+long vhu_set_vring_inflight(struct vhu_dev *dev, void __user *argp)
+{
+	struct vhu_vring_inflight f;
+	struct vhu_vq *vq;
+	long ret;
+
+	if (copy_from_user(&f, argp, sizeof(f)))
+		return -EFAULT;
+	vq = vhu_vq_lookup(dev, f.index);
+	if (!vq)
+		return -EINVAL;
+	mutex_lock(&vq->mutex);
+	ret = vhu_inflight_set(vq, &f);
 	mutex_unlock(&vq->mutex);
 	return ret;
 }
