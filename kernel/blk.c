@@ -9,7 +9,6 @@
  * WRITE_ZEROES block, so they run on vhu_wq. Every completion is handed
  * back to the vring's worker, which writes the status and the used ring.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/blkdev.h>
 #include <linux/falloc.h>
@@ -19,7 +18,6 @@
 #include <linux/virtio_byteorder.h>
 #include <linux/virtio_config.h>
 
-#include "compat.h"
 #include "vhu.h"
 
 #define VHU_SECTOR_SHIFT	9

@@ -2,7 +2,6 @@
 /*
  * vhu: the /dev/vhu misc device. Each open is one device instance.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
 #include <linux/fs.h>

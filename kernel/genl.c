@@ -2,14 +2,12 @@
 /*
  * vhu: the generic netlink family "vhu", for control tools.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <net/genetlink.h>
 #include <uapi/linux/vhu.h>
 
-#include "compat.h"
 #include "vhu.h"
 
 static struct genl_family vhu_genl_family;
@@ -121,7 +119,7 @@ static int vhu_genl_fill_queue(struct sk_buff *msg, struct netlink_callback *cb,
  */
 static int vhu_genl_get_stats(struct sk_buff *msg, struct netlink_callback *cb)
 {
-	struct nlattr *id_attr = vhu_genl_dump_attrs(cb)[VHU_ATTR_DEV_ID];
+	struct nlattr *id_attr = genl_info_dump(cb)->attrs[VHU_ATTR_DEV_ID];
 	struct vhu_dev *dev;
 	int ret = 0;
 

@@ -16,7 +16,6 @@
  * be well-meaning but not to be bug free, so everything read back from it
  * is range-checked before use. It is only accessed through the owner's mm.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/build_bug.h>
 #include <linux/minmax.h>

@@ -5,7 +5,6 @@
  * Module entry points. Init brings up the pieces in order and exit takes
  * them down in the reverse order.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/module.h>
 #include <linux/kernel.h>

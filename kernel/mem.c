@@ -14,7 +14,6 @@
  * still holds every enabled vring's rings is the vrings' business: the
  * ioctls build a table here, check it in vring.c, then install it here.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/err.h>
 #include <linux/overflow.h>

@@ -7,7 +7,6 @@
  * completes it: that only queues it on the vring's done list and wakes the
  * worker. The worker writes its status and used element and frees it.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/slab.h>
 

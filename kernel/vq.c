@@ -9,7 +9,6 @@
  * owner's mm (the worker adopted it). A malformed ring stops the vring and
  * signals its err eventfd; a malformed request only fails that request.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bitmap.h>
 #include <linux/sched/mm.h>
@@ -18,7 +17,6 @@
 #include <linux/virtio_byteorder.h>
 #include <linux/virtio_config.h>
 
-#include "compat.h"
 #include "vhu.h"
 
 /* One writer (the worker, under vq->mutex), lockless readers. */
@@ -48,7 +46,7 @@ static void vhu_vq_error(struct vhu_vq *vq, const char *why)
 	pr_debug_ratelimited("dev %u vring %u: %s, stopped\n",
 			     vq->dev->id, vq->index, why);
 	if (vq->err)
-		vhu_eventfd_signal(vq->err);
+		eventfd_signal(vq->err);
 }
 
 /* ---- notifications ---- */
@@ -79,7 +77,7 @@ static bool vhu_vq_need_call(struct vhu_vq *vq, u16 new)
 static void vhu_vq_call(struct vhu_vq *vq)
 {
 	if (vq->call && vhu_vq_need_call(vq, vq->used_idx)) {
-		vhu_eventfd_signal(vq->call);
+		eventfd_signal(vq->call);
 		vhu_stat_add(&vq->stats.calls, 1);
 	}
 }

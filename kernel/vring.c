@@ -6,7 +6,6 @@
  * (with every check that needs) and stopping it until nothing is in
  * flight. The rings themselves are processed in vq.c.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bitmap.h>
 #include <linux/file.h>
@@ -15,7 +14,6 @@
 #include <linux/uaccess.h>
 #include <linux/virtio_config.h>
 
-#include "compat.h"
 #include "vhu.h"
 
 /* ---- kick eventfd ---- */
