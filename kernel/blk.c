@@ -22,38 +22,6 @@
 
 #define VHU_SECTOR_SHIFT	9
 
-/* Features every backend gets. */
-#define VHU_BASE_FEATURES	(BIT_ULL(VIRTIO_F_VERSION_1) | \
-				 BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) | \
-				 BIT_ULL(VIRTIO_RING_F_EVENT_IDX) | \
-				 BIT_ULL(VIRTIO_BLK_F_SEG_MAX) | \
-				 BIT_ULL(VIRTIO_BLK_F_BLK_SIZE) | \
-				 BIT_ULL(VIRTIO_BLK_F_TOPOLOGY))
-
-/**
- * vhu_blk_base_features() - virtio features offered whatever the backend
- *
- * Return: the feature bits.
- */
-u64 vhu_blk_base_features(void)
-{
-	return VHU_BASE_FEATURES;
-}
-
-/**
- * vhu_all_virtio_features() - every virtio feature vhu may offer
- *
- * Return: the feature bits.
- */
-u64 vhu_all_virtio_features(void)
-{
-	return VHU_BASE_FEATURES | BIT_ULL(VIRTIO_BLK_F_SIZE_MAX) |
-	       BIT_ULL(VIRTIO_BLK_F_RO) | BIT_ULL(VIRTIO_BLK_F_FLUSH) |
-	       BIT_ULL(VIRTIO_BLK_F_CONFIG_WCE) |
-	       BIT_ULL(VIRTIO_BLK_F_MQ) | BIT_ULL(VIRTIO_BLK_F_DISCARD) |
-	       BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES);
-}
-
 static void vhu_req_finish(struct vhu_req *req, u8 status)
 {
 	req->status = status;
@@ -382,7 +350,7 @@ static int vhu_blk_config_fill(struct vhu_backend_info *be, u64 size)
 static void vhu_blk_caps(struct vhu_backend_info *be, u32 flags)
 {
 	struct file *file = be->file;
-	u64 caps = 0, f = VHU_BASE_FEATURES;
+	u64 caps = 0, f = VHU_BLK_BASE_FEATURES;
 
 	if ((file->f_mode & FMODE_WRITE) && !(flags & VHU_BACKEND_F_READONLY))
 		caps |= VHU_CAP_WRITE;

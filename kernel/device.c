@@ -100,8 +100,8 @@ static int vhu_release(struct inode *inode, struct file *file)
 static long vhu_get_api(struct vhu_dev *dev, void __user *argp)
 {
 	struct vhu_api api = {
-		.features = vhu_api_features(),
-		.virtio_features = vhu_all_virtio_features(),
+		.features = VHU_API_F_ALL,
+		.virtio_features = VHU_BLK_ALL_FEATURES,
 		.backend_flags = VHU_BACKEND_F_ALL,
 		.vring_addr_flags = VHU_VRING_F_ALL,
 		.max_mem_regions = VHU_MAX_MEM_REGIONS,
@@ -117,7 +117,7 @@ static long vhu_get_api(struct vhu_dev *dev, void __user *argp)
 static u64 vhu_dev_features(struct vhu_dev *dev)
 {
 	lockdep_assert_held(&dev->mutex);
-	return dev->be ? dev->be->features : vhu_blk_base_features();
+	return dev->be ? dev->be->features : VHU_BLK_BASE_FEATURES;
 }
 
 static long vhu_get_features(struct vhu_dev *dev, void __user *argp)
@@ -320,24 +320,12 @@ static struct miscdevice vhu_misc = {
 	.mode	= 0600,
 };
 
-/**
- * vhu_device_init() - register /dev/vhu
- *
- * Context: module init.
- * Return: 0 or a negative errno.
- */
 int vhu_device_init(void)
 {
 	return misc_register(&vhu_misc);
 }
 
-/**
- * vhu_device_exit() - unregister /dev/vhu
- *
- * Open files hold a reference on the module, so no instance exists here.
- *
- * Context: module exit.
- */
+/* Open files hold a reference on the module: no device exists any more. */
 void vhu_device_exit(void)
 {
 	misc_deregister(&vhu_misc);

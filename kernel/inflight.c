@@ -2,7 +2,7 @@
 /*
  * vhu: inflight I/O tracking in the vhost-user inflight area.
  *
- * The frontend (QEMU) shares an area with the backend that outlives the
+ * The frontend shares an area with the backend that outlives the
  * backend process; the daemon maps it and attaches each vring's part here
  * (VHU_SET_VRING_INFLIGHT). The worker records in it, in the split-ring
  * layout of the vhost-user specification, which heads it took from the

@@ -41,6 +41,23 @@
 #define cpu_to_vhu16(x)	__cpu_to_virtio16(true, x)
 #define cpu_to_vhu32(x)	__cpu_to_virtio32(true, x)
 
+/* Virtio features offered whatever the backend. */
+#define VHU_BLK_BASE_FEATURES	(BIT_ULL(VIRTIO_F_VERSION_1) | \
+				 BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) | \
+				 BIT_ULL(VIRTIO_RING_F_EVENT_IDX) | \
+				 BIT_ULL(VIRTIO_BLK_F_SEG_MAX) | \
+				 BIT_ULL(VIRTIO_BLK_F_BLK_SIZE) | \
+				 BIT_ULL(VIRTIO_BLK_F_TOPOLOGY))
+/* Every virtio feature some backend may be offered. */
+#define VHU_BLK_ALL_FEATURES	(VHU_BLK_BASE_FEATURES | \
+				 BIT_ULL(VIRTIO_BLK_F_SIZE_MAX) | \
+				 BIT_ULL(VIRTIO_BLK_F_RO) | \
+				 BIT_ULL(VIRTIO_BLK_F_FLUSH) | \
+				 BIT_ULL(VIRTIO_BLK_F_CONFIG_WCE) | \
+				 BIT_ULL(VIRTIO_BLK_F_MQ) | \
+				 BIT_ULL(VIRTIO_BLK_F_DISCARD) | \
+				 BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES))
+
 /* Requests taken from the avail ring per worker pass, so queues share. */
 #define VHU_VQ_BUDGET		64
 /* Most iovecs (descriptor pieces) in one request, as UIO_MAXIOV. */
@@ -297,9 +314,6 @@ void vhu_device_exit(void);
 int vhu_genl_init(void);
 void vhu_genl_exit(void);
 
-u64 vhu_api_features(void);
-u64 vhu_all_virtio_features(void);
-
 /* mem.c */
 struct vhu_mem_table *vhu_mem_table_from_user(const void __user *argp);
 struct vhu_mem_table *vhu_mem_table_add(struct vhu_dev *dev,
@@ -355,7 +369,6 @@ void vhu_worker_wake(struct vhu_vq *vq);
 /* blk.c */
 long vhu_blk_set_backend(struct vhu_dev *dev, void __user *argp);
 void vhu_blk_free_backend(struct vhu_backend_info *be);
-u64 vhu_blk_base_features(void);
 void vhu_blk_submit(struct vhu_req *req, struct iov_iter *out,
 		    struct iov_iter *in);
 
