@@ -4,8 +4,10 @@
  *
  * Locking, outermost first:
  *   vhu_devs_lock (global device list)
- *   vhu_dev.mutex (device configuration)
+ *   vhu_dev.mutex (device configuration; every ioctl but VHU_GET_API)
  *   vhu_vq.mutex (one vring: its configuration and its processing)
+ * Stopping a vring waits for its in-flight requests holding vhu_dev.mutex
+ * but not vhu_vq.mutex, which the worker takes to complete them.
  * The memory table is read under RCU and pinned by requests (refs).
  * Completions come from any context and only touch vhu_vq.done (llist)
  * and wake the worker, under rcu_read_lock() so the worker's task_struct
@@ -138,6 +140,10 @@ struct vhu_backend_info {
  * @segs: discard/write-zeroes segments, copied from the guest
  * @niov: entries in @iov
  * @iov: data buffers, in the owner's address space
+ *
+ * Owned by one party at a time, so it needs no lock: the worker until it
+ * submits the request, then whoever executes it until vhu_req_complete(),
+ * then the worker again, under vhu_vq.mutex, until vhu_req_free().
  */
 struct vhu_req {
 	struct vhu_vq *vq;
@@ -219,7 +225,8 @@ struct vhu_vq_stats {
  *	@mutex, stable until the device is torn down
  * @kicked: bit 0 set by the kick callback, cleared by the worker
  * @done: completed requests, pushed from any context
- * @inflight: requests taken from the avail ring and not yet used
+ * @inflight: requests taken from the avail ring and not yet used; changed
+ *	under @mutex, read locklessly
  * @inflight_wq: woken when @inflight drops to zero
  * @busy: heads in flight, to refuse a head the guest offers twice;
  *	protected by @mutex

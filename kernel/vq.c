@@ -133,11 +133,16 @@ static void vhu_vq_account(struct vhu_vq *vq, struct vhu_req *req)
 	}
 }
 
-/*
- * Put completed requests into the used ring: status bytes and used
- * elements first, then one used->idx update and at most one call. With an
- * inflight area the batch is linked there before the update and cleared
- * after it.
+/**
+ * vhu_vq_complete() - put completed requests into the used ring
+ * @vq: the vring
+ *
+ * Status bytes and used elements first, then one used->idx update and at
+ * most one call. With an inflight area the batch is linked there before
+ * the update and cleared after it. Then the requests are freed.
+ *
+ * Context: in the owner's mm (the worker, or the owner draining a stopped
+ * vring), holds @vq->mutex.
  */
 void vhu_vq_complete(struct vhu_vq *vq)
 {

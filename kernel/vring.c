@@ -90,9 +90,14 @@ void vhu_vq_init(struct vhu_dev *dev, struct vhu_vq *vq, u32 index)
 	vq->poll.vq = vq;
 }
 
-/* Stop taking requests and wait until all in flight are used. */
+/*
+ * Stop taking requests and wait until all in flight are used. Holds the
+ * device mutex but not @vq->mutex, which the worker needs to use them.
+ */
 static void vhu_vq_stop(struct vhu_vq *vq)
 {
+	lockdep_assert_held(&vq->dev->mutex);
+
 	mutex_lock(&vq->mutex);
 	vq->enabled = false;
 	vhu_poll_stop(vq);
@@ -161,6 +166,8 @@ static long vhu_vq_set_num(struct vhu_vq *vq, u32 num)
 {
 	unsigned long *busy;
 
+	lockdep_assert_held(&vq->mutex);
+
 	if (!num || num > VHU_MAX_VRING_NUM || !is_power_of_2(num))
 		return -EINVAL;
 	busy = bitmap_zalloc(num, GFP_KERNEL);
@@ -184,6 +191,8 @@ static long vhu_vq_set_num(struct vhu_vq *vq, u32 num)
 
 static long vhu_vq_set_addr(struct vhu_vq *vq, const struct vhu_vring_addr *a)
 {
+	lockdep_assert_held(&vq->mutex);
+
 	if (a->flags & ~VHU_VRING_F_ALL)
 		return -EINVAL;
 	if (a->flags & VHU_VRING_F_LOG)
@@ -346,6 +355,8 @@ static long vhu_vq_enable(struct vhu_vq *vq)
 /* The vring @index names, or NULL if there is none (-EINVAL). */
 static struct vhu_vq *vhu_vq_lookup(struct vhu_dev *dev, u32 index)
 {
+	lockdep_assert_held(&dev->mutex);
+
 	if (index >= VHU_MAX_QUEUES)
 		return NULL;
 	return &dev->vqs[array_index_nospec(index, VHU_MAX_QUEUES)];
