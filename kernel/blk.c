@@ -9,7 +9,6 @@
  * WRITE_ZEROES block, so they run on vhu_wq. Every completion is handed
  * back to the vring's worker, which writes the status and the used ring.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/blkdev.h>
 #include <linux/falloc.h>
@@ -19,59 +18,9 @@
 #include <linux/virtio_byteorder.h>
 #include <linux/virtio_config.h>
 
-#include "compat.h"
 #include "vhu.h"
 
 #define VHU_SECTOR_SHIFT	9
-
-/* Features every backend gets. */
-#define VHU_BASE_FEATURES	(BIT_ULL(VIRTIO_F_VERSION_1) | \
-				 BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) | \
-				 BIT_ULL(VIRTIO_RING_F_EVENT_IDX) | \
-				 BIT_ULL(VIRTIO_BLK_F_SEG_MAX) | \
-				 BIT_ULL(VIRTIO_BLK_F_BLK_SIZE) | \
-				 BIT_ULL(VIRTIO_BLK_F_TOPOLOGY))
-
-/**
- * vhu_blk_base_features() - virtio features offered whatever the backend
- *
- * Return: the feature bits.
- */
-u64 vhu_blk_base_features(void)
-{
-	return VHU_BASE_FEATURES;
-}
-
-/**
- * vhu_all_virtio_features() - every virtio feature vhu may offer
- *
- * Return: the feature bits.
- */
-u64 vhu_all_virtio_features(void)
-{
-	return VHU_BASE_FEATURES | BIT_ULL(VIRTIO_BLK_F_SIZE_MAX) |
-	       BIT_ULL(VIRTIO_BLK_F_RO) | BIT_ULL(VIRTIO_BLK_F_FLUSH) |
-	       BIT_ULL(VIRTIO_BLK_F_CONFIG_WCE) |
-	       BIT_ULL(VIRTIO_BLK_F_MQ) | BIT_ULL(VIRTIO_BLK_F_DISCARD) |
-	       BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES);
-}
-
-/**
- * vhu_req_complete() - hand a finished request back to its worker
- * @req: the request, with status, written and result set
- *
- * Context: any context (the block layer may complete in interrupt context).
- */
-void vhu_req_complete(struct vhu_req *req)
-{
-	struct vhu_vq *vq = req->vq;
-
-	/* The device is freed only after a grace period. */
-	rcu_read_lock();
-	llist_add(&req->node, &vq->done);
-	vhu_worker_wake(vq);
-	rcu_read_unlock();
-}
 
 static void vhu_req_finish(struct vhu_req *req, u8 status)
 {
@@ -401,7 +350,7 @@ static int vhu_blk_config_fill(struct vhu_backend_info *be, u64 size)
 static void vhu_blk_caps(struct vhu_backend_info *be, u32 flags)
 {
 	struct file *file = be->file;
-	u64 caps = 0, f = VHU_BASE_FEATURES;
+	u64 caps = 0, f = VHU_BLK_BASE_FEATURES;
 
 	if ((file->f_mode & FMODE_WRITE) && !(flags & VHU_BACKEND_F_READONLY))
 		caps |= VHU_CAP_WRITE;

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * vhu: every difference between the kernels vhu builds for lives here.
- * Supported: Linux 6.1 (Debian 12) through 6.12.
+ * Supported: Linux 6.1 through 6.12.
+ *
+ * Kbuild includes this file first in every source file. The code is
+ * written against the newest kernel's API; what an older kernel lacks is
+ * provided here, under the newer name.
  */
 #ifndef _VHU_COMPAT_H
 #define _VHU_COMPAT_H
 
 #include <linux/version.h>
-#include <linux/eventfd.h>
-#include <net/genetlink.h>
 
 /* True when building for kernel maj.min or newer. */
 #define VHU_KERNEL_AT_LEAST(maj, min)					\
@@ -16,23 +18,19 @@
 	 (maj) * 256 + (min))
 
 /* 6.8 dropped the count argument of eventfd_signal(). */
-static inline void vhu_eventfd_signal(struct eventfd_ctx *ctx)
-{
-#if VHU_KERNEL_AT_LEAST(6, 8)
-	eventfd_signal(ctx);
-#else
-	eventfd_signal(ctx, 1);
+#if !VHU_KERNEL_AT_LEAST(6, 8)
+#include <linux/eventfd.h>
+#define eventfd_signal(ctx) eventfd_signal(ctx, 1)
 #endif
-}
 
-/* 6.2 moved a dump's parsed attributes into an embedded genl_info. */
-static inline struct nlattr **vhu_genl_dump_attrs(struct netlink_callback *cb)
-{
-#if VHU_KERNEL_AT_LEAST(6, 2)
-	return genl_dumpit_info(cb)->info.attrs;
-#else
-	return genl_dumpit_info(cb)->attrs;
+/*
+ * 6.6 added a struct genl_info to a dump's state, and genl_info_dump() to
+ * reach it. Before, the state had the parsed attributes itself: the
+ * stand-in offers ->attrs only.
+ */
+#if !VHU_KERNEL_AT_LEAST(6, 6)
+#include <net/genetlink.h>
+#define genl_info_dump(cb) genl_dumpit_info(cb)
 #endif
-}
 
 #endif /* _VHU_COMPAT_H */

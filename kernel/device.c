@@ -2,7 +2,6 @@
 /*
  * vhu: the /dev/vhu misc device. Each open is one device instance.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
 #include <linux/fs.h>
@@ -61,7 +60,7 @@ static void vhu_dev_reset(struct vhu_dev *dev)
 
 	for (i = 0; i < VHU_MAX_QUEUES; i++)
 		vhu_vq_reset(&dev->vqs[i]);
-	vhu_mem_free(dev);
+	vhu_mem_replace(dev, NULL);
 	vhu_blk_free_backend(dev->be);
 	dev->be = NULL;
 	dev->acked_features = 0;
@@ -92,11 +91,17 @@ static int vhu_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
-static long vhu_get_api(void __user *argp)
+/*
+ * The ioctl handlers. vhu_ioctl() calls them through vhu_ioctls[]: in
+ * process context, with @dev->mutex held unless VHU_IOCTL_UNLOCKED, in the
+ * owner's mm if VHU_IOCTL_OWNER. Each copies its own argument.
+ */
+
+static long vhu_get_api(struct vhu_dev *dev, void __user *argp)
 {
 	struct vhu_api api = {
-		.features = vhu_api_features(),
-		.virtio_features = vhu_all_virtio_features(),
+		.features = VHU_API_F_ALL,
+		.virtio_features = VHU_BLK_ALL_FEATURES,
 		.backend_flags = VHU_BACKEND_F_ALL,
 		.vring_addr_flags = VHU_VRING_F_ALL,
 		.max_mem_regions = VHU_MAX_MEM_REGIONS,
@@ -112,7 +117,12 @@ static long vhu_get_api(void __user *argp)
 static u64 vhu_dev_features(struct vhu_dev *dev)
 {
 	lockdep_assert_held(&dev->mutex);
-	return dev->be ? dev->be->features : vhu_blk_base_features();
+	return dev->be ? dev->be->features : VHU_BLK_BASE_FEATURES;
+}
+
+static long vhu_get_features(struct vhu_dev *dev, void __user *argp)
+{
+	return put_user(vhu_dev_features(dev), (u64 __user *)argp);
 }
 
 static long vhu_get_dev_info(struct vhu_dev *dev, void __user *argp)
@@ -130,6 +140,26 @@ static long vhu_get_dev_info(struct vhu_dev *dev, void __user *argp)
 	return copy_to_user(argp, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
+static long vhu_set_owner(struct vhu_dev *dev, void __user *argp)
+{
+	struct mm_struct *mm;
+
+	if (dev->mm)
+		return -EBUSY;
+	mm = get_task_mm(current);
+	if (!mm)
+		return -EINVAL;
+	dev->mm = mm;
+	dev->owner_tgid = task_tgid_nr(current);
+	return 0;
+}
+
+static long vhu_reset_owner(struct vhu_dev *dev, void __user *argp)
+{
+	vhu_dev_reset(dev);
+	return 0;
+}
+
 static long vhu_set_features(struct vhu_dev *dev, void __user *argp)
 {
 	u64 features;
@@ -144,18 +174,47 @@ static long vhu_set_features(struct vhu_dev *dev, void __user *argp)
 	return 0;
 }
 
-static long vhu_set_owner(struct vhu_dev *dev)
+/*
+ * Install a table built for a memory ioctl, unless it leaves an enabled
+ * vring's rings out.
+ */
+static long vhu_install_mem_table(struct vhu_dev *dev, struct vhu_mem_table *t)
 {
-	struct mm_struct *mm;
+	int ret;
 
-	if (dev->mm)
-		return -EBUSY;
-	mm = get_task_mm(current);
-	if (!mm)
-		return -EINVAL;
-	dev->mm = mm;
-	dev->owner_tgid = task_tgid_nr(current);
+	lockdep_assert_held(&dev->mutex);
+
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	ret = vhu_vq_check_mem(dev, t);
+	if (ret) {
+		vhu_mem_table_free(t);
+		return ret;
+	}
+	vhu_mem_replace(dev, t);
 	return 0;
+}
+
+static long vhu_set_mem_table(struct vhu_dev *dev, void __user *argp)
+{
+	return vhu_install_mem_table(dev, vhu_mem_table_from_user(argp));
+}
+
+static long vhu_add_mem_region(struct vhu_dev *dev, void __user *argp)
+{
+	return vhu_install_mem_table(dev, vhu_mem_table_add(dev, argp));
+}
+
+static long vhu_del_mem_region(struct vhu_dev *dev, void __user *argp)
+{
+	return vhu_install_mem_table(dev, vhu_mem_table_del(dev, argp));
+}
+
+static long vhu_set_backend(struct vhu_dev *dev, void __user *argp)
+{
+	if (vhu_vq_any_enabled(dev))
+		return -EBUSY;
+	return vhu_blk_set_backend(dev, argp);
 }
 
 static long vhu_set_write_cache(struct vhu_dev *dev, void __user *argp)
@@ -172,82 +231,75 @@ static long vhu_set_write_cache(struct vhu_dev *dev, void __user *argp)
 	return 0;
 }
 
-/* The ioctls that need the owner. Context: holds @dev->mutex. */
-static long vhu_owner_ioctl(struct vhu_dev *dev, unsigned int cmd,
-			    void __user *argp)
-{
-	lockdep_assert_held(&dev->mutex);
+/* Only the owner's mm may call it: -EPERM otherwise. */
+#define VHU_IOCTL_OWNER		BIT(0)
+/* Runs without @dev->mutex. */
+#define VHU_IOCTL_UNLOCKED	BIT(1)
 
-	if (!dev->mm || current->mm != dev->mm)
-		return -EPERM;
+/**
+ * struct vhu_ioctl_desc - one ioctl of /dev/vhu
+ * @cmd: the command, with its size and direction
+ * @flags: VHU_IOCTL_* bits
+ * @fn: the handler
+ */
+struct vhu_ioctl_desc {
+	unsigned int cmd;
+	unsigned int flags;
+	long (*fn)(struct vhu_dev *dev, void __user *argp);
+};
 
-	switch (cmd) {
-	case VHU_RESET_OWNER:
-		vhu_dev_reset(dev);
-		return 0;
-	case VHU_SET_FEATURES:
-		return vhu_set_features(dev, argp);
-	case VHU_SET_MEM_TABLE:
-		return vhu_mem_set_table(dev, argp);
-	case VHU_ADD_MEM_REGION:
-		return vhu_mem_add_region(dev, argp);
-	case VHU_DEL_MEM_REGION:
-		return vhu_mem_del_region(dev, argp);
-	case VHU_SET_BACKEND:
-		if (vhu_vq_any_enabled(dev))
-			return -EBUSY;
-		return vhu_blk_set_backend(dev, argp);
-	case VHU_SET_WRITE_CACHE:
-		return vhu_set_write_cache(dev, argp);
-	default:
-		return vhu_vq_ioctl(dev, cmd, argp);
-	}
-}
+#define VHU_IOCTL_DEF(_cmd, _fn, _flags) \
+	{ .cmd = _cmd, .flags = _flags, .fn = _fn }
+
+/* Every ioctl; a command not listed here fails with -ENOTTY. */
+static const struct vhu_ioctl_desc vhu_ioctls[] = {
+	VHU_IOCTL_DEF(VHU_GET_API, vhu_get_api, VHU_IOCTL_UNLOCKED),
+	VHU_IOCTL_DEF(VHU_GET_FEATURES, vhu_get_features, 0),
+	VHU_IOCTL_DEF(VHU_GET_DEV_INFO, vhu_get_dev_info, 0),
+	VHU_IOCTL_DEF(VHU_SET_OWNER, vhu_set_owner, 0),
+	VHU_IOCTL_DEF(VHU_RESET_OWNER, vhu_reset_owner, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_FEATURES, vhu_set_features, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_MEM_TABLE, vhu_set_mem_table, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_ADD_MEM_REGION, vhu_add_mem_region, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_DEL_MEM_REGION, vhu_del_mem_region, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_BACKEND, vhu_set_backend, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_WRITE_CACHE, vhu_set_write_cache, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_VRING_NUM, vhu_set_vring_num, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_VRING_ADDR, vhu_set_vring_addr, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_VRING_BASE, vhu_set_vring_base, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_GET_VRING_BASE, vhu_get_vring_base, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_VRING_KICK, vhu_set_vring_kick, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_VRING_CALL, vhu_set_vring_call, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_VRING_ERR, vhu_set_vring_err, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_VRING_ENABLE, vhu_set_vring_enable, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_VRING_INFLIGHT, vhu_set_vring_inflight,
+		      VHU_IOCTL_OWNER),
+};
 
 static long vhu_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct vhu_dev *dev = file->private_data;
 	void __user *argp = (void __user *)arg;
+	const struct vhu_ioctl_desc *d = NULL;
+	unsigned int i;
 	long ret;
 
-	if (_IOC_TYPE(cmd) != VHU_IOCTL_TYPE)
+	for (i = 0; i < ARRAY_SIZE(vhu_ioctls); i++) {
+		if (vhu_ioctls[i].cmd == cmd) {
+			d = &vhu_ioctls[i];
+			break;
+		}
+	}
+	if (!d)
 		return -ENOTTY;
-	if (cmd == VHU_GET_API)
-		return vhu_get_api(argp);
+	if (d->flags & VHU_IOCTL_UNLOCKED)
+		return d->fn(dev, argp);
 
 	mutex_lock(&dev->mutex);
-	switch (cmd) {
-	case VHU_GET_FEATURES:
-		ret = put_user(vhu_dev_features(dev), (u64 __user *)argp);
-		break;
-	case VHU_GET_DEV_INFO:
-		ret = vhu_get_dev_info(dev, argp);
-		break;
-	case VHU_SET_OWNER:
-		ret = vhu_set_owner(dev);
-		break;
-	case VHU_RESET_OWNER:
-	case VHU_SET_FEATURES:
-	case VHU_SET_MEM_TABLE:
-	case VHU_ADD_MEM_REGION:
-	case VHU_DEL_MEM_REGION:
-	case VHU_SET_BACKEND:
-	case VHU_SET_VRING_NUM:
-	case VHU_SET_VRING_ADDR:
-	case VHU_SET_VRING_BASE:
-	case VHU_GET_VRING_BASE:
-	case VHU_SET_VRING_KICK:
-	case VHU_SET_VRING_CALL:
-	case VHU_SET_VRING_ERR:
-	case VHU_SET_VRING_ENABLE:
-	case VHU_SET_VRING_INFLIGHT:
-	case VHU_SET_WRITE_CACHE:
-		ret = vhu_owner_ioctl(dev, cmd, argp);
-		break;
-	default:
-		ret = -ENOTTY;
-		break;
-	}
+	if ((d->flags & VHU_IOCTL_OWNER) && (!dev->mm || current->mm != dev->mm))
+		ret = -EPERM;
+	else
+		ret = d->fn(dev, argp);
 	mutex_unlock(&dev->mutex);
 	return ret;
 }
@@ -268,24 +320,12 @@ static struct miscdevice vhu_misc = {
 	.mode	= 0600,
 };
 
-/**
- * vhu_device_init() - register /dev/vhu
- *
- * Context: module init.
- * Return: 0 or a negative errno.
- */
 int vhu_device_init(void)
 {
 	return misc_register(&vhu_misc);
 }
 
-/**
- * vhu_device_exit() - unregister /dev/vhu
- *
- * Open files hold a reference on the module, so no instance exists here.
- *
- * Context: module exit.
- */
+/* Open files hold a reference on the module: no device exists any more. */
 void vhu_device_exit(void)
 {
 	misc_deregister(&vhu_misc);

@@ -2,14 +2,12 @@
 /*
  * vhu: the generic netlink family "vhu", for control tools.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <net/genetlink.h>
 #include <uapi/linux/vhu.h>
 
-#include "compat.h"
 #include "vhu.h"
 
 static struct genl_family vhu_genl_family;
@@ -29,10 +27,10 @@ static int vhu_genl_get_version(struct sk_buff *skb, struct genl_info *info)
 		goto err_free;
 
 	if (nla_put_string(msg, VHU_ATTR_VERSION, VHU_VERSION) ||
-	    nla_put_u64_64bit(msg, VHU_ATTR_API_FEATURES, vhu_api_features(),
+	    nla_put_u64_64bit(msg, VHU_ATTR_API_FEATURES, VHU_API_F_ALL,
 			      VHU_ATTR_PAD) ||
 	    nla_put_u64_64bit(msg, VHU_ATTR_VIRTIO_FEATURES,
-			      vhu_all_virtio_features(), VHU_ATTR_PAD) ||
+			      VHU_BLK_ALL_FEATURES, VHU_ATTR_PAD) ||
 	    nla_put_u32(msg, VHU_ATTR_BACKEND_FLAGS, VHU_BACKEND_F_ALL) ||
 	    nla_put_u32(msg, VHU_ATTR_MAX_MEM_REGIONS, VHU_MAX_MEM_REGIONS))
 		goto err_free;
@@ -121,7 +119,7 @@ static int vhu_genl_fill_queue(struct sk_buff *msg, struct netlink_callback *cb,
  */
 static int vhu_genl_get_stats(struct sk_buff *msg, struct netlink_callback *cb)
 {
-	struct nlattr *id_attr = vhu_genl_dump_attrs(cb)[VHU_ATTR_DEV_ID];
+	struct nlattr *id_attr = genl_info_dump(cb)->attrs[VHU_ATTR_DEV_ID];
 	struct vhu_dev *dev;
 	int ret = 0;
 
@@ -192,22 +190,11 @@ static struct genl_family vhu_genl_family __ro_after_init = {
 	.resv_start_op	= VHU_CMD_GET_VERSION + 1,
 };
 
-/**
- * vhu_genl_init() - register the "vhu" generic netlink family
- *
- * Context: module init.
- * Return: 0 or a negative errno.
- */
 int vhu_genl_init(void)
 {
 	return genl_register_family(&vhu_genl_family);
 }
 
-/**
- * vhu_genl_exit() - unregister the "vhu" generic netlink family
- *
- * Context: module exit.
- */
 void vhu_genl_exit(void)
 {
 	genl_unregister_family(&vhu_genl_family);

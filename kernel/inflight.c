@@ -2,7 +2,7 @@
 /*
  * vhu: inflight I/O tracking in the vhost-user inflight area.
  *
- * The frontend (QEMU) shares an area with the backend that outlives the
+ * The frontend shares an area with the backend that outlives the
  * backend process; the daemon maps it and attaches each vring's part here
  * (VHU_SET_VRING_INFLIGHT). The worker records in it, in the split-ring
  * layout of the vhost-user specification, which heads it took from the
@@ -16,7 +16,6 @@
  * be well-meaning but not to be bug free, so everything read back from it
  * is range-checked before use. It is only accessed through the owner's mm.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/build_bug.h>
 #include <linux/minmax.h>
@@ -64,34 +63,31 @@ void vhu_inflight_reset(struct vhu_vq *vq)
 }
 
 /**
- * vhu_inflight_set() - VHU_SET_VRING_INFLIGHT
+ * vhu_inflight_set() - attach (or detach) the area, for VHU_SET_VRING_INFLIGHT
  * @vq: the vring
- * @argp: struct vhu_vring_inflight
+ * @f: the ioctl's argument
  *
  * Context: process context, in the owner's mm, holds @vq->mutex.
  * Return: 0 or a negative errno.
  */
-long vhu_inflight_set(struct vhu_vq *vq, void __user *argp)
+long vhu_inflight_set(struct vhu_vq *vq, const struct vhu_vring_inflight *f)
 {
-	struct vhu_vring_inflight f;
 	void __user *p;
 
 	lockdep_assert_held(&vq->mutex);
 
-	if (copy_from_user(&f, argp, sizeof(f)))
-		return -EFAULT;
-	if (f.padding)
+	if (f->padding)
 		return -EINVAL;
 	if (vq->enabled)
 		return -EBUSY;
-	p = u64_to_user_ptr(f.user_addr);
-	if (f.user_addr && (!vq->num || f.user_addr % 8 ||
-			    f.size < VHU_INFLIGHT_QUEUE_SIZE(vq->num) ||
-			    !access_ok(p, f.size)))
+	p = u64_to_user_ptr(f->user_addr);
+	if (f->user_addr && (!vq->num || f->user_addr % 8 ||
+			     f->size < VHU_INFLIGHT_QUEUE_SIZE(vq->num) ||
+			     !access_ok(p, f->size)))
 		return -EINVAL;
 	vhu_inflight_reset(vq);
 	vq->ifl = p;
-	vq->ifl_size = f.user_addr ? f.size : 0;
+	vq->ifl_size = f->user_addr ? f->size : 0;
 	return 0;
 }
 

@@ -5,7 +5,6 @@
  * Module entry points. Init brings up the pieces in order and exit takes
  * them down in the reverse order.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/module.h>
 #include <linux/kernel.h>
@@ -15,16 +14,6 @@
 
 /* Runs the blocking requests (flush, discard, write zeroes). */
 struct workqueue_struct *vhu_wq;
-
-/**
- * vhu_api_features() - the VHU_API_F_* bits this module implements
- *
- * Return: the feature mask reported by VHU_GET_API and over netlink.
- */
-u64 vhu_api_features(void)
-{
-	return VHU_API_F_ALL;
-}
 
 static int __init vhu_init(void)
 {

@@ -9,9 +9,13 @@
  * waits for the old table's references to drop before it returns, so once
  * VHU_SET_MEM_TABLE or VHU_DEL_MEM_REGION returns no request uses a removed
  * region any more.
+ *
+ * This file only builds, checks and installs tables. Whether a new table
+ * still holds every enabled vring's rings is the vrings' business: the
+ * ioctls build a table here, check it in vring.c, then install it here.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/err.h>
 #include <linux/overflow.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
@@ -115,8 +119,17 @@ bool vhu_mem_present(struct vhu_dev *dev)
 	return rcu_access_pointer(dev->mem);
 }
 
-/* Install @t (may be NULL) and wait until nothing uses the old table. */
-static void vhu_mem_replace(struct vhu_dev *dev, struct vhu_mem_table *t)
+/**
+ * vhu_mem_replace() - install a new memory table
+ * @dev: the device
+ * @t: the new table, or NULL to drop the current one
+ *
+ * Returns once no request uses the old table any more, and frees it.
+ *
+ * Context: process context, holds @dev->mutex; may sleep until requests
+ * using the old table completed.
+ */
+void vhu_mem_replace(struct vhu_dev *dev, struct vhu_mem_table *t)
 {
 	struct vhu_mem_table *old;
 
@@ -130,6 +143,17 @@ static void vhu_mem_replace(struct vhu_dev *dev, struct vhu_mem_table *t)
 	if (!refcount_dec_and_test(&old->refs))
 		wait_for_completion(&old->idle);
 	kvfree(old);
+}
+
+/**
+ * vhu_mem_table_free() - free a table that was never installed
+ * @t: the table
+ *
+ * Context: any context that may sleep.
+ */
+void vhu_mem_table_free(struct vhu_mem_table *t)
+{
+	kvfree(t);
 }
 
 static struct vhu_mem_table *vhu_mem_current(struct vhu_dev *dev)
@@ -151,78 +175,47 @@ static struct vhu_mem_table *vhu_mem_current(struct vhu_dev *dev)
  * Context: any context; @t referenced or protected by the caller.
  * Return: true if one region holds all of it.
  */
-bool vhu_mem_covers(const struct vhu_mem_table *t, u64 uaddr, u64 len)
+bool vhu_mem_covers(const struct vhu_mem_table *t, const void __user *uaddr,
+		    u64 len)
 {
+	unsigned long addr = (unsigned long)uaddr;
 	u32 i;
 
 	for (i = 0; t && i < t->nregions; i++) {
 		const struct vhu_mem_region *r = &t->regions[i];
-		u64 off = uaddr - r->userspace_addr;
+		u64 off = addr - r->userspace_addr;
 
-		if (uaddr >= r->userspace_addr && off < r->memory_size &&
+		if (addr >= r->userspace_addr && off < r->memory_size &&
 		    len <= r->memory_size - off)
 			return true;
 	}
 	return false;
 }
 
-/* Refuse a table that leaves an enabled vring's rings uncovered. */
-static int vhu_mem_check_rings(struct vhu_dev *dev, struct vhu_mem_table *t)
-{
-	u32 i;
-
-	lockdep_assert_held(&dev->mutex);
-
-	for (i = 0; i < VHU_MAX_QUEUES; i++)
-		if (READ_ONCE(dev->vqs[i].enabled) &&
-		    !vhu_vq_rings_covered(&dev->vqs[i], t))
-			return -EBUSY;
-	return 0;
-}
-
-/*
- * Sort and check a new table (@overlap: the error for overlapping regions)
- * and install it, or free it.
- */
-static int vhu_mem_install(struct vhu_dev *dev, struct vhu_mem_table *t,
-			   int overlap)
-{
-	int ret = vhu_mem_sort_check(t) ? overlap : vhu_mem_check_rings(dev, t);
-
-	if (ret) {
-		kvfree(t);
-		return ret;
-	}
-	vhu_mem_replace(dev, t);
-	return 0;
-}
-
 /**
- * vhu_mem_set_table() - VHU_SET_MEM_TABLE
- * @dev: the device
+ * vhu_mem_table_from_user() - the table of VHU_SET_MEM_TABLE
  * @argp: struct vhu_memory followed by its regions
  *
- * Context: process context, holds @dev->mutex; may sleep until requests
- * using the old table completed.
- * Return: 0 or a negative errno.
+ * Context: process context.
+ * Return: a new table, sorted and checked but not installed, or an
+ * ERR_PTR(): -EFAULT, -EINVAL for a bad or overlapping region, too many
+ * regions or non-zero padding, -ENOMEM.
  */
-long vhu_mem_set_table(struct vhu_dev *dev, void __user *argp)
+struct vhu_mem_table *vhu_mem_table_from_user(const void __user *argp)
 {
 	struct vhu_memory hdr;
 	struct vhu_mem_table *t;
 	u32 i;
 	int ret;
 
-	lockdep_assert_held(&dev->mutex);
-
 	if (copy_from_user(&hdr, argp, sizeof(hdr)))
-		return -EFAULT;
+		return ERR_PTR(-EFAULT);
 	if (hdr.padding || hdr.nregions > VHU_MAX_MEM_REGIONS)
-		return -EINVAL;
+		return ERR_PTR(-EINVAL);
 
 	t = vhu_mem_alloc(hdr.nregions);
 	if (!t)
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 	if (copy_from_user(t->regions, argp + sizeof(hdr),
 			   array_size(hdr.nregions, sizeof(t->regions[0])))) {
 		ret = -EFAULT;
@@ -233,22 +226,30 @@ long vhu_mem_set_table(struct vhu_dev *dev, void __user *argp)
 		if (ret)
 			goto free_table;
 	}
-	return vhu_mem_install(dev, t, -EINVAL);
+	if (vhu_mem_sort_check(t)) {
+		ret = -EINVAL;
+		goto free_table;
+	}
+	return t;
 
 free_table:
 	kvfree(t);
-	return ret;
+	return ERR_PTR(ret);
 }
 
 /**
- * vhu_mem_add_region() - VHU_ADD_MEM_REGION
+ * vhu_mem_table_add() - the current table plus the region of
+ *	VHU_ADD_MEM_REGION
  * @dev: the device
  * @argp: struct vhu_mem_region
  *
  * Context: process context, holds @dev->mutex.
- * Return: 0 or a negative errno.
+ * Return: a new table, sorted and checked but not installed, or an
+ * ERR_PTR(): -EFAULT, -EINVAL or -EFAULT for a bad region, -EEXIST if it
+ * overlaps one in the table, -ENOSPC if the table is full, -ENOMEM.
  */
-long vhu_mem_add_region(struct vhu_dev *dev, void __user *argp)
+struct vhu_mem_table *vhu_mem_table_add(struct vhu_dev *dev,
+					const void __user *argp)
 {
 	struct vhu_mem_table *old, *t;
 	struct vhu_mem_region r;
@@ -258,34 +259,40 @@ long vhu_mem_add_region(struct vhu_dev *dev, void __user *argp)
 	lockdep_assert_held(&dev->mutex);
 
 	if (copy_from_user(&r, argp, sizeof(r)))
-		return -EFAULT;
+		return ERR_PTR(-EFAULT);
 	ret = vhu_mem_region_check(&r);
 	if (ret)
-		return ret;
+		return ERR_PTR(ret);
 
 	old = vhu_mem_current(dev);
 	n = old ? old->nregions : 0;
 	if (n >= VHU_MAX_MEM_REGIONS)
-		return -ENOSPC;
+		return ERR_PTR(-ENOSPC);
 	t = vhu_mem_alloc(n + 1);
 	if (!t)
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 	if (n)
 		memcpy(t->regions, old->regions, n * sizeof(r));
 	t->regions[n] = r;
-	return vhu_mem_install(dev, t, -EEXIST);
+	if (vhu_mem_sort_check(t)) {
+		kvfree(t);
+		return ERR_PTR(-EEXIST);
+	}
+	return t;
 }
 
 /**
- * vhu_mem_del_region() - VHU_DEL_MEM_REGION
+ * vhu_mem_table_del() - the current table without the region of
+ *	VHU_DEL_MEM_REGION
  * @dev: the device
  * @argp: struct vhu_mem_region, matched exactly
  *
- * Context: process context, holds @dev->mutex; may sleep until requests
- * using the region completed.
- * Return: 0 or a negative errno.
+ * Context: process context, holds @dev->mutex.
+ * Return: a new table, not installed, or an ERR_PTR(): -EFAULT, -EINVAL
+ * for non-zero padding, -ENOENT if no region matches, -ENOMEM.
  */
-long vhu_mem_del_region(struct vhu_dev *dev, void __user *argp)
+struct vhu_mem_table *vhu_mem_table_del(struct vhu_dev *dev,
+					const void __user *argp)
 {
 	struct vhu_mem_table *old, *t;
 	struct vhu_mem_region r;
@@ -294,13 +301,13 @@ long vhu_mem_del_region(struct vhu_dev *dev, void __user *argp)
 	lockdep_assert_held(&dev->mutex);
 
 	if (copy_from_user(&r, argp, sizeof(r)))
-		return -EFAULT;
+		return ERR_PTR(-EFAULT);
 	if (r.reserved)
-		return -EINVAL;
+		return ERR_PTR(-EINVAL);
 
 	old = vhu_mem_current(dev);
 	if (!old)
-		return -ENOENT;
+		return ERR_PTR(-ENOENT);
 	for (i = 0; i < old->nregions; i++) {
 		const struct vhu_mem_region *o = &old->regions[i];
 
@@ -310,27 +317,16 @@ long vhu_mem_del_region(struct vhu_dev *dev, void __user *argp)
 			break;
 	}
 	if (i == old->nregions)
-		return -ENOENT;
+		return ERR_PTR(-ENOENT);
 
 	t = vhu_mem_alloc(old->nregions - 1);
 	if (!t)
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
+	/* What is left is sorted and disjoint already. */
 	for (j = 0; j < old->nregions; j++)
 		if (j != i)
 			t->regions[j < i ? j : j - 1] = old->regions[j];
-	/* What is left was sorted and disjoint already. */
-	return vhu_mem_install(dev, t, -EINVAL);
-}
-
-/**
- * vhu_mem_free() - drop the memory table
- * @dev: the device
- *
- * Context: process context, holds @dev->mutex; no request in flight.
- */
-void vhu_mem_free(struct vhu_dev *dev)
-{
-	vhu_mem_replace(dev, NULL);
+	return t;
 }
 
 /**

@@ -4,8 +4,10 @@
  *
  * Locking, outermost first:
  *   vhu_devs_lock (global device list)
- *   vhu_dev.mutex (device configuration)
+ *   vhu_dev.mutex (device configuration; every ioctl but VHU_GET_API)
  *   vhu_vq.mutex (one vring: its configuration and its processing)
+ * Stopping a vring waits for its in-flight requests holding vhu_dev.mutex
+ * but not vhu_vq.mutex, which the worker takes to complete them.
  * The memory table is read under RCU and pinned by requests (refs).
  * Completions come from any context and only touch vhu_vq.done (llist)
  * and wake the worker, under rcu_read_lock() so the worker's task_struct
@@ -26,10 +28,35 @@
 #include <linux/refcount.h>
 #include <linux/uio.h>
 #include <linux/virtio_blk.h>
+#include <linux/virtio_byteorder.h>
 #include <linux/virtio_ring.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <uapi/linux/vhu.h>
+
+/* The rings are little-endian: VIRTIO_F_VERSION_1 is required. */
+#define vhu16_to_cpu(x)	__virtio16_to_cpu(true, x)
+#define vhu32_to_cpu(x)	__virtio32_to_cpu(true, x)
+#define vhu64_to_cpu(x)	__virtio64_to_cpu(true, x)
+#define cpu_to_vhu16(x)	__cpu_to_virtio16(true, x)
+#define cpu_to_vhu32(x)	__cpu_to_virtio32(true, x)
+
+/* Virtio features offered whatever the backend. */
+#define VHU_BLK_BASE_FEATURES	(BIT_ULL(VIRTIO_F_VERSION_1) | \
+				 BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) | \
+				 BIT_ULL(VIRTIO_RING_F_EVENT_IDX) | \
+				 BIT_ULL(VIRTIO_BLK_F_SEG_MAX) | \
+				 BIT_ULL(VIRTIO_BLK_F_BLK_SIZE) | \
+				 BIT_ULL(VIRTIO_BLK_F_TOPOLOGY))
+/* Every virtio feature some backend may be offered. */
+#define VHU_BLK_ALL_FEATURES	(VHU_BLK_BASE_FEATURES | \
+				 BIT_ULL(VIRTIO_BLK_F_SIZE_MAX) | \
+				 BIT_ULL(VIRTIO_BLK_F_RO) | \
+				 BIT_ULL(VIRTIO_BLK_F_FLUSH) | \
+				 BIT_ULL(VIRTIO_BLK_F_CONFIG_WCE) | \
+				 BIT_ULL(VIRTIO_BLK_F_MQ) | \
+				 BIT_ULL(VIRTIO_BLK_F_DISCARD) | \
+				 BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES))
 
 /* Requests taken from the avail ring per worker pass, so queues share. */
 #define VHU_VQ_BUDGET		64
@@ -111,6 +138,10 @@ struct vhu_backend_info {
  * @segs: discard/write-zeroes segments, copied from the guest
  * @niov: entries in @iov
  * @iov: data buffers, in the owner's address space
+ *
+ * Owned by one party at a time, so it needs no lock: the worker until it
+ * submits the request, then whoever executes it until vhu_req_complete(),
+ * then the worker again, under vhu_vq.mutex, until vhu_req_free().
  */
 struct vhu_req {
 	struct vhu_vq *vq;
@@ -126,7 +157,7 @@ struct vhu_req {
 	u32 written;
 	long result;
 	size_t len;
-	u64 status_uaddr;
+	u8 __user *status_uaddr;
 	u32 nr_segs;
 	struct virtio_blk_discard_write_zeroes *segs;
 	u32 niov;
@@ -192,7 +223,8 @@ struct vhu_vq_stats {
  *	@mutex, stable until the device is torn down
  * @kicked: bit 0 set by the kick callback, cleared by the worker
  * @done: completed requests, pushed from any context
- * @inflight: requests taken from the avail ring and not yet used
+ * @inflight: requests taken from the avail ring and not yet used; changed
+ *	under @mutex, read locklessly
  * @inflight_wq: woken when @inflight drops to zero
  * @busy: heads in flight, to refuse a head the guest offers twice;
  *	protected by @mutex
@@ -287,32 +319,44 @@ void vhu_device_exit(void);
 int vhu_genl_init(void);
 void vhu_genl_exit(void);
 
-u64 vhu_api_features(void);
-u64 vhu_all_virtio_features(void);
-
 /* mem.c */
-long vhu_mem_set_table(struct vhu_dev *dev, void __user *argp);
-long vhu_mem_add_region(struct vhu_dev *dev, void __user *argp);
-long vhu_mem_del_region(struct vhu_dev *dev, void __user *argp);
-void vhu_mem_free(struct vhu_dev *dev);
+struct vhu_mem_table *vhu_mem_table_from_user(const void __user *argp);
+struct vhu_mem_table *vhu_mem_table_add(struct vhu_dev *dev,
+					const void __user *argp);
+struct vhu_mem_table *vhu_mem_table_del(struct vhu_dev *dev,
+					const void __user *argp);
+void vhu_mem_table_free(struct vhu_mem_table *t);
+void vhu_mem_replace(struct vhu_dev *dev, struct vhu_mem_table *t);
 struct vhu_mem_table *vhu_mem_get(struct vhu_dev *dev);
 void vhu_mem_put(struct vhu_mem_table *t);
 int vhu_mem_translate(struct vhu_mem_table *t, u64 gpa, u32 len,
 		      struct iovec *iov, unsigned int max);
 bool vhu_mem_present(struct vhu_dev *dev);
-bool vhu_mem_covers(const struct vhu_mem_table *t, u64 uaddr, u64 len);
+bool vhu_mem_covers(const struct vhu_mem_table *t, const void __user *uaddr,
+		    u64 len);
 
 /* vq.c */
+void vhu_vq_process(struct vhu_vq *vq);
+void vhu_vq_complete(struct vhu_vq *vq);
+
+/* vring.c */
 void vhu_vq_init(struct vhu_dev *dev, struct vhu_vq *vq, u32 index);
-long vhu_vq_ioctl(struct vhu_dev *dev, unsigned int cmd, void __user *argp);
 void vhu_vq_reset(struct vhu_vq *vq);
 bool vhu_vq_any_enabled(struct vhu_dev *dev);
-bool vhu_vq_rings_covered(struct vhu_vq *vq, const struct vhu_mem_table *t);
-void vhu_vq_process(struct vhu_vq *vq);
+int vhu_vq_check_mem(struct vhu_dev *dev, const struct vhu_mem_table *t);
 enum vhu_vring_status vhu_vq_status(struct vhu_vq *vq);
+long vhu_set_vring_num(struct vhu_dev *dev, void __user *argp);
+long vhu_set_vring_addr(struct vhu_dev *dev, void __user *argp);
+long vhu_set_vring_base(struct vhu_dev *dev, void __user *argp);
+long vhu_get_vring_base(struct vhu_dev *dev, void __user *argp);
+long vhu_set_vring_kick(struct vhu_dev *dev, void __user *argp);
+long vhu_set_vring_call(struct vhu_dev *dev, void __user *argp);
+long vhu_set_vring_err(struct vhu_dev *dev, void __user *argp);
+long vhu_set_vring_enable(struct vhu_dev *dev, void __user *argp);
+long vhu_set_vring_inflight(struct vhu_dev *dev, void __user *argp);
 
 /* inflight.c */
-long vhu_inflight_set(struct vhu_vq *vq, void __user *argp);
+long vhu_inflight_set(struct vhu_vq *vq, const struct vhu_vring_inflight *f);
 int vhu_inflight_recover(struct vhu_vq *vq);
 int vhu_inflight_take(struct vhu_vq *vq, u16 head);
 int vhu_inflight_link(struct vhu_vq *vq, u16 head, u16 *batch_head);
@@ -330,9 +374,13 @@ void vhu_worker_wake(struct vhu_vq *vq);
 /* blk.c */
 long vhu_blk_set_backend(struct vhu_dev *dev, void __user *argp);
 void vhu_blk_free_backend(struct vhu_backend_info *be);
-u64 vhu_blk_base_features(void);
 void vhu_blk_submit(struct vhu_req *req, struct iov_iter *out,
 		    struct iov_iter *in);
+
+/* req.c */
+struct vhu_req *vhu_req_alloc(struct vhu_vq *vq, u16 head, u32 niov,
+			      struct vhu_mem_table *mem);
 void vhu_req_complete(struct vhu_req *req);
+void vhu_req_free(struct vhu_req *req);
 
 #endif /* _VHU_H */

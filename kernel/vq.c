@@ -9,25 +9,15 @@
  * owner's mm (the worker adopted it). A malformed ring stops the vring and
  * signals its err eventfd; a malformed request only fails that request.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bitmap.h>
-#include <linux/file.h>
-#include <linux/nospec.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/virtio_byteorder.h>
 #include <linux/virtio_config.h>
 
-#include "compat.h"
 #include "vhu.h"
-
-#define vhu16_to_cpu(x)	__virtio16_to_cpu(true, x)
-#define vhu32_to_cpu(x)	__virtio32_to_cpu(true, x)
-#define vhu64_to_cpu(x)	__virtio64_to_cpu(true, x)
-#define cpu_to_vhu16(x)	__cpu_to_virtio16(true, x)
-#define cpu_to_vhu32(x)	__cpu_to_virtio32(true, x)
 
 /* One writer (the worker, under vq->mutex), lockless readers. */
 static void vhu_stat_add(u64 *ctr, u64 n)
@@ -56,7 +46,7 @@ static void vhu_vq_error(struct vhu_vq *vq, const char *why)
 	pr_debug_ratelimited("dev %u vring %u: %s, stopped\n",
 			     vq->dev->id, vq->index, why);
 	if (vq->err)
-		vhu_eventfd_signal(vq->err);
+		eventfd_signal(vq->err);
 }
 
 /* ---- notifications ---- */
@@ -87,7 +77,7 @@ static bool vhu_vq_need_call(struct vhu_vq *vq, u16 new)
 static void vhu_vq_call(struct vhu_vq *vq)
 {
 	if (vq->call && vhu_vq_need_call(vq, vq->used_idx)) {
-		vhu_eventfd_signal(vq->call);
+		eventfd_signal(vq->call);
 		vhu_stat_add(&vq->stats.calls, 1);
 	}
 }
@@ -143,21 +133,18 @@ static void vhu_vq_account(struct vhu_vq *vq, struct vhu_req *req)
 	}
 }
 
-static void vhu_req_free(struct vhu_vq *vq, struct vhu_req *req)
-{
-	clear_bit(req->head, vq->busy);
-	vhu_mem_put(req->mem);
-	kfree(req->segs);
-	kfree(req);
-}
-
-/*
- * Put completed requests into the used ring: status bytes and used
- * elements first, then one used->idx update and at most one call. With an
- * inflight area the batch is linked there before the update and cleared
- * after it.
+/**
+ * vhu_vq_complete() - put completed requests into the used ring
+ * @vq: the vring
+ *
+ * Status bytes and used elements first, then one used->idx update and at
+ * most one call. With an inflight area the batch is linked there before
+ * the update and cleared after it. Then the requests are freed.
+ *
+ * Context: in the owner's mm (the worker, or the owner draining a stopped
+ * vring), holds @vq->mutex.
  */
-static void vhu_vq_complete(struct vhu_vq *vq)
+void vhu_vq_complete(struct vhu_vq *vq)
 {
 	struct llist_node *list;
 	struct vhu_req *req, *tmp;
@@ -178,8 +165,7 @@ static void vhu_vq_complete(struct vhu_vq *vq)
 		};
 
 		vhu_vq_account(vq, req);
-		if (req->status_uaddr &&
-		    put_user(req->status, (u8 __user *)u64_to_user_ptr(req->status_uaddr)))
+		if (req->status_uaddr && put_user(req->status, req->status_uaddr))
 			vhu_vq_error(vq, "status byte not writable");
 		if (copy_to_user(&vq->used->ring[vq->used_idx & (vq->num - 1)],
 				 &e, sizeof(e)))
@@ -202,7 +188,7 @@ static void vhu_vq_complete(struct vhu_vq *vq)
 	llist_for_each_entry_safe(req, tmp, list, node) {
 		if (vhu_inflight_put(vq, req->head))
 			vhu_vq_error(vq, "inflight area not writable");
-		vhu_req_free(vq, req);
+		vhu_req_free(req);
 		n++;
 	}
 	if (vhu_inflight_used(vq))
@@ -373,32 +359,21 @@ static int vhu_chain_walk(struct vhu_vq *vq, struct vhu_mem_table *t,
 static int vhu_vq_start_req(struct vhu_vq *vq, struct vhu_mem_table *t,
 			    u16 head, struct vhu_chain *c)
 {
-	struct vhu_dev *dev = vq->dev;
 	struct iov_iter out, in;
 	struct vhu_req *req;
 	u32 niov = c->nout + c->nin;
 	struct iovec iov;
 
-	req = kzalloc(struct_size(req, iov, niov), GFP_KERNEL);
+	req = vhu_req_alloc(vq, head, niov, t);
 	if (!req)
 		return -ENOMEM;
-	req->vq = vq;
-	req->head = head;
-	req->be = dev->be;
-	req->niov = niov;
-	req->status = VIRTIO_BLK_S_IOERR;
-	req->type = U8_MAX;	/* not known until the header is read */
 	memcpy(req->iov, vq->scratch, niov * sizeof(struct iovec));
-	if (t)
-		refcount_inc(&t->refs);
-	req->mem = t;
 
 	/* The status byte: the last device-writable byte of the chain. */
 	if (c->have_status && t &&
 	    vhu_mem_translate(t, c->status_gpa, 1, &iov, 1) == 1)
-		req->status_uaddr = (u64)(uintptr_t)iov.iov_base;
+		req->status_uaddr = iov.iov_base;
 
-	__set_bit(head, vq->busy);
 	atomic_inc(&vq->inflight);
 
 	if (c->bad || !req->status_uaddr || c->out_len > VHU_REQ_MAX_BYTES + 4096 ||
@@ -555,420 +530,4 @@ void vhu_vq_process(struct vhu_vq *vq)
 	/* Requests that completed during submission. */
 	vhu_vq_complete(vq);
 	mutex_unlock(&vq->mutex);
-}
-
-/* ---- kick eventfd ---- */
-
-static int vhu_poll_wakeup(wait_queue_entry_t *wait, unsigned int mode,
-			   int sync, void *key)
-{
-	struct vhu_poll *p = container_of(wait, struct vhu_poll, wait);
-	struct vhu_vq *vq = p->vq;
-
-	if (!(key_to_poll(key) & EPOLLIN))
-		return 0;
-	atomic64_inc(&vq->kicks);
-	set_bit(0, &vq->kicked);
-	vhu_worker_wake(vq);
-	return 0;
-}
-
-static void vhu_poll_queue_proc(struct file *file, wait_queue_head_t *wqh,
-				poll_table *pt)
-{
-	struct vhu_poll *p = container_of(pt, struct vhu_poll, table);
-
-	p->wqh = wqh;
-	add_wait_queue(wqh, &p->wait);
-}
-
-static void vhu_poll_start(struct vhu_vq *vq)
-{
-	struct vhu_poll *p = &vq->poll;
-	__poll_t mask;
-
-	lockdep_assert_held(&vq->mutex);
-
-	if (p->wqh || !vq->kick)
-		return;
-	init_waitqueue_func_entry(&p->wait, vhu_poll_wakeup);
-	init_poll_funcptr(&p->table, vhu_poll_queue_proc);
-	mask = vfs_poll(vq->kick, &p->table);
-	if (mask & EPOLLIN)
-		set_bit(0, &vq->kicked);
-}
-
-static void vhu_poll_stop(struct vhu_vq *vq)
-{
-	struct vhu_poll *p = &vq->poll;
-
-	lockdep_assert_held(&vq->mutex);
-
-	if (p->wqh) {
-		remove_wait_queue(p->wqh, &p->wait);
-		p->wqh = NULL;
-	}
-}
-
-/* ---- configuration ---- */
-
-/**
- * vhu_vq_init() - initialize a vring at device creation
- * @dev: the device
- * @vq: the vring
- * @index: its index
- *
- * Context: process context.
- */
-void vhu_vq_init(struct vhu_dev *dev, struct vhu_vq *vq, u32 index)
-{
-	vq->dev = dev;
-	vq->index = index;
-	mutex_init(&vq->mutex);
-	init_llist_head(&vq->done);
-	atomic_set(&vq->inflight, 0);
-	init_waitqueue_head(&vq->inflight_wq);
-	vq->poll.vq = vq;
-}
-
-/* Stop taking requests and wait until all in flight are used. */
-static void vhu_vq_stop(struct vhu_vq *vq)
-{
-	mutex_lock(&vq->mutex);
-	vq->enabled = false;
-	vhu_poll_stop(vq);
-	mutex_unlock(&vq->mutex);
-	wait_event(vq->inflight_wq, !atomic_read(&vq->inflight));
-}
-
-/**
- * vhu_vq_reset() - stop a vring and release everything it holds
- * @vq: the vring
- *
- * Context: process context, holds the device mutex.
- */
-void vhu_vq_reset(struct vhu_vq *vq)
-{
-	lockdep_assert_held(&vq->dev->mutex);
-
-	vhu_vq_stop(vq);
-	vhu_worker_stop(vq);
-
-	mutex_lock(&vq->mutex);
-	if (vq->kick)
-		fput(vq->kick);
-	if (vq->call)
-		eventfd_ctx_put(vq->call);
-	if (vq->err)
-		eventfd_ctx_put(vq->err);
-	vq->kick = NULL;
-	vq->call = NULL;
-	vq->err = NULL;
-	vhu_inflight_reset(vq);
-	bitmap_free(vq->busy);
-	vq->busy = NULL;
-	kvfree(vq->scratch);
-	vq->scratch = NULL;
-	vq->num = 0;
-	vq->addr_set = false;
-	vq->broken = false;
-	vq->last_avail_idx = 0;
-	vq->avail_idx = 0;
-	vq->used_idx = 0;
-	memset(&vq->stats, 0, sizeof(vq->stats));
-	atomic64_set(&vq->kicks, 0);
-	mutex_unlock(&vq->mutex);
-}
-
-/**
- * vhu_vq_any_enabled() - whether a vring of the device is enabled
- * @dev: the device
- *
- * Context: holds @dev->mutex (enabling needs it, so the answer is stable).
- * Return: true if one is.
- */
-bool vhu_vq_any_enabled(struct vhu_dev *dev)
-{
-	u32 i;
-
-	lockdep_assert_held(&dev->mutex);
-	for (i = 0; i < VHU_MAX_QUEUES; i++)
-		if (READ_ONCE(dev->vqs[i].enabled))
-			return true;
-	return false;
-}
-
-static long vhu_vq_set_num(struct vhu_vq *vq, u32 num)
-{
-	unsigned long *busy;
-
-	if (!num || num > VHU_MAX_VRING_NUM || !is_power_of_2(num))
-		return -EINVAL;
-	busy = bitmap_zalloc(num, GFP_KERNEL);
-	if (!busy)
-		return -ENOMEM;
-	if (!vq->scratch) {
-		vq->scratch = kvmalloc_array(VHU_REQ_MAX_IOV,
-					     sizeof(struct iovec), GFP_KERNEL);
-		if (!vq->scratch) {
-			bitmap_free(busy);
-			return -ENOMEM;
-		}
-	}
-	bitmap_free(vq->busy);
-	vq->busy = busy;
-	vq->num = num;
-	memset(&vq->stats, 0, sizeof(vq->stats));
-	atomic64_set(&vq->kicks, 0);
-	return 0;
-}
-
-static long vhu_vq_set_addr(struct vhu_vq *vq, void __user *argp)
-{
-	struct vhu_vring_addr a;
-
-	if (copy_from_user(&a, argp, sizeof(a)))
-		return -EFAULT;
-	if (a.flags & ~VHU_VRING_F_ALL)
-		return -EINVAL;
-	if (a.flags & VHU_VRING_F_LOG)
-		return -EOPNOTSUPP;
-	if (a.desc_user_addr % 16 || a.avail_user_addr % 2 ||
-	    a.used_user_addr % 4)
-		return -EINVAL;
-	vq->desc = u64_to_user_ptr(a.desc_user_addr);
-	vq->avail = u64_to_user_ptr(a.avail_user_addr);
-	vq->used = u64_to_user_ptr(a.used_user_addr);
-	vq->addr_set = true;
-	return 0;
-}
-
-/* Replace one of the eventfds; -1 detaches. */
-static long vhu_vq_set_eventfd(struct eventfd_ctx **slot, s32 fd)
-{
-	struct eventfd_ctx *ctx = NULL;
-
-	if (fd != -1) {
-		ctx = eventfd_ctx_fdget(fd);
-		if (IS_ERR(ctx))
-			return PTR_ERR(ctx);
-	}
-	if (*slot)
-		eventfd_ctx_put(*slot);
-	*slot = ctx;
-	return 0;
-}
-
-static long vhu_vq_set_kick(struct vhu_vq *vq, s32 fd)
-{
-	struct eventfd_ctx *ctx;
-	struct file *file = NULL;
-
-	if (fd != -1) {
-		file = fget(fd);
-		if (!file)
-			return -EBADF;
-		ctx = eventfd_ctx_fileget(file);
-		if (IS_ERR(ctx)) {
-			fput(file);
-			return PTR_ERR(ctx);
-		}
-		eventfd_ctx_put(ctx);
-	}
-	vhu_poll_stop(vq);
-	if (vq->kick)
-		fput(vq->kick);
-	vq->kick = file;
-	if (vq->enabled) {
-		vhu_poll_start(vq);
-		set_bit(0, &vq->kicked);
-		vhu_worker_wake(vq);
-	}
-	return 0;
-}
-
-/**
- * vhu_vq_rings_covered() - whether the rings lie in the memory table
- * @vq: the vring, with num and addresses set
- * @t: the table
- *
- * Each ring must be inside one region the owner gave us, as vhost's
- * vq_memory_access_ok() requires; checked on enable and on every table
- * change while the vring is enabled.
- *
- * Context: holds @vq->dev->mutex (num and addresses are stable then for an
- * enabled vring, and enabling needs the mutex).
- * Return: true if they do.
- */
-bool vhu_vq_rings_covered(struct vhu_vq *vq, const struct vhu_mem_table *t)
-{
-	u64 n = vq->num;
-
-	lockdep_assert_held(&vq->dev->mutex);
-
-	return vhu_mem_covers(t, (u64)(uintptr_t)vq->desc,
-			      n * sizeof(struct vring_desc)) &&
-	       vhu_mem_covers(t, (u64)(uintptr_t)vq->avail,
-			      sizeof(struct vring_avail) + (n + 1) * sizeof(__virtio16)) &&
-	       vhu_mem_covers(t, (u64)(uintptr_t)vq->used,
-			      sizeof(struct vring_used) +
-			      n * sizeof(struct vring_used_elem) + sizeof(__virtio16));
-}
-
-static long vhu_vq_enable(struct vhu_vq *vq)
-{
-	struct vhu_dev *dev = vq->dev;
-	struct vhu_mem_table *t;
-	bool covered;
-	__virtio16 v;
-	int ret;
-
-	lockdep_assert_held(&dev->mutex);
-	lockdep_assert_held(&vq->mutex);
-
-	if (vq->enabled)
-		return 0;
-	if (!vq->num || !vq->addr_set || !vq->kick || !dev->be ||
-	    !vhu_mem_present(dev) || vq->index >= dev->be->config.num_queues ||
-	    !(dev->acked_features & BIT_ULL(VIRTIO_F_VERSION_1)))
-		return -EINVAL;
-	/* Inside a region implies access_ok(): regions were checked for it. */
-	t = vhu_mem_get(dev);
-	covered = vhu_vq_rings_covered(vq, t);
-	vhu_mem_put(t);
-	if (!covered)
-		return -EFAULT;
-	/* We run in the owner's mm here (the ioctl checked it). */
-	if (get_user(v, &vq->used->idx))
-		return -EFAULT;
-	vq->used_idx = vhu16_to_cpu(v);
-	ret = vhu_inflight_recover(vq);
-	if (ret)
-		return ret;
-	vq->avail_idx = vq->last_avail_idx;
-	vq->signalled_used_valid = false;
-	vq->event_idx = dev->acked_features & BIT_ULL(VIRTIO_RING_F_EVENT_IDX);
-	vq->indirect = dev->acked_features & BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC);
-	vq->broken = false;
-
-	ret = vhu_worker_start(vq);
-	if (ret)
-		return ret;
-	WRITE_ONCE(vq->enabled, true);
-	vhu_poll_start(vq);
-	/* Process what the driver made available before. */
-	set_bit(0, &vq->kicked);
-	vhu_worker_wake(vq);
-	return 0;
-}
-
-/**
- * vhu_vq_ioctl() - the per-vring ioctls
- * @dev: the device
- * @cmd: the ioctl
- * @argp: its argument; every one starts with the __u32 vring index
- *
- * Context: process context, in the owner's mm, holds @dev->mutex.
- * Return: 0 or a negative errno; -ENOTTY for an unknown @cmd.
- */
-long vhu_vq_ioctl(struct vhu_dev *dev, unsigned int cmd, void __user *argp)
-{
-	struct vhu_vring_state s;
-	struct vhu_vring_file f;
-	struct vhu_vq *vq;
-	u32 index;
-	long ret = 0;
-
-	lockdep_assert_held(&dev->mutex);
-
-	if (get_user(index, (u32 __user *)argp))
-		return -EFAULT;
-	if (index >= VHU_MAX_QUEUES)
-		return -EINVAL;
-	index = array_index_nospec(index, VHU_MAX_QUEUES);
-	vq = &dev->vqs[index];
-
-	switch (cmd) {
-	case VHU_SET_VRING_KICK:
-	case VHU_SET_VRING_CALL:
-	case VHU_SET_VRING_ERR:
-		if (copy_from_user(&f, argp, sizeof(f)))
-			return -EFAULT;
-		break;
-	case VHU_SET_VRING_NUM:
-	case VHU_SET_VRING_BASE:
-	case VHU_GET_VRING_BASE:
-	case VHU_SET_VRING_ENABLE:
-		if (copy_from_user(&s, argp, sizeof(s)))
-			return -EFAULT;
-		break;
-	}
-
-	if (cmd == VHU_GET_VRING_BASE) {
-		vhu_vq_stop(vq);
-		mutex_lock(&vq->mutex);
-		/* Stopped: process pending completions (none are left). */
-		vhu_vq_complete(vq);
-		s.num = vq->last_avail_idx;
-		mutex_unlock(&vq->mutex);
-		return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
-	}
-	if (cmd == VHU_SET_VRING_ENABLE && s.num == 0) {
-		vhu_vq_stop(vq);
-		return 0;
-	}
-
-	mutex_lock(&vq->mutex);
-	switch (cmd) {
-	case VHU_SET_VRING_NUM:
-		ret = vq->enabled ? -EBUSY : vhu_vq_set_num(vq, s.num);
-		break;
-	case VHU_SET_VRING_ADDR:
-		ret = vq->enabled ? -EBUSY : vhu_vq_set_addr(vq, argp);
-		break;
-	case VHU_SET_VRING_BASE:
-		if (vq->enabled)
-			ret = -EBUSY;
-		else if (s.num > U16_MAX)
-			ret = -EINVAL;
-		else
-			vq->last_avail_idx = s.num;
-		break;
-	case VHU_SET_VRING_KICK:
-		ret = vhu_vq_set_kick(vq, f.fd);
-		break;
-	case VHU_SET_VRING_CALL:
-		ret = vhu_vq_set_eventfd(&vq->call, f.fd);
-		break;
-	case VHU_SET_VRING_ERR:
-		ret = vhu_vq_set_eventfd(&vq->err, f.fd);
-		break;
-	case VHU_SET_VRING_ENABLE:
-		ret = s.num == 1 ? vhu_vq_enable(vq) : -EINVAL;
-		break;
-	case VHU_SET_VRING_INFLIGHT:
-		ret = vhu_inflight_set(vq, argp);
-		break;
-	default:
-		ret = -ENOTTY;
-		break;
-	}
-	mutex_unlock(&vq->mutex);
-	return ret;
-}
-
-/**
- * vhu_vq_status() - what a vring is doing, for the statistics
- * @vq: the vring
- *
- * Context: any context that keeps the device alive; lockless.
- * Return: the vring's state.
- */
-enum vhu_vring_status vhu_vq_status(struct vhu_vq *vq)
-{
-	if (READ_ONCE(vq->broken))
-		return VHU_VRING_ERROR;
-	if (READ_ONCE(vq->enabled))
-		return VHU_VRING_RUNNING;
-	return VHU_VRING_STOPPED;
 }

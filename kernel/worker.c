@@ -7,7 +7,6 @@
  * iov_iter primitives, with all their checks. It is woken by the kick
  * eventfd's wait-queue callback and by request completions.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/kthread.h>
 #include <linux/sched.h>

@@ -1,0 +1,539 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhu: a vring's configuration and life cycle.
+ *
+ * The per-vring ioctls, the wait on the kick eventfd, enabling a vring
+ * (with every check that needs) and stopping it until nothing is in
+ * flight. The rings themselves are processed in vq.c.
+ */
+
+#include <linux/bitmap.h>
+#include <linux/file.h>
+#include <linux/nospec.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/virtio_config.h>
+
+#include "vhu.h"
+
+/* ---- kick eventfd ---- */
+
+static int vhu_poll_wakeup(wait_queue_entry_t *wait, unsigned int mode,
+			   int sync, void *key)
+{
+	struct vhu_poll *p = container_of(wait, struct vhu_poll, wait);
+	struct vhu_vq *vq = p->vq;
+
+	if (!(key_to_poll(key) & EPOLLIN))
+		return 0;
+	atomic64_inc(&vq->kicks);
+	set_bit(0, &vq->kicked);
+	vhu_worker_wake(vq);
+	return 0;
+}
+
+static void vhu_poll_queue_proc(struct file *file, wait_queue_head_t *wqh,
+				poll_table *pt)
+{
+	struct vhu_poll *p = container_of(pt, struct vhu_poll, table);
+
+	p->wqh = wqh;
+	add_wait_queue(wqh, &p->wait);
+}
+
+static void vhu_poll_start(struct vhu_vq *vq)
+{
+	struct vhu_poll *p = &vq->poll;
+	__poll_t mask;
+
+	lockdep_assert_held(&vq->mutex);
+
+	if (p->wqh || !vq->kick)
+		return;
+	init_waitqueue_func_entry(&p->wait, vhu_poll_wakeup);
+	init_poll_funcptr(&p->table, vhu_poll_queue_proc);
+	mask = vfs_poll(vq->kick, &p->table);
+	if (mask & EPOLLIN)
+		set_bit(0, &vq->kicked);
+}
+
+static void vhu_poll_stop(struct vhu_vq *vq)
+{
+	struct vhu_poll *p = &vq->poll;
+
+	lockdep_assert_held(&vq->mutex);
+
+	if (p->wqh) {
+		remove_wait_queue(p->wqh, &p->wait);
+		p->wqh = NULL;
+	}
+}
+
+/* ---- configuration ---- */
+
+/**
+ * vhu_vq_init() - initialize a vring at device creation
+ * @dev: the device
+ * @vq: the vring
+ * @index: its index
+ *
+ * Context: process context.
+ */
+void vhu_vq_init(struct vhu_dev *dev, struct vhu_vq *vq, u32 index)
+{
+	vq->dev = dev;
+	vq->index = index;
+	mutex_init(&vq->mutex);
+	init_llist_head(&vq->done);
+	atomic_set(&vq->inflight, 0);
+	init_waitqueue_head(&vq->inflight_wq);
+	vq->poll.vq = vq;
+}
+
+/*
+ * Stop taking requests and wait until all in flight are used. Holds the
+ * device mutex but not @vq->mutex, which the worker needs to use them.
+ */
+static void vhu_vq_stop(struct vhu_vq *vq)
+{
+	lockdep_assert_held(&vq->dev->mutex);
+
+	mutex_lock(&vq->mutex);
+	vq->enabled = false;
+	vhu_poll_stop(vq);
+	mutex_unlock(&vq->mutex);
+	wait_event(vq->inflight_wq, !atomic_read(&vq->inflight));
+}
+
+/**
+ * vhu_vq_reset() - stop a vring and release everything it holds
+ * @vq: the vring
+ *
+ * Context: process context, holds the device mutex.
+ */
+void vhu_vq_reset(struct vhu_vq *vq)
+{
+	lockdep_assert_held(&vq->dev->mutex);
+
+	vhu_vq_stop(vq);
+	vhu_worker_stop(vq);
+
+	mutex_lock(&vq->mutex);
+	if (vq->kick)
+		fput(vq->kick);
+	if (vq->call)
+		eventfd_ctx_put(vq->call);
+	if (vq->err)
+		eventfd_ctx_put(vq->err);
+	vq->kick = NULL;
+	vq->call = NULL;
+	vq->err = NULL;
+	vhu_inflight_reset(vq);
+	bitmap_free(vq->busy);
+	vq->busy = NULL;
+	kvfree(vq->scratch);
+	vq->scratch = NULL;
+	vq->num = 0;
+	vq->addr_set = false;
+	vq->broken = false;
+	vq->last_avail_idx = 0;
+	vq->avail_idx = 0;
+	vq->used_idx = 0;
+	memset(&vq->stats, 0, sizeof(vq->stats));
+	atomic64_set(&vq->kicks, 0);
+	mutex_unlock(&vq->mutex);
+}
+
+/**
+ * vhu_vq_any_enabled() - whether a vring of the device is enabled
+ * @dev: the device
+ *
+ * Context: holds @dev->mutex (enabling needs it, so the answer is stable).
+ * Return: true if one is.
+ */
+bool vhu_vq_any_enabled(struct vhu_dev *dev)
+{
+	u32 i;
+
+	lockdep_assert_held(&dev->mutex);
+	for (i = 0; i < VHU_MAX_QUEUES; i++)
+		if (READ_ONCE(dev->vqs[i].enabled))
+			return true;
+	return false;
+}
+
+static long vhu_vq_set_num(struct vhu_vq *vq, u32 num)
+{
+	unsigned long *busy;
+
+	lockdep_assert_held(&vq->mutex);
+
+	if (!num || num > VHU_MAX_VRING_NUM || !is_power_of_2(num))
+		return -EINVAL;
+	busy = bitmap_zalloc(num, GFP_KERNEL);
+	if (!busy)
+		return -ENOMEM;
+	if (!vq->scratch) {
+		vq->scratch = kvmalloc_array(VHU_REQ_MAX_IOV,
+					     sizeof(struct iovec), GFP_KERNEL);
+		if (!vq->scratch) {
+			bitmap_free(busy);
+			return -ENOMEM;
+		}
+	}
+	bitmap_free(vq->busy);
+	vq->busy = busy;
+	vq->num = num;
+	memset(&vq->stats, 0, sizeof(vq->stats));
+	atomic64_set(&vq->kicks, 0);
+	return 0;
+}
+
+static long vhu_vq_set_addr(struct vhu_vq *vq, const struct vhu_vring_addr *a)
+{
+	lockdep_assert_held(&vq->mutex);
+
+	if (a->flags & ~VHU_VRING_F_ALL)
+		return -EINVAL;
+	if (a->flags & VHU_VRING_F_LOG)
+		return -EOPNOTSUPP;
+	if (a->desc_user_addr % 16 || a->avail_user_addr % 2 ||
+	    a->used_user_addr % 4)
+		return -EINVAL;
+	vq->desc = u64_to_user_ptr(a->desc_user_addr);
+	vq->avail = u64_to_user_ptr(a->avail_user_addr);
+	vq->used = u64_to_user_ptr(a->used_user_addr);
+	vq->addr_set = true;
+	return 0;
+}
+
+/* Replace one of the eventfds; -1 detaches. */
+static long vhu_vq_set_eventfd(struct eventfd_ctx **slot, s32 fd)
+{
+	struct eventfd_ctx *ctx = NULL;
+
+	if (fd != -1) {
+		ctx = eventfd_ctx_fdget(fd);
+		if (IS_ERR(ctx))
+			return PTR_ERR(ctx);
+	}
+	if (*slot)
+		eventfd_ctx_put(*slot);
+	*slot = ctx;
+	return 0;
+}
+
+static long vhu_vq_set_kick(struct vhu_vq *vq, s32 fd)
+{
+	struct eventfd_ctx *ctx;
+	struct file *file = NULL;
+
+	if (fd != -1) {
+		file = fget(fd);
+		if (!file)
+			return -EBADF;
+		ctx = eventfd_ctx_fileget(file);
+		if (IS_ERR(ctx)) {
+			fput(file);
+			return PTR_ERR(ctx);
+		}
+		eventfd_ctx_put(ctx);
+	}
+	vhu_poll_stop(vq);
+	if (vq->kick)
+		fput(vq->kick);
+	vq->kick = file;
+	if (vq->enabled) {
+		vhu_poll_start(vq);
+		set_bit(0, &vq->kicked);
+		vhu_worker_wake(vq);
+	}
+	return 0;
+}
+
+/*
+ * Whether each ring lies inside one region of @t, as vhost's
+ * vq_memory_access_ok() requires; checked on enable and on every table
+ * change while the vring is enabled. Holds @vq->dev->mutex: num and
+ * addresses are stable then for an enabled vring (enabling needs it).
+ */
+static bool vhu_vq_rings_covered(struct vhu_vq *vq,
+				 const struct vhu_mem_table *t)
+{
+	u64 n = vq->num;
+
+	lockdep_assert_held(&vq->dev->mutex);
+
+	return vhu_mem_covers(t, vq->desc, n * sizeof(struct vring_desc)) &&
+	       vhu_mem_covers(t, vq->avail,
+			      sizeof(struct vring_avail) + (n + 1) * sizeof(__virtio16)) &&
+	       vhu_mem_covers(t, vq->used,
+			      sizeof(struct vring_used) +
+			      n * sizeof(struct vring_used_elem) + sizeof(__virtio16));
+}
+
+/**
+ * vhu_vq_check_mem() - whether a new memory table holds the enabled vrings
+ * @dev: the device
+ * @t: the table about to be installed
+ *
+ * Context: holds @dev->mutex (enabling needs it, so the answer is stable).
+ * Return: 0, or -EBUSY if an enabled vring's ring is outside @t.
+ */
+int vhu_vq_check_mem(struct vhu_dev *dev, const struct vhu_mem_table *t)
+{
+	u32 i;
+
+	lockdep_assert_held(&dev->mutex);
+
+	for (i = 0; i < VHU_MAX_QUEUES; i++)
+		if (READ_ONCE(dev->vqs[i].enabled) &&
+		    !vhu_vq_rings_covered(&dev->vqs[i], t))
+			return -EBUSY;
+	return 0;
+}
+
+static long vhu_vq_enable(struct vhu_vq *vq)
+{
+	struct vhu_dev *dev = vq->dev;
+	struct vhu_mem_table *t;
+	bool covered;
+	__virtio16 v;
+	int ret;
+
+	lockdep_assert_held(&dev->mutex);
+	lockdep_assert_held(&vq->mutex);
+
+	if (vq->enabled)
+		return 0;
+	if (!vq->num || !vq->addr_set || !vq->kick || !dev->be ||
+	    !vhu_mem_present(dev) || vq->index >= dev->be->config.num_queues ||
+	    !(dev->acked_features & BIT_ULL(VIRTIO_F_VERSION_1)))
+		return -EINVAL;
+	/* Inside a region implies access_ok(): regions were checked for it. */
+	t = vhu_mem_get(dev);
+	covered = vhu_vq_rings_covered(vq, t);
+	vhu_mem_put(t);
+	if (!covered)
+		return -EFAULT;
+	/* We run in the owner's mm here (the ioctl checked it). */
+	if (get_user(v, &vq->used->idx))
+		return -EFAULT;
+	vq->used_idx = vhu16_to_cpu(v);
+	ret = vhu_inflight_recover(vq);
+	if (ret)
+		return ret;
+	vq->avail_idx = vq->last_avail_idx;
+	vq->signalled_used_valid = false;
+	vq->event_idx = dev->acked_features & BIT_ULL(VIRTIO_RING_F_EVENT_IDX);
+	vq->indirect = dev->acked_features & BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC);
+	vq->broken = false;
+
+	ret = vhu_worker_start(vq);
+	if (ret)
+		return ret;
+	WRITE_ONCE(vq->enabled, true);
+	vhu_poll_start(vq);
+	/* Process what the driver made available before. */
+	set_bit(0, &vq->kicked);
+	vhu_worker_wake(vq);
+	return 0;
+}
+
+/**
+ * DOC: the per-vring ioctls
+ *
+ * The handlers below are entries of vhu_ioctls[] in device.c, so they run
+ * in process context, in the owner's mm, with the device mutex held, and
+ * return 0 or a negative errno. Each copies its own argument, which starts
+ * with the vring index, finds the vring with vhu_vq_lookup() and takes the
+ * vring's mutex for what it changes. Stopping a vring (VHU_GET_VRING_BASE,
+ * VHU_SET_VRING_ENABLE with 0) waits for the in-flight requests without
+ * the vring's mutex, which the worker needs to complete them.
+ */
+
+/* The vring @index names, or NULL if there is none (-EINVAL). */
+static struct vhu_vq *vhu_vq_lookup(struct vhu_dev *dev, u32 index)
+{
+	lockdep_assert_held(&dev->mutex);
+
+	if (index >= VHU_MAX_QUEUES)
+		return NULL;
+	return &dev->vqs[array_index_nospec(index, VHU_MAX_QUEUES)];
+}
+
+long vhu_set_vring_num(struct vhu_dev *dev, void __user *argp)
+{
+	struct vhu_vring_state s;
+	struct vhu_vq *vq;
+	long ret;
+
+	if (copy_from_user(&s, argp, sizeof(s)))
+		return -EFAULT;
+	vq = vhu_vq_lookup(dev, s.index);
+	if (!vq)
+		return -EINVAL;
+	mutex_lock(&vq->mutex);
+	ret = vq->enabled ? -EBUSY : vhu_vq_set_num(vq, s.num);
+	mutex_unlock(&vq->mutex);
+	return ret;
+}
+
+long vhu_set_vring_addr(struct vhu_dev *dev, void __user *argp)
+{
+	struct vhu_vring_addr a;
+	struct vhu_vq *vq;
+	long ret;
+
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+	vq = vhu_vq_lookup(dev, a.index);
+	if (!vq)
+		return -EINVAL;
+	mutex_lock(&vq->mutex);
+	ret = vq->enabled ? -EBUSY : vhu_vq_set_addr(vq, &a);
+	mutex_unlock(&vq->mutex);
+	return ret;
+}
+
+long vhu_set_vring_base(struct vhu_dev *dev, void __user *argp)
+{
+	struct vhu_vring_state s;
+	struct vhu_vq *vq;
+	long ret = 0;
+
+	if (copy_from_user(&s, argp, sizeof(s)))
+		return -EFAULT;
+	vq = vhu_vq_lookup(dev, s.index);
+	if (!vq)
+		return -EINVAL;
+	mutex_lock(&vq->mutex);
+	if (vq->enabled)
+		ret = -EBUSY;
+	else if (s.num > U16_MAX)
+		ret = -EINVAL;
+	else
+		vq->last_avail_idx = s.num;
+	mutex_unlock(&vq->mutex);
+	return ret;
+}
+
+/* Stops the vring and drains it, then reports where the avail ring resumes. */
+long vhu_get_vring_base(struct vhu_dev *dev, void __user *argp)
+{
+	struct vhu_vring_state s;
+	struct vhu_vq *vq;
+
+	if (copy_from_user(&s, argp, sizeof(s)))
+		return -EFAULT;
+	vq = vhu_vq_lookup(dev, s.index);
+	if (!vq)
+		return -EINVAL;
+	vhu_vq_stop(vq);
+	mutex_lock(&vq->mutex);
+	/* Stopped: process pending completions (none are left). */
+	vhu_vq_complete(vq);
+	s.num = vq->last_avail_idx;
+	mutex_unlock(&vq->mutex);
+	return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
+}
+
+long vhu_set_vring_kick(struct vhu_dev *dev, void __user *argp)
+{
+	struct vhu_vring_file f;
+	struct vhu_vq *vq;
+	long ret;
+
+	if (copy_from_user(&f, argp, sizeof(f)))
+		return -EFAULT;
+	vq = vhu_vq_lookup(dev, f.index);
+	if (!vq)
+		return -EINVAL;
+	mutex_lock(&vq->mutex);
+	ret = vhu_vq_set_kick(vq, f.fd);
+	mutex_unlock(&vq->mutex);
+	return ret;
+}
+
+/* VHU_SET_VRING_CALL and VHU_SET_VRING_ERR: @err picks the eventfd. */
+static long vhu_set_vring_eventfd(struct vhu_dev *dev, void __user *argp,
+				  bool err)
+{
+	struct vhu_vring_file f;
+	struct vhu_vq *vq;
+	long ret;
+
+	if (copy_from_user(&f, argp, sizeof(f)))
+		return -EFAULT;
+	vq = vhu_vq_lookup(dev, f.index);
+	if (!vq)
+		return -EINVAL;
+	mutex_lock(&vq->mutex);
+	ret = vhu_vq_set_eventfd(err ? &vq->err : &vq->call, f.fd);
+	mutex_unlock(&vq->mutex);
+	return ret;
+}
+
+long vhu_set_vring_call(struct vhu_dev *dev, void __user *argp)
+{
+	return vhu_set_vring_eventfd(dev, argp, false);
+}
+
+long vhu_set_vring_err(struct vhu_dev *dev, void __user *argp)
+{
+	return vhu_set_vring_eventfd(dev, argp, true);
+}
+
+long vhu_set_vring_enable(struct vhu_dev *dev, void __user *argp)
+{
+	struct vhu_vring_state s;
+	struct vhu_vq *vq;
+	long ret;
+
+	if (copy_from_user(&s, argp, sizeof(s)))
+		return -EFAULT;
+	vq = vhu_vq_lookup(dev, s.index);
+	if (!vq)
+		return -EINVAL;
+	if (s.num == 0) {
+		vhu_vq_stop(vq);
+		return 0;
+	}
+	mutex_lock(&vq->mutex);
+	ret = s.num == 1 ? vhu_vq_enable(vq) : -EINVAL;
+	mutex_unlock(&vq->mutex);
+	return ret;
+}
+
+long vhu_set_vring_inflight(struct vhu_dev *dev, void __user *argp)
+{
+	struct vhu_vring_inflight f;
+	struct vhu_vq *vq;
+	long ret;
+
+	if (copy_from_user(&f, argp, sizeof(f)))
+		return -EFAULT;
+	vq = vhu_vq_lookup(dev, f.index);
+	if (!vq)
+		return -EINVAL;
+	mutex_lock(&vq->mutex);
+	ret = vhu_inflight_set(vq, &f);
+	mutex_unlock(&vq->mutex);
+	return ret;
+}
+
+/**
+ * vhu_vq_status() - what a vring is doing, for the statistics
+ * @vq: the vring
+ *
+ * Context: any context that keeps the device alive; lockless.
+ * Return: the vring's state.
+ */
+enum vhu_vring_status vhu_vq_status(struct vhu_vq *vq)
+{
+	if (READ_ONCE(vq->broken))
+		return VHU_VRING_ERROR;
+	if (READ_ONCE(vq->enabled))
+		return VHU_VRING_RUNNING;
+	return VHU_VRING_STOPPED;
+}
