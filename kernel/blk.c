@@ -61,7 +61,7 @@ static void vhu_blk_rw(struct vhu_req *req, struct iov_iter *iter, u64 pos)
 
 	if (write) {
 		/* Write-through: complete only once durable (FUA or a flush). */
-		if (READ_ONCE(req->vq->dev->write_through))
+		if (!READ_ONCE(req->vq->dev->write_cache))
 			req->iocb.ki_flags |= IOCB_DSYNC;
 		/* Freeze protection for the submission (regular files only). */
 		file_start_write(file);
@@ -130,7 +130,7 @@ static void vhu_blk_work(struct work_struct *work)
 	}
 	/* Write-through: the zeroes are durable before the request completes. */
 	if (!ret && req->type == VIRTIO_BLK_T_WRITE_ZEROES &&
-	    READ_ONCE(req->vq->dev->write_through))
+	    !READ_ONCE(req->vq->dev->write_cache))
 		ret = vfs_fsync(req->be->file, 1);
 	req->result = ret;
 	vhu_req_finish(req, ret ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK);

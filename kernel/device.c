@@ -39,6 +39,7 @@ static int vhu_open(struct inode *inode, struct file *file)
 	}
 	dev->id = id;
 	dev->file = file;
+	dev->write_cache = true;
 	mutex_init(&dev->mutex);
 	for (i = 0; i < VHU_MAX_QUEUES; i++)
 		vhu_vq_init(dev, &dev->vqs[i], i);
@@ -64,7 +65,7 @@ static void vhu_dev_reset(struct vhu_dev *dev)
 	vhu_blk_free_backend(dev->be);
 	dev->be = NULL;
 	dev->acked_features = 0;
-	WRITE_ONCE(dev->write_through, false);
+	WRITE_ONCE(dev->write_cache, true);
 	if (dev->mm) {
 		mmput(dev->mm);
 		dev->mm = NULL;
@@ -227,7 +228,7 @@ static long vhu_set_write_cache(struct vhu_dev *dev, void __user *argp)
 		return -EFAULT;
 	if (wce > 1)
 		return -EINVAL;
-	WRITE_ONCE(dev->write_through, !wce);
+	WRITE_ONCE(dev->write_cache, wce);
 	return 0;
 }
 

@@ -288,7 +288,8 @@ struct vhu_vq {
  * @mm: the owner's address space (mm_users reference); protected by @mutex
  * @owner_tgid: the owner's thread group id; protected by @mutex
  * @acked_features: features set with VHU_SET_FEATURES; protected by @mutex
- * @write_through: writes are submitted O_DSYNC (VHU_SET_WRITE_CACHE 0);
+ * @write_cache: the write cache mode (VHU_SET_WRITE_CACHE): true for
+ *	write-back, false for write-through (writes submitted O_DSYNC);
  *	written under @mutex, read locklessly at submission
  * @be: the backend, NULL if none; protected by @mutex, and stable while a
  *	vring is enabled (VHU_SET_BACKEND is refused then)
@@ -303,7 +304,7 @@ struct vhu_dev {
 	struct mm_struct *mm;
 	pid_t owner_tgid;
 	u64 acked_features;
-	bool write_through;
+	bool write_cache;
 	struct vhu_backend_info *be;
 	struct vhu_mem_table __rcu *mem;
 	struct vhu_vq vqs[VHU_MAX_QUEUES];
