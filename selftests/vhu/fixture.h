@@ -79,12 +79,12 @@ static inline void check_random_rw(struct __test_metadata *_metadata,
 	for (q = 0; q < g->nq; q++) {
 		ASSERT_EQ(0, g_stats(g, q, &s));
 		EXPECT_EQ(VHU_VRING_RUNNING, s.state);
-		EXPECT_EQ(0, s.reqs_ioerr);
-		EXPECT_EQ(0, s.ring_errors);
-		EXPECT_EQ(0, s.inflight);
+		EXPECT_EQ(0U, s.reqs_ioerr);
+		EXPECT_EQ(0U, s.ring_errors);
+		EXPECT_EQ(0U, s.inflight);
 		reqs += s.reqs_in + s.reqs_out;
 	}
-	EXPECT_EQ(300, reqs);
+	EXPECT_EQ(300U, reqs);
 }
 
 /*
@@ -103,14 +103,14 @@ static inline void check_request_types(struct __test_metadata *_metadata,
 	memset(buf, 0, sizeof(buf));
 	EXPECT_EQ(VIRTIO_BLK_S_OK, g_do(g, 0, VIRTIO_BLK_T_GET_ID, 0, buf,
 					VHU_BLK_ID_BYTES, &used));
-	EXPECT_EQ(VHU_BLK_ID_BYTES + 1, used);
+	EXPECT_EQ(VHU_BLK_ID_BYTES + 1U, used);
 	EXPECT_EQ(0, memcmp(buf, SERIAL, VHU_BLK_ID_BYTES));
 
 	/* FLUSH */
 	st = g_do(g, 0, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, &used);
 	EXPECT_EQ(g_offered(g, VIRTIO_BLK_F_FLUSH) ? VIRTIO_BLK_S_OK :
 		  VIRTIO_BLK_S_UNSUPP, st);
-	EXPECT_EQ(1, used);
+	EXPECT_EQ(1U, used);
 
 	/* WRITE_ZEROES without and with UNMAP, two segments */
 	seg[0] = (struct virtio_blk_discard_write_zeroes){ .sector = 2048, .num_sectors = 64 };
@@ -173,12 +173,12 @@ static inline void check_request_types(struct __test_metadata *_metadata,
 
 	/* Unknown type */
 	EXPECT_EQ(VIRTIO_BLK_S_UNSUPP, g_do(g, 0, 0x7f, 0, NULL, 0, &used));
-	EXPECT_EQ(1, used);
+	EXPECT_EQ(1U, used);
 
 	/* Out of range, straddling the end, misaligned length */
 	EXPECT_EQ(VIRTIO_BLK_S_IOERR, g_do(g, 0, VIRTIO_BLK_T_IN, DISK_SECTORS,
 					   buf, 512, &used));
-	EXPECT_EQ(1, used);
+	EXPECT_EQ(1U, used);
 	EXPECT_EQ(VIRTIO_BLK_S_IOERR, g_do(g, 0, VIRTIO_BLK_T_IN, DISK_SECTORS - 1,
 					   buf, 1024, NULL));
 	EXPECT_EQ(VIRTIO_BLK_S_IOERR, g_do(g, 0, VIRTIO_BLK_T_IN, 0, buf, 100, NULL));
@@ -189,7 +189,7 @@ static inline void check_request_types(struct __test_metadata *_metadata,
 
 	/* A zero-length read is fine */
 	EXPECT_EQ(VIRTIO_BLK_S_OK, g_do(g, 0, VIRTIO_BLK_T_IN, 0, NULL, 0, &used));
-	EXPECT_EQ(1, used);
+	EXPECT_EQ(1U, used);
 
 	ASSERT_EQ(0, backend_verify(b));
 }

@@ -95,7 +95,7 @@ int g_wait_err(struct guest *g, unsigned int q, int ms);
 
 /* The counters of one vring, from the VHU_CMD_GET_STATS netlink dump. */
 struct g_stats {
-	uint32_t state;		/* enum vhu_vring_status */
+	int state;		/* enum vhu_vring_status */
 	uint64_t reqs_in, reqs_out, reqs_flush, reqs_get_id, reqs_discard;
 	uint64_t reqs_write_zeroes, reqs_unsupp, reqs_ioerr;
 	uint64_t bytes_read, bytes_written, ring_errors, inflight;

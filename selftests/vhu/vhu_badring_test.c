@@ -82,7 +82,7 @@ static void expect_ring_error(struct __test_metadata *_metadata,
 	EXPECT_EQ(1, g_wait_err(g, 0, TIMEOUT_MS));
 	ASSERT_EQ(0, g_stats(g, 0, &s));
 	EXPECT_EQ(VHU_VRING_ERROR, s.state);
-	EXPECT_EQ(1, s.ring_errors);
+	EXPECT_EQ(1U, s.ring_errors);
 	EXPECT_EQ(VIRTIO_BLK_S_OK, g_do(g, 1, VIRTIO_BLK_T_IN, 0, buf, 512, NULL));
 	EXPECT_EQ(0, memcmp(buf, b->shadow, 512));
 	EXPECT_EQ(0, backend_verify(b));
@@ -95,7 +95,7 @@ static void expect_used(struct __test_metadata *_metadata, struct guest *g,
 
 	ASSERT_EQ(1, g_wait(g, 0, 1, TIMEOUT_MS));
 	e = g->vq[0].vr.used->ring[(uint16_t)(g->vq[0].vr.last_used - 1) % G_NUM];
-	EXPECT_EQ(0, e.id);
+	EXPECT_EQ(0U, e.id);
 	EXPECT_EQ(len, e.len);
 }
 
@@ -229,7 +229,7 @@ TEST_F(bad, outside_regions)
 	expect_used(_metadata, g, 0);
 
 	ASSERT_EQ(0, g_stats(g, 0, &s));
-	EXPECT_EQ(3, s.reqs_ioerr);
+	EXPECT_EQ(3U, s.reqs_ioerr);
 	EXPECT_EQ(VHU_VRING_RUNNING, s.state);
 	EXPECT_EQ(0, backend_verify(&self->b));
 }
@@ -370,7 +370,7 @@ TEST_F(bad, status_readonly)
 	EXPECT_EQ(0xee, slot0_status(g, 0));
 
 	ASSERT_EQ(0, g_stats(g, 0, &s));
-	EXPECT_EQ(2, s.reqs_ioerr);
+	EXPECT_EQ(2U, s.reqs_ioerr);
 	EXPECT_EQ(0, backend_verify(&self->b));
 }
 

@@ -108,7 +108,7 @@ TEST_F_TIMEOUT(dp, vring_base, 120)
 	}
 	g_kick(g, 0, true);
 	ASSERT_EQ(0, ioctl(g->vhu, VHU_GET_VRING_BASE, &s));
-	ASSERT_LE(s.num, 24);
+	ASSERT_LE(s.num, 24U);
 	/* Everything taken is in the used ring already. */
 	EXPECT_EQ(s.num, vr_used_idx(&g->vq[0].vr));
 
@@ -252,9 +252,9 @@ TEST_F(ro, refuses_writes)
 	uint8_t buf[4096];
 
 	ASSERT_EQ(0, ioctl(g->vhu, VHU_GET_DEV_INFO, &info));
-	EXPECT_TRUE(info.features & (1ULL << VIRTIO_BLK_F_RO));
-	EXPECT_FALSE(info.caps & VHU_CAP_WRITE);
-	EXPECT_FALSE(info.features & (1ULL << VIRTIO_BLK_F_DISCARD));
+	EXPECT_NE(0U, info.features & (1ULL << VIRTIO_BLK_F_RO));
+	EXPECT_EQ(0U, info.caps & VHU_CAP_WRITE);
+	EXPECT_EQ(0U, info.features & (1ULL << VIRTIO_BLK_F_DISCARD));
 
 	memset(buf, 0xab, sizeof(buf));
 	EXPECT_EQ(VIRTIO_BLK_S_IOERR, g_do(g, 0, VIRTIO_BLK_T_OUT, 0, buf,
@@ -291,14 +291,14 @@ TEST_F(ro, genl_stats)
 	ASSERT_EQ(0, g_stats(g, 0, &s));
 	EXPECT_EQ(1, s.msgs);
 	EXPECT_EQ(VHU_VRING_RUNNING, s.state);
-	EXPECT_EQ(5, s.reqs_in);
-	EXPECT_EQ(1, s.reqs_out);
-	EXPECT_EQ(1, s.reqs_ioerr);
+	EXPECT_EQ(5U, s.reqs_in);
+	EXPECT_EQ(1U, s.reqs_out);
+	EXPECT_EQ(1U, s.reqs_ioerr);
 	EXPECT_EQ(5 * sizeof(buf), s.bytes_read);
-	EXPECT_EQ(0, s.bytes_written);
-	EXPECT_LE(1, s.kicks);
-	EXPECT_EQ(0, s.inflight);
-	EXPECT_EQ(6, s.last_avail_idx);
+	EXPECT_EQ(0U, s.bytes_written);
+	EXPECT_LE(1U, s.kicks);
+	EXPECT_EQ(0U, s.inflight);
+	EXPECT_EQ(6U, s.last_avail_idx);
 
 	/* A second device, so the unfiltered dump has more than ours. */
 	ASSERT_EQ(0, g_open(&other));
@@ -341,8 +341,8 @@ TEST(api)
 	EXPECT_EQ(VHU_API_F_ALL, api.features & VHU_API_F_ALL);
 	EXPECT_EQ(VHU_BACKEND_F_ALL, api.backend_flags);
 	EXPECT_EQ(VHU_VRING_F_ALL, api.vring_addr_flags);
-	EXPECT_EQ(VHU_MAX_MEM_REGIONS, api.max_mem_regions);
-	EXPECT_TRUE(api.virtio_features & (1ULL << VIRTIO_F_VERSION_1));
+	EXPECT_EQ((__u32)VHU_MAX_MEM_REGIONS, api.max_mem_regions);
+	EXPECT_NE(0U, api.virtio_features & (1ULL << VIRTIO_F_VERSION_1));
 
 	EXPECT_EQ(-1, ioctl(fd, _IO(VHU_IOCTL_TYPE, 0x7f)));
 	EXPECT_EQ(ENOTTY, errno);

@@ -19,7 +19,7 @@
 
 #define IFL_BYTES	VHU_INFLIGHT_QUEUE_SIZE(G_NUM)
 #define IFL_MAP		4096
-#define HEAD(slot)	((slot) * G_DESC_PER_SLOT)
+#define HEAD(slot)	((unsigned int)(slot) * G_DESC_PER_SLOT)
 
 FIXTURE(ifl) {
 	struct guest g;
@@ -145,7 +145,7 @@ TEST_F(ifl, resubmits_in_order)
 	unsigned int i;
 
 	ASSERT_EQ(0, ring_stop(g, &base));
-	ASSERT_EQ(0, base);
+	ASSERT_EQ(0U, base);
 	/* Three writes of one sector; the one with the highest counter wins. */
 	for (i = 0; i < 3; i++) {
 		ASSERT_EQ(0, submit_write(g, &self->b, i, 100, true));
@@ -172,12 +172,12 @@ TEST_F(ifl, resubmits_in_order)
 		EXPECT_EQ(0, a->desc[HEAD(i)].inflight);
 	}
 	/* Resubmitted 1, 2, 0 (counters 3, 5, 7), then the new one. */
-	EXPECT_EQ(8, a->desc[HEAD(1)].counter);
-	EXPECT_EQ(9, a->desc[HEAD(2)].counter);
-	EXPECT_EQ(10, a->desc[HEAD(0)].counter);
-	EXPECT_EQ(11, a->desc[HEAD(3)].counter);
+	EXPECT_EQ(8U, a->desc[HEAD(1)].counter);
+	EXPECT_EQ(9U, a->desc[HEAD(2)].counter);
+	EXPECT_EQ(10U, a->desc[HEAD(0)].counter);
+	EXPECT_EQ(11U, a->desc[HEAD(3)].counter);
 	EXPECT_EQ(4, a->used_idx);
-	EXPECT_EQ(4, reqs_done(g));
+	EXPECT_EQ(4U, reqs_done(g));
 	ASSERT_EQ(0, g_stats(g, 0, &s));
 	EXPECT_EQ(VHU_VRING_RUNNING, s.state);
 	EXPECT_EQ(0, backend_verify(&self->b));
@@ -202,14 +202,14 @@ TEST_F(ifl, stale_base)
 		ASSERT_EQ(VIRTIO_BLK_S_OK,
 			  g_do(g, 0, VIRTIO_BLK_T_IN, i, buf, 512, NULL));
 	ASSERT_EQ(0, ring_stop(g, &base));
-	ASSERT_EQ(5, base);
+	ASSERT_EQ(5U, base);
 	ASSERT_EQ(0, ring_start(g, 2));
 	ASSERT_EQ(0, g_stats(g, 0, &s));
-	EXPECT_EQ(5, s.last_avail_idx);
+	EXPECT_EQ(5U, s.last_avail_idx);
 	ASSERT_EQ(VIRTIO_BLK_S_OK, g_do(g, 0, VIRTIO_BLK_T_IN, 9, buf, 512, NULL));
 	EXPECT_EQ(0, memcmp(buf, self->b.shadow + 9 * 512, 512));
 	/* Nothing ran twice. */
-	EXPECT_EQ(6, reqs_done(g));
+	EXPECT_EQ(6U, reqs_done(g));
 	EXPECT_EQ(6, g->vq[0].vr.used->idx);
 }
 
@@ -249,10 +249,10 @@ TEST_F(ifl, clears_published_batch)
 	ASSERT_EQ(3, g_wait(g, 0, 3, TIMEOUT_MS));
 	EXPECT_EQ(HEAD(2), vq->vr.used->ring[2].id);
 	EXPECT_EQ(VIRTIO_BLK_S_OK, vq->status[2]);
-	EXPECT_EQ(1, reqs_done(g));
+	EXPECT_EQ(1U, reqs_done(g));
 	ASSERT_EQ(0, g_stats(g, 0, &s));
 	EXPECT_EQ(VHU_VRING_RUNNING, s.state);
-	EXPECT_EQ(3, s.last_avail_idx);
+	EXPECT_EQ(3U, s.last_avail_idx);
 	EXPECT_EQ(3, a->used_idx);
 	EXPECT_EQ(0, backend_verify(&self->b));
 }
@@ -302,7 +302,7 @@ TEST_F(ifl, bad_areas)
 	EXPECT_EQ(G_NUM, a->desc_num);
 	EXPECT_EQ(0, a->desc[HEAD(3)].inflight);
 	EXPECT_EQ(used, a->used_idx);
-	EXPECT_EQ(0, reqs_done(g));
+	EXPECT_EQ(0U, reqs_done(g));
 
 	/* An area that is gone. */
 	ASSERT_EQ(0, ring_stop(g, &base));
