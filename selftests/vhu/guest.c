@@ -20,15 +20,8 @@
 
 #include "guest.h"
 
-#define mb()	__atomic_thread_fence(__ATOMIC_SEQ_CST)
-#define wmb()	__atomic_thread_fence(__ATOMIC_RELEASE)
-#define rmb()	__atomic_thread_fence(__ATOMIC_ACQUIRE)
-
-#define RING_DESC	0
-#define RING_AVAIL	4096
-#define RING_USED	8192
+#define RING_ALIGN	4096	/* the rings at the start of a queue's memory */
 #define SLOTS_OFF	16384
-#define SLOT_STATUS	32
 #define SLOT_INDIRECT	64
 
 int g_mem_init(struct guest *g)
@@ -138,8 +131,8 @@ int g_open(struct guest *g)
 	unsigned int q;
 
 	for (q = 0; q < G_MAX_QUEUES; q++) {
-		g->vq[q].kick = -1;
-		g->vq[q].call = -1;
+		g->vq[q].vr.kick_fd = -1;
+		g->vq[q].vr.call_fd = -1;
 		g->vq[q].err = -1;
 	}
 	g->memfd = -1;
@@ -149,6 +142,31 @@ int g_open(struct guest *g)
 	if (ioctl(g->vhu, VHU_SET_OWNER))
 		return -errno;
 	return g_mem_init(g);
+}
+
+void g_close(struct guest *g)
+{
+	unsigned int q;
+
+	if (g->vhu >= 0)
+		close(g->vhu);
+	g->vhu = -1;
+	for (q = 0; q < G_MAX_QUEUES; q++) {
+		struct g_vq *vq = &g->vq[q];
+
+		if (vq->vr.kick_fd >= 0)
+			close(vq->vr.kick_fd);
+		if (vq->vr.call_fd >= 0)
+			close(vq->vr.call_fd);
+		if (vq->err >= 0)
+			close(vq->err);
+		vq->vr.kick_fd = vq->vr.call_fd = vq->err = -1;
+	}
+}
+
+bool g_offered(const struct guest *g, unsigned int bit)
+{
+	return g->features & (1ULL << bit);
 }
 
 uint64_t g_slot_gpa(struct guest *g, unsigned int q, unsigned int slot)
@@ -188,16 +206,13 @@ int g_setup_vrings(struct guest *g)
 
 		vq->index = q;
 		vq->base = G_GPA_BASE + q * G_QUEUE_SPAN;
-		vq->desc = g_ptr(g, vq->base + RING_DESC);
-		vq->avail = g_ptr(g, vq->base + RING_AVAIL);
-		vq->used = g_ptr(g, vq->base + RING_USED);
-		memset(vq->desc, 0, 16 * G_NUM);
-		memset(vq->avail, 0, 4096);
-		memset(vq->used, 0, 4096 * 2);
-		vq->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		vq->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		/* The rings lie within one region, whichever the queue's. */
+		vr_layout(&vq->vr, g_ptr(g, vq->base), G_NUM, RING_ALIGN);
+		vq->vr.event_idx = g->event_idx;
+		vq->vr.kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		vq->vr.call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		vq->err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (vq->kick < 0 || vq->call < 0 || vq->err < 0)
+		if (vq->vr.kick_fd < 0 || vq->vr.call_fd < 0 || vq->err < 0)
 			return -errno;
 
 		s.num = G_NUM;
@@ -206,15 +221,15 @@ int g_setup_vrings(struct guest *g)
 		s.num = 0;
 		if (ioctl(g->vhu, VHU_SET_VRING_BASE, &s))
 			return -errno;
-		a.desc_user_addr = (uintptr_t)vq->desc;
-		a.avail_user_addr = (uintptr_t)vq->avail;
-		a.used_user_addr = (uintptr_t)vq->used;
+		a.desc_user_addr = (uintptr_t)vq->vr.desc;
+		a.avail_user_addr = (uintptr_t)vq->vr.avail;
+		a.used_user_addr = (uintptr_t)vq->vr.used;
 		if (ioctl(g->vhu, VHU_SET_VRING_ADDR, &a))
 			return -errno;
-		f.fd = vq->kick;
+		f.fd = vq->vr.kick_fd;
 		if (ioctl(g->vhu, VHU_SET_VRING_KICK, &f))
 			return -errno;
-		f.fd = vq->call;
+		f.fd = vq->vr.call_fd;
 		if (ioctl(g->vhu, VHU_SET_VRING_CALL, &f))
 			return -errno;
 		f.fd = vq->err;
@@ -249,21 +264,10 @@ int g_slot_alloc(struct guest *g, unsigned int q)
 
 void g_publish(struct guest *g, unsigned int q, uint16_t head)
 {
-	struct g_vq *vq = &g->vq[q];
+	struct vr *vr = &g->vq[q].vr;
 
-	vq->avail->ring[vq->avail_idx % G_NUM] = head;
-	wmb();
-	vq->avail_idx++;
-	__atomic_store_n(&vq->avail->idx, vq->avail_idx, __ATOMIC_RELEASE);
-}
-
-static void g_set_desc(struct vring_desc *d, uint64_t addr, uint32_t len,
-		       uint16_t flags, uint16_t next)
-{
-	d->addr = addr;
-	d->len = len;
-	d->flags = flags;
-	d->next = next;
+	vr_push(vr, head);
+	vr_publish(vr);
 }
 
 int g_submit(struct guest *g, unsigned int q, unsigned int slot,
@@ -280,19 +284,20 @@ int g_submit_at(struct guest *g, unsigned int q, unsigned int slot,
 	struct g_vq *vq = &g->vq[q];
 	uint64_t sg = g_slot_gpa(g, q, slot);
 	struct virtio_blk_outhdr hdr = { .type = type, .sector = sector };
-	struct vring_desc chain[G_DESC_PER_SLOT];
-	uint16_t dflags = VRING_DESC_F_WRITE;
-	unsigned int n = 0, i, head = slot * G_DESC_PER_SLOT;
+	struct vr_buf chain[G_DESC_PER_SLOT];
+	struct vring_desc table[G_DESC_PER_SLOT];
+	bool dev_writes = true;
+	unsigned int n = 0, head = slot * G_DESC_PER_SLOT;
 	uint8_t sentinel = 0xee;
 
 	if (len > G_MAX_DATA && data == g_slot_data(g, q, slot))
 		return -EINVAL;
 	g_write(g, sg, &hdr, sizeof(hdr));
-	g_write(g, sg + SLOT_STATUS, &sentinel, 1);
-	g_set_desc(&chain[n++], sg, sizeof(hdr), 0, 0);
+	g_write(g, sg + G_SLOT_STATUS, &sentinel, 1);
+	chain[n++] = (struct vr_buf){ sg, sizeof(hdr), false };
 	if (type == VIRTIO_BLK_T_OUT || type == VIRTIO_BLK_T_DISCARD ||
 	    type == VIRTIO_BLK_T_WRITE_ZEROES) {
-		dflags = 0;
+		dev_writes = false;
 		if (out)
 			g_write(g, data, out, len);
 	}
@@ -302,31 +307,20 @@ int g_submit_at(struct guest *g, unsigned int q, unsigned int slot,
 
 		if (len >= 1024 && (rand() & 1))
 			first = 512 * (1 + rand() % (len / 512 - 1));
-		g_set_desc(&chain[n++], data, first, dflags, 0);
+		chain[n++] = (struct vr_buf){ data, first, dev_writes };
 		if (first < len)
-			g_set_desc(&chain[n++], data + first, len - first,
-				   dflags, 0);
+			chain[n++] = (struct vr_buf){ data + first, len - first,
+						      dev_writes };
 	}
-	g_set_desc(&chain[n++], sg + SLOT_STATUS, 1, VRING_DESC_F_WRITE, 0);
+	chain[n++] = (struct vr_buf){ sg + G_SLOT_STATUS, 1, true };
 
 	if (g->indirect && (rand() & 1)) {
-		for (i = 0; i < n; i++) {
-			if (i + 1 < n) {
-				chain[i].flags |= VRING_DESC_F_NEXT;
-				chain[i].next = i + 1;
-			}
-		}
-		g_write(g, sg + SLOT_INDIRECT, chain, n * sizeof(chain[0]));
-		g_set_desc(&vq->desc[head], sg + SLOT_INDIRECT,
-			   n * sizeof(chain[0]), VRING_DESC_F_INDIRECT, 0);
+		/* The table may straddle the regions: written with g_write(). */
+		vr_fill_chain(table, 0, chain, n);
+		g_write(g, sg + SLOT_INDIRECT, table, n * sizeof(table[0]));
+		vr_add_indirect(&vq->vr, head, sg + SLOT_INDIRECT, n);
 	} else {
-		for (i = 0; i < n; i++) {
-			if (i + 1 < n) {
-				chain[i].flags |= VRING_DESC_F_NEXT;
-				chain[i].next = head + i + 1;
-			}
-			vq->desc[head + i] = chain[i];
-		}
+		vr_add_chain(&vq->vr, head, chain, n);
 	}
 	vq->busy[slot] = true;
 	vq->done[slot] = false;
@@ -336,45 +330,29 @@ int g_submit_at(struct guest *g, unsigned int q, unsigned int slot,
 
 void g_kick(struct guest *g, unsigned int q, bool force)
 {
-	struct g_vq *vq = &g->vq[q];
-	uint64_t one = 1;
-	bool need;
+	struct vr *vr = &g->vq[q].vr;
 
-	mb();
-	if (g->event_idx) {
-		/* avail_event follows the used ring's elements. */
-		uint16_t *evp = (uint16_t *)((uint8_t *)vq->used + 4 +
-					     G_NUM * sizeof(struct vring_used_elem));
-		uint16_t ev = __atomic_load_n(evp, __ATOMIC_ACQUIRE);
-
-		need = vring_need_event(ev, vq->avail_idx, vq->kick_old);
-		vq->kick_old = vq->avail_idx;
-	} else {
-		need = !(__atomic_load_n(&vq->used->flags, __ATOMIC_ACQUIRE) &
-			 VRING_USED_F_NO_NOTIFY);
-	}
-	if ((need || force) && write(vq->kick, &one, sizeof(one)) != sizeof(one))
+	if ((vr_kick_needed(vr) || force) && vr_kick(vr))
 		perror("kick");
 }
 
 static int g_harvest(struct guest *g, unsigned int q)
 {
 	struct g_vq *vq = &g->vq[q];
+	uint32_t id, len;
 	int n = 0;
 
-	while (__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE) != vq->last_used) {
-		struct vring_used_elem e = vq->used->ring[vq->last_used % G_NUM];
-		unsigned int slot = e.id / G_DESC_PER_SLOT;
+	while (vr_get_used(&vq->vr, &id, &len)) {
+		unsigned int slot = id / G_DESC_PER_SLOT;
 
-		vq->last_used++;
 		n++;
-		if (e.id % G_DESC_PER_SLOT || slot >= G_SLOTS) {
-			fprintf(stderr, "q%u: used id %u is no head\n", q, e.id);
+		if (id % G_DESC_PER_SLOT || slot >= G_SLOTS) {
+			fprintf(stderr, "q%u: used id %u is no head\n", q, id);
 			continue;
 		}
-		g_read(g, g_slot_gpa(g, q, slot) + SLOT_STATUS,
+		g_read(g, g_slot_gpa(g, q, slot) + G_SLOT_STATUS,
 		       &vq->status[slot], 1);
-		vq->used_len[slot] = e.len;
+		vq->used_len[slot] = len;
 		vq->done[slot] = true;
 		vq->busy[slot] = false;
 	}
@@ -403,32 +381,26 @@ static void g_deadline(struct timespec *end, int ms)
 
 int g_wait(struct guest *g, unsigned int q, unsigned int n, int ms)
 {
-	struct g_vq *vq = &g->vq[q];
+	struct vr *vr = &g->vq[q].vr;
 	unsigned int got = 0;
 	struct timespec end;
-	uint64_t cnt;
+	long left;
+	int ret;
 
 	g_deadline(&end, ms);
 	for (;;) {
-		struct pollfd p = { .fd = vq->call, .events = POLLIN };
-		long left;
-
 		got += g_harvest(g, q);
 		if (got >= n)
 			return got;
 		/* Ask for a call, then look again before sleeping. */
-		if (g->event_idx)
-			*(volatile uint16_t *)&vq->avail->ring[G_NUM] = vq->last_used;
-		else
-			vq->avail->flags = 0;
-		mb();
-		if (__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE) != vq->last_used)
+		if (vr_enable_calls(vr))
 			continue;
 		left = g_ms_left(&end);
-		if (left <= 0 || poll(&p, 1, left) <= 0)
+		ret = left > 0 ? vr_wait_call(vr, left) : 0;
+		if (ret < 0)
+			return ret;
+		if (!ret)
 			return got + g_harvest(g, q);
-		if (read(vq->call, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
-			return -errno;
 	}
 }
 

@@ -16,6 +16,8 @@
 #include <linux/virtio_blk.h>
 #include <linux/vhu.h>
 
+#include "vring.h"
+
 #define G_MEM_SIZE	(64UL << 20)
 #define G_REGION_SPLIT	(32UL << 20)	/* gpa offset where region 1 starts */
 #define G_GPA_BASE	0x100000000ULL
@@ -30,17 +32,12 @@
 struct g_vq {
 	unsigned int index;
 	uint64_t base;		/* gpa of this queue's memory */
-	struct vring_desc *desc;
-	struct vring_avail *avail;
-	struct vring_used *used;
-	int kick, call, err;
-	uint16_t avail_idx;
-	uint16_t last_used;
+	struct vr vr;		/* the ring, with the kick and call eventfds */
+	int err;		/* the err eventfd */
 	bool busy[G_SLOTS];
 	uint8_t status[G_SLOTS];	/* harvested status */
 	uint32_t used_len[G_SLOTS];	/* harvested used length */
 	bool done[G_SLOTS];
-	uint16_t kick_old;	/* avail index at the last kick decision */
 };
 
 struct guest {
@@ -67,6 +64,10 @@ int g_set_mem_table(struct guest *g);
 
 /* Device setup: owner, features, memory, vrings, enable. */
 int g_open(struct guest *g);
+/* Close the device and the eventfds (guest memory stays: g_mem_fini()). */
+void g_close(struct guest *g);
+/* Was virtio feature @bit negotiated? */
+bool g_offered(const struct guest *g, unsigned int bit);
 int g_setup_vrings(struct guest *g);
 int g_enable(struct guest *g, unsigned int q, bool on);
 
@@ -94,7 +95,7 @@ int g_wait_err(struct guest *g, unsigned int q, int ms);
 
 /* The counters of one vring, from the VHU_CMD_GET_STATS netlink dump. */
 struct g_stats {
-	uint32_t state;		/* enum vhu_vring_status */
+	int state;		/* enum vhu_vring_status */
 	uint64_t reqs_in, reqs_out, reqs_flush, reqs_get_id, reqs_discard;
 	uint64_t reqs_write_zeroes, reqs_unsupp, reqs_ioerr;
 	uint64_t bytes_read, bytes_written, ring_errors, inflight;

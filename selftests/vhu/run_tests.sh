@@ -5,11 +5,13 @@
 # through. A test that dies without reporting (crash, timeout) still shows
 # up as a failure, so a summary that counts TAP lines never misses one.
 cd "$(dirname "$0")" || exit 1
+# shellcheck source=SCRIPTDIR/../../tools/testing/lib.sh
+. ../../tools/testing/lib.sh
+tmp_file out
 timeout=$(sed -n 's/^timeout=//p' settings)
 rc=0
 for t in "$@"; do
 	echo "# selftests: vhu: $t"
-	out=$(mktemp)
 	timeout --kill-after=10 "${timeout:-300}" "./$t" 2>&1 | tee "$out"
 	st=${PIPESTATUS[0]}
 	case $st in
@@ -21,6 +23,5 @@ for t in "$@"; do
 		fi
 		;;
 	esac
-	rm -f "$out"
 done
 exit $rc

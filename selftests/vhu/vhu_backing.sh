@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# Backing stores for vhu_datapath_test, inside the test VM (as root).
+# Backing stores for the datapath selftests (backend.c), inside the test VM
+# (as root).
 #
 #   vhu_backing.sh up KIND ID SIZE_MB    print the path to open
 #   vhu_backing.sh down KIND ID PATH     undo "up"
@@ -11,6 +12,8 @@
 # nullblk (memory-backed null_blk), nbd (an NBD device connected to
 # nbd-server on 127.0.0.1), brd (a raw RAM disk).
 set -eu
+# shellcheck source=SCRIPTDIR/../../tools/testing/lib.sh
+. "$(dirname "$0")/../../tools/testing/lib.sh"
 
 MNT=/tmp/vhu-mnt
 
@@ -68,18 +71,14 @@ up:nbd)
 CONF
 	nbd-server -C "$MNT/nbd-$id.conf" >/dev/null 2>&1
 	# The server forks; wait until it listens.
-	for i in $(seq 50); do
-		nbd-client 127.0.0.1 "$port" /dev/nbd0 -N vhu -b 512 \
-			>/dev/null 2>&1 && break
-		sleep 0.1
-	done
+	retry 50 0.1 nbd-client 127.0.0.1 "$port" /dev/nbd0 -N vhu -b 512 \
+		>/dev/null 2>&1 || die "nbd-client: no NBD server on port $port"
 	[ "$(cat /sys/block/nbd0/size)" != 0 ]
 	echo /dev/nbd0 ;;
 down:nbd)
 	nbd-client -d /dev/nbd0 >/dev/null 2>&1 || true
-	[ -f "$MNT/nbd-$id.pid" ] && kill "$(cat "$MNT/nbd-$id.pid")" 2>/dev/null || true
+	[ ! -f "$MNT/nbd-$id.pid" ] || stop_pid "$(cat "$MNT/nbd-$id.pid")"
 	rm -f "$MNT/nbd-$id.img" "$MNT/nbd-$id.conf" "$MNT/nbd-$id.pid" ;;
 *)
-	echo "usage: $0 up|down KIND ID SIZE_MB|PATH" >&2
-	exit 2 ;;
+	die "usage: $0 up|down KIND ID SIZE_MB|PATH" ;;
 esac

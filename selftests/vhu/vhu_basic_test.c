@@ -88,10 +88,10 @@ TEST(get_api)
 	ASSERT_LE(0, fd);
 	memset(&api, 0xa5, sizeof(api));
 	ASSERT_EQ(0, ioctl(fd, VHU_GET_API, &api));
-	EXPECT_EQ(0, api.features & ~VHU_API_F_ALL);
-	EXPECT_TRUE(api.features & VHU_API_F_GENL);
+	EXPECT_EQ(0U, api.features & ~VHU_API_F_ALL);
+	EXPECT_NE(0U, api.features & VHU_API_F_GENL);
 	for (i = 0; i < sizeof(api.reserved) / sizeof(api.reserved[0]); i++)
-		EXPECT_EQ(0, api.reserved[i]);
+		EXPECT_EQ(0U, api.reserved[i]);
 	errno = 0;
 	EXPECT_EQ(-1, ioctl(fd, VHU_GET_API, NULL));
 	EXPECT_EQ(EFAULT, errno);
@@ -242,8 +242,8 @@ TEST(non_root_refused)
 
 	ASSERT_EQ(0, stat(VHU_DEVICE_PATH, &st));
 	EXPECT_TRUE(S_ISCHR(st.st_mode));
-	EXPECT_EQ(0600, st.st_mode & 07777);
-	EXPECT_EQ(0, st.st_uid);
+	EXPECT_EQ(0600U, st.st_mode & 07777);
+	EXPECT_EQ(0U, st.st_uid);
 	EXPECT_EQ(0, in_child(open_as_nobody));
 	EXPECT_EQ(0, in_child(open_without_cap));
 }

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Backing stores for the vhu datapath selftests: made by vhu_backing.sh
+ * (a file, a loop, null_blk, NBD or brd device), filled with a pattern
+ * whose copy (the shadow) every check compares with; the device set up on
+ * one (VHU_SET_BACKEND); and random I/O through a guest checked against
+ * the shadow.
+ */
+#ifndef VHU_SELFTEST_BACKEND_H
+#define VHU_SELFTEST_BACKEND_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "guest.h"
+
+#define DISK_MB		16
+#define DISK_BYTES	((uint64_t)DISK_MB << 20)
+#define DISK_SECTORS	(DISK_BYTES >> 9)
+#define TIMEOUT_MS	20000
+#define SERIAL		"vhu-selftest-serial!"	/* exactly 20 bytes */
+
+enum backing { B_FILE, B_FILE_DIRECT, B_LOOP, B_NULLBLK, B_NBD, B_BRD };
+
+struct backend {
+	enum backing kind;
+	char path[PATH_MAX];
+	int fd;
+	int id;
+	uint8_t *shadow;	/* what the backing store must hold */
+};
+
+/* xorshift64, seeded per process by backend_up(): rand() is too slow under TCG. */
+uint64_t prng(void);
+void prng_fill(void *buf, size_t len);
+
+/* Is vhu.ko loaded? */
+bool vhu_present(void);
+
+/* vhu_backing.sh's name for @kind. */
+const char *backing_name(enum backing kind);
+/*
+ * Create a backing store of @kind (opened read-only with @ro) and fill it
+ * and the shadow with a pattern: 0, -ENODEV when vhu_backing.sh cannot
+ * make one here, or another -errno.
+ */
+int backend_up(struct backend *b, enum backing kind, bool ro);
+/* Close and remove what backend_up() made (also after it failed). */
+void backend_down(struct backend *b);
+/* Compare the backing store with the shadow: 0, -EILSEQ, or -errno. */
+int backend_verify(struct backend *b);
+
+/* VHU_SET_BACKEND on @b with @flags and @nq queues: 0 or -errno. */
+int set_backend(struct guest *g, struct backend *b, uint32_t flags,
+		unsigned int nq);
+
+/*
+ * @total random reads and writes over the whole disk, on every queue of
+ * @g, the writes noted in the shadow and the reads compared with it; with
+ * @mem_swap the memory table is replaced while each batch is in flight.
+ * 0 or -errno, the reason printed.
+ */
+int random_io(struct guest *g, struct backend *b, int total, bool mem_swap);
+
+#endif
