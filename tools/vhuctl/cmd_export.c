@@ -192,12 +192,20 @@ static int parse_export_word(struct group *g, const char *word)
 	return ret;
 }
 
+/*
+ * QEMU's vhost-user-blk asks for one queue per vCPU unless told otherwise,
+ * and refuses a backend that offers fewer: offer one per host CPU, up to
+ * 16 (each queue is a worker thread, also when the guest leaves it idle).
+ */
+#define EXPORT_DEFAULT_QUEUES_MAX	16
+
 static void group_defaults(struct group *g)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 	memset(g, 0, sizeof(*g));
-	g->cfg.queues = ncpu < 1 ? 1 : ncpu > 16 ? 16 : ncpu;	/* vhu.ko: 16 */
+	g->cfg.queues = ncpu < 1 ? 1 : ncpu > EXPORT_DEFAULT_QUEUES_MAX ?
+			EXPORT_DEFAULT_QUEUES_MAX : ncpu;
 	g->cfg.queue_size = 256;
 	g->cfg.lbs = 512;
 	g->cfg.mode = VU_DP_AUTO;
