@@ -67,28 +67,30 @@ void vhu_inflight_reset(struct vhu_vq *vq)
  * @vq: the vring
  * @f: the ioctl's argument
  *
- * Context: process context, in the owner's mm, holds @vq->mutex.
+ * Context: process context, in the owner's mm; takes @vq->mutex.
  * Return: 0 or a negative errno.
  */
 long vhu_inflight_set(struct vhu_vq *vq, const struct vhu_vring_inflight *f)
 {
-	void __user *p;
-
-	lockdep_assert_held(&vq->mutex);
+	void __user *p = u64_to_user_ptr(f->user_addr);
+	long ret = 0;
 
 	if (f->padding)
 		return -EINVAL;
-	if (vq->enabled)
-		return -EBUSY;
-	p = u64_to_user_ptr(f->user_addr);
-	if (f->user_addr && (!vq->num || f->user_addr % 8 ||
-			     f->size < VHU_INFLIGHT_QUEUE_SIZE(vq->num) ||
-			     !access_ok(p, f->size)))
-		return -EINVAL;
-	vhu_inflight_reset(vq);
-	vq->ifl = p;
-	vq->ifl_size = f->user_addr ? f->size : 0;
-	return 0;
+	mutex_lock(&vq->mutex);
+	if (vq->enabled) {
+		ret = -EBUSY;
+	} else if (f->user_addr && (!vq->num || f->user_addr % 8 ||
+				    f->size < VHU_INFLIGHT_QUEUE_SIZE(vq->num) ||
+				    !access_ok(p, f->size))) {
+		ret = -EINVAL;
+	} else {
+		vhu_inflight_reset(vq);
+		vq->ifl = p;
+		vq->ifl_size = f->user_addr ? f->size : 0;
+	}
+	mutex_unlock(&vq->mutex);
+	return ret;
 }
 
 struct vhu_resubmit {

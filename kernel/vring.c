@@ -162,52 +162,98 @@ bool vhu_vq_any_enabled(struct vhu_dev *dev)
 	return false;
 }
 
+/* VHU_SET_VRING_NUM. Context: takes @vq->mutex. */
 static long vhu_vq_set_num(struct vhu_vq *vq, u32 num)
 {
-	unsigned long *busy;
+	unsigned long *busy = NULL;
+	long ret = 0;
 
-	lockdep_assert_held(&vq->mutex);
-
-	if (!num || num > VHU_MAX_VRING_NUM || !is_power_of_2(num))
-		return -EINVAL;
+	mutex_lock(&vq->mutex);
+	if (vq->enabled) {
+		ret = -EBUSY;
+		goto unlock;
+	}
+	if (!num || num > VHU_MAX_VRING_NUM || !is_power_of_2(num)) {
+		ret = -EINVAL;
+		goto unlock;
+	}
 	busy = bitmap_zalloc(num, GFP_KERNEL);
-	if (!busy)
-		return -ENOMEM;
-	if (!vq->scratch) {
+	if (!vq->scratch)
 		vq->scratch = kvmalloc_array(VHU_REQ_MAX_IOV,
 					     sizeof(struct iovec), GFP_KERNEL);
-		if (!vq->scratch) {
-			bitmap_free(busy);
-			return -ENOMEM;
-		}
+	if (!busy || !vq->scratch) {
+		ret = -ENOMEM;
+		goto unlock;
 	}
-	bitmap_free(vq->busy);
-	vq->busy = busy;
+	swap(vq->busy, busy);
 	vq->num = num;
 	memset(&vq->stats, 0, sizeof(vq->stats));
 	atomic64_set(&vq->kicks, 0);
-	return 0;
+unlock:
+	mutex_unlock(&vq->mutex);
+	bitmap_free(busy);
+	return ret;
 }
 
+/* VHU_SET_VRING_ADDR. Context: takes @vq->mutex. */
 static long vhu_vq_set_addr(struct vhu_vq *vq, const struct vhu_vring_addr *a)
 {
-	lockdep_assert_held(&vq->mutex);
+	long ret = 0;
 
-	if (a->flags & ~VHU_VRING_F_ALL)
-		return -EINVAL;
-	if (a->flags & VHU_VRING_F_LOG)
-		return -EOPNOTSUPP;
-	if (a->desc_user_addr % 16 || a->avail_user_addr % 2 ||
-	    a->used_user_addr % 4)
-		return -EINVAL;
-	vq->desc = u64_to_user_ptr(a->desc_user_addr);
-	vq->avail = u64_to_user_ptr(a->avail_user_addr);
-	vq->used = u64_to_user_ptr(a->used_user_addr);
-	vq->addr_set = true;
-	return 0;
+	mutex_lock(&vq->mutex);
+	if (vq->enabled)
+		ret = -EBUSY;
+	else if (a->flags & ~VHU_VRING_F_ALL)
+		ret = -EINVAL;
+	else if (a->flags & VHU_VRING_F_LOG)
+		ret = -EOPNOTSUPP;
+	else if (a->desc_user_addr % 16 || a->avail_user_addr % 2 ||
+		 a->used_user_addr % 4)
+		ret = -EINVAL;
+	if (!ret) {
+		vq->desc = u64_to_user_ptr(a->desc_user_addr);
+		vq->avail = u64_to_user_ptr(a->avail_user_addr);
+		vq->used = u64_to_user_ptr(a->used_user_addr);
+		vq->addr_set = true;
+	}
+	mutex_unlock(&vq->mutex);
+	return ret;
 }
 
-/* Replace one of the eventfds; -1 detaches. */
+/* VHU_SET_VRING_BASE. Context: takes @vq->mutex. */
+static long vhu_vq_set_base(struct vhu_vq *vq, u32 num)
+{
+	long ret = 0;
+
+	mutex_lock(&vq->mutex);
+	if (vq->enabled)
+		ret = -EBUSY;
+	else if (num > U16_MAX)
+		ret = -EINVAL;
+	else
+		vq->last_avail_idx = num;
+	mutex_unlock(&vq->mutex);
+	return ret;
+}
+
+/*
+ * VHU_GET_VRING_BASE: stop the vring, wait until nothing is in flight,
+ * and say where the avail ring resumes. Context: takes @vq->mutex.
+ */
+static u16 vhu_vq_stop_base(struct vhu_vq *vq)
+{
+	u16 base;
+
+	vhu_vq_stop(vq);
+	mutex_lock(&vq->mutex);
+	/* Stopped: process pending completions (none are left). */
+	vhu_vq_complete(vq);
+	base = vq->last_avail_idx;
+	mutex_unlock(&vq->mutex);
+	return base;
+}
+
+/* Replace the call or err eventfd; -1 detaches. */
 static long vhu_vq_set_eventfd(struct eventfd_ctx **slot, s32 fd)
 {
 	struct eventfd_ctx *ctx = NULL;
@@ -223,10 +269,13 @@ static long vhu_vq_set_eventfd(struct eventfd_ctx **slot, s32 fd)
 	return 0;
 }
 
+/* Replace the kick eventfd; -1 detaches. */
 static long vhu_vq_set_kick(struct vhu_vq *vq, s32 fd)
 {
 	struct eventfd_ctx *ctx;
 	struct file *file = NULL;
+
+	lockdep_assert_held(&vq->mutex);
 
 	if (fd != -1) {
 		file = fget(fd);
@@ -293,6 +342,7 @@ int vhu_vq_check_mem(struct vhu_dev *dev, const struct vhu_mem_table *t)
 	return 0;
 }
 
+/* VHU_SET_VRING_ENABLE with 1. Context: holds @vq->mutex. */
 static long vhu_vq_enable(struct vhu_vq *vq)
 {
 	struct vhu_dev *dev = vq->dev;
@@ -346,161 +396,136 @@ static long vhu_vq_enable(struct vhu_vq *vq)
  * The handlers below are entries of vhu_ioctls[] in device.c, so they run
  * in process context, in the owner's mm, with the device mutex held, and
  * return 0 or a negative errno. Each copies its own argument, which starts
- * with the vring index, finds the vring with vhu_vq_lookup() and takes the
+ * with the vring index, finds the vring with vhu_vq_arg() and takes the
  * vring's mutex for what it changes. Stopping a vring (VHU_GET_VRING_BASE,
  * VHU_SET_VRING_ENABLE with 0) waits for the in-flight requests without
  * the vring's mutex, which the worker needs to complete them.
  */
 
-/* The vring @index names, or NULL if there is none (-EINVAL). */
-static struct vhu_vq *vhu_vq_lookup(struct vhu_dev *dev, u32 index)
+/* Every per-vring argument starts with the vring index. */
+static_assert(offsetof(struct vhu_vring_state, index) == 0);
+static_assert(offsetof(struct vhu_vring_file, index) == 0);
+static_assert(offsetof(struct vhu_vring_addr, index) == 0);
+static_assert(offsetof(struct vhu_vring_inflight, index) == 0);
+
+/*
+ * Copy a per-vring ioctl's argument (@size bytes from @argp into @arg) and
+ * find the vring its index names. Return: the vring, or ERR_PTR(-EFAULT)
+ * or ERR_PTR(-EINVAL) for an index not below VHU_MAX_QUEUES.
+ */
+static struct vhu_vq *vhu_vq_arg(struct vhu_dev *dev, void __user *argp,
+				 void *arg, size_t size)
 {
+	u32 index;
+
 	lockdep_assert_held(&dev->mutex);
 
+	if (copy_from_user(arg, argp, size))
+		return ERR_PTR(-EFAULT);
+	memcpy(&index, arg, sizeof(index));
 	if (index >= VHU_MAX_QUEUES)
-		return NULL;
+		return ERR_PTR(-EINVAL);
 	return &dev->vqs[array_index_nospec(index, VHU_MAX_QUEUES)];
 }
 
 long vhu_set_vring_num(struct vhu_dev *dev, void __user *argp)
 {
 	struct vhu_vring_state s;
-	struct vhu_vq *vq;
-	long ret;
+	struct vhu_vq *vq = vhu_vq_arg(dev, argp, &s, sizeof(s));
 
-	if (copy_from_user(&s, argp, sizeof(s)))
-		return -EFAULT;
-	vq = vhu_vq_lookup(dev, s.index);
-	if (!vq)
-		return -EINVAL;
-	mutex_lock(&vq->mutex);
-	ret = vq->enabled ? -EBUSY : vhu_vq_set_num(vq, s.num);
-	mutex_unlock(&vq->mutex);
-	return ret;
+	return IS_ERR(vq) ? PTR_ERR(vq) : vhu_vq_set_num(vq, s.num);
 }
 
 long vhu_set_vring_addr(struct vhu_dev *dev, void __user *argp)
 {
 	struct vhu_vring_addr a;
-	struct vhu_vq *vq;
-	long ret;
+	struct vhu_vq *vq = vhu_vq_arg(dev, argp, &a, sizeof(a));
 
-	if (copy_from_user(&a, argp, sizeof(a)))
-		return -EFAULT;
-	vq = vhu_vq_lookup(dev, a.index);
-	if (!vq)
-		return -EINVAL;
-	mutex_lock(&vq->mutex);
-	ret = vq->enabled ? -EBUSY : vhu_vq_set_addr(vq, &a);
-	mutex_unlock(&vq->mutex);
-	return ret;
+	return IS_ERR(vq) ? PTR_ERR(vq) : vhu_vq_set_addr(vq, &a);
 }
 
 long vhu_set_vring_base(struct vhu_dev *dev, void __user *argp)
 {
 	struct vhu_vring_state s;
-	struct vhu_vq *vq;
-	long ret = 0;
+	struct vhu_vq *vq = vhu_vq_arg(dev, argp, &s, sizeof(s));
 
-	if (copy_from_user(&s, argp, sizeof(s)))
-		return -EFAULT;
-	vq = vhu_vq_lookup(dev, s.index);
-	if (!vq)
-		return -EINVAL;
-	mutex_lock(&vq->mutex);
-	if (vq->enabled)
-		ret = -EBUSY;
-	else if (s.num > U16_MAX)
-		ret = -EINVAL;
-	else
-		vq->last_avail_idx = s.num;
-	mutex_unlock(&vq->mutex);
-	return ret;
+	return IS_ERR(vq) ? PTR_ERR(vq) : vhu_vq_set_base(vq, s.num);
 }
 
-/* Stops the vring and drains it, then reports where the avail ring resumes. */
 long vhu_get_vring_base(struct vhu_dev *dev, void __user *argp)
 {
 	struct vhu_vring_state s;
-	struct vhu_vq *vq;
+	struct vhu_vq *vq = vhu_vq_arg(dev, argp, &s, sizeof(s));
 
-	if (copy_from_user(&s, argp, sizeof(s)))
-		return -EFAULT;
-	vq = vhu_vq_lookup(dev, s.index);
-	if (!vq)
-		return -EINVAL;
-	vhu_vq_stop(vq);
-	mutex_lock(&vq->mutex);
-	/* Stopped: process pending completions (none are left). */
-	vhu_vq_complete(vq);
-	s.num = vq->last_avail_idx;
-	mutex_unlock(&vq->mutex);
+	if (IS_ERR(vq))
+		return PTR_ERR(vq);
+	s.num = vhu_vq_stop_base(vq);
 	return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
+}
+
+/* The eventfds of VHU_SET_VRING_KICK, _CALL and _ERR. */
+enum vhu_vring_fd {
+	VHU_VRING_KICK,
+	VHU_VRING_CALL,
+	VHU_VRING_ERR,
+};
+
+static long vhu_set_vring_file(struct vhu_dev *dev, void __user *argp,
+			       enum vhu_vring_fd which)
+{
+	struct vhu_vring_file f;
+	struct vhu_vq *vq = vhu_vq_arg(dev, argp, &f, sizeof(f));
+	long ret;
+
+	if (IS_ERR(vq))
+		return PTR_ERR(vq);
+	mutex_lock(&vq->mutex);
+	switch (which) {
+	case VHU_VRING_KICK:
+		ret = vhu_vq_set_kick(vq, f.fd);
+		break;
+	case VHU_VRING_CALL:
+		ret = vhu_vq_set_eventfd(&vq->call, f.fd);
+		break;
+	default:
+		ret = vhu_vq_set_eventfd(&vq->err, f.fd);
+		break;
+	}
+	mutex_unlock(&vq->mutex);
+	return ret;
 }
 
 long vhu_set_vring_kick(struct vhu_dev *dev, void __user *argp)
 {
-	struct vhu_vring_file f;
-	struct vhu_vq *vq;
-	long ret;
-
-	if (copy_from_user(&f, argp, sizeof(f)))
-		return -EFAULT;
-	vq = vhu_vq_lookup(dev, f.index);
-	if (!vq)
-		return -EINVAL;
-	mutex_lock(&vq->mutex);
-	ret = vhu_vq_set_kick(vq, f.fd);
-	mutex_unlock(&vq->mutex);
-	return ret;
-}
-
-/* VHU_SET_VRING_CALL and VHU_SET_VRING_ERR: @err picks the eventfd. */
-static long vhu_set_vring_eventfd(struct vhu_dev *dev, void __user *argp,
-				  bool err)
-{
-	struct vhu_vring_file f;
-	struct vhu_vq *vq;
-	long ret;
-
-	if (copy_from_user(&f, argp, sizeof(f)))
-		return -EFAULT;
-	vq = vhu_vq_lookup(dev, f.index);
-	if (!vq)
-		return -EINVAL;
-	mutex_lock(&vq->mutex);
-	ret = vhu_vq_set_eventfd(err ? &vq->err : &vq->call, f.fd);
-	mutex_unlock(&vq->mutex);
-	return ret;
+	return vhu_set_vring_file(dev, argp, VHU_VRING_KICK);
 }
 
 long vhu_set_vring_call(struct vhu_dev *dev, void __user *argp)
 {
-	return vhu_set_vring_eventfd(dev, argp, false);
+	return vhu_set_vring_file(dev, argp, VHU_VRING_CALL);
 }
 
 long vhu_set_vring_err(struct vhu_dev *dev, void __user *argp)
 {
-	return vhu_set_vring_eventfd(dev, argp, true);
+	return vhu_set_vring_file(dev, argp, VHU_VRING_ERR);
 }
 
 long vhu_set_vring_enable(struct vhu_dev *dev, void __user *argp)
 {
 	struct vhu_vring_state s;
-	struct vhu_vq *vq;
+	struct vhu_vq *vq = vhu_vq_arg(dev, argp, &s, sizeof(s));
 	long ret;
 
-	if (copy_from_user(&s, argp, sizeof(s)))
-		return -EFAULT;
-	vq = vhu_vq_lookup(dev, s.index);
-	if (!vq)
+	if (IS_ERR(vq))
+		return PTR_ERR(vq);
+	if (s.num > 1)
 		return -EINVAL;
-	if (s.num == 0) {
+	if (!s.num) {
 		vhu_vq_stop(vq);
 		return 0;
 	}
 	mutex_lock(&vq->mutex);
-	ret = s.num == 1 ? vhu_vq_enable(vq) : -EINVAL;
+	ret = vhu_vq_enable(vq);
 	mutex_unlock(&vq->mutex);
 	return ret;
 }
@@ -508,18 +533,9 @@ long vhu_set_vring_enable(struct vhu_dev *dev, void __user *argp)
 long vhu_set_vring_inflight(struct vhu_dev *dev, void __user *argp)
 {
 	struct vhu_vring_inflight f;
-	struct vhu_vq *vq;
-	long ret;
+	struct vhu_vq *vq = vhu_vq_arg(dev, argp, &f, sizeof(f));
 
-	if (copy_from_user(&f, argp, sizeof(f)))
-		return -EFAULT;
-	vq = vhu_vq_lookup(dev, f.index);
-	if (!vq)
-		return -EINVAL;
-	mutex_lock(&vq->mutex);
-	ret = vhu_inflight_set(vq, &f);
-	mutex_unlock(&vq->mutex);
-	return ret;
+	return IS_ERR(vq) ? PTR_ERR(vq) : vhu_inflight_set(vq, &f);
 }
 
 /**
