@@ -25,7 +25,7 @@
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 
-#include "daemon.h"
+#include "exportd.h"
 #include "tap.h"
 #include "test_dp.h"
 #include "test_util.h"
@@ -35,33 +35,15 @@
 #define DISK_SIZE (8u << 20)
 #define QSIZE 256
 
-static char dir[64], sock0[128], sock1[128], img0[128], img1[128], logpath[128];
-static pid_t daemon_pid = -1;
-static int baseline_fds;
-
-static void start_daemon(void)
-{
-	static struct vu_export ex[2];
-
-	daemon_pid = fork_logged(logpath);
-	if (daemon_pid)
-		return;
-	memset(ex, 0, sizeof(ex));
-	for (int i = 0; i < 2; i++) {
-		struct vu_export_cfg *c = &ex[i].cfg;
-
-		strcpy(c->socket_path, i ? sock1 : sock0);
-		strcpy(c->backing, i ? img1 : img0);
-		c->readonly = i == 1;
-		c->queues = i ? 1 : 2;
-		c->queue_size = QSIZE;
-		c->lbs = 512;
-		c->backing_fd = open(c->backing, (i ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-		c->size = DISK_SIZE;
-		ex[i].ops = &tdp_ops;
-	}
-	_exit(vu_daemon_run(ex, 2));
-}
+/*
+ * The daemon with the recording datapath: export 0 on sock0 (2 queues),
+ * export 1 on sock1 (read-only, 1 queue).
+ */
+static struct {
+	struct tmp_dir dir;
+	const char *sock0, *sock1;
+	struct exportd d;
+} proto;
 
 static bool alive(struct vf *vf)
 {
@@ -73,7 +55,7 @@ static bool alive(struct vf *vf)
 /* fd count once every earlier message is fully handled (a round trip). */
 static int fds_now(struct vf *vf)
 {
-	return alive(vf) ? fd_count(daemon_pid) : -1;
+	return alive(vf) ? fd_count(proto.d.pid) : -1;
 }
 
 static bool connect_ok(struct vf *vf, const char *path)
@@ -143,7 +125,7 @@ static void t_qemu_lifecycle(struct vf_guest *g, int *inflight_fd)
 	struct vf vf;
 	int i, ret;
 
-	if (!tap_ok(connect_ok(&vf, sock0), "qemu: connect"))
+	if (!tap_ok(connect_ok(&vf, proto.sock0), "qemu: connect"))
 		return;
 	m = log_mark();
 	ret = vf_realize(&vf, 2, &f);
@@ -236,9 +218,9 @@ static void t_qemu_lifecycle(struct vf_guest *g, int *inflight_fd)
 	i = wait_op(TDP_DETACH, m);
 	tap_ok(i >= 0 && tdp_count(TDP_STOP, m) == 2 && tdp_find(TDP_STOP, m) < i,
 	       "qemu: disconnect stops the running queues, then detaches");
-	ret = settle_fds(daemon_pid, baseline_fds);
-	tap_ok(ret == baseline_fds, "qemu: no fd left open after the disconnect (%d, want %d)",
-	       ret, baseline_fds);
+	ret = settle_fds(proto.d.pid, proto.d.baseline_fds);
+	tap_ok(ret == proto.d.baseline_fds, "qemu: no fd left open after the disconnect (%d, want %d)",
+	       ret, proto.d.baseline_fds);
 
 	/* Reconnect: the inflight buffer is handed over again. */
 	*(uint64_t *)g->base = 0;
@@ -251,7 +233,7 @@ static void t_qemu_lifecycle(struct vf_guest *g, int *inflight_fd)
 			munmap(p, 4096);
 		}
 	}
-	if (!tap_ok(connect_ok(&vf, sock0), "reconnect: connect again"))
+	if (!tap_ok(connect_ok(&vf, proto.sock0), "reconnect: connect again"))
 		return;
 	m = log_mark();
 	ret = vf_realize(&vf, 2, NULL);
@@ -277,7 +259,7 @@ static void t_qemu_lifecycle(struct vf_guest *g, int *inflight_fd)
 	       vf_req_sync(&vf, VU_REQ_RESET_OWNER, NULL, 0, NULL, 0) == 0 &&
 	       tdp_find(TDP_DETACH, m) >= 0, "reset: SET_OWNER after RESET_OWNER");
 	vf_close(&vf);
-	settle_fds(daemon_pid, baseline_fds);
+	settle_fds(proto.d.pid, proto.d.baseline_fds);
 }
 
 /* ---- bad messages on a live connection -------------------------------- */
@@ -290,7 +272,7 @@ static void t_bad_live(struct vf_guest *g, int *inflight_fd)
 	uint64_t v;
 	int fds[9], before, after, ret;
 
-	if (!tap_ok(connect_ok(&vf, sock0), "bad: connect"))
+	if (!tap_ok(connect_ok(&vf, proto.sock0), "bad: connect"))
 		return;
 	ret = vf_realize(&vf, 2, NULL);
 	if (!ret)
@@ -447,14 +429,14 @@ static void t_bad_live(struct vf_guest *g, int *inflight_fd)
 	{
 		struct vf vf2;
 
-		tap_ok(connect_ok(&vf2, sock0) && vf_is_closed(&vf2) && alive(&vf),
+		tap_ok(connect_ok(&vf2, proto.sock0) && vf_is_closed(&vf2) && alive(&vf),
 		       "conn: a second frontend is refused, the first keeps working");
 		vf_close(&vf2);
 	}
 	vf_close(&vf);
-	ret = settle_fds(daemon_pid, baseline_fds);
-	tap_ok(ret == baseline_fds, "bad: all fds released after the disconnect (%d, want %d)",
-	       ret, baseline_fds);
+	ret = settle_fds(proto.d.pid, proto.d.baseline_fds);
+	tap_ok(ret == proto.d.baseline_fds, "bad: all fds released after the disconnect (%d, want %d)",
+	       ret, proto.d.baseline_fds);
 }
 
 /* ---- errors that cost the connection ---------------------------------- */
@@ -488,7 +470,7 @@ static void t_bad_fatal(void)
 	int efd = eventfd(0, EFD_CLOEXEC);
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		if (!connect_ok(&vf, sock0)) {
+		if (!connect_ok(&vf, proto.sock0)) {
 			tap_ok(false, "fatal: connect for %s", cases[i].what);
 			continue;
 		}
@@ -508,17 +490,17 @@ static void t_bad_fatal(void)
 	}
 
 	/* Half a header, then hang up. */
-	if (connect_ok(&vf, sock0)) {
+	if (connect_ok(&vf, proto.sock0)) {
 		ssize_t n = send(vf.sock, "\x01\x00\x00", 3, MSG_NOSIGNAL);
 
 		(void)n;
 		vf_close(&vf);
 	}
-	tap_ok(connect_ok(&vf, sock0) && alive(&vf),
+	tap_ok(connect_ok(&vf, proto.sock0) && alive(&vf),
 	       "fatal: the daemon still serves after every dropped connection");
 	vf_close(&vf);
 	close(efd);
-	tap_ok(settle_fds(daemon_pid, baseline_fds) == baseline_fds, "fatal: no fd leaked");
+	tap_ok(settle_fds(proto.d.pid, proto.d.baseline_fds) == proto.d.baseline_fds, "fatal: no fd leaked");
 }
 
 /* An export whose frontend stalls mid-message holds up only itself. */
@@ -529,7 +511,7 @@ static void t_isolation(void)
 	uint64_t f = 0;
 	bool ok;
 
-	if (!connect_ok(&a, sock0)) {
+	if (!connect_ok(&a, proto.sock0)) {
 		tap_ok(false, "isolation: connect to export 0");
 		return;
 	}
@@ -537,7 +519,7 @@ static void t_isolation(void)
 	ok = vf_get_u64(&a, VU_REQ_GET_FEATURES, &f) == 0 &&
 	     send(a.sock, &h, sizeof(h), MSG_NOSIGNAL) == sizeof(h);
 	usleep(100000);
-	ok = ok && connect_ok(&b, sock1);
+	ok = ok && connect_ok(&b, proto.sock1);
 	tap_ok(ok && vf_realize(&b, 1, NULL) == 0,
 	       "isolation: export 1 serves a whole realize while export 0 waits for a payload");
 	/* With one control loop export 0 would have been cut off by now. */
@@ -559,7 +541,7 @@ static void t_set_mem_table(struct vf_guest *g)
 	uint32_t m, blk = 0;
 	int fds[2] = { g->fd, g->fd }, efd, i, ret;
 
-	if (!tap_ok(connect_ok(&vf, sock1), "crosvm: connect"))
+	if (!tap_ok(connect_ok(&vf, proto.sock1), "crosvm: connect"))
 		return;
 	m = log_mark();
 	/* crosvm: SET_OWNER first, protocol features after SET_FEATURES. */
@@ -618,7 +600,7 @@ static void t_set_mem_table(struct vf_guest *g)
 	close(efd);
 
 	/* No protocol features at all: the kick fd starts the ring. */
-	if (!tap_ok(connect_ok(&vf, sock1), "legacy: connect"))
+	if (!tap_ok(connect_ok(&vf, proto.sock1), "legacy: connect"))
 		return;
 	m = log_mark();
 	f = BIT(VIRTIO_F_VERSION_1);
@@ -650,38 +632,10 @@ static void t_set_mem_table(struct vf_guest *g)
 	}
 	vf_close(&vf);
 	close(efd);
-	tap_ok(settle_fds(daemon_pid, baseline_fds) == baseline_fds, "crosvm/legacy: no fd leaked");
+	tap_ok(settle_fds(proto.d.pid, proto.d.baseline_fds) == proto.d.baseline_fds, "crosvm/legacy: no fd leaked");
 }
 
 /* ---- the real QEMU 7.2 frontend ---------------------------------------- */
-
-static pid_t spawn(char *const argv[], const char *out)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int null = open("/dev/null", O_RDONLY);
-
-		dup2(null, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static void print_file(const char *what, const char *path, int max)
-{
-	char line[512];
-	FILE *f = fopen(path, "r");
-
-	while (f && max-- > 0 && fgets(line, sizeof(line), f))
-		tap_diag("%s: %.*s", what, (int)strcspn(line, "\n"), line);
-	if (f)
-		fclose(f);
-}
 
 /* A guest kernel with its modules on this host, or false. */
 static bool find_guest_kernel(char *kernel, size_t klen, char *rel, size_t rlen)
@@ -716,8 +670,11 @@ static bool find_guest_kernel(char *kernel, size_t klen, char *rel, size_t rlen)
 static void t_real_qemu(void)
 {
 	const char *top = getenv("VHU_TOP");
-	char kernel[256], rel[128], initrd[160], init[160], qlog[160], glog[160];
-	char chardev[200], mk[800];
+	const char *qlog = tmp_file(&proto.dir, "qemu.log");
+	const char *glog = tmp_file(&proto.dir, "guest.log");
+	const char *init = tmp_file(&proto.dir, "init");
+	const char *initrd = tmp_file(&proto.dir, "initrd");
+	char kernel[256], rel[128], serial[200], chardev[200], mk[800];
 	int st, i, nstart;
 	uint32_t m;
 	pid_t pid;
@@ -726,9 +683,9 @@ static void t_real_qemu(void)
 		tap_ok(true, "# SKIP real qemu: qemu-system-x86_64 not installed");
 		return;
 	}
-	snprintf(qlog, sizeof(qlog), "%s/qemu.log", dir);
-	snprintf(glog, sizeof(glog), "%s/guest.log", dir);
-	snprintf(chardev, sizeof(chardev), "socket,id=vu0,path=%s", sock0);
+	/* mkinitramfs' own, next to the initrd */
+	tmp_file(&proto.dir, "initrd.stamp");
+	snprintf(chardev, sizeof(chardev), "socket,id=vu0,path=%s", proto.sock0);
 
 	/* 1. Device realize only: QEMU stays paused (-S). */
 	{
@@ -755,12 +712,11 @@ static void t_real_qemu(void)
 		usleep(500000);
 		if (!tap_ok(pid > 0 && i >= 0 && waitpid(pid, &st, WNOHANG) == 0,
 			    "real qemu: QEMU 7.2 realizes vhost-user-blk-pci (2 queues) against the daemon"))
-			print_file("qemu", qlog, 20);
+			diag_file("qemu", qlog, 20);
 		if (pid > 0)
 			stop_child(pid, 20000, &st);
 		tap_ok(pid > 0 && wait_op(TDP_DETACH, m) >= 0,
 		       "real qemu: the daemon releases the device when QEMU quits");
-		unlink(qlog);
 	}
 
 	/* 2. A guest kernel loads virtio_blk: DRIVER_OK, then VM stop. */
@@ -773,8 +729,6 @@ static void t_real_qemu(void)
 		tap_ok(true, "# SKIP real qemu guest: no guest kernel, busybox, qboot or VHU_TOP");
 		return;
 	}
-	snprintf(init, sizeof(init), "%s/init", dir);
-	snprintf(initrd, sizeof(initrd), "%s/initrd", dir);
 	{
 		FILE *f = fopen(init, "w");
 
@@ -790,7 +744,7 @@ static void t_real_qemu(void)
 		 "virtio_pci virtio_blk >/dev/null 2>&1", top, rel, initrd, init);
 	if (system(mk)) {
 		tap_ok(true, "# SKIP real qemu guest: mkinitramfs failed");
-		goto out;
+		return;
 	}
 	{
 		char *argv[] = {
@@ -799,16 +753,14 @@ static void t_real_qemu(void)
 			"-object", "memory-backend-memfd,id=mem,size=256M,share=on",
 			"-numa", "node,memdev=mem", "-chardev", chardev,
 			"-device", "vhost-user-blk-pci,chardev=vu0,num-queues=2",
-			"-kernel", kernel, "-initrd", initrd,
+			"-kernel", kernel, "-initrd", (char *)initrd,
 			"-append", "console=ttyS0 panic=-1 loglevel=4",
 			"-display", "none", "-nodefaults", "-no-reboot",
-			"-serial", "file:/dev/null", NULL,
+			"-serial", serial, NULL,
 		};
 		int secs = 180;	/* TCG: KVM cannot boot a stock kernel everywhere */
 
-		argv[ARRAY_SIZE(argv) - 2] = NULL;
-		snprintf(glog, sizeof(glog), "file:%s/guest.log", dir);
-		argv[ARRAY_SIZE(argv) - 2] = glog;
+		snprintf(serial, sizeof(serial), "file:%s", glog);
 		m = log_mark();
 		pid = spawn(argv, qlog);
 		for (int t = 0; t < secs * 10 && tdp_count(TDP_START, m) < 2; t++) {
@@ -823,9 +775,8 @@ static void t_real_qemu(void)
 		if (!tap_ok(nstart >= 2 && i >= 0 && tdp_find(TDP_INFLIGHT, m) >= 0,
 			    "real qemu guest: virtio_blk's DRIVER_OK starts both queues "
 			    "(memory slots, inflight fd, translated rings)")) {
-			print_file("qemu", qlog, 20);
-			snprintf(glog, sizeof(glog), "%s/guest.log", dir);
-			print_file("guest", glog, 60);
+			diag_file("qemu", qlog, 20);
+			diag_file("guest", glog, 60);
 		}
 		if (pid > 0) {
 			uint32_t stop_from = log_mark();
@@ -839,48 +790,31 @@ static void t_real_qemu(void)
 		}
 		wait_op(TDP_DETACH, m);
 	}
-out:
-	snprintf(glog, sizeof(glog), "%s/guest.log", dir);
-	unlink(glog);
-	unlink(qlog);
-	unlink(init);
-	unlink(initrd);
-	snprintf(mk, sizeof(mk), "%s/initrd.stamp", dir);
-	unlink(mk);
-	settle_fds(daemon_pid, baseline_fds);
+	settle_fds(proto.d.pid, proto.d.baseline_fds);
 }
 
 void t_proto(void)
 {
+	struct tmp_dir *dir = &proto.dir;
+	struct exportd *d = &proto.d;
+	int inflight_fd = -1, connects;
 	struct vf_guest g;
-	int inflight_fd = -1, st, i;
 	uint32_t m;
 	struct vf vf;
-	char line[256];
-	FILE *f;
-	int connects = 0;
 
-	snprintf(dir, sizeof(dir), "/tmp/vhuctl-proto.XXXXXX");
-	if (!mkdtemp(dir) || tdp_log_init() || vf_guest_init(&g)) {
+	if (!tmp_dir_make(dir, "vhuctl-proto") || tdp_log_init() || vf_guest_init(&g)) {
 		tap_ok(false, "proto: set up");
 		return;
 	}
-	snprintf(sock0, sizeof(sock0), "%s/blk0.sock", dir);
-	snprintf(sock1, sizeof(sock1), "%s/blk1.sock", dir);
-	snprintf(img0, sizeof(img0), "%s/disk0.img", dir);
-	snprintf(img1, sizeof(img1), "%s/disk1.img", dir);
-	snprintf(logpath, sizeof(logpath), "%s/daemon.log", dir);
-	make_file(img0, DISK_SIZE);
-	make_file(img1, DISK_SIZE);
-
-	fflush(stdout);
-	start_daemon();
-	if (!tap_ok(daemon_pid > 0 && wait_socket(sock0) && wait_socket(sock1),
+	proto.sock0 = tmp_file(dir, "blk0.sock");
+	proto.sock1 = tmp_file(dir, "blk1.sock");
+	exportd_add(d, proto.sock0, tmp_file(dir, "disk0.img"), DISK_SIZE, 2, &tdp_ops);
+	exportd_add(d, proto.sock1, tmp_file(dir, "disk1.img"), DISK_SIZE, 1,
+		    &tdp_ops)->readonly = true;
+	if (!tap_ok(exportd_start(d, tmp_file(dir, "daemon.log")),
 		    "daemon: listening on two sockets"))
 		goto out;
 	tap_ok(tdp_count(TDP_OPEN, 0) == 2, "daemon: one datapath per export");
-	usleep(50000);
-	baseline_fds = fd_count(daemon_pid);
 
 	t_qemu_lifecycle(&g, &inflight_fd);
 	t_bad_live(&g, &inflight_fd);
@@ -888,49 +822,27 @@ void t_proto(void)
 	t_isolation();
 	t_set_mem_table(&g);
 	t_real_qemu();
-	tap_ok(settle_fds(daemon_pid, baseline_fds) == baseline_fds,
+	tap_ok(settle_fds(proto.d.pid, proto.d.baseline_fds) == proto.d.baseline_fds,
 	       "daemon: no fd leaked across all sessions");
 
 	/* Shutdown with a frontend connected. */
-	connect_ok(&vf, sock0);
+	connect_ok(&vf, proto.sock0);
 	vf_realize(&vf, 2, NULL);
 	m = log_mark();
-	kill(daemon_pid, SIGTERM);
-	i = wait_pid_bounded(daemon_pid, 5000, &st);
-	tap_ok(i == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	       "daemon: SIGTERM ends it with status 0");
-	if (i)
-		kill(daemon_pid, SIGKILL), waitpid(daemon_pid, &st, 0);
-	daemon_pid = -1;
+	tap_ok(exportd_stop(d), "daemon: SIGTERM ends it with status 0");
 	tap_ok(tdp_find(TDP_DETACH, m) >= 0 && tdp_count(TDP_CLOSE, m) == 2,
 	       "daemon: shutdown releases the connection and both datapaths");
-	tap_ok(access(sock0, F_OK) && access(sock1, F_OK),
+	tap_ok(access(proto.sock0, F_OK) && access(proto.sock1, F_OK),
 	       "daemon: both sockets unlinked");
 	tap_ok(vf_is_closed(&vf), "daemon: the frontend sees the connection closed");
 	vf_close(&vf);
-
-	f = fopen(logpath, "r");
-	while (f && fgets(line, sizeof(line), f)) {
-		connects += !!strstr(line, "frontend connected");
-		if (getenv("VHUCTL_TEST_LOG"))
-			tap_diag("daemon: %.*s", (int)strcspn(line, "\n"), line);
-	}
-	if (f)
-		fclose(f);
+	connects = file_count(d->log, "frontend connected");
 	tap_ok(connects >= 10, "daemon: logs one line per connection (%d)", connects);
 
 out:
-	if (daemon_pid > 0) {
-		kill(daemon_pid, SIGKILL);
-		wait_pid_bounded(daemon_pid, 5000, &st);
-	}
-	if (inflight_fd >= 0)
-		close(inflight_fd);
+	exportd_stop(d);
+	exportd_diag_log(d);
+	close_fd(&inflight_fd);
 	vf_guest_fini(&g);
-	unlink(logpath);
-	unlink(img0);
-	unlink(img1);
-	unlink(sock0);
-	unlink(sock1);
-	tap_ok(rmdir(dir) == 0, "proto: no files left behind");
+	tap_ok(tmp_dir_remove(dir), "proto: no files left behind");
 }

@@ -24,7 +24,7 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
-#include "daemon.h"
+#include "exportd.h"
 #include "tap.h"
 #include "test_util.h"
 #include "util.h"
@@ -37,10 +37,17 @@
 #define SLOT_DATA 8192			/* data bytes per slot */
 #define SERIAL "vhu-user-serial"
 
-static char dir[64], sock_rw[128], sock_ro[128], img_rw[128], img_ro[128];
-static char sock_dio[128], img_dio[128];
-static char logpath[128];
-static pid_t daemon_pid = -1;
+/*
+ * The daemon with the userspace datapath: exports on sock_rw (NQ_MAX
+ * queues), sock_ro (read-only, 1 queue) and sock_dio (O_DIRECT, 1 queue).
+ */
+static struct {
+	struct tmp_dir dir;
+	const char *sock_rw, *sock_ro, *sock_dio;
+	const char *img_dio;
+	int img_fd;		/* sock_rw's backing file, read only */
+	struct exportd d;
+} user;
 
 struct tq {
 	int kick, call, err;
@@ -75,40 +82,6 @@ static void *gptr(struct vf_guest *g, uint64_t gpa)
 	if (gpa < VF_REGION_SIZE)
 		return g->base + gpa;
 	return g->base + VF_REGION_SIZE + (gpa - VF_GPA1);
-}
-
-/* ---- the daemon ---------------------------------------------------------- */
-
-static void start_daemon(void)
-{
-	static struct vu_export ex[3];
-
-	daemon_pid = fork_logged(logpath);
-	if (daemon_pid)
-		return;
-	memset(ex, 0, sizeof(ex));
-	for (int i = 0; i < 3; i++) {
-		struct vu_export_cfg *c = &ex[i].cfg;
-
-		strcpy(c->socket_path, i == 2 ? sock_dio : i ? sock_ro : sock_rw);
-		strcpy(c->backing, i == 2 ? img_dio : i ? img_ro : img_rw);
-		c->readonly = i == 1;
-		c->direct = i == 2;
-		c->queues = i ? 1 : NQ_MAX;
-		c->queue_size = QSIZE;
-		c->lbs = 512;
-		strcpy(c->serial, SERIAL);
-		c->backing_fd = open(c->backing, (i == 1 ? O_RDONLY : O_RDWR) |
-				     (c->direct ? O_DIRECT : 0) | O_CLOEXEC);
-		c->size = DISK_SIZE;
-		ex[i].ops = &vu_dp_user_ops;
-	}
-	_exit(vu_daemon_run(ex, 3));
-}
-
-static bool daemon_alive(void)
-{
-	return waitpid(daemon_pid, NULL, WNOHANG) == 0;
 }
 
 /* ---- the driver ---------------------------------------------------------- */
@@ -333,13 +306,11 @@ static int one(struct tdev *d, int qi, uint32_t type, uint64_t sector, uint32_t 
 	return *status(d, qi, 0);
 }
 
-static int img_fd;
-
 static bool file_matches(uint64_t off, const void *buf, size_t len)
 {
 	char tmp[SLOT_DATA];
 
-	return pread(img_fd, tmp, len, off) == (ssize_t)len && !memcmp(tmp, buf, len);
+	return pread(user.img_fd, tmp, len, off) == (ssize_t)len && !memcmp(tmp, buf, len);
 }
 
 /* ---- tests --------------------------------------------------------------- */
@@ -354,7 +325,7 @@ static void t_random_io(struct vf_guest *g, unsigned int nq, bool event_idx,
 	uint64_t sector[NQ_MAX][SLOTS];
 	uint32_t len[NQ_MAX][SLOTS];
 	struct tdev d;
-	int ret = dev_open(&d, g, sock_rw, nq, event_idx, indirect, true);
+	int ret = dev_open(&d, g, user.sock_rw, nq, event_idx, indirect, true);
 
 	if (!tap_ok(ret == 0, "user %uq %s: driver ok (%d)", nq, what, ret)) {
 		dev_close(&d);
@@ -415,7 +386,7 @@ static void t_types(struct vf_guest *g)
 	uint8_t zero[SLOT_DATA] = { 0 };
 	struct tdev d;
 	struct seg sg[4];
-	int ret = dev_open(&d, g, sock_rw, 1, true, false, true);
+	int ret = dev_open(&d, g, user.sock_rw, 1, true, false, true);
 
 	if (!tap_ok(ret == 0, "user types: driver ok (%d)", ret)) {
 		dev_close(&d);
@@ -533,7 +504,7 @@ static void t_bad_ring(struct vf_guest *g, const char *what, int kind)
 	struct tdev d;
 	struct tq *q;
 	uint64_t f;
-	int ret = dev_open(&d, g, sock_rw, 1, true, true, true);
+	int ret = dev_open(&d, g, user.sock_rw, 1, true, true, true);
 
 	if (ret) {
 		tap_ok(false, "user bad ring %s: driver ok (%d)", what, ret);
@@ -573,7 +544,7 @@ static void t_bad_ring(struct vf_guest *g, const char *what, int kind)
 	p = (struct pollfd){ .fd = q->err, .events = POLLIN };
 	tap_ok(poll(&p, 1, 3000) == 1, "user bad ring %s: the err eventfd fires", what);
 	ret = vf_get_u64(&d.vf, VU_REQ_GET_FEATURES, &f);
-	tap_ok(ret == 0 && daemon_alive(), "user bad ring %s: the daemon stays up", what);
+	tap_ok(ret == 0 && exportd_alive(&user.d), "user bad ring %s: the daemon stays up", what);
 	{
 		uint32_t base = ~0u;
 
@@ -588,7 +559,7 @@ static void t_readonly(struct vf_guest *g)
 {
 	struct tdev d;
 	uint64_t f = 0;
-	int ret = dev_open(&d, g, sock_ro, 1, true, false, true);
+	int ret = dev_open(&d, g, user.sock_ro, 1, true, false, true);
 
 	vf_get_u64(&d.vf, VU_REQ_GET_FEATURES, &f);
 	if (!tap_ok(ret == 0 && (f & BIT(VIRTIO_BLK_F_RO)), "user ro: driver ok, RO offered")) {
@@ -630,7 +601,7 @@ static long daemon_cpu_ticks(void)
 	unsigned long ut, st;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)daemon_pid);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)user.d.pid);
 	f = fopen(path, "r");
 	if (!f)
 		return -1;
@@ -655,7 +626,7 @@ static void t_idle(struct vf_guest *g)
 {
 	long hz = sysconf(_SC_CLK_TCK), before, after;
 	struct tdev d;
-	int ret = dev_open(&d, g, sock_rw, 4, true, false, true);
+	int ret = dev_open(&d, g, user.sock_rw, 4, true, false, true);
 
 	if (!tap_ok(ret == 0 && one(&d, 0, VIRTIO_BLK_T_FLUSH, 0, 0) == VIRTIO_BLK_S_OK,
 		    "user idle: 4 queues running")) {
@@ -679,7 +650,7 @@ static void t_notify(struct vf_guest *g, bool event_idx)
 	const char *what = event_idx ? "used_event" : "NO_INTERRUPT";
 	uint16_t *used_event;
 	struct tdev d;
-	int ret = dev_open(&d, g, sock_rw, 1, event_idx, false, true);
+	int ret = dev_open(&d, g, user.sock_rw, 1, event_idx, false, true);
 
 	if (!tap_ok(ret == 0, "user notify %s: driver ok", what)) {
 		dev_close(&d);
@@ -715,7 +686,7 @@ static void t_stress(struct vf_guest *g)
 	struct vu_mem_reg_msg mr = { 0, g->r[1] };
 	bool ok = true, done = true, region = true;
 	struct tdev d;
-	int ret = dev_open(&d, g, sock_rw, NQ_MAX, true, true, true);
+	int ret = dev_open(&d, g, user.sock_rw, NQ_MAX, true, true, true);
 
 	if (!tap_ok(ret == 0, "user stress: driver ok")) {
 		dev_close(&d);
@@ -745,7 +716,7 @@ static void t_stress(struct vf_guest *g)
 					*status(&d, qi, s) == VIRTIO_BLK_S_IOERR;
 		}
 	}
-	tap_ok(ok && done && daemon_alive(),
+	tap_ok(ok && done && exportd_alive(&user.d),
 	       "user stress: 100 rounds of I/O across enable toggles and region hotplug");
 	dev_close(&d);
 }
@@ -756,7 +727,7 @@ static void t_direct(struct vf_guest *g)
 	uint8_t *data = gptr(g, data_gpa(0, 0));
 	uint8_t back[SLOT_DATA];
 	struct tdev d;
-	int fd, ret = dev_open(&d, g, sock_dio, 1, true, true, true);
+	int fd, ret = dev_open(&d, g, user.sock_dio, 1, true, true, true);
 
 	if (!tap_ok(ret == 0, "user direct: driver ok")) {
 		dev_close(&d);
@@ -770,7 +741,7 @@ static void t_direct(struct vf_guest *g)
 	memset(data, 0, SLOT_DATA);
 	tap_ok(one(&d, 0, VIRTIO_BLK_T_IN, 64, SLOT_DATA) == VIRTIO_BLK_S_OK &&
 	       !memcmp(data, back, SLOT_DATA), "user direct: read back");
-	fd = open(img_dio, O_RDONLY | O_CLOEXEC);
+	fd = open(user.img_dio, O_RDONLY | O_CLOEXEC);
 	tap_ok(fd >= 0 && pread(fd, data, SLOT_DATA, 64 * 512) == SLOT_DATA &&
 	       !memcmp(data, back, SLOT_DATA), "user direct: the data is in the file");
 	{
@@ -813,7 +784,7 @@ static void t_stop_inflight(struct vf_guest *g)
 	uint32_t bases[NQ_MAX];
 	bool st_ok = true;
 	struct tdev d;
-	int ret = dev_open(&d, g, sock_rw, 2, true, true, true);
+	int ret = dev_open(&d, g, user.sock_rw, 2, true, true, true);
 
 	if (!tap_ok(ret == 0, "user stop: driver ok")) {
 		dev_close(&d);
@@ -847,7 +818,7 @@ static void t_hotplug(struct vf_guest *g)
 {
 	struct vu_mem_reg_msg mr = { 0, g->r[1] };
 	struct tdev d;
-	int ret = dev_open(&d, g, sock_rw, 1, true, false, true);
+	int ret = dev_open(&d, g, user.sock_rw, 1, true, false, true);
 
 	if (!tap_ok(ret == 0, "user hotplug: driver ok")) {
 		dev_close(&d);
@@ -904,7 +875,7 @@ static void t_rate(struct vf_guest *g, unsigned int nq)
 	uint64_t n = 0;
 	bool ok = true;
 	struct tdev d;
-	int ret = dev_open(&d, g, sock_rw, nq, true, false, true);
+	int ret = dev_open(&d, g, user.sock_rw, nq, true, false, true);
 
 	if (!tap_ok(ret == 0, "user rate %uq: driver ok", nq)) {
 		dev_close(&d);
@@ -928,19 +899,6 @@ static void t_rate(struct vf_guest *g, unsigned int nq)
 	dev_close(&d);
 }
 
-static int log_count(const char *needle)
-{
-	char line[512];
-	FILE *f = fopen(logpath, "r");
-	int n = 0;
-
-	while (f && fgets(line, sizeof(line), f))
-		n += !!strstr(line, needle);
-	if (f)
-		fclose(f);
-	return n;
-}
-
 /*
  * The daemon went away with a request taken but not completed (QEMU then
  * reconnects with the base at the used index and the same inflight fd):
@@ -953,7 +911,7 @@ static void t_inflight(struct vf_guest *g)
 	struct tdev d;
 	uint16_t used;
 	void *area;
-	int fd, ret = dev_open(&d, g, sock_rw, 1, true, false, true);
+	int fd, ret = dev_open(&d, g, user.sock_rw, 1, true, false, true);
 
 	if (!tap_ok(ret == 0 && one(&d, 0, VIRTIO_BLK_T_FLUSH, 0, 0) == VIRTIO_BLK_S_OK,
 		    "user inflight: first connection serves")) {
@@ -979,12 +937,12 @@ static void t_inflight(struct vf_guest *g)
 	f->desc[8].inflight = 1;
 	used = d.q[0].used->idx;
 	usleep(100000);
-	ret = dev_open_inflight(&d, g, sock_rw, 1, true, false, false, fd);
+	ret = dev_open_inflight(&d, g, user.sock_rw, 1, true, false, false, fd);
 	tap_ok(ret == 0 && wait_used(&d, 0) && d.q[0].used->idx == (uint16_t)(used + 1) &&
 	       *status(&d, 0, 1) == VIRTIO_BLK_S_OK && file_matches(300 * 512, data, 512),
 	       "user inflight: the request is resubmitted and completes once");
 	tap_ok(f->desc[8].inflight == 0 && f->used_idx == d.q[0].used->idx &&
-	       log_count("resubmitting 1 requests") == 1,
+	       file_count(user.d.log, "resubmitting 1 requests") == 1,
 	       "user inflight: the area is clean again");
 	tap_ok(one(&d, 0, VIRTIO_BLK_T_FLUSH, 0, 0) == VIRTIO_BLK_S_OK,
 	       "user inflight: the ring carries on after the resubmitted request");
@@ -1006,10 +964,10 @@ static void t_inflight(struct vf_guest *g)
 	__atomic_store_n(&d.q[0].used->idx, (uint16_t)(used + 2), __ATOMIC_RELEASE);
 	f->desc[16].next = 8;
 	f->last_batch_head = 16;
-	ret = dev_open_inflight(&d, g, sock_rw, 1, true, false, false, fd);
+	ret = dev_open_inflight(&d, g, user.sock_rw, 1, true, false, false, fd);
 	tap_ok(ret == 0 && wait_used(&d, 0) && d.q[0].used->idx == (uint16_t)(used + 3) &&
 	       d.q[0].used->ring[(uint16_t)(used + 2) % QSIZE].id == 24 &&
-	       *status(&d, 0, 3) == VIRTIO_BLK_S_OK && log_count("resubmitting 1 requests") == 2,
+	       *status(&d, 0, 3) == VIRTIO_BLK_S_OK && file_count(user.d.log, "resubmitting 1 requests") == 2,
 	       "user inflight: a published batch of two is cleared, only the third resubmitted");
 	tap_ok(!f->desc[8].inflight && !f->desc[16].inflight && !f->desc[24].inflight &&
 	       f->used_idx == d.q[0].used->idx,
@@ -1020,36 +978,34 @@ static void t_inflight(struct vf_guest *g)
 
 void t_user(void)
 {
+	struct tmp_dir *dir = &user.dir;
+	struct exportd *d = &user.d;
+	const char *img_rw;
 	struct vf_guest g;
-	int st, baseline;
 
-	snprintf(dir, sizeof(dir), "/tmp/vhuctl-user.XXXXXX");
-	if (!mkdtemp(dir) || vf_guest_init(&g)) {
+	if (!tmp_dir_make(dir, "vhuctl-user") || vf_guest_init(&g)) {
 		tap_ok(false, "user: set up");
 		return;
 	}
-	snprintf(sock_rw, sizeof(sock_rw), "%s/rw.sock", dir);
-	snprintf(sock_ro, sizeof(sock_ro), "%s/ro.sock", dir);
-	snprintf(img_rw, sizeof(img_rw), "%s/rw.img", dir);
-	snprintf(img_ro, sizeof(img_ro), "%s/ro.img", dir);
-	snprintf(sock_dio, sizeof(sock_dio), "%s/dio.sock", dir);
-	snprintf(img_dio, sizeof(img_dio), "%s/dio.img", dir);
-	make_file(img_dio, DISK_SIZE);
-	snprintf(logpath, sizeof(logpath), "%s/daemon.log", dir);
-	make_file(img_rw, DISK_SIZE);
-	make_file(img_ro, DISK_SIZE);
-	img_fd = open(img_rw, O_RDONLY | O_CLOEXEC);
+	user.sock_rw = tmp_file(dir, "rw.sock");
+	user.sock_ro = tmp_file(dir, "ro.sock");
+	user.sock_dio = tmp_file(dir, "dio.sock");
+	img_rw = tmp_file(dir, "rw.img");
+	user.img_dio = tmp_file(dir, "dio.img");
+	exportd_add(d, user.sock_rw, img_rw, DISK_SIZE, NQ_MAX, &vu_dp_user_ops);
+	exportd_add(d, user.sock_ro, tmp_file(dir, "ro.img"), DISK_SIZE, 1,
+		    &vu_dp_user_ops)->readonly = true;
+	exportd_add(d, user.sock_dio, user.img_dio, DISK_SIZE, 1,
+		    &vu_dp_user_ops)->direct = true;
+	for (unsigned int i = 0; i < d->n; i++)
+		strcpy(d->ex[i].cfg.serial, SERIAL);
+	user.img_fd = open(img_rw, O_RDONLY | O_CLOEXEC);
 	srand(42);
 
-	fflush(stdout);
-	start_daemon();
-	if (!tap_ok(daemon_pid > 0 && wait_socket(sock_rw) && wait_socket(sock_ro) &&
-		    wait_socket(sock_dio),
+	if (!tap_ok(exportd_start(d, tmp_file(dir, "daemon.log")),
 		    "user: daemon with the userspace datapath listening"))
 		goto out;
 
-	usleep(50000);
-	baseline = fd_count(daemon_pid);
 	t_random_io(&g, 1, true, true);
 	t_random_io(&g, 1, false, false);
 	t_random_io(&g, 4, true, false);
@@ -1074,34 +1030,13 @@ void t_user(void)
 	t_rate(&g, 1);
 	t_rate(&g, 4);
 
-	tap_ok(settle_fds(daemon_pid, baseline) == baseline,
-	       "user: the daemon's fds are back to the baseline (%d)", baseline);
-	kill(daemon_pid, SIGTERM);
-	tap_ok(wait_pid_bounded(daemon_pid, 5000, &st) == 0 && WIFEXITED(st) &&
-	       WEXITSTATUS(st) == 0, "user: SIGTERM ends the daemon cleanly");
-	daemon_pid = -1;
+	tap_ok(settle_fds(d->pid, d->baseline_fds) == d->baseline_fds,
+	       "user: the daemon's fds are back to the baseline (%d)", d->baseline_fds);
+	tap_ok(exportd_stop(d), "user: SIGTERM ends the daemon cleanly");
 out:
-	if (daemon_pid > 0) {
-		kill(daemon_pid, SIGKILL);
-		wait_pid_bounded(daemon_pid, 5000, &st);
-	}
-	if (getenv("VHUCTL_TEST_LOG")) {
-		char line[256];
-		FILE *f = fopen(logpath, "r");
-
-		while (f && fgets(line, sizeof(line), f))
-			tap_diag("daemon: %.*s", (int)strcspn(line, "\n"), line);
-		if (f)
-			fclose(f);
-	}
-	close(img_fd);
+	exportd_stop(d);
+	exportd_diag_log(d);
+	close_fd(&user.img_fd);
 	vf_guest_fini(&g);
-	unlink(logpath);
-	unlink(img_rw);
-	unlink(img_ro);
-	unlink(img_dio);
-	unlink(sock_dio);
-	unlink(sock_rw);
-	unlink(sock_ro);
-	tap_ok(rmdir(dir) == 0, "user: no files left behind");
+	tap_ok(tmp_dir_remove(dir), "user: no files left behind");
 }
