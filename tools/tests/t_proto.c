@@ -82,28 +82,13 @@ static int wait_op(uint32_t op, uint32_t from)
 	return i;
 }
 
-static uint16_t *avail_idx(struct vf_guest *g, int q)
+/* Queue q's ring, to set what the recording datapath reads of it. */
+static struct vr ring(struct vf_guest *g, int q)
 {
-	struct vu_vring_addr a;
+	struct vr r;
 
-	vf_ring_addrs(q, QSIZE, &a);
-	return (uint16_t *)vf_guest_ptr(g, a.avail + 2);
-}
-
-static uint16_t *used_idx(struct vf_guest *g, int q)
-{
-	struct vu_vring_addr a;
-
-	vf_ring_addrs(q, QSIZE, &a);
-	return (uint16_t *)vf_guest_ptr(g, a.used + 2);
-}
-
-static uint64_t *desc0(struct vf_guest *g, int q)
-{
-	struct vu_vring_addr a;
-
-	vf_ring_addrs(q, QSIZE, &a);
-	return (uint64_t *)vf_guest_ptr(g, a.desc);
+	vf_vr(g, q, QSIZE, false, &r);
+	return r;
 }
 
 static long ms_since(const struct timespec *t0)
@@ -145,8 +130,8 @@ static void t_qemu_lifecycle(struct vf_guest *g, int *inflight_fd)
 
 	*(uint8_t *)g->base = 0xa5;
 	*(uint8_t *)(g->base + VF_REGION_SIZE) = 0x5a;
-	*desc0(g, 0) = 0x1111222233334444ull;
-	*desc0(g, 1) = 0x5555666677778888ull;
+	ring(g, 0).desc[0].addr = 0x1111222233334444ull;
+	ring(g, 1).desc[0].addr = 0x5555666677778888ull;
 	m = log_mark();
 	ret = vf_driver_ok(&vf, g, 2, QSIZE, inflight_fd, true);
 	if (!tap_ok(ret == 0, "qemu: DRIVER_OK sequence (features, status, inflight, "
@@ -171,8 +156,8 @@ static void t_qemu_lifecycle(struct vf_guest *g, int *inflight_fd)
 	       "qemu: GET_STATUS returns DRIVER_OK status");
 
 	/* Stop: in-flight I/O drains before GET_VRING_BASE answers. */
-	*avail_idx(g, 0) = 7;
-	*avail_idx(g, 1) = 3;
+	ring(g, 0).avail->idx = 7;
+	ring(g, 1).avail->idx = 3;
 	tdp_log->stop_delay_ms = 200;
 	m = log_mark();
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -184,8 +169,8 @@ static void t_qemu_lifecycle(struct vf_guest *g, int *inflight_fd)
 	tdp_log->stop_delay_ms = 0;
 
 	/* Guest reboot: the same connection starts the rings again. */
-	*used_idx(g, 0) = 7;
-	*used_idx(g, 1) = 3;
+	ring(g, 0).used->idx = 7;
+	ring(g, 1).used->idx = 3;
 	m = log_mark();
 	ret = vf_driver_ok(&vf, g, 2, QSIZE, inflight_fd, false);
 	i = tdp_find(TDP_START, m);
@@ -564,7 +549,7 @@ static void t_set_mem_table(struct vf_guest *g)
 	tap_ok(vf_get_config(&vf, offsetof(struct virtio_blk_config, blk_size), 4, &blk) == 0 &&
 	       blk == 512, "crosvm: GET_CONFIG of one field at its offset");
 	vf_ring_addrs(0, QSIZE, &a);
-	*desc0(g, 0) = 0xabcdef;
+	ring(g, 0).desc[0].addr = 0xabcdef;
 	efd = eventfd(0, EFD_CLOEXEC);
 	f = 0;
 	ret = vf_state_ack(&vf, VU_REQ_SET_VRING_NUM, 0, QSIZE);

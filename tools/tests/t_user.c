@@ -50,11 +50,9 @@ static struct {
 } user;
 
 struct tq {
-	int kick, call, err;
-	struct vring_desc *desc;
-	struct vring_avail *avail;
-	struct vring_used *used;
-	uint16_t avail_idx;
+	struct vr vr;		/* with the kick and call eventfds */
+	int err;
+	uint32_t len[QSIZE];	/* used length by head, ~0 until used */
 };
 
 struct tdev {
@@ -102,8 +100,8 @@ static void dev_close(struct tdev *d)
 	for (unsigned int i = 0; i < NQ_MAX; i++) {
 		struct tq *q = &d->q[i];
 
-		close_fd(&q->kick);
-		close_fd(&q->call);
+		close_fd(&q->vr.kick_fd);
+		close_fd(&q->vr.call_fd);
 		close_fd(&q->err);
 	}
 	close_fd(&d->inflight_fd);
@@ -129,7 +127,10 @@ static int get_inflight(struct tdev *d)
 			  &d->inflight_fd, 1);
 }
 
-/* QEMU 7.2's DRIVER_OK sequence, keeping the eventfds; rings zeroed. */
+/*
+ * QEMU 7.2's DRIVER_OK sequence, keeping the eventfds; the rings zeroed,
+ * or as the last device left them.
+ */
 static int dev_open_inflight(struct tdev *d, struct vf_guest *g, const char *sock,
 			     unsigned int nq, bool event_idx, bool indirect,
 			     bool zero_rings, int inflight_fd)
@@ -142,7 +143,7 @@ static int dev_open_inflight(struct tdev *d, struct vf_guest *g, const char *soc
 	d->event_idx = event_idx;
 	d->indirect = indirect;
 	for (unsigned int i = 0; i < NQ_MAX; i++)
-		d->q[i].kick = d->q[i].call = d->q[i].err = -1;
+		d->q[i].vr.kick_fd = d->q[i].vr.call_fd = d->q[i].err = -1;
 	d->inflight_fd = inflight_fd;
 	if (vf_connect(&d->vf, sock) || vf_realize(&d->vf, nq, &f))
 		return -1;
@@ -165,21 +166,15 @@ static int dev_open_inflight(struct tdev *d, struct vf_guest *g, const char *soc
 		struct vu_vring_addr a;
 
 		vf_ring_addrs(i, QSIZE, &a);
-		q->desc = vf_guest_ptr(g, a.desc);
-		q->avail = vf_guest_ptr(g, a.avail);
-		q->used = vf_guest_ptr(g, a.used);
-		if (zero_rings) {
-			memset(q->desc, 0, 16 * QSIZE);
-			memset(q->avail, 0, 6 + 2 * QSIZE);
-			memset(q->used, 0, 6 + 8 * QSIZE);
-		}
-		q->avail_idx = q->avail->idx;
+		vf_vr(g, i, QSIZE, zero_rings, &q->vr);
+		q->vr.event_idx = event_idx;
+		memset(q->len, 0xff, sizeof(q->len));
 		if (vf_state_ack(&d->vf, VU_REQ_SET_VRING_NUM, i, QSIZE) ||
-		    vf_state_ack(&d->vf, VU_REQ_SET_VRING_BASE, i, q->used->idx) ||
+		    vf_state_ack(&d->vf, VU_REQ_SET_VRING_BASE, i, vr_used_idx(&q->vr)) ||
 		    vf_req_ack(&d->vf, VU_REQ_SET_VRING_ADDR, &a, sizeof(a), NULL, 0) ||
-		    new_eventfd(&d->vf, VU_REQ_SET_VRING_CALL, i, &q->call) ||
+		    new_eventfd(&d->vf, VU_REQ_SET_VRING_CALL, i, &q->vr.call_fd) ||
 		    new_eventfd(&d->vf, VU_REQ_SET_VRING_ERR, i, &q->err) ||
-		    new_eventfd(&d->vf, VU_REQ_SET_VRING_KICK, i, &q->kick))
+		    new_eventfd(&d->vf, VU_REQ_SET_VRING_KICK, i, &q->vr.kick_fd))
 			return -4;
 	}
 	for (unsigned int i = 0; i < nq; i++)
@@ -196,59 +191,51 @@ static int dev_open(struct tdev *d, struct vf_guest *g, const char *sock,
 
 /* ---- requests ------------------------------------------------------------ */
 
-struct seg {
-	uint64_t gpa;
-	uint32_t len;
-	bool write;		/* device-writable */
-};
-
-/* Put a chain in slot s's descriptors (or its indirect table) and publish it. */
-static void post(struct tdev *d, int qi, int s, const struct seg *sg, int n)
+/*
+ * Put a chain in slot s's descriptors, head s * 8 (or in its indirect
+ * table), and publish it.
+ */
+static void post(struct tdev *d, int qi, int s, const struct vr_buf *b, int n)
 {
 	struct tq *q = &d->q[qi];
 	uint16_t head = s * 8;
-	struct vring_desc *t = q->desc + head;
 
-	if (d->indirect)
-		t = gptr(d->g, tbl_gpa(qi, s));
-	for (int i = 0; i < n; i++) {
-		t[i].addr = sg[i].gpa;
-		t[i].len = sg[i].len;
-		t[i].flags = (sg[i].write ? VRING_DESC_F_WRITE : 0) |
-			     (i + 1 < n ? VRING_DESC_F_NEXT : 0);
-		t[i].next = d->indirect ? i + 1 : head + i + 1;
-	}
 	if (d->indirect) {
-		q->desc[head].addr = tbl_gpa(qi, s);
-		q->desc[head].len = n * 16;
-		q->desc[head].flags = VRING_DESC_F_INDIRECT;
+		vr_fill_chain(gptr(d->g, tbl_gpa(qi, s)), 0, b, n);
+		vr_add_indirect(&q->vr, head, tbl_gpa(qi, s), n);
+	} else {
+		vr_add_chain(&q->vr, head, b, n);
 	}
-	q->avail->ring[q->avail_idx % QSIZE] = head;
-	__atomic_store_n(&q->avail->idx, ++q->avail_idx, __ATOMIC_RELEASE);
+	q->len[head] = ~0u;
+	vr_push(&q->vr, head);
+	vr_publish(&q->vr);
 }
 
+/* Kick whether or not the device asked for it. */
 static void kick(struct tdev *d, int qi)
 {
-	eventfd_write(d->q[qi].kick, 1);
+	vr_kick(&d->q[qi].vr);
 }
 
-/* Wait (call eventfd) until the used index reaches the avail index. */
+/*
+ * Wait for calls until everything posted is used, recording the used
+ * lengths: false if no call came for 3 s.
+ */
 static bool wait_used(struct tdev *d, int qi)
 {
 	struct tq *q = &d->q[qi];
-	uint16_t *used_event = (uint16_t *)(void *)&q->avail->ring[QSIZE];
+	uint32_t head, len;
 
-	*used_event = q->avail_idx - 1;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	for (;;) {
-		struct pollfd p = { .fd = q->call, .events = POLLIN };
-		eventfd_t v;
-
-		if (__atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE) == q->avail_idx)
+		while (vr_get_used(&q->vr, &head, &len))
+			if (head < QSIZE)
+				q->len[head] = len;
+		if (q->vr.last_used == q->vr.avail_idx)
 			return true;
-		if (poll(&p, 1, 3000) != 1)
+		/* A call once the last one posted is used. */
+		if (!vr_want_call_at(&q->vr, q->vr.avail_idx - 1) &&
+		    vr_wait_call(&q->vr, 3000) != 1)
 			return false;
-		eventfd_read(q->call, &v);
 	}
 }
 
@@ -266,34 +253,24 @@ static uint8_t *status(struct tdev *d, int qi, int s)
 static void post_req(struct tdev *d, int qi, int s, uint32_t type,
 		     uint64_t sector, uint32_t len)
 {
-	struct seg sg[3];
+	struct vr_buf sg[3];
 	int n = 0;
 
 	hdr(d, qi, s)->type = type;
 	hdr(d, qi, s)->ioprio = 0;
 	hdr(d, qi, s)->sector = sector;
 	*status(d, qi, s) = 0xaa;
-	sg[n++] = (struct seg){ hdr_gpa(qi, s), 16, false };
+	sg[n++] = (struct vr_buf){ hdr_gpa(qi, s), 16, false };
 	if (len)
-		sg[n++] = (struct seg){ data_gpa(qi, s), len, type != VIRTIO_BLK_T_OUT };
-	sg[n++] = (struct seg){ hdr_gpa(qi, s) + 16, 1, true };
+		sg[n++] = (struct vr_buf){ data_gpa(qi, s), len, type != VIRTIO_BLK_T_OUT };
+	sg[n++] = (struct vr_buf){ hdr_gpa(qi, s) + 16, 1, true };
 	post(d, qi, s, sg, n);
 }
 
+/* The used length of slot s's request since it was posted, or ~0. */
 static uint32_t used_len(struct tdev *d, int qi, int s)
 {
-	struct tq *q = &d->q[qi];
-
-	uint16_t idx = q->used->idx;
-
-	/* The most recent element for the slot's head. */
-	for (uint16_t i = 1; i <= QSIZE; i++) {
-		struct vring_used_elem *e = &q->used->ring[(uint16_t)(idx - i) % QSIZE];
-
-		if (e->id == (uint32_t)s * 8)
-			return e->len;
-	}
-	return ~0u;
+	return d->q[qi].len[s * 8];
 }
 
 /* One request, synchronously: its status (0xaa if none written). */
@@ -370,10 +347,9 @@ static void t_random_io(struct vf_guest *g, unsigned int nq, bool event_idx,
 	tap_ok(data_ok, "user %uq %s: data matches the backing file", nq, what);
 	tap_ok(len_ok, "user %uq %s: used lengths count written bytes", nq, what);
 	if (event_idx) {
-		uint16_t *ae_p = (uint16_t *)(void *)&d.q[0].used->ring[QSIZE];
-		uint16_t ae = *ae_p;
+		struct vr *vr = &d.q[0].vr;
 
-		tap_ok(ae == d.q[0].avail_idx,
+		tap_ok(*vr_avail_event(vr) == vr->avail_idx,
 		       "user %uq %s: avail_event asks for the next kick", nq, what);
 	}
 	dev_close(&d);
@@ -385,7 +361,7 @@ static void t_types(struct vf_guest *g)
 	uint8_t *data = gptr(g, data_gpa(0, 0));
 	uint8_t zero[SLOT_DATA] = { 0 };
 	struct tdev d;
-	struct seg sg[4];
+	struct vr_buf sg[4];
 	int ret = dev_open(&d, g, user.sock_rw, 1, true, false, true);
 
 	if (!tap_ok(ret == 0, "user types: driver ok (%d)", ret)) {
@@ -408,9 +384,9 @@ static void t_types(struct vf_guest *g)
 		hdr(&d, 0, 0)->type = VIRTIO_BLK_T_WRITE_ZEROES;
 		hdr(&d, 0, 0)->sector = 0;
 		*status(&d, 0, 0) = 0xaa;
-		sg[0] = (struct seg){ hdr_gpa(0, 0), 16, false };
-		sg[1] = (struct seg){ hdr_gpa(0, 1), 16, false };
-		sg[2] = (struct seg){ hdr_gpa(0, 0) + 16, 1, true };
+		sg[0] = (struct vr_buf){ hdr_gpa(0, 0), 16, false };
+		sg[1] = (struct vr_buf){ hdr_gpa(0, 1), 16, false };
+		sg[2] = (struct vr_buf){ hdr_gpa(0, 0) + 16, 1, true };
 		post(&d, 0, 0, sg, 3);
 		kick(&d, 0);
 		wait_used(&d, 0);
@@ -449,10 +425,10 @@ static void t_types(struct vf_guest *g)
 	hdr(&d, 0, 0)->type = VIRTIO_BLK_T_OUT;
 	hdr(&d, 0, 0)->sector = 100;
 	*status(&d, 0, 0) = 0xaa;
-	sg[0] = (struct seg){ hdr_gpa(0, 0), 5, false };
-	sg[1] = (struct seg){ hdr_gpa(0, 0) + 5, 11, false };
-	sg[2] = (struct seg){ data_gpa(0, 0), 512, false };
-	sg[3] = (struct seg){ hdr_gpa(0, 0) + 16, 1, true };
+	sg[0] = (struct vr_buf){ hdr_gpa(0, 0), 5, false };
+	sg[1] = (struct vr_buf){ hdr_gpa(0, 0) + 5, 11, false };
+	sg[2] = (struct vr_buf){ data_gpa(0, 0), 512, false };
+	sg[3] = (struct vr_buf){ hdr_gpa(0, 0) + 16, 1, true };
 	post(&d, 0, 0, sg, 4);
 	kick(&d, 0);
 	wait_used(&d, 0);
@@ -462,9 +438,9 @@ static void t_types(struct vf_guest *g)
 	/* Read whose data buffer is device-readable: wrong direction. */
 	hdr(&d, 0, 0)->type = VIRTIO_BLK_T_IN;
 	*status(&d, 0, 0) = 0xaa;
-	sg[0] = (struct seg){ hdr_gpa(0, 0), 16, false };
-	sg[1] = (struct seg){ data_gpa(0, 0), 512, false };
-	sg[2] = (struct seg){ hdr_gpa(0, 0) + 16, 1, true };
+	sg[0] = (struct vr_buf){ hdr_gpa(0, 0), 16, false };
+	sg[1] = (struct vr_buf){ data_gpa(0, 0), 512, false };
+	sg[2] = (struct vr_buf){ hdr_gpa(0, 0) + 16, 1, true };
 	post(&d, 0, 0, sg, 3);
 	kick(&d, 0);
 	wait_used(&d, 0);
@@ -472,14 +448,14 @@ static void t_types(struct vf_guest *g)
 
 	/* A buffer outside guest memory fails the request only. */
 	*status(&d, 0, 0) = 0xaa;
-	sg[1] = (struct seg){ 0x200000000ull, 512, true };
+	sg[1] = (struct vr_buf){ 0x200000000ull, 512, true };
 	post(&d, 0, 0, sg, 3);
 	kick(&d, 0);
 	wait_used(&d, 0);
 	tap_ok(*status(&d, 0, 0) == VIRTIO_BLK_S_IOERR, "user: buffer outside memory: IOERR");
 
 	/* No status byte at all: completed with nothing written. */
-	sg[1] = (struct seg){ data_gpa(0, 0), 512, false };
+	sg[1] = (struct vr_buf){ data_gpa(0, 0), 512, false };
 	post(&d, 0, 0, sg, 2);
 	kick(&d, 0);
 	tap_ok(wait_used(&d, 0) && used_len(&d, 0, 0) == 0,
@@ -519,25 +495,25 @@ static void t_bad_ring(struct vf_guest *g, const char *what, int kind)
 		((struct vring_desc *)gptr(g, tbl_gpa(0, 0)))[2].next = 0;
 		break;
 	case 1:		/* avail index far ahead */
-		q->avail->idx += QSIZE + 1;
+		q->vr.avail->idx += QSIZE + 1;
 		break;
 	case 2:		/* head out of range */
-		q->avail->ring[0] = QSIZE + 3;
+		q->vr.avail->ring[0] = QSIZE + 3;
 		break;
 	case 3:		/* nested indirect */
 		((struct vring_desc *)gptr(g, tbl_gpa(0, 0)))[1].flags |= VRING_DESC_F_INDIRECT;
 		break;
 	case 4:		/* indirect table of a bad length */
-		q->desc[0].len = 20;
+		q->vr.desc[0].len = 20;
 		break;
 	case 5:		/* a loop in the descriptor table */
 		d.indirect = false;
 		post_req(&d, 0, 1, VIRTIO_BLK_T_IN, 0, 512);
-		q->desc[8 + 2].flags |= VRING_DESC_F_NEXT;
-		q->desc[8 + 2].next = 8;
+		q->vr.desc[8 + 2].flags |= VRING_DESC_F_NEXT;
+		q->vr.desc[8 + 2].next = 8;
 		break;
 	case 6:		/* indirect table outside memory */
-		q->desc[0].addr = 0x300000000ull;
+		q->vr.desc[0].addr = 0x300000000ull;
 		break;
 	}
 	kick(&d, 0);
@@ -576,7 +552,7 @@ static void t_readonly(struct vf_guest *g)
 static bool spin_used(struct tdev *d, int qi)
 {
 	for (int i = 0; i < 3000; i++) {
-		if (__atomic_load_n(&d->q[qi].used->idx, __ATOMIC_ACQUIRE) == d->q[qi].avail_idx)
+		if (vr_used_idx(&d->q[qi].vr) == d->q[qi].vr.avail_idx)
 			return true;
 		usleep(1000);
 	}
@@ -585,13 +561,7 @@ static bool spin_used(struct tdev *d, int qi)
 
 static bool call_pending(struct tdev *d, int qi, int ms)
 {
-	struct pollfd p = { .fd = d->q[qi].call, .events = POLLIN };
-	eventfd_t v;
-	bool r = poll(&p, 1, ms) == 1;
-
-	if (r)
-		eventfd_read(d->q[qi].call, &v);
-	return r;
+	return vr_wait_call(&d->q[qi].vr, ms) == 1;
 }
 
 /* The daemon's CPU time (user + system) in clock ticks, or -1. */
@@ -648,7 +618,7 @@ static void t_idle(struct vf_guest *g)
 static void t_notify(struct vf_guest *g, bool event_idx)
 {
 	const char *what = event_idx ? "used_event" : "NO_INTERRUPT";
-	uint16_t *used_event;
+	struct vr *vr;
 	struct tdev d;
 	int ret = dev_open(&d, g, user.sock_rw, 1, event_idx, false, true);
 
@@ -656,23 +626,23 @@ static void t_notify(struct vf_guest *g, bool event_idx)
 		dev_close(&d);
 		return;
 	}
-	used_event = (uint16_t *)(void *)&d.q[0].avail->ring[QSIZE];
+	vr = &d.q[0].vr;
 	/* The first used update always calls (as vhost): get past it. */
 	one(&d, 0, VIRTIO_BLK_T_FLUSH, 0, 0);
 	call_pending(&d, 0, 0);
 	if (event_idx)
-		*used_event = d.q[0].avail_idx + 10;
+		*vr_used_event(vr) = vr->avail_idx + 10;
 	else
-		d.q[0].avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
+		vr->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
 	post_req(&d, 0, 0, VIRTIO_BLK_T_IN, 0, 512);
 	kick(&d, 0);
 	tap_ok(spin_used(&d, 0) && !call_pending(&d, 0, 200),
 	       "user notify %s: no call when the driver does not want one", what);
-	d.q[0].avail->flags = 0;
+	vr->avail->flags = 0;
 	tap_ok(one(&d, 0, VIRTIO_BLK_T_IN, 0, 512) == VIRTIO_BLK_S_OK,
 	       "user notify %s: a call once the driver asks again", what);
 	if (!event_idx)
-		tap_ok(d.q[0].used->flags == 0, "user notify: idle queue asks for kicks");
+		tap_ok(vr->used->flags == 0, "user notify: idle queue asks for kicks");
 	dev_close(&d);
 }
 
@@ -747,7 +717,7 @@ static void t_direct(struct vf_guest *g)
 	{
 		/* A guest buffer O_DIRECT cannot take: bounced. */
 		uint8_t *odd = gptr(g, data_gpa(0, 1) + 100);
-		struct seg sg[3] = {
+		struct vr_buf sg[3] = {
 			{ hdr_gpa(0, 0), 16, false },
 			{ data_gpa(0, 1) + 100, 1024, false },
 			{ hdr_gpa(0, 0) + 16, 1, true },
@@ -805,8 +775,8 @@ static void t_stop_inflight(struct vf_guest *g)
 	for (int qi = 0; qi < 2 && !ret; qi++)
 		for (uint32_t s = 0; s < bases[qi] && s < SLOTS; s++)
 			st_ok &= *status(&d, qi, s) == VIRTIO_BLK_S_OK;
-	tap_ok(ret == 0 && bases[0] <= d.q[0].avail_idx && bases[1] <= d.q[1].avail_idx &&
-	       d.q[0].used->idx == bases[0] && d.q[1].used->idx == bases[1],
+	tap_ok(ret == 0 && bases[0] <= d.q[0].vr.avail_idx && bases[1] <= d.q[1].vr.avail_idx &&
+	       vr_used_idx(&d.q[0].vr) == bases[0] && vr_used_idx(&d.q[1].vr) == bases[1],
 	       "user stop: GET_VRING_BASE after every in-flight request completed (%u %u)",
 	       bases[0], bases[1]);
 	tap_ok(ret == 0 && st_ok, "user stop: every request taken before the stop has its status");
@@ -909,6 +879,7 @@ static void t_inflight(struct vf_guest *g)
 	uint8_t *data = gptr(g, data_gpa(0, 1));
 	struct vhu_inflight_queue *f;
 	struct tdev d;
+	struct vr *vr = &d.q[0].vr;
 	uint16_t used;
 	void *area;
 	int fd, ret = dev_open(&d, g, user.sock_rw, 1, true, false, true);
@@ -927,7 +898,7 @@ static void t_inflight(struct vf_guest *g)
 		return;
 	}
 	f = area;
-	tap_ok(f->version == 1 && f->desc_num == QSIZE && f->used_idx == d.q[0].used->idx,
+	tap_ok(f->version == 1 && f->desc_num == QSIZE && f->used_idx == vr_used_idx(vr),
 	       "user inflight: the area was initialized and tracks the used index");
 
 	/* As if the old daemon took slot 1's write and died. */
@@ -935,13 +906,13 @@ static void t_inflight(struct vf_guest *g)
 	post_req(&d, 0, 1, VIRTIO_BLK_T_OUT, 300, 512);
 	f->desc[8].counter = 1000;
 	f->desc[8].inflight = 1;
-	used = d.q[0].used->idx;
+	used = vr_used_idx(vr);
 	usleep(100000);
 	ret = dev_open_inflight(&d, g, user.sock_rw, 1, true, false, false, fd);
-	tap_ok(ret == 0 && wait_used(&d, 0) && d.q[0].used->idx == (uint16_t)(used + 1) &&
+	tap_ok(ret == 0 && wait_used(&d, 0) && vr_used_idx(vr) == (uint16_t)(used + 1) &&
 	       *status(&d, 0, 1) == VIRTIO_BLK_S_OK && file_matches(300 * 512, data, 512),
 	       "user inflight: the request is resubmitted and completes once");
-	tap_ok(f->desc[8].inflight == 0 && f->used_idx == d.q[0].used->idx &&
+	tap_ok(f->desc[8].inflight == 0 && f->used_idx == vr_used_idx(vr) &&
 	       file_count(user.d.log, "resubmitting 1 requests") == 1,
 	       "user inflight: the area is clean again");
 	tap_ok(one(&d, 0, VIRTIO_BLK_T_FLUSH, 0, 0) == VIRTIO_BLK_S_OK,
@@ -953,24 +924,24 @@ static void t_inflight(struct vf_guest *g)
 	 */
 	fd = dup(d.inflight_fd);
 	dev_close(&d);
-	used = d.q[0].used->idx;
+	used = vr_used_idx(vr);
 	for (int s = 1; s <= 3; s++) {
 		post_req(&d, 0, s, VIRTIO_BLK_T_FLUSH, 0, 0);
 		f->desc[s * 8].inflight = 1;
 		f->desc[s * 8].counter = 2000 + s;
 	}
-	d.q[0].used->ring[used % QSIZE] = (struct vring_used_elem){ 8, 1 };
-	d.q[0].used->ring[(uint16_t)(used + 1) % QSIZE] = (struct vring_used_elem){ 16, 1 };
-	__atomic_store_n(&d.q[0].used->idx, (uint16_t)(used + 2), __ATOMIC_RELEASE);
+	vr->used->ring[used % QSIZE] = (struct vring_used_elem){ 8, 1 };
+	vr->used->ring[(uint16_t)(used + 1) % QSIZE] = (struct vring_used_elem){ 16, 1 };
+	__atomic_store_n(&vr->used->idx, (uint16_t)(used + 2), __ATOMIC_RELEASE);
 	f->desc[16].next = 8;
 	f->last_batch_head = 16;
 	ret = dev_open_inflight(&d, g, user.sock_rw, 1, true, false, false, fd);
-	tap_ok(ret == 0 && wait_used(&d, 0) && d.q[0].used->idx == (uint16_t)(used + 3) &&
-	       d.q[0].used->ring[(uint16_t)(used + 2) % QSIZE].id == 24 &&
+	tap_ok(ret == 0 && wait_used(&d, 0) && vr_used_idx(vr) == (uint16_t)(used + 3) &&
+	       vr->used->ring[(uint16_t)(used + 2) % QSIZE].id == 24 &&
 	       *status(&d, 0, 3) == VIRTIO_BLK_S_OK && file_count(user.d.log, "resubmitting 1 requests") == 2,
 	       "user inflight: a published batch of two is cleared, only the third resubmitted");
 	tap_ok(!f->desc[8].inflight && !f->desc[16].inflight && !f->desc[24].inflight &&
-	       f->used_idx == d.q[0].used->idx,
+	       f->used_idx == vr_used_idx(vr),
 	       "user inflight: the area is clean after the batch");
 	munmap(area, vu_inflight_queue_size(QSIZE));
 	dev_close(&d);
