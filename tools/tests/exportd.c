@@ -63,6 +63,11 @@ bool exportd_alive(const struct exportd *d)
 	return d->pid > 0 && waitpid(d->pid, NULL, WNOHANG) == 0;
 }
 
+int exportd_settle(const struct exportd *d)
+{
+	return settle_fds(d->pid, d->baseline_fds);
+}
+
 bool exportd_stop(struct exportd *d)
 {
 	int st;

@@ -24,9 +24,9 @@ struct exportd {
 };
 
 /*
- * Add an export on sock with ops and queues queues of at most 256
- * entries, 512-byte blocks, over backing, made here with size bytes. Its
- * configuration, for the caller to change (readonly, direct, serial).
+ * Add an export on sock with ops: the given number of queues of at most
+ * 256 entries, 512-byte blocks, over backing, made here with size bytes.
+ * Its configuration, for the caller to change (readonly, direct, serial).
  */
 struct vu_export_cfg *exportd_add(struct exportd *d, const char *sock,
 				  const char *backing, uint64_t size,
@@ -38,6 +38,8 @@ struct vu_export_cfg *exportd_add(struct exportd *d, const char *sock,
  */
 bool exportd_start(struct exportd *d, const char *log);
 bool exportd_alive(const struct exportd *d);
+/* Wait up to 2 s for its fds to be back to baseline_fds: the last count. */
+int exportd_settle(const struct exportd *d);
 /* SIGTERM: true if it exited with status 0 within 5 s, else it is killed. */
 bool exportd_stop(struct exportd *d);
 /* Its log as TAP diagnostics, when VHUCTL_TEST_LOG is set. */

@@ -190,6 +190,7 @@ static void against_vhuctl_user(void)
 	const char *vhuctl = getenv("VHUCTL") ? getenv("VHUCTL") : "../vhuctl/vhuctl";
 	struct backend b;
 	struct run r;
+	bool ok;
 
 	if (!backend_dir(&b, "vhu-bench-u"))
 		return;
@@ -198,8 +199,9 @@ static void against_vhuctl_user(void)
 				  "--queues", "2", NULL }, b.log);
 	RUN(&r, "--socket", b.sock, "--rw", "write", "--bs", "8k", "--iodepth", "16",
 	    "--queues", "2", "--verify", "--quiet");
-	backend_stop(&b, !run_ok(&r, r.status == 0 && strstr(r.out, "verify: 0 mismatches"),
-				 "write verify over 2 queues against vhuctl --datapath user passes"));
+	ok = run_ok(&r, r.status == 0 && strstr(r.out, "verify: 0 mismatches"),
+		    "write verify over 2 queues against vhuctl --datapath user passes");
+	backend_stop(&b, !ok);
 }
 
 void t_bench(void)

@@ -98,7 +98,7 @@ void t_proto(void)
 	t_isolation();
 	t_set_mem_table(&g);
 	t_real_qemu();
-	tap_ok(settle_fds(d->pid, d->baseline_fds) == d->baseline_fds,
+	tap_ok(exportd_settle(d) == d->baseline_fds,
 	       "daemon: no fd leaked across all sessions");
 
 	/* Shutdown with a frontend connected. */

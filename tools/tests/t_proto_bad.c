@@ -185,9 +185,10 @@ void t_bad_live(struct vf_guest *g, int *inflight_fd)
 		vf_close(&vf2);
 	}
 	vf_close(&vf);
-	ret = settle_fds(proto.d.pid, proto.d.baseline_fds);
-	tap_ok(ret == proto.d.baseline_fds, "bad: all fds released after the disconnect (%d, want %d)",
-	       ret, proto.d.baseline_fds);
+	ret = exportd_settle(&proto.d);
+	tap_ok(ret == proto.d.baseline_fds,
+	       "bad: all fds released after the disconnect (%d, want %d)", ret,
+	       proto.d.baseline_fds);
 }
 
 /* ---- errors that cost the connection ---------------------------------- */
@@ -251,7 +252,7 @@ void t_bad_fatal(void)
 	       "fatal: the daemon still serves after every dropped connection");
 	vf_close(&vf);
 	close(efd);
-	tap_ok(settle_fds(proto.d.pid, proto.d.baseline_fds) == proto.d.baseline_fds, "fatal: no fd leaked");
+	tap_ok(exportd_settle(&proto.d) == proto.d.baseline_fds, "fatal: no fd leaked");
 }
 
 /* An export whose frontend stalls mid-message holds up only itself. */

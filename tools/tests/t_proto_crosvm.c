@@ -116,5 +116,6 @@ void t_set_mem_table(struct vf_guest *g)
 	}
 	vf_close(&vf);
 	close(efd);
-	tap_ok(settle_fds(proto.d.pid, proto.d.baseline_fds) == proto.d.baseline_fds, "crosvm/legacy: no fd leaked");
+	tap_ok(exportd_settle(&proto.d) == proto.d.baseline_fds,
+	       "crosvm/legacy: no fd leaked");
 }

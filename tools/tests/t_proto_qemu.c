@@ -118,9 +118,10 @@ void t_qemu_lifecycle(struct vf_guest *g, int *inflight_fd)
 	i = wait_op(TDP_DETACH, m);
 	tap_ok(i >= 0 && tdp_count(TDP_STOP, m) == 2 && tdp_find(TDP_STOP, m) < i,
 	       "qemu: disconnect stops the running queues, then detaches");
-	ret = settle_fds(proto.d.pid, proto.d.baseline_fds);
-	tap_ok(ret == proto.d.baseline_fds, "qemu: no fd left open after the disconnect (%d, want %d)",
-	       ret, proto.d.baseline_fds);
+	ret = exportd_settle(&proto.d);
+	tap_ok(ret == proto.d.baseline_fds,
+	       "qemu: no fd left open after the disconnect (%d, want %d)", ret,
+	       proto.d.baseline_fds);
 
 	/* Reconnect: the inflight buffer is handed over again. */
 	*(uint64_t *)g->base = 0;
@@ -159,5 +160,5 @@ void t_qemu_lifecycle(struct vf_guest *g, int *inflight_fd)
 	       vf_req_sync(&vf, VU_REQ_RESET_OWNER, NULL, 0, NULL, 0) == 0 &&
 	       tdp_find(TDP_DETACH, m) >= 0, "reset: SET_OWNER after RESET_OWNER");
 	vf_close(&vf);
-	settle_fds(proto.d.pid, proto.d.baseline_fds);
+	exportd_settle(&proto.d);
 }

@@ -167,5 +167,5 @@ void t_real_qemu(void)
 		}
 		wait_op(TDP_DETACH, m);
 	}
-	settle_fds(proto.d.pid, proto.d.baseline_fds);
+	exportd_settle(&proto.d);
 }

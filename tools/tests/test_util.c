@@ -63,7 +63,6 @@ int fd_count(pid_t pid)
 	return n;
 }
 
-
 int settle_fds(pid_t pid, int want)
 {
 	int n = -1;
@@ -253,7 +252,7 @@ bool tmp_dir_make(struct tmp_dir *t, const char *prefix)
 {
 	memset(t, 0, sizeof(*t));
 	snprintf(t->path, sizeof(t->path), "/tmp/%s.XXXXXX", prefix);
-	return mkdtemp(t->path) != NULL;
+	return mkdtemp(t->path);
 }
 
 const char *tmp_file(struct tmp_dir *t, const char *name)
