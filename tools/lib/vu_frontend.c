@@ -73,6 +73,21 @@ void *vf_guest_ptr(struct vf_guest *g, uint64_t uaddr)
 	return NULL;
 }
 
+void vf_vr(struct vf_guest *g, int q, uint32_t num, bool fresh, struct vr *r)
+{
+	struct vu_vring_addr a;
+	void *desc, *avail, *used;
+
+	vf_ring_addrs(q, num, &a);
+	desc = vf_guest_ptr(g, a.desc);
+	avail = vf_guest_ptr(g, a.avail);
+	used = vf_guest_ptr(g, a.used);
+	if (fresh)
+		vr_init(r, num, desc, avail, used);
+	else
+		vr_attach(r, num, desc, avail, used);
+}
+
 /* ---- socket ---------------------------------------------------------- */
 
 int vf_connect(struct vf *vf, const char *path)
@@ -417,11 +432,13 @@ int vf_driver_ok(struct vf *vf, struct vf_guest *g, unsigned int nq,
 	}
 	for (unsigned int q = 0; q < nq; q++) {
 		struct vu_vring_addr a;
+		struct vr r;
 
+		/* The ring goes on where the device left it. */
 		vf_ring_addrs(q, num, &a);
+		vf_vr(g, q, num, false, &r);
 		if (vf_state_ack(vf, VU_REQ_SET_VRING_NUM, q, num) ||
-		    vf_state_ack(vf, VU_REQ_SET_VRING_BASE, q,
-				 *(uint16_t *)vf_guest_ptr(g, a.used + 2)) ||
+		    vf_state_ack(vf, VU_REQ_SET_VRING_BASE, q, vr_used_idx(&r)) ||
 		    vf_req_ack(vf, VU_REQ_SET_VRING_ADDR, &a, sizeof(a), NULL, 0) ||
 		    vring_eventfd(vf, VU_REQ_SET_VRING_KICK, q))
 			return -9;

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vring.h"
 #include "vu_proto.h"
 
 struct vf {
@@ -38,6 +39,12 @@ void vf_guest_fini(struct vf_guest *g);
 void vf_ring_addrs(int q, uint32_t num, struct vu_vring_addr *a);
 /* Our pointer to a frontend user address in region 0/1. */
 void *vf_guest_ptr(struct vf_guest *g, uint64_t uaddr);
+/*
+ * Queue q's ring of num entries at vf_ring_addrs(), for driving it: zeroed
+ * if fresh (vr_init()), else as an earlier driver left it (vr_attach()).
+ * r's event_idx and eventfds are the caller's to set.
+ */
+void vf_vr(struct vf_guest *g, int q, uint32_t num, bool fresh, struct vr *r);
 
 int vf_connect(struct vf *vf, const char *path);
 void vf_close(struct vf *vf);

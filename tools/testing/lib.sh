@@ -24,6 +24,8 @@
 #   tap_point STATUS DESC   the next TAP test point, "ok" if STATUS is 0;
 #                           tap_n counts the points, tap_failed the failures
 #   tap_plan                the plan for the points so far (at the end)
+#   tap_diag [FILE...]      the files' lines (or stdin's) as TAP
+#                           diagnostics, "# LINE"
 
 PROG=${PROG:-${0##*/}}
 
@@ -145,4 +147,8 @@ tap_point() {
 
 tap_plan() {
 	echo "1..$tap_n"
+}
+
+tap_diag() {
+	sed 's/^/# /' "$@"
 }

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -30,80 +31,64 @@
 
 #include "tap.h"
 #include "test_util.h"
+#include "util.h"
 #include "vu_frontend.h"
 
 #define DISK_SIZE (16u << 20)
 #define QSIZE 128
 
-static char dir[64], sock[128], img[128], logpath[128];
-static const char *vhuctl;
+static const char *vhuctl, *sock, *img, *logpath;
 
 static pid_t start_vhuctl(void)
 {
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execl(vhuctl, vhuctl, "export", "--socket", sock, "--backing", img,
-		      "--queues", "2", "--queue-size", "256", "--serial", "vhu-kernel-test",
-		      "--datapath", "kernel", (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
-
-static int run_out(const char *cmd, char *out, size_t len)
-{
-	FILE *p = popen(cmd, "r");
-	size_t n = 0;
-
-	if (!p)
-		return -1;
-	n = fread(out, 1, len - 1, p);
-	out[n] = '\0';
-	return pclose(p);
+	return spawn((char *[]){ (char *)vhuctl, "export", "--socket", (char *)sock,
+				 "--backing", (char *)img, "--queues", "2",
+				 "--queue-size", "256", "--serial", "vhu-kernel-test",
+				 "--datapath", "kernel", NULL }, logpath);
 }
 
 /*
- * Put one VIRTIO_BLK_T_IN request for sector 1 on queue 0: header,
- * 512-byte buffer and status, as three descriptors in region 0.
+ * `vhuctl stats --json` shows both strings; its output as a diagnostic
+ * if not.
  */
-struct req_layout {
-	uint64_t hdr, buf, status;	/* guest-physical */
-	uint8_t *hdr_p, *buf_p, *status_p;
-};
-
-static void post_read(struct vf_guest *g, struct req_layout *r, uint16_t slot)
+static bool stats_show(const char *a, const char *b)
 {
-	struct vu_vring_addr a;
-	struct vring_desc *d;
-	struct vring_avail *av;
-	struct virtio_blk_outhdr *h;
+	static struct run r;
 
-	vf_ring_addrs(0, QSIZE, &a);
-	d = vf_guest_ptr(g, a.desc);
-	av = vf_guest_ptr(g, a.avail);
-	/* Request buffers at 512K in region 0 (guest-physical = offset). */
-	r->hdr = VF_GPA0 + 0x80000;
-	r->buf = VF_GPA0 + 0x81000;
-	r->status = VF_GPA0 + 0x82000;
-	r->hdr_p = g->base + 0x80000;
-	r->buf_p = g->base + 0x81000;
-	r->status_p = g->base + 0x82000;
-	h = (void *)r->hdr_p;
-	h->type = VIRTIO_BLK_T_IN;
-	h->ioprio = 0;
-	h->sector = 1;
-	memset(r->buf_p, 0, 512);
-	*r->status_p = 0xff;
-	d[0] = (struct vring_desc){ r->hdr, sizeof(*h), VRING_DESC_F_NEXT, 1 };
-	d[1] = (struct vring_desc){ r->buf, 512, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2 };
-	d[2] = (struct vring_desc){ r->status, 1, VRING_DESC_F_WRITE, 0 };
-	av->ring[slot % QSIZE] = 0;
-	__atomic_store_n(&av->idx, (uint16_t)(slot + 1), __ATOMIC_RELEASE);
+	run_prog(&r, vhuctl, (const char *const[]){ "stats", "--json", NULL }, 10000);
+	if (r.status == 0 && strstr(r.out, a) && strstr(r.out, b))
+		return true;
+	tap_diag("stats (status %d): %s%s", r.status, r.out, r.err);
+	return false;
+}
+
+/* The request's buffers at 512K in region 0 (guest-physical = offset). */
+#define REQ_HDR		0x80000
+#define REQ_BUF		0x81000
+#define REQ_STATUS	0x82000
+
+/*
+ * One VIRTIO_BLK_T_IN request for sector 1 in the next avail entry of
+ * queue 0's ring, as the device left it: header, 512-byte buffer and
+ * status as descriptors 0, 1 and 2. Kicks go to kick_fd.
+ */
+static void post_read(struct vf_guest *g, struct vr *vr, int kick_fd)
+{
+	struct virtio_blk_outhdr *h = (void *)(g->base + REQ_HDR);
+	const struct vr_buf b[] = {
+		{ VF_GPA0 + REQ_HDR, sizeof(*h), false },
+		{ VF_GPA0 + REQ_BUF, 512, true },
+		{ VF_GPA0 + REQ_STATUS, 1, true },
+	};
+
+	*h = (struct virtio_blk_outhdr){ .type = VIRTIO_BLK_T_IN, .sector = 1 };
+	memset(g->base + REQ_BUF, 0, 512);
+	g->base[REQ_STATUS] = 0xff;
+	vf_vr(g, 0, QSIZE, false, vr);
+	vr->kick_fd = kick_fd;
+	vr_add_chain(vr, 0, b, ARRAY_SIZE(b));
+	vr_push(vr, 0);
+	vr_publish(vr);
 }
 
 /* vhu.ko recorded @used requests in the area, the last with @counter. */
@@ -126,32 +111,35 @@ static void check_area(int fd, uint16_t used, uint64_t counter, const char *when
 	munmap(p, size);
 }
 
-static int kick(int efd)
+/*
+ * Kick, wait up to 5 s for the device to use the read post_read() put on
+ * the ring, check its status (in *status) and data.
+ */
+static bool read_served(struct vf_guest *g, struct vr *vr, uint8_t *status)
 {
-	uint64_t one = 1;
+	uint32_t head = ~0u, len;
+	bool used = false;
 
-	return write(efd, &one, 8) == 8 ? 0 : -1;
-}
-
-/* Kick, wait up to 5 s for the read posted by post_read(), check it. */
-static bool kick_and_wait(int efd, const struct req_layout *r)
-{
-	kick(efd);
-	for (int i = 0; i < 500 && *(volatile uint8_t *)r->status_p == 0xff; i++)
-		usleep(10000);
-	return *r->status_p == VIRTIO_BLK_S_OK && !memcmp(r->buf_p, "vhu-sector-1", 12);
+	if (!vr_kick(vr))
+		for (int i = 0; i < 500 && !(used = vr_get_used(vr, &head, &len)); i++)
+			usleep(10000);
+	*status = g->base[REQ_STATUS];
+	return used && head == 0 && *status == VIRTIO_BLK_S_OK &&
+	       !memcmp(g->base + REQ_BUF, "vhu-sector-1", 12);
 }
 
 int main(void)
 {
-	struct vf_guest g;
-	struct vf vf;
-	struct req_layout r;
 	struct virtio_blk_config cfg;
+	struct tmp_dir dir;
+	struct vf_guest g;
 	uint32_t bases[2];
-	int inflight_fd = -1, st, kick_fd, ret, i;
-	char out[8192], cmd[300];
+	uint8_t status;
+	struct vf vf;
+	struct vr vr;
+	int inflight_fd = -1, st, kick_fd, ret;
 	pid_t pid;
+	bool ok;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	vhuctl = getenv("VHUCTL") ? getenv("VHUCTL") : "../vhuctl/vhuctl";
@@ -159,12 +147,11 @@ int main(void)
 		printf("1..0 # SKIP /dev/vhu not usable (vhu.ko not loaded, or not root)\n");
 		return 0;
 	}
-	snprintf(dir, sizeof(dir), "/tmp/vhuctl-ktest.XXXXXX");
-	if (!mkdtemp(dir) || vf_guest_init(&g))
+	if (!tmp_dir_make(&dir, "vhuctl-ktest") || vf_guest_init(&g))
 		return 1;
-	snprintf(sock, sizeof(sock), "%s/vhu.sock", dir);
-	snprintf(img, sizeof(img), "%s/disk.img", dir);
-	snprintf(logpath, sizeof(logpath), "%s/vhuctl.log", dir);
+	sock = tmp_file(&dir, "vhu.sock");
+	img = tmp_file(&dir, "disk.img");
+	logpath = tmp_file(&dir, "vhuctl.log");
 	make_file(img, DISK_SIZE);
 	{
 		/* Sector 1 holds a known pattern. */
@@ -204,19 +191,19 @@ int main(void)
 
 		ret = vf_req_ack(&vf, VU_REQ_SET_VRING_KICK, &v, 8, &kick_fd, 1);
 	}
-	post_read(&g, &r, 0);
-	tap_ok(ret == 0 && kick_and_wait(kick_fd, &r),
-	       "kernel: vhu.ko serves a read posted on the ring (status %u)", *r.status_p);
+	post_read(&g, &vr, kick_fd);
+	ok = read_served(&g, &vr, &status) && ret == 0;
+	tap_ok(ok, "kernel: vhu.ko serves a read posted on the ring (status %u)", status);
 
-	snprintf(cmd, sizeof(cmd), "%s stats --json", vhuctl);
-	ret = run_out(cmd, out, sizeof(out));
-	tap_ok(ret == 0 && strstr(out, "\"reqs_in\":1") && strstr(out, "\"state\":\"running\""),
+	tap_ok(stats_show("\"reqs_in\":1", "\"state\":\"running\""),
 	       "kernel: vhuctl stats --json shows the running vring and the read");
-	if (ret || !strstr(out, "\"reqs_in\":1"))
-		tap_diag("stats: %s", out);
-	snprintf(cmd, sizeof(cmd), "%s version --json", vhuctl);
-	ret = run_out(cmd, out, sizeof(out));
-	tap_ok(ret == 0 && strstr(out, "\"loaded\":true"), "kernel: vhuctl version sees the module");
+	{
+		static struct run r;
+
+		run_prog(&r, vhuctl, (const char *const[]){ "version", "--json", NULL }, 10000);
+		tap_ok(r.status == 0 && strstr(r.out, "\"loaded\":true"),
+		       "kernel: vhuctl version sees the module");
+	}
 
 	ret = vf_stop(&vf, 2, bases);
 	tap_ok(ret == 0 && bases[0] == 1 && bases[1] == 0,
@@ -262,21 +249,17 @@ int main(void)
 	ret = ret ?: vf_driver_ok(&vf, &g, 2, QSIZE, &inflight_fd, true);
 	tap_ok(ret == 0, "kernel: a new daemon after SIGKILL takes the same inflight area (step %d)",
 	       ret);
-	post_read(&g, &r, 1);
+	post_read(&g, &vr, kick_fd);
 	{
 		uint64_t v = 0;
 
 		/* Our kick fd again: the new daemon got vf's own. */
 		ret = vf_req_ack(&vf, VU_REQ_SET_VRING_KICK, &v, 8, &kick_fd, 1);
 	}
-	tap_ok(ret == 0 && kick_and_wait(kick_fd, &r),
-	       "kernel: the new daemon's vhu.ko serves the next read (status %u)", *r.status_p);
-	snprintf(cmd, sizeof(cmd), "%s stats --json", vhuctl);
-	ret = run_out(cmd, out, sizeof(out));
-	tap_ok(ret == 0 && strstr(out, "\"reqs_in\":1,") && strstr(out, "\"last_avail_idx\":2"),
+	ok = read_served(&g, &vr, &status) && ret == 0;
+	tap_ok(ok, "kernel: the new daemon's vhu.ko serves the next read (status %u)", status);
+	tap_ok(stats_show("\"reqs_in\":1,", "\"last_avail_idx\":2"),
 	       "kernel: the new device ran that read only, resuming at avail index 2");
-	if (ret || !strstr(out, "\"reqs_in\":1,"))
-		tap_diag("stats: %s", out);
 	check_area(inflight_fd, 2, 2, "after the hand-over");
 
 	/* An area that contradicts the used ring: refused, and the log says so. */
@@ -285,8 +268,6 @@ int main(void)
 		uint8_t *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
 				  inflight_fd, 0);
 		struct vhu_inflight_queue *h = (void *)p;
-		bool said = false;
-		FILE *f;
 
 		ret = p == MAP_FAILED ? -1 : vf_stop(&vf, 2, bases);
 		if (p != MAP_FAILED) {
@@ -295,12 +276,7 @@ int main(void)
 			h->used_idx -= 200;
 			munmap(p, size);
 		}
-		f = fopen(logpath, "r");
-		while (f && fgets(out, sizeof(out), f))
-			said |= !!strstr(out, "does not match the used ring");
-		if (f)
-			fclose(f);
-		tap_ok(ret == -10 && said,
+		tap_ok(ret == -10 && file_count(logpath, "does not match the used ring") > 0,
 		       "kernel: a start on an inconsistent inflight area is refused and logged (step %d)",
 		       ret);
 	}
@@ -327,21 +303,11 @@ int main(void)
 	}
 	tap_ok(!ret && WIFEXITED(st) && WEXITSTATUS(st) == 0 && access(sock, F_OK),
 	       "kernel: SIGTERM: exit status 0, socket removed");
-	{
-		FILE *f = fopen(logpath, "r");
-		char line[300];
-
-		while (f && fgets(line, sizeof(line), f))
-			tap_diag("vhuctl: %.*s", (int)strcspn(line, "\n"), line);
-		if (f)
-			fclose(f);
-	}
+	diag_file("vhuctl", logpath, INT_MAX);
 	if (inflight_fd >= 0)
 		close(inflight_fd);
 	close(kick_fd);
 	vf_guest_fini(&g);
-	unlink(logpath);
-	unlink(img);
-	tap_ok(rmdir(dir) == 0, "kernel: no files left behind");
+	tap_ok(tmp_dir_remove(&dir), "kernel: no files left behind");
 	return tap_done();
 }

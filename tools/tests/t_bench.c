@@ -84,63 +84,75 @@ static const char *find_qsd(void)
 	return NULL;
 }
 
-static pid_t start_qsd(const char *qsd, const char *img, const char *sock)
-{
-	char file[400], exp[400];
+/* A backend serving a 16 MiB disk.img on sock, in a directory of its own. */
+struct backend {
+	struct tmp_dir dir;
+	const char *img, *sock, *log;
 	pid_t pid;
+};
 
-	snprintf(file, sizeof(file), "driver=file,node-name=f0,filename=%s,aio=threads", img);
-	snprintf(exp, sizeof(exp), "type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,"
-		 "addr.path=%s,writable=on,num-queues=2", sock);
-	pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		dup2(null, 0);
-		dup2(null, 1);
-		execl(qsd, qsd, "--blockdev", file, "--export", exp, (char *)NULL);
-		_exit(127);
+static bool backend_dir(struct backend *b, const char *prefix)
+{
+	if (!tmp_dir_make(&b->dir, prefix)) {
+		tap_ok(false, "bench: temporary directory");
+		return false;
 	}
-	return pid;
+	b->img = tmp_file(&b->dir, "disk.img");
+	b->sock = tmp_file(&b->dir, "backend.sock");
+	b->log = tmp_file(&b->dir, "backend.log");
+	b->pid = -1;
+	make_file(b->img, 16 << 20);
+	return true;
 }
 
-static void stop_qsd(pid_t pid)
+/* Its output as diagnostics when a test failed; then it goes. */
+static void backend_stop(struct backend *b, bool failed)
 {
 	int st;
 
-	stop_child(pid, 5000, &st);
+	stop_child(b->pid, 5000, &st);
+	if (failed)
+		diag_file("backend", b->log, 20);
+	tmp_dir_remove(&b->dir);
+}
+
+/* A result about run r, with its status and output when it fails. */
+static bool run_ok(const struct run *r, bool cond, const char *what)
+{
+	if (!tap_ok(cond, "bench: %s", what))
+		tap_diag("status %d\n%s%s", r->status, r->out, r->err);
+	return cond;
 }
 
 static void against_qsd(void)
 {
-	char dir[] = "/tmp/vhu-bench-t.XXXXXX", img[256], sock[256], pid_s[32];
 	const char *qsd = find_qsd();
+	char file[400], exp[400], pid_s[32];
+	char *argv[] = { (char *)qsd, "--blockdev", file, "--export", exp, NULL };
+	struct backend b;
+	bool ok = true;
 	struct run r;
-	pid_t pid;
 	int fd;
 
 	if (!qsd) {
 		tap_ok(true, "bench: # SKIP qemu-storage-daemon not installed");
 		return;
 	}
-	if (!mkdtemp(dir)) {
-		tap_ok(false, "bench: temporary directory");
+	if (!backend_dir(&b, "vhu-bench-t"))
 		return;
-	}
-	snprintf(img, sizeof(img), "%s/disk.img", dir);
-	snprintf(sock, sizeof(sock), "%s/qsd.sock", dir);
-	make_file(img, 16 << 20);
-	pid = start_qsd(qsd, img, sock);
-	snprintf(pid_s, sizeof(pid_s), "%d", (int)pid);
+	snprintf(file, sizeof(file), "driver=file,node-name=f0,filename=%s,aio=threads", b.img);
+	snprintf(exp, sizeof(exp), "type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,"
+		 "addr.path=%s,writable=on,num-queues=2", b.sock);
+	b.pid = spawn(argv, b.log);
+	snprintf(pid_s, sizeof(pid_s), "%d", (int)b.pid);
 
-	RUN(&r, "--socket", sock, "--rw", "randwrite", "--bs", "4k", "--iodepth", "8",
+	RUN(&r, "--socket", b.sock, "--rw", "randwrite", "--bs", "4k", "--iodepth", "8",
 	    "--queues", "2", "--verify", "--quiet");
-	if (!tap_ok(r.status == 0 && strstr(r.out, "verify: 0 mismatches"),
-		    "bench: randwrite verify over 2 queues against qsd passes"))
-		tap_diag("status %d\n%s%s", r.status, r.out, r.err);
+	ok &= run_ok(&r, r.status == 0 && strstr(r.out, "verify: 0 mismatches"),
+		     "randwrite verify over 2 queues against qsd passes");
 
 	/* Flip one sector on the backing file behind the daemon's back. */
-	fd = open(img, O_WRONLY);
+	fd = open(b.img, O_WRONLY);
 	if (fd >= 0) {
 		char junk[512];
 
@@ -149,71 +161,47 @@ static void against_qsd(void)
 			tap_diag("pwrite failed");
 		close(fd);
 	}
-	RUN(&r, "--socket", sock, "--rw", "read", "--bs", "16k", "--iodepth", "4",
+	RUN(&r, "--socket", b.sock, "--rw", "read", "--bs", "16k", "--iodepth", "4",
 	    "--queues", "2", "--verify-only", "--quiet");
-	if (!tap_ok(r.status == 1 && strstr(r.out, "verify: 1 mismatches") &&
-		    strstr(r.out, "sector at byte 5244416"),
-		    "bench: verify-only catches the corrupted sector and names it"))
-		tap_diag("status %d\n%s%s", r.status, r.out, r.err);
+	ok &= run_ok(&r, r.status == 1 && strstr(r.out, "verify: 1 mismatches") &&
+		     strstr(r.out, "sector at byte 5244416"),
+		     "verify-only catches the corrupted sector and names it");
 
-	RUN(&r, "--socket", sock, "--rw", "randread", "--iodepth", "4", "--runtime", "1",
+	RUN(&r, "--socket", b.sock, "--rw", "randread", "--iodepth", "4", "--runtime", "1",
 	    "--backend-pid", pid_s, "--kthread-prefix", "", "--json");
-	if (!tap_ok(r.status == 0 && count_lines(r.out) == 1 && r.out[0] == '{' &&
-		    strstr(r.out, "\"iops\":") && strstr(r.out, "\"p99.9\":") &&
-		    strstr(r.out, "\"us_per_io\":"),
-		    "bench: --json is one object with IOPS, percentiles and CPU per I/O"))
-		tap_diag("status %d\n%s%s", r.status, r.out, r.err);
+	ok &= run_ok(&r, r.status == 0 && count_lines(r.out) == 1 && r.out[0] == '{' &&
+		     strstr(r.out, "\"iops\":") && strstr(r.out, "\"p99.9\":") &&
+		     strstr(r.out, "\"us_per_io\":"),
+		     "--json is one object with IOPS, percentiles and CPU per I/O");
 
-	RUN(&r, "--socket", sock, "--runtime", "1", "--queues", "4", "--quiet");
-	if (!tap_ok(r.status == 1 && strstr(r.err, "only 2 queues"),
-		    "bench: more queues than the backend has is a clear error"))
-		tap_diag("status %d\n%s%s", r.status, r.out, r.err);
+	RUN(&r, "--socket", b.sock, "--runtime", "1", "--queues", "4", "--quiet");
+	ok &= run_ok(&r, r.status == 1 && strstr(r.err, "only 2 queues"),
+		     "more queues than the backend has is a clear error");
 
-	RUN(&r, "--socket", sock, "--runtime", "1", "--size", "1g", "--quiet");
-	if (!tap_ok(r.status == 2 && strstr(r.err, "larger than the disk"),
-		    "bench: --size beyond the disk is a clear error"))
-		tap_diag("status %d\n%s%s", r.status, r.out, r.err);
-
-	stop_qsd(pid);
-	unlink(img);
-	unlink(sock);
-	rmdir(dir);
+	RUN(&r, "--socket", b.sock, "--runtime", "1", "--size", "1g", "--quiet");
+	ok &= run_ok(&r, r.status == 2 && strstr(r.err, "larger than the disk"),
+		     "--size beyond the disk is a clear error");
+	backend_stop(&b, !ok);
 }
 
 /* The same verify through vhuctl's userspace datapath (no module needed). */
 static void against_vhuctl_user(void)
 {
 	const char *vhuctl = getenv("VHUCTL") ? getenv("VHUCTL") : "../vhuctl/vhuctl";
-	char dir[] = "/tmp/vhu-bench-u.XXXXXX", img[256], sock[256];
+	struct backend b;
 	struct run r;
-	pid_t pid;
+	bool ok;
 
-	if (!mkdtemp(dir)) {
-		tap_ok(false, "bench: temporary directory");
+	if (!backend_dir(&b, "vhu-bench-u"))
 		return;
-	}
-	snprintf(img, sizeof(img), "%s/disk.img", dir);
-	snprintf(sock, sizeof(sock), "%s/u.sock", dir);
-	make_file(img, 16 << 20);
-	pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		dup2(null, 1);
-		dup2(null, 2);
-		execl(vhuctl, vhuctl, "export", "--datapath", "user", "--socket", sock,
-		      "--backing", img, "--queues", "2", (char *)NULL);
-		_exit(127);
-	}
-	RUN(&r, "--socket", sock, "--rw", "write", "--bs", "8k", "--iodepth", "16",
+	b.pid = spawn((char *[]){ (char *)vhuctl, "export", "--datapath", "user",
+				  "--socket", (char *)b.sock, "--backing", (char *)b.img,
+				  "--queues", "2", NULL }, b.log);
+	RUN(&r, "--socket", b.sock, "--rw", "write", "--bs", "8k", "--iodepth", "16",
 	    "--queues", "2", "--verify", "--quiet");
-	if (!tap_ok(r.status == 0 && strstr(r.out, "verify: 0 mismatches"),
-		    "bench: write verify over 2 queues against vhuctl --datapath user passes"))
-		tap_diag("status %d\n%s%s", r.status, r.out, r.err);
-	stop_qsd(pid);	/* SIGTERM, then SIGKILL after 5 s */
-	unlink(img);
-	unlink(sock);
-	rmdir(dir);
+	ok = run_ok(&r, r.status == 0 && strstr(r.out, "verify: 0 mismatches"),
+		    "write verify over 2 queues against vhuctl --datapath user passes");
+	backend_stop(&b, !ok);
 }
 
 void t_bench(void)

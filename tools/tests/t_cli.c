@@ -44,20 +44,21 @@ static void expect_error(const char *what, int status, const char *needle,
 
 void t_cli(void)
 {
-	char dir[] = "/tmp/vhuctl-cli.XXXXXX";
-	char img[256], empty[256], odd[256], sock[256], twice[600];
 	bool module = access("/sys/module/vhu", F_OK) == 0;
+	const char *img, *empty, *odd, *sock;
+	struct tmp_dir dir;
+	char twice[600];
 	struct stat st;
 	struct run r;
 
-	if (!mkdtemp(dir)) {
+	if (!tmp_dir_make(&dir, "vhuctl-cli")) {
 		tap_ok(false, "cli: temporary directory");
 		return;
 	}
-	snprintf(img, sizeof(img), "%s/disk.img", dir);
-	snprintf(empty, sizeof(empty), "%s/empty.img", dir);
-	snprintf(odd, sizeof(odd), "%s/odd.img", dir);
-	snprintf(sock, sizeof(sock), "%s/vhu.sock", dir);
+	img = tmp_file(&dir, "disk.img");
+	empty = tmp_file(&dir, "empty.img");
+	odd = tmp_file(&dir, "odd.img");
+	sock = tmp_file(&dir, "vhu.sock");
 	make_file(img, 1 << 20);
 	make_file(empty, 0);
 	make_file(odd, 1000);
@@ -118,8 +119,9 @@ void t_cli(void)
 	ERR("backing not a multiple of the block size", 1, "not a multiple",
 	    "export", "--socket", sock, "--backing", odd);
 	ERR("backing a directory", 1, "not a regular file", "export", "--socket",
-	    sock, "--backing", dir, "--readonly");
-	snprintf(twice, sizeof(twice), "socket=%s/other.sock,backing=%s", dir, img);
+	    sock, "--backing", dir.path, "--readonly");
+	snprintf(twice, sizeof(twice), "socket=%s,backing=%s", tmp_file(&dir, "other.sock"),
+		 img);
 	ERR("the same backing writable twice", 1, "exported twice", "export",
 	    "--socket", sock, "--backing", img, "--export", twice);
 	if (!module && access("/dev/vhu", F_OK) != 0) {
@@ -128,9 +130,5 @@ void t_cli(void)
 	}
 	tap_ok(stat(sock, &st) != 0, "cli: failed exports leave no socket behind");
 
-	unlink(sock);
-	unlink(img);
-	unlink(empty);
-	unlink(odd);
-	tap_ok(rmdir(dir) == 0, "cli: no files left behind");
+	tap_ok(tmp_dir_remove(&dir), "cli: no files left behind");
 }

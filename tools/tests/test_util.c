@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -16,8 +17,7 @@
 
 #include "tap.h"
 #include "test_util.h"
-
-/* ---- helpers --------------------------------------------------------- */
+#include "util.h"
 
 int wait_pid_bounded(pid_t pid, int ms, int *status)
 {
@@ -63,7 +63,6 @@ int fd_count(pid_t pid)
 	return n;
 }
 
-
 int settle_fds(pid_t pid, int want)
 {
 	int n = -1;
@@ -88,6 +87,23 @@ pid_t fork_logged(const char *logpath)
 	if (fd >= 0)
 		dup2(fd, 2);
 	return 0;
+}
+
+pid_t spawn(char *const argv[], const char *out)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int null = open("/dev/null", O_RDONLY);
+
+		dup2(null, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
 }
 
 bool wait_socket(const char *path)
@@ -205,4 +221,57 @@ int count_lines(const char *s)
 	for (; *s; s++)
 		n += *s == '\n';
 	return n;
+}
+
+int file_count(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n += !!strstr(line, needle);
+	fclose(f);
+	return n;
+}
+
+void diag_file(const char *what, const char *path, int max)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+
+	while (f && max-- > 0 && fgets(line, sizeof(line), f))
+		tap_diag("%s: %.*s", what, (int)strcspn(line, "\n"), line);
+	if (f)
+		fclose(f);
+}
+
+bool tmp_dir_make(struct tmp_dir *t, const char *prefix)
+{
+	memset(t, 0, sizeof(*t));
+	snprintf(t->path, sizeof(t->path), "/tmp/%s.XXXXXX", prefix);
+	return mkdtemp(t->path);
+}
+
+const char *tmp_file(struct tmp_dir *t, const char *name)
+{
+	static char unlisted[128];
+	char *p = unlisted;
+
+	/* One too many stays behind, and tmp_dir_remove() says so. */
+	if (t->nfiles < ARRAY_SIZE(t->files))
+		p = t->files[t->nfiles++];
+	else
+		tap_diag("%s/%s: more than %zu files", t->path, name, ARRAY_SIZE(t->files));
+	snprintf(p, sizeof(t->files[0]), "%s/%s", t->path, name);
+	return p;
+}
+
+bool tmp_dir_remove(struct tmp_dir *t)
+{
+	for (unsigned int i = 0; i < t->nfiles; i++)
+		unlink(t->files[i]);
+	return rmdir(t->path) == 0;
 }

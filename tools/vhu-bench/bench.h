@@ -5,8 +5,8 @@
  * One file per concern:
  *   main.c   option table, parsing, the run
  *   setup.c  guest memory and QEMU-like negotiation with the backend
- *   ring.c   our split virtqueues (EVENT_IDX, kick/call eventfds)
- *   job.c    one thread per queue: the I/O pattern, verify tags
+ *   job.c    one thread per queue: the I/O pattern, verify tags, its ring
+ *            (tools/lib/vring.c: EVENT_IDX, kick/call eventfds)
  *   stats.c  latency histogram, backend CPU time, progress and reports
  */
 #ifndef VHU_BENCH_H
@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "vring.h"
 #include "vu_frontend.h"
 
 #define VB_MAX_QUEUES	16
@@ -57,44 +58,20 @@ void vb_hist_add(struct vb_hist *h, uint64_t ns);
 void vb_hist_merge(struct vb_hist *dst, const struct vb_hist *src);
 uint64_t vb_hist_pct(const struct vb_hist *h, double pct);
 
-/* ---- split ring (ring.c) --------------------------------------------- */
-struct vb_ring {
-	uint32_t num;
-	struct vring_desc *desc;
-	struct vring_avail *avail;
-	struct vring_used *used;
-	uint64_t desc_ua, avail_ua, used_ua;	/* our (frontend) addresses */
-	uint16_t avail_idx, last_used;
-	bool event_idx;
-	bool poll;
-	int kick, call;			/* eventfds */
-	uint64_t kicks, waits;
-};
-/* Ring memory bytes for num entries (page aligned parts). */
-uint64_t vb_ring_bytes(uint32_t num);
-void vb_ring_init(struct vb_ring *r, void *mem, uint64_t ua, uint32_t num,
-		  bool event_idx);
-void vb_ring_push(struct vb_ring *r, uint16_t head);
-/* Publish pushed entries, kick if the device wants it. */
-void vb_ring_publish(struct vb_ring *r, uint16_t old);
-/* Next completed head or -1; *len gets the used length. */
-int vb_ring_pop(struct vb_ring *r, uint32_t *len);
-/* Block until the device signals (or returns early if something is used). */
-int vb_ring_wait(struct vb_ring *r);
-
 /* ---- the device (setup.c) -------------------------------------------- */
 struct vb_dev {
 	struct vf vf;
 	uint64_t features;		/* virtio features acked */
 	uint64_t capacity;		/* bytes */
 	uint32_t num;			/* ring size */
+	size_t ring_bytes;		/* one queue's ring, page aligned parts */
 	unsigned int nq;
 	int memfd;
 	uint8_t *mem;
 	uint64_t mem_size;
 	uint64_t mem_ua;		/* == (uintptr_t)mem; GPA 0 */
 	int inflight_fd;
-	struct vb_ring ring[VB_MAX_QUEUES];
+	struct vr ring[VB_MAX_QUEUES];	/* at mem + q * ring_bytes */
 	uint8_t *qmem[VB_MAX_QUEUES];	/* per queue buffers after the rings */
 	uint64_t qmem_gpa[VB_MAX_QUEUES];
 };
@@ -114,6 +91,7 @@ struct vb_job {
 	uint64_t errors, mismatches;
 	char first_mismatch[160];
 	struct vb_hist hist;
+	uint64_t waits;			/* waits for a call */
 	int failed;			/* protocol failure: -errno */
 };
 extern volatile int vb_stop;

@@ -2,7 +2,9 @@
 /*
  * One thread per queue. Each keeps iodepth requests in flight on its own
  * ring, over its own slice of the disk (so verify never races between
- * queues): slot i owns descriptors 3i..3i+2 (header, data, status).
+ * queues): slot i owns descriptors 3i..3i+2 (header, data, status). The
+ * ring is driven as a guest driver does (tools/lib/vring.h): kicks and
+ * calls suppressed with EVENT_IDX when negotiated, or --poll for no calls.
  *
  * Verify: every 512-byte sector written carries a tag (magic, its byte
  * offset, the seed) and a pattern derived from both; the write phase
@@ -18,7 +20,6 @@
 #include <time.h>
 
 #include <linux/virtio_blk.h>
-#include <linux/virtio_ring.h>
 
 #include "bench.h"
 #include "util.h"
@@ -99,7 +100,7 @@ struct slot {
 
 struct ctx {
 	struct vb_job *j;
-	struct vb_ring *r;
+	struct vr *r;
 	uint8_t *cells, *data;
 	uint64_t cells_gpa, data_gpa;
 	struct slot slot[VB_MAX_DEPTH];
@@ -127,8 +128,8 @@ static void submit(struct ctx *c, unsigned int i)
 	const struct vb_opts *o = c->j->o;
 	struct virtio_blk_outhdr *h = (void *)(c->cells + 64 * i);
 	uint8_t *status = c->cells + 64 * i + 16;
-	struct vring_desc *d = &c->r->desc[3 * i];
 	struct slot *s = &c->slot[i];
+	struct vr_buf b[3];
 
 	s->blk = next_blk(c);
 	s->write = c->write;
@@ -138,14 +139,34 @@ static void submit(struct ctx *c, unsigned int i)
 	*status = 0xff;
 	if (s->write && c->verify)
 		tag_fill(c->data + i * o->bs, s->blk * o->bs, o->bs, o->seed);
-	d[0] = (struct vring_desc){ c->cells_gpa + 64 * i, 16, VRING_DESC_F_NEXT, 3 * i + 1 };
-	d[1] = (struct vring_desc){ c->data_gpa + i * o->bs, o->bs,
-				    VRING_DESC_F_NEXT | (s->write ? 0 : VRING_DESC_F_WRITE),
-				    3 * i + 2 };
-	d[2] = (struct vring_desc){ c->cells_gpa + 64 * i + 16, 1, VRING_DESC_F_WRITE, 0 };
+	b[0] = (struct vr_buf){ c->cells_gpa + 64 * i, 16, false };
+	b[1] = (struct vr_buf){ c->data_gpa + i * o->bs, o->bs, !s->write };
+	b[2] = (struct vr_buf){ c->cells_gpa + 64 * i + 16, 1, true };
+	vr_add_chain(c->r, 3 * i, b, 3);
 	c->issued++;
 	s->t0 = vb_now_ns();
-	vb_ring_push(c->r, 3 * i);
+	vr_push(c->r, 3 * i);
+}
+
+/* Publish what submit() pushed, with a kick if the device wants one. */
+static int publish(struct vr *r)
+{
+	if (r->avail_idx == r->kicked_idx)
+		return 0;
+	vr_publish(r);
+	return vr_kick_needed(r) ? vr_kick(r) : 0;
+}
+
+/* Wait for a call, unless something was used meanwhile (or --poll). */
+static int wait_call(struct ctx *c)
+{
+	int ret;
+
+	if (c->j->o->poll || vr_enable_calls(c->r))
+		return 0;
+	c->j->waits++;
+	ret = vr_wait_call(c->r, 1000);
+	return ret < 0 && ret != -EINTR ? ret : 0;
 }
 
 static bool more(struct ctx *c)
@@ -178,18 +199,17 @@ static int phase(struct ctx *c)
 {
 	unsigned int depth = c->j->o->iodepth, inflight = 0;
 	uint64_t drain_start = 0;
-	uint16_t old = c->r->avail_idx;
+	int ret;
 
 	for (unsigned int i = 0; i < depth && more(c); i++, inflight++)
 		submit(c, i);
-	vb_ring_publish(c->r, old);
-	while (inflight) {
+	ret = publish(c->r);
+	while (inflight && !ret) {
 		uint64_t now = 0;
+		uint32_t head, len;
 		bool any = false;
-		int head, ret;
 
-		old = c->r->avail_idx;
-		while ((head = vb_ring_pop(c->r, NULL)) >= 0) {
+		while (vr_get_used(c->r, &head, &len)) {
 			unsigned int i = head / 3;
 
 			if (head % 3 || i >= depth)
@@ -203,8 +223,8 @@ static int phase(struct ctx *c)
 			else
 				inflight--;
 		}
-		vb_ring_publish(c->r, old);
-		if (any)
+		ret = publish(c->r);
+		if (any || ret)
 			continue;
 		if (!more(c)) {
 			if (!drain_start)
@@ -212,11 +232,9 @@ static int phase(struct ctx *c)
 			else if (vb_now_ns() - drain_start > 10000000000ull)
 				return -ETIMEDOUT;	/* the backend lost requests */
 		}
-		ret = vb_ring_wait(c->r);
-		if (ret)
-			return ret;
+		ret = wait_call(c);
 	}
-	return 0;
+	return ret;
 }
 
 void *vb_job_run(void *arg)

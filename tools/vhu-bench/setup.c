@@ -56,7 +56,8 @@ static int new_eventfd(void)
 int vb_dev_open(struct vb_dev *d, const struct vb_opts *o, char *err, size_t errlen)
 {
 	struct vu_config_msg cfg = { .offset = 0, .size = 57 };
-	uint64_t f, pf, v, off = 0;
+	uint64_t f, pf, v;
+	size_t avail_off, used_off;
 	struct virtio_blk_config bc;
 	int ret;
 
@@ -64,12 +65,12 @@ int vb_dev_open(struct vb_dev *d, const struct vb_opts *o, char *err, size_t err
 	d->memfd = d->inflight_fd = -1;
 	d->nq = o->queues;
 	d->num = ring_size(o->iodepth);
+	d->ring_bytes = vr_layout_size(d->num, 4096, NULL, NULL);
 	for (unsigned int q = 0; q < VB_MAX_QUEUES; q++)
-		d->ring[q].kick = d->ring[q].call = -1;
+		d->ring[q].kick_fd = d->ring[q].call_fd = -1;
 
 	/* Guest memory: rings of every queue, then every queue's buffers. */
-	d->mem_size = ALIGN(vb_ring_bytes(d->num) * d->nq + vb_qmem_bytes(o) * d->nq,
-			       2u << 20);
+	d->mem_size = ALIGN((d->ring_bytes + vb_qmem_bytes(o)) * d->nq, 2u << 20);
 	d->memfd = memfd_create("vhu-bench-guest", MFD_CLOEXEC);
 	if (d->memfd < 0 || ftruncate(d->memfd, d->mem_size))
 		FAIL("guest memory: %s", strerror(errno));
@@ -80,6 +81,8 @@ int vb_dev_open(struct vb_dev *d, const struct vb_opts *o, char *err, size_t err
 		FAIL("guest memory: %s", strerror(errno));
 	}
 	d->mem_ua = (uintptr_t)d->mem;
+	for (unsigned int q = 0; q < d->nq; q++)
+		vr_layout(&d->ring[q], d->mem + q * d->ring_bytes, d->num, 4096);
 
 	ret = vf_connect(&d->vf, o->socket);
 	if (ret)
@@ -115,11 +118,13 @@ int vb_dev_open(struct vb_dev *d, const struct vb_opts *o, char *err, size_t err
 	if ((ret = vf_request(&d->vf, VU_REQ_SET_OWNER, NULL, 0, NULL, 0)))
 		FAIL("SET_OWNER: %d", ret);
 	for (unsigned int q = 0; q < d->nq; q++) {
-		d->ring[q].call = new_eventfd();
-		d->ring[q].kick = new_eventfd();
-		if (d->ring[q].call < 0 || d->ring[q].kick < 0)
+		struct vr *r = &d->ring[q];
+
+		r->call_fd = new_eventfd();
+		r->kick_fd = new_eventfd();
+		if (r->call_fd < 0 || r->kick_fd < 0)
 			FAIL("eventfd: %s", strerror(errno));
-		if ((ret = vf_vring_fd(&d->vf, VU_REQ_SET_VRING_CALL, q, d->ring[q].call)))
+		if ((ret = vf_vring_fd(&d->vf, VU_REQ_SET_VRING_CALL, q, r->call_fd)))
 			FAIL("SET_VRING_CALL: %d", ret);
 	}
 	if ((ret = vf_send(&d->vf, VU_REQ_GET_CONFIG, false, &cfg,
@@ -172,22 +177,15 @@ int vb_dev_open(struct vb_dev *d, const struct vb_opts *o, char *err, size_t err
 				      &d->memfd, 1)))
 			FAIL("SET_MEM_TABLE: %d", ret);
 	}
+	vr_layout_size(d->num, 4096, &avail_off, &used_off);
 	for (unsigned int q = 0; q < d->nq; q++) {
-		struct vb_ring *r = &d->ring[q];
-		struct vu_vring_addr a = { .index = q };
-		int kick = r->kick, call = r->call;
-		struct vu_vring_state st;
+		struct vr *r = &d->ring[q];
+		uint64_t ua = d->mem_ua + q * d->ring_bytes;
+		struct vu_vring_addr a = { .index = q, .desc = ua, .avail = ua + avail_off,
+					   .used = ua + used_off };
+		struct vu_vring_state st = { q, d->num };
 
-		vb_ring_init(r, d->mem + off, d->mem_ua + off, d->num,
-			     d->features & BIT(VIRTIO_RING_F_EVENT_IDX));
-		r->kick = kick;
-		r->call = call;
-		r->poll = o->poll;
-		off += vb_ring_bytes(d->num);
-		a.desc = r->desc_ua;
-		a.avail = r->avail_ua;
-		a.used = r->used_ua;
-		st = (struct vu_vring_state){ q, d->num };
+		r->event_idx = d->features & BIT(VIRTIO_RING_F_EVENT_IDX);
 		if ((ret = vf_request(&d->vf, VU_REQ_SET_VRING_NUM, &st, sizeof(st), NULL, 0)))
 			FAIL("SET_VRING_NUM: %d", ret);
 		st.num = 0;
@@ -195,7 +193,7 @@ int vb_dev_open(struct vb_dev *d, const struct vb_opts *o, char *err, size_t err
 			FAIL("SET_VRING_BASE: %d", ret);
 		if ((ret = vf_request(&d->vf, VU_REQ_SET_VRING_ADDR, &a, sizeof(a), NULL, 0)))
 			FAIL("SET_VRING_ADDR: %d", ret);
-		if ((ret = vf_vring_fd(&d->vf, VU_REQ_SET_VRING_KICK, q, r->kick)))
+		if ((ret = vf_vring_fd(&d->vf, VU_REQ_SET_VRING_KICK, q, r->kick_fd)))
 			FAIL("SET_VRING_KICK: %d", ret);
 	}
 	for (unsigned int q = 0; q < d->nq; q++) {
@@ -212,8 +210,10 @@ int vb_dev_open(struct vb_dev *d, const struct vb_opts *o, char *err, size_t err
 	if ((ret = vf_get_u64(&d->vf, VU_REQ_GET_FEATURES, &v)))
 		FAIL("GET_FEATURES: %s", strerror(-ret));
 	for (unsigned int q = 0; q < d->nq; q++) {
-		d->qmem[q] = d->mem + off + q * vb_qmem_bytes(o);
-		d->qmem_gpa[q] = off + q * vb_qmem_bytes(o);
+		uint64_t off = d->nq * d->ring_bytes + q * vb_qmem_bytes(o);
+
+		d->qmem[q] = d->mem + off;
+		d->qmem_gpa[q] = off;
 	}
 	return 0;
 fail:
@@ -237,8 +237,8 @@ void vb_dev_close(struct vb_dev *d)
 		vf_close(&d->vf);
 	}
 	for (unsigned int q = 0; q < VB_MAX_QUEUES; q++) {
-		close_fd(&d->ring[q].kick);
-		close_fd(&d->ring[q].call);
+		close_fd(&d->ring[q].kick_fd);
+		close_fd(&d->ring[q].call_fd);
 	}
 	close_fd(&d->inflight_fd);
 	if (d->mem)

@@ -210,7 +210,7 @@ void vb_report(const struct vb_opts *o, struct vb_dev *d, struct vb_job *jobs,
 		errors += jobs[q].errors;
 		mism += jobs[q].mismatches;
 		kicks += d->ring[q].kicks;
-		waits += d->ring[q].waits;
+		waits += jobs[q].waits;
 		if (!first && jobs[q].first_mismatch[0])
 			first = jobs[q].first_mismatch;
 	}
