@@ -88,6 +88,15 @@ static void expect_ring_error(struct __test_metadata *_metadata,
 	EXPECT_EQ(0, backend_verify(b));
 }
 
+/* Offer @head on queue 0 and kick: the ring error must follow. */
+static void offer_bad(struct __test_metadata *_metadata, struct guest *g,
+		      struct backend *b, uint16_t head)
+{
+	g_publish(g, 0, head);
+	g_kick(g, 0, true);
+	expect_ring_error(_metadata, g, b);
+}
+
 static void expect_used(struct __test_metadata *_metadata, struct guest *g,
 			uint32_t len)
 {
@@ -108,9 +117,7 @@ TEST_F(bad, desc_loop)
 	vr_set_desc(&d[0], h, 16, VRING_DESC_F_NEXT, 1);
 	vr_set_desc(&d[1], g_slot_data(g, 0, 0), 512,
 		 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 0);
-	g_publish(g, 0, 0);
-	g_kick(g, 0, true);
-	expect_ring_error(_metadata, g, &self->b);
+	offer_bad(_metadata, g, &self->b, 0);
 }
 
 TEST_F(bad, indirect_loop)
@@ -126,9 +133,7 @@ TEST_F(bad, indirect_loop)
 	g_write(g, tgpa, t, sizeof(t));
 	/* A loop, or an indirect descriptor that was not negotiated. */
 	vr_set_desc(&g->vq[0].vr.desc[0], tgpa, sizeof(t), VRING_DESC_F_INDIRECT, 0);
-	g_publish(g, 0, 0);
-	g_kick(g, 0, true);
-	expect_ring_error(_metadata, g, &self->b);
+	offer_bad(_metadata, g, &self->b, 0);
 }
 
 TEST_F(bad, nested_indirect)
@@ -141,9 +146,7 @@ TEST_F(bad, nested_indirect)
 	vr_set_desc(&t[0], tgpa, sizeof(t), VRING_DESC_F_INDIRECT, 0);
 	g_write(g, tgpa, t, sizeof(t));
 	vr_set_desc(&g->vq[0].vr.desc[0], tgpa, sizeof(t), VRING_DESC_F_INDIRECT, 0);
-	g_publish(g, 0, 0);
-	g_kick(g, 0, true);
-	expect_ring_error(_metadata, g, &self->b);
+	offer_bad(_metadata, g, &self->b, 0);
 }
 
 TEST_F(bad, next_out_of_range)
@@ -152,18 +155,14 @@ TEST_F(bad, next_out_of_range)
 	uint64_t h = put_hdr(g, 0, VIRTIO_BLK_T_IN, 0);
 
 	vr_set_desc(&g->vq[0].vr.desc[0], h, 16, VRING_DESC_F_NEXT, G_NUM + 3);
-	g_publish(g, 0, 0);
-	g_kick(g, 0, true);
-	expect_ring_error(_metadata, g, &self->b);
+	offer_bad(_metadata, g, &self->b, 0);
 }
 
 TEST_F(bad, head_out_of_range)
 {
 	struct guest *g = &self->g;
 
-	g_publish(g, 0, G_NUM + 7);
-	g_kick(g, 0, true);
-	expect_ring_error(_metadata, g, &self->b);
+	offer_bad(_metadata, g, &self->b, G_NUM + 7);
 }
 
 /* A head offered again while it is in flight: a ring error, once served. */
@@ -174,9 +173,7 @@ TEST_F(bad, duplicate_head)
 	ASSERT_EQ(0, g_slot_alloc(g, 0));
 	ASSERT_EQ(0, g_submit(g, 0, 0, VIRTIO_BLK_T_IN, 0, 512, NULL));
 	/* Both in the avail ring before the kick: one pass sees both. */
-	g_publish(g, 0, 0);
-	g_kick(g, 0, true);
-	expect_ring_error(_metadata, g, &self->b);
+	offer_bad(_metadata, g, &self->b, 0);
 	/* The first one completed, exactly once. */
 	EXPECT_EQ(1, g_wait(g, 0, 1, TIMEOUT_MS));
 	EXPECT_EQ(VIRTIO_BLK_S_OK, g->vq[0].status[0]);
