@@ -15,14 +15,17 @@
 
 #include "vhu.h"
 
-/* All devices, for netlink; protected by vhu_devs_lock. */
+/*
+ * All devices, for netlink, sorted by id (a dump resumes by id); protected
+ * by vhu_devs_lock.
+ */
 DEFINE_MUTEX(vhu_devs_lock);
 LIST_HEAD(vhu_devs);
 static DEFINE_IDA(vhu_ida);
 
 static int vhu_open(struct inode *inode, struct file *file)
 {
-	struct vhu_dev *dev;
+	struct vhu_dev *dev, *pos;
 	int id, i;
 
 	/* The mode of the node is 0600; also refuse a root without the cap. */
@@ -44,8 +47,12 @@ static int vhu_open(struct inode *inode, struct file *file)
 	for (i = 0; i < VHU_MAX_QUEUES; i++)
 		vhu_vq_init(dev, &dev->vqs[i], i);
 
+	/* Ids are reused: insert before the first device with a larger one. */
 	mutex_lock(&vhu_devs_lock);
-	list_add_tail(&dev->node, &vhu_devs);
+	list_for_each_entry(pos, &vhu_devs, node)
+		if (pos->id > dev->id)
+			break;
+	list_add_tail(&dev->node, &pos->node);
 	mutex_unlock(&vhu_devs_lock);
 
 	file->private_data = dev;
@@ -145,6 +152,8 @@ static long vhu_set_owner(struct vhu_dev *dev, void __user *argp)
 {
 	struct mm_struct *mm;
 
+	lockdep_assert_held(&dev->mutex);
+
 	if (dev->mm)
 		return -EBUSY;
 	mm = get_task_mm(current);
@@ -164,6 +173,8 @@ static long vhu_reset_owner(struct vhu_dev *dev, void __user *argp)
 static long vhu_set_features(struct vhu_dev *dev, void __user *argp)
 {
 	u64 features;
+
+	lockdep_assert_held(&dev->mutex);
 
 	if (copy_from_user(&features, argp, sizeof(features)))
 		return -EFAULT;
@@ -213,6 +224,8 @@ static long vhu_del_mem_region(struct vhu_dev *dev, void __user *argp)
 
 static long vhu_set_backend(struct vhu_dev *dev, void __user *argp)
 {
+	lockdep_assert_held(&dev->mutex);
+
 	if (vhu_vq_any_enabled(dev))
 		return -EBUSY;
 	return vhu_blk_set_backend(dev, argp);

@@ -442,4 +442,47 @@ TEST(other_mm)
 	close(fd);
 }
 
+/* An owned device with a ring size on vring 0 (so the dump lists it). */
+static int open_sized(uint32_t *id)
+{
+	struct vhu_vring_state s = { .index = 0, .num = 64 };
+	struct vhu_dev_info info;
+	int fd = open(VHU_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (ioctl(fd, VHU_SET_OWNER) || ioctl(fd, VHU_SET_VRING_NUM, &s) ||
+	    ioctl(fd, VHU_GET_DEV_INFO, &info)) {
+		close(fd);
+		return -1;
+	}
+	*id = info.dev_id;
+	return fd;
+}
+
+/*
+ * The stats dump resumes by device id: a device that reuses a freed, lower
+ * id after others were opened is still dumped, once.
+ */
+TEST(genl_stats_id_reuse)
+{
+	uint32_t id[4];
+	struct g_stats s;
+	int fd[4], i;
+
+	if (!vhu_present())
+		SKIP(return, "no " VHU_DEVICE_PATH " (vhu.ko not loaded)");
+	for (i = 0; i < 3; i++)
+		ASSERT_LE(0, fd[i] = open_sized(&id[i]));
+	close(fd[0]);
+	ASSERT_LE(0, fd[3] = open_sized(&id[3]));
+	EXPECT_EQ(id[0], id[3]) TH_LOG("the freed id is taken again");
+	for (i = 1; i < 4; i++) {
+		EXPECT_EQ(0, g_stats_dump(id[i], true, 0, &s)) TH_LOG("device %u", id[i]);
+		EXPECT_EQ(1, s.msgs) TH_LOG("device %u", id[i]);
+	}
+	for (i = 1; i < 4; i++)
+		close(fd[i]);
+}
+
 TEST_HARNESS_MAIN
