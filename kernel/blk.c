@@ -341,7 +341,8 @@ static int vhu_blk_config_fill(struct vhu_backend_info *be, u64 size)
 		c->max_write_zeroes_sectors = UINT_MAX >> VHU_SECTOR_SHIFT;
 	if (!c->max_write_zeroes_seg)
 		c->max_write_zeroes_seg = 1;
-	if (c->max_discard_seg > 256 || c->max_write_zeroes_seg > 256)
+	if (c->max_discard_seg > VHU_MAX_DISCARD_SEG ||
+	    c->max_write_zeroes_seg > VHU_MAX_DISCARD_SEG)
 		return -EINVAL;
 	c->write_zeroes_may_unmap = !bdev || bdev_write_zeroes_sectors(bdev);
 	return 0;

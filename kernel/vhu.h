@@ -66,6 +66,8 @@
 #define VHU_MAX_INDIRECT	1024
 /* Largest data transfer of one request. */
 #define VHU_REQ_MAX_BYTES	(32U << 20)
+/* Most segments of one discard or write-zeroes request. */
+#define VHU_MAX_DISCARD_SEG	256
 
 /**
  * struct vhu_mem_table - the guest memory table, replaced as a whole
@@ -201,7 +203,8 @@ struct vhu_vq_stats {
  * @dev: the device
  * @index: vring index
  * @mutex: serializes configuration and processing of this vring
- * @num: ring size, 0 if not set; protected by @mutex
+ * @num: ring size, 0 if not set; written under @mutex, read locklessly by
+ *	the netlink dump
  * @desc: descriptor table (owner address); protected by @mutex
  * @avail: available ring (owner address); protected by @mutex
  * @used: used ring (owner address); protected by @mutex
@@ -211,8 +214,10 @@ struct vhu_vq_stats {
  * @used_idx: next used entry to write; protected by @mutex
  * @signalled_used: used index at the last call; protected by @mutex
  * @signalled_used_valid: @signalled_used is meaningful; protected by @mutex
- * @enabled: avail processing on; protected by @mutex
- * @broken: stopped by a ring error; protected by @mutex
+ * @enabled: avail processing on; written under @mutex (and the device's),
+ *	read locklessly for the statistics
+ * @broken: stopped by a ring error; written under @mutex, read locklessly
+ *	for the statistics
  * @event_idx: VIRTIO_RING_F_EVENT_IDX negotiated; protected by @mutex
  * @indirect: VIRTIO_RING_F_INDIRECT_DESC negotiated; protected by @mutex
  * @kick: kick eventfd file; protected by @mutex

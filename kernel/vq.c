@@ -41,7 +41,7 @@ static void vhu_vq_error(struct vhu_vq *vq, const char *why)
 
 	if (vq->broken)
 		return;
-	vq->broken = true;
+	WRITE_ONCE(vq->broken, true);
 	vhu_stat_add(&vq->stats.ring_errors, 1);
 	pr_debug_ratelimited("dev %u vring %u: %s, stopped\n",
 			     vq->dev->id, vq->index, why);

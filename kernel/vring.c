@@ -99,7 +99,7 @@ static void vhu_vq_stop(struct vhu_vq *vq)
 	lockdep_assert_held(&vq->dev->mutex);
 
 	mutex_lock(&vq->mutex);
-	vq->enabled = false;
+	WRITE_ONCE(vq->enabled, false);
 	vhu_poll_stop(vq);
 	mutex_unlock(&vq->mutex);
 	wait_event(vq->inflight_wq, !atomic_read(&vq->inflight));
@@ -133,9 +133,9 @@ void vhu_vq_reset(struct vhu_vq *vq)
 	vq->busy = NULL;
 	kvfree(vq->scratch);
 	vq->scratch = NULL;
-	vq->num = 0;
+	WRITE_ONCE(vq->num, 0);
 	vq->addr_set = false;
-	vq->broken = false;
+	WRITE_ONCE(vq->broken, false);
 	vq->last_avail_idx = 0;
 	vq->avail_idx = 0;
 	vq->used_idx = 0;
@@ -186,7 +186,7 @@ static long vhu_vq_set_num(struct vhu_vq *vq, u32 num)
 		goto unlock;
 	}
 	swap(vq->busy, busy);
-	vq->num = num;
+	WRITE_ONCE(vq->num, num);
 	memset(&vq->stats, 0, sizeof(vq->stats));
 	atomic64_set(&vq->kicks, 0);
 unlock:
@@ -377,7 +377,7 @@ static long vhu_vq_enable(struct vhu_vq *vq)
 	vq->signalled_used_valid = false;
 	vq->event_idx = dev->acked_features & BIT_ULL(VIRTIO_RING_F_EVENT_IDX);
 	vq->indirect = dev->acked_features & BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC);
-	vq->broken = false;
+	WRITE_ONCE(vq->broken, false);
 
 	ret = vhu_worker_start(vq);
 	if (ret)
