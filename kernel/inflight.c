@@ -107,13 +107,17 @@ static int vhu_resubmit_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/* A new area, or one for another ring size: nothing is in flight. */
+/*
+ * A new area, one of another version or for another ring size: nothing is
+ * in flight.
+ */
 static int vhu_inflight_init(struct vhu_vq *vq, struct vhu_inflight_queue *h)
 {
 	struct vhu_inflight_queue __user *a = vq->ifl;
 
 	if (clear_user(a->desc, vq->num * sizeof(a->desc[0])))
 		return -EFAULT;
+	h->features = 0;
 	h->version = VHU_INFLIGHT_VERSION;
 	h->desc_num = vq->num;
 	h->last_batch_head = 0;

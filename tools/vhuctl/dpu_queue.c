@@ -107,8 +107,10 @@ static int inflight_recover(struct dpu_queue *q, uint16_t **list)
 	*list = NULL;
 	if (!f)
 		return 0;
-	if (!f->version || f->desc_num != q->vq.num) {
+	/* As vhu.ko: another version or ring size means nothing in flight. */
+	if (f->version != VHU_INFLIGHT_VERSION || f->desc_num != q->vq.num) {
 		memset(f->desc, 0, q->vq.num * sizeof(f->desc[0]));
+		f->features = 0;
 		f->version = VHU_INFLIGHT_VERSION;
 		f->desc_num = q->vq.num;
 		f->used_idx = q->vq.used_idx;
