@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vhuctl version [--json]: the tool's version and the loaded module's
- * version, ABI and API features (over generic netlink).
+ * version and API features (over generic netlink).
  */
 #include <errno.h>
 #include <getopt.h>

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <netlink/genl/ctrl.h>
+#include <netlink/genl/family.h>
 #include <netlink/genl/genl.h>
 #include <netlink/netlink.h>
 
@@ -39,10 +40,30 @@ static int version_cb(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
+/* The version of the loaded family: what its attributes mean. */
+static int family_version(struct nl_sock *sk)
+{
+	struct genl_family *fam;
+	struct nl_cache *cache;
+	int version = -1;
+
+	if (genl_ctrl_alloc_cache(sk, &cache) < 0)
+		return -1;
+	fam = genl_ctrl_search_by_name(cache, VHU_GENL_NAME);
+	if (fam) {
+		version = genl_family_get_version(fam);
+		genl_family_put(fam);
+	}
+	nl_cache_free(cache);
+	return version;
+}
+
 /*
- * Open a generic netlink socket and resolve the "vhu" family, so that every
- * command reports a missing module the same way. Returns the family id with
- * *skp set (the caller frees it), or -ENOMEM, -EIO, -ENOENT with err set.
+ * Open a generic netlink socket and resolve the "vhu" family (which loads
+ * the module if it is installed), so that every command reports a missing
+ * module the same way, and refuse a module whose attributes mean something
+ * else than vhuctl's. Returns the family id with *skp set (the caller frees
+ * it), or -ENOMEM, -EIO, -ENOENT, -EPROTO with err set.
  */
 int vhu_genl_open(struct nl_sock **skp, char *err, size_t errlen)
 {
@@ -66,6 +87,14 @@ int vhu_genl_open(struct nl_sock **skp, char *err, size_t errlen)
 		snprintf(err, errlen, "vhu module not loaded");
 		nl_socket_free(sk);
 		return -ENOENT;
+	}
+	ret = family_version(sk);
+	if (ret != VHU_GENL_VERSION) {
+		snprintf(err, errlen, "the loaded vhu module speaks netlink version %d, "
+			 "vhuctl %d: load the vhu.ko of vhuctl's release (%s)",
+			 ret, VHU_GENL_VERSION, VHU_VERSION);
+		nl_socket_free(sk);
+		return -EPROTO;
 	}
 	*skp = sk;
 	return family;

@@ -20,7 +20,8 @@
  *   structure is padded explicitly to a multiple of 8 bytes, so it has the
  *   same layout on 32- and 64-bit userspace. The inflight area
  *   (struct vhu_inflight_queue) is the exception: its layout is the
- *   vhost-user specification's, which userspace shares with the frontend.
+ *   vhost-user specification's, which userspace shares with the frontend,
+ *   and the kernel never rejects it for its padding.
  * - Fields named ``reserved`` or ``padding`` must be zero on input; the
  *   kernel rejects a non-zero one with -EINVAL, so that they can gain a
  *   meaning later. On output the kernel zeroes them.
@@ -96,8 +97,9 @@
  *
  * ``VHU_GET_API`` (no owner needed) fills struct vhu_api: the %VHU_API_F_*
  * bits, the flag masks and the limits of the loaded module. The netlink
- * command %VHU_CMD_GET_VERSION answers the same for tools that do not open
- * the device, together with the module's version string.
+ * command %VHU_CMD_GET_VERSION answers tools that do not open the device
+ * with the module's version string, its %VHU_API_F_* bits, virtio
+ * features, backend flags and region limit.
  */
 
 #define VHU_API_F_GENL		(1ULL << 0)	/* generic netlink family "vhu" */
@@ -342,7 +344,8 @@ struct vhu_inflight_desc {
 
 /**
  * struct vhu_inflight_queue - one vring's part of the inflight area
- * @features: zero (the specification has no features yet)
+ * @features: zero (the specification has no features yet); written as
+ *	zero when the area is initialised, ignored otherwise
  * @version: %VHU_INFLIGHT_VERSION once initialised, 0 for a new area
  * @desc_num: the ring size the area was initialised for
  * @last_batch_head: the last head of the batch whose used elements were
@@ -384,19 +387,21 @@ struct vhu_inflight_queue {
  * a whole batch after one used index update. So a later backend can tell
  * which requests were lost with a previous one.
  *
- * Enabling the vring reads the area first. An area whose version is
- * 0 or whose desc_num is not the ring size is (re)initialised: no request
- * in flight. Otherwise it is recovered as the specification says (the last
- * batch is cleared if used_idx lags the used ring), the heads still marked
- * in flight are resubmitted in counter order before anything new, and the
- * next avail index becomes the used index plus their number, whatever
+ * Enabling the vring reads the area first. An area whose version is not
+ * %VHU_INFLIGHT_VERSION (0 for a new one) or whose desc_num is not the
+ * ring size is (re)initialised: no request in flight. Otherwise it is
+ * recovered as the specification says (the last batch is cleared if
+ * used_idx lags the used ring), the heads still marked in flight are
+ * resubmitted in counter order before anything new, and the next avail
+ * index becomes the used index plus their number, whatever
  * %VHU_SET_VRING_BASE said: the area, not the frontend's guess from the
  * used index at disconnect, knows what was taken. An area that cannot be
  * read or is inconsistent (a last batch longer than the ring, a head out
  * of range) fails the enable with -EFAULT or -EINVAL.
  *
- * The vring must be stopped (-EBUSY) and have a ring size (-EINVAL, as for
- * a misaligned or too small area, or one that fails access_ok()). The
+ * The vring must be stopped (-EBUSY); attaching needs a ring size
+ * (-EINVAL, as for a misaligned or too small area, or one that fails
+ * access_ok()), detaching does not. The
  * owner must keep the area mapped while it is attached; an area that
  * becomes unwritable stops the vring as a ring error does. The area is not
  * guest memory and need not be in the memory table.
@@ -574,7 +579,8 @@ struct vhu_dev_info {
  *   consistent, but not with the others.
  */
 #define VHU_GENL_NAME		"vhu"
-#define VHU_GENL_VERSION	1
+/* 2: the attributes below; 1 was a pre-release with other numbers. */
+#define VHU_GENL_VERSION	2
 
 /**
  * enum vhu_cmd - generic netlink commands of the "vhu" family
@@ -630,7 +636,8 @@ enum vhu_attr {
  * enum vhu_vring_status - the state of a vring (%VHU_STATS_A_STATE)
  * @VHU_VRING_STOPPED: not enabled
  * @VHU_VRING_RUNNING: enabled and taking requests
- * @VHU_VRING_ERROR: enabled, but stopped by a ring error (err fd signalled)
+ * @VHU_VRING_ERROR: stopped by a ring error (err fd signalled); so until the
+ *	vring is enabled again or the owner reset, even once it was stopped
  */
 enum vhu_vring_status {
 	VHU_VRING_STOPPED,
