@@ -41,7 +41,7 @@ struct vhu_req *vhu_req_alloc(struct vhu_vq *vq, u16 head, u32 niov,
 	req->be = vq->dev->be;
 	req->niov = niov;
 	req->status = VIRTIO_BLK_S_IOERR;
-	req->type = U8_MAX;	/* not known until the header is read */
+	req->type = VHU_REQ_TYPE_NONE;
 	if (mem)
 		refcount_inc(&mem->refs);
 	req->mem = mem;

@@ -66,6 +66,8 @@
 #define VHU_MAX_INDIRECT	1024
 /* Largest data transfer of one request. */
 #define VHU_REQ_MAX_BYTES	(32U << 20)
+/* vhu_req.type before the request's header is read: no VIRTIO_BLK_T_*. */
+#define VHU_REQ_TYPE_NONE	U32_MAX
 /* Most segments of one discard or write-zeroes request. */
 #define VHU_MAX_DISCARD_SEG	256
 
@@ -130,7 +132,8 @@ struct vhu_backend_info {
  * @mem: the memory table the buffers were translated with (a reference)
  * @be: the backend at submission (backing file reference held by @vq's dev)
  * @head: the descriptor chain head, returned in the used ring
- * @type: VIRTIO_BLK_T_*
+ * @type: VIRTIO_BLK_T_* as the guest wrote it (all 32 bits), or
+ *	VHU_REQ_TYPE_NONE before the header is read
  * @status: VIRTIO_BLK_S_*
  * @written: bytes written to guest buffers, for the used element
  * @result: bytes transferred or a negative errno
@@ -154,8 +157,8 @@ struct vhu_req {
 	struct vhu_mem_table *mem;
 	struct vhu_backend_info *be;
 	u16 head;
-	u8 type;
 	u8 status;
+	u32 type;
 	u32 written;
 	long result;
 	size_t len;

@@ -174,6 +174,14 @@ static inline void check_request_types(struct __test_metadata *_metadata,
 	/* Unknown type */
 	EXPECT_EQ(VIRTIO_BLK_S_UNSUPP, g_do(g, 0, 0x7f, 0, NULL, 0, &used));
 	EXPECT_EQ(1U, used);
+	/* ... also when its low byte is IN, OUT or FLUSH: all 32 bits count. */
+	EXPECT_EQ(VIRTIO_BLK_S_UNSUPP, g_do(g, 0, 0x100 | VIRTIO_BLK_T_IN, 0,
+					    buf, 512, &used));
+	EXPECT_EQ(1U, used);
+	EXPECT_EQ(VIRTIO_BLK_S_UNSUPP, g_do(g, 0, 0x100 | VIRTIO_BLK_T_OUT, 0,
+					    NULL, 0, NULL));
+	EXPECT_EQ(VIRTIO_BLK_S_UNSUPP, g_do(g, 0, 0x100 | VIRTIO_BLK_T_FLUSH, 0,
+					    NULL, 0, NULL));
 
 	/* Out of range, straddling the end, misaligned length */
 	EXPECT_EQ(VIRTIO_BLK_S_IOERR, g_do(g, 0, VIRTIO_BLK_T_IN, DISK_SECTORS,
