@@ -56,6 +56,8 @@ static void vhu_blk_rw(struct vhu_req *req, struct iov_iter *iter, u64 pos)
 	req->len = len;
 
 	init_sync_kiocb(&req->iocb, file);
+	/* Of the file's own flags, only direct I/O and sync writes apply. */
+	req->iocb.ki_flags &= IOCB_DIRECT | IOCB_DSYNC | IOCB_SYNC;
 	req->iocb.ki_pos = pos;
 	req->iocb.ki_complete = vhu_blk_rw_complete;
 
@@ -421,6 +423,9 @@ long vhu_blk_set_backend(struct vhu_dev *dev, void __user *argp)
 		goto err_fput;
 	if (!S_ISREG(file_inode(file)->i_mode) &&
 	    !S_ISBLK(file_inode(file)->i_mode))
+		goto err_fput;
+	/* Every write would land at the end of the file. */
+	if (file->f_flags & O_APPEND)
 		goto err_fput;
 
 	ret = -ENOMEM;

@@ -442,6 +442,36 @@ TEST(other_mm)
 	close(fd);
 }
 
+/*
+ * A backing opened O_APPEND is refused: every write would land at its end
+ * while the guest is told it went where it asked.
+ */
+TEST(backend_o_append)
+{
+	char path[] = "/tmp/vhu-append.XXXXXX";
+	struct vhu_backend be = { 0 };
+	int fd, bfd;
+
+	if (!vhu_present())
+		SKIP(return, "no " VHU_DEVICE_PATH " (vhu.ko not loaded)");
+	bfd = mkstemp(path);
+	ASSERT_LE(0, bfd);
+	unlink(path);
+	ASSERT_EQ(0, ftruncate(bfd, 1 << 20));
+	fd = open(VHU_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioctl(fd, VHU_SET_OWNER));
+
+	be.fd = bfd;
+	EXPECT_EQ(0, ioctl(fd, VHU_SET_BACKEND, &be)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, fcntl(bfd, F_SETFL, O_APPEND));
+	errno = 0;
+	EXPECT_EQ(-1, ioctl(fd, VHU_SET_BACKEND, &be));
+	EXPECT_EQ(EINVAL, errno);
+	close(fd);
+	close(bfd);
+}
+
 /* An owned device with a ring size on vring 0 (so the dump lists it). */
 static int open_sized(uint32_t *id)
 {

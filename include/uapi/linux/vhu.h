@@ -498,10 +498,11 @@ struct vhu_blk_config {
 
 /**
  * struct vhu_backend - ioctl(VHU_SET_BACKEND): what the device reads and writes
- * @fd: a regular file or a block device, opened for reading; opened
- *	O_RDONLY it makes a read-only device, as %VHU_BACKEND_F_READONLY does.
- *	Opened with O_DIRECT for direct I/O, else I/O is buffered. The module
- *	takes its own reference.
+ * @fd: a regular file or a block device, opened for reading and not
+ *	O_APPEND; opened O_RDONLY it makes a read-only device, as
+ *	%VHU_BACKEND_F_READONLY does. Opened with O_DIRECT for direct I/O,
+ *	else I/O is buffered; O_DSYNC or O_SYNC make every write
+ *	write-through. The module takes its own reference.
  * @flags: %VHU_BACKEND_F_* bits
  * @reserved: zero
  * @config: the virtio-blk configuration; 0 fields take defaults
