@@ -328,7 +328,7 @@ static const struct file_operations vhu_fops = {
 };
 
 static struct miscdevice vhu_misc = {
-	.minor	= MISC_DYNAMIC_MINOR,
+	.minor	= VHU_DEVICE_MINOR,
 	.name	= VHU_DEVICE_NAME,
 	.fops	= &vhu_fops,
 	.mode	= 0600,
@@ -345,3 +345,6 @@ void vhu_device_exit(void)
 	misc_deregister(&vhu_misc);
 	ida_destroy(&vhu_ida);
 }
+
+MODULE_ALIAS_MISCDEV(VHU_DEVICE_MINOR);
+MODULE_ALIAS("devname:" VHU_DEVICE_NAME);

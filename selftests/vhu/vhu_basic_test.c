@@ -9,11 +9,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -85,6 +89,44 @@ TEST(open_close)
 		for (i = 0; i < 8; i++)
 			ASSERT_EQ(0, close(fds[i]));
 	}
+}
+
+/* /dev/vhu has the fixed minor that its autoload alias names. */
+TEST(fixed_minor)
+{
+	struct stat st;
+
+	ASSERT_EQ(0, stat(VHU_DEVICE_PATH, &st));
+	EXPECT_TRUE(S_ISCHR(st.st_mode));
+	EXPECT_EQ(10U, major(st.st_rdev));
+	EXPECT_EQ((unsigned int)VHU_DEVICE_MINOR, minor(st.st_rdev));
+}
+
+/*
+ * The module names its node and its device number, so that devtmpfs makes
+ * /dev/vhu at boot and opening it loads the module.
+ */
+TEST(module_aliases)
+{
+	const char *ko = getenv("VHU_KO");
+	char cmd[PATH_MAX + 64], line[256], want[32];
+	bool devname = false, chardev = false;
+	FILE *p;
+
+	if (!ko || access(ko, R_OK))
+		SKIP(return, "VHU_KO does not name the module file");
+	snprintf(cmd, sizeof(cmd), "modinfo -F alias '%s'", ko);
+	snprintf(want, sizeof(want), "char-major-10-%d", VHU_DEVICE_MINOR);
+	p = popen(cmd, "r");
+	ASSERT_NE(NULL, p);
+	while (fgets(line, sizeof(line), p)) {
+		line[strcspn(line, "\n")] = 0;
+		devname |= !strcmp(line, "devname:" VHU_DEVICE_NAME);
+		chardev |= !strcmp(line, want);
+	}
+	EXPECT_EQ(0, pclose(p));
+	EXPECT_TRUE(devname);
+	EXPECT_TRUE(chardev);
 }
 
 TEST(unknown_ioctl_is_enotty)

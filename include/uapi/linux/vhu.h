@@ -39,8 +39,18 @@
 
 #define VHU_DEVICE_NAME		"vhu"
 #define VHU_DEVICE_PATH		"/dev/vhu"
+/*
+ * /dev/vhu is misc (major 10) minor 243, the first of the minors
+ * Documentation/admin-guide/devices.txt reserves for local use: a fixed
+ * minor lets the node exist before the module is loaded, and opening it
+ * loads the module ("devname:vhu" and "char-major-10-243" aliases).
+ */
+#define VHU_DEVICE_MINOR	243
 
-/* ioctl type; see Documentation/userspace-api/ioctl/ioctl-number.rst. */
+/*
+ * ioctl type: Documentation/userspace-api/ioctl/ioctl-number.rst (as of
+ * Linux 6.12) assigns 0xB8 and then 0xC0, so 0xB9 is used by nothing else.
+ */
 #define VHU_IOCTL_TYPE		0xB9
 
 /**
