@@ -27,5 +27,6 @@ void t_mem(void);
 void t_proto(void);
 void t_bench(void);
 void t_user(void);
+void t_replay(void);
 
 #endif
