@@ -30,24 +30,42 @@
 
 int vf_guest_init(struct vf_guest *g)
 {
+	const struct vu_region_desc r[2] = {
+		{ VF_GPA0, VF_REGION_SIZE, VF_UADDR0, 0 },
+		{ VF_GPA1, VF_REGION_SIZE, VF_UADDR1, VF_REGION_SIZE },
+	};
+
+	return vf_guest_layout(g, r, 2);
+}
+
+int vf_guest_layout(struct vf_guest *g, const struct vu_region_desc *r,
+		    unsigned int nr)
+{
 	memset(g, 0, sizeof(*g));
+	g->fd = -1;
+	if (nr > VF_MAX_REGIONS)
+		return -1;
+	for (unsigned int i = 0; i < nr; i++) {
+		g->r[i] = r[i];
+		if (r[i].mmap_offset + r[i].size > g->size)
+			g->size = r[i].mmap_offset + r[i].size;
+	}
+	g->nr = nr;
 	g->fd = memfd_create("vf-guest", MFD_CLOEXEC);
-	if (g->fd < 0 || ftruncate(g->fd, VF_MEM_SIZE) < 0)
+	if (g->fd < 0 || ftruncate(g->fd, g->size) < 0)
 		return -1;
-	g->base = mmap(NULL, VF_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-		       g->fd, 0);
-	if (g->base == MAP_FAILED)
+	g->base = mmap(NULL, g->size, PROT_READ | PROT_WRITE, MAP_SHARED, g->fd, 0);
+	if (g->base == MAP_FAILED) {
+		g->base = NULL;
 		return -1;
-	g->r[0] = (struct vu_region_desc){ VF_GPA0, VF_REGION_SIZE, VF_UADDR0, 0 };
-	g->r[1] = (struct vu_region_desc){ VF_GPA1, VF_REGION_SIZE, VF_UADDR1,
-					   VF_REGION_SIZE };
+	}
 	return 0;
 }
 
 void vf_guest_fini(struct vf_guest *g)
 {
-	if (g->base && g->base != MAP_FAILED)
-		munmap(g->base, VF_MEM_SIZE);
+	if (g->base)
+		munmap(g->base, g->size);
 	close_fd(&g->fd);
 	g->base = NULL;
 }
@@ -66,11 +84,41 @@ void vf_ring_addrs(int q, uint32_t num, struct vu_vring_addr *a)
 
 void *vf_guest_ptr(struct vf_guest *g, uint64_t uaddr)
 {
-	if (uaddr >= VF_UADDR0 && uaddr < VF_UADDR0 + VF_REGION_SIZE)
-		return g->base + (uaddr - VF_UADDR0);
-	if (uaddr >= VF_UADDR1 && uaddr < VF_UADDR1 + VF_REGION_SIZE)
-		return g->base + VF_REGION_SIZE + (uaddr - VF_UADDR1);
+	for (unsigned int i = 0; i < g->nr; i++) {
+		const struct vu_region_desc *r = &g->r[i];
+
+		if (uaddr >= r->uaddr && uaddr - r->uaddr < r->size)
+			return g->base + r->mmap_offset + (uaddr - r->uaddr);
+	}
 	return NULL;
+}
+
+/* The region holding len bytes at gpa, or NULL. */
+static const struct vu_region_desc *gpa_region(const struct vf_guest *g,
+					       uint64_t gpa, uint64_t len)
+{
+	for (unsigned int i = 0; i < g->nr; i++) {
+		const struct vu_region_desc *r = &g->r[i];
+
+		if (gpa >= r->gpa && gpa - r->gpa <= r->size &&
+		    len <= r->size - (gpa - r->gpa))
+			return r;
+	}
+	return NULL;
+}
+
+void *vf_gpa_ptr(struct vf_guest *g, uint64_t gpa, uint64_t len)
+{
+	const struct vu_region_desc *r = gpa_region(g, gpa, len);
+
+	return r ? g->base + r->mmap_offset + (gpa - r->gpa) : NULL;
+}
+
+uint64_t vf_gpa_uaddr(const struct vf_guest *g, uint64_t gpa, uint64_t len)
+{
+	const struct vu_region_desc *r = gpa_region(g, gpa, len);
+
+	return r ? r->uaddr + (gpa - r->gpa) : 0;
 }
 
 void vf_vr(struct vf_guest *g, int q, uint32_t num, bool fresh, struct vr *r)
@@ -126,12 +174,14 @@ int vf_send_raw(struct vf *vf, uint32_t req, uint32_t flags, const void *p,
 		{ .iov_base = (void *)p, .iov_len = size },
 	};
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * 16)];
+		char buf[CMSG_SPACE(sizeof(int) * VF_MAX_FDS)];
 		struct cmsghdr align;
 	} u;
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = size ? 2 : 1 };
 	ssize_t n;
 
+	if (nfds > VF_MAX_FDS)
+		return -EINVAL;
 	if (nfds) {
 		struct cmsghdr *c;
 
@@ -153,8 +203,8 @@ int vf_send_raw(struct vf *vf, uint32_t req, uint32_t flags, const void *p,
 int vf_send(struct vf *vf, uint32_t req, bool need_reply, const void *p,
 	    uint32_t size, const int *fds, int nfds)
 {
-	return vf_send_raw(vf, req, VU_VERSION | (need_reply ? VU_FLAG_NEED_REPLY : 0),
-			   p, size, fds, nfds);
+	return vf_send_raw(vf, req, VU_VERSION | vf->hdr_flags |
+			   (need_reply ? VU_FLAG_NEED_REPLY : 0), p, size, fds, nfds);
 }
 
 static int wait_readable(int fd)
@@ -251,17 +301,23 @@ int vf_get_u64(struct vf *vf, uint32_t req, uint64_t *v)
 	return ret ? ret : vf_recv_reply(vf, req, v, sizeof(*v), NULL);
 }
 
-int vf_req_ack(struct vf *vf, uint32_t req, const void *p, uint32_t size,
-	       const int *fds, int nfds)
+/* The REPLY_ACK reply to req: 0, the non-zero ack, or -errno. */
+static int recv_ack(struct vf *vf, uint32_t req)
 {
 	uint64_t ack;
-	int ret = vf_send(vf, req, true, p, size, fds, nfds);
+	int ret = vf_recv_reply(vf, req, &ack, sizeof(ack), NULL);
 
-	if (!ret)
-		ret = vf_recv_reply(vf, req, &ack, sizeof(ack), NULL);
 	if (ret)
 		return ret;
 	return ack ? (int)(ack & 0x7fffffff) | 1 : 0;
+}
+
+int vf_req_ack(struct vf *vf, uint32_t req, const void *p, uint32_t size,
+	       const int *fds, int nfds)
+{
+	int ret = vf_send(vf, req, true, p, size, fds, nfds);
+
+	return ret ? ret : recv_ack(vf, req);
 }
 
 int vf_u64_ack(struct vf *vf, uint32_t req, uint64_t v)
@@ -377,20 +433,73 @@ int vf_realize(struct vf *vf, unsigned int nq, uint64_t *features)
 
 int vf_get_config(struct vf *vf, uint32_t off, uint32_t size, void *out)
 {
-	struct vu_config_msg c = { .offset = off, .size = size };
+	return vf_config_get(vf, off, size, 0, out);
+}
+
+int vf_config_get(struct vf *vf, uint32_t off, uint32_t size, uint32_t flags,
+		  void *out)
+{
+	struct vu_config_msg c = { .offset = off, .size = size, .flags = flags };
 	struct vu_hdr h;
 	int ret;
 
+	if (size > sizeof(c.data))
+		return -EINVAL;
 	ret = vf_send(vf, VU_REQ_GET_CONFIG, false, &c, VU_CONFIG_HDR_SIZE + size, NULL, 0);
 	if (!ret)
 		ret = vf_recv(vf, &h, &c, sizeof(c), NULL);
 	if (ret)
 		return ret;
-	if (h.flags != 0x5 || h.size != VU_CONFIG_HDR_SIZE + size ||
-	    c.offset != off || c.size != size)
+	if (h.request != VU_REQ_GET_CONFIG || h.flags != 0x5)
+		return -EPROTO;
+	if (!h.size || (h.size == VU_CONFIG_HDR_SIZE && !c.size))
+		return -EREMOTEIO;
+	if (h.size != VU_CONFIG_HDR_SIZE + size || c.offset != off || c.size != size)
 		return -EPROTO;
 	memcpy(out, c.data, size);
 	return 0;
+}
+
+int vf_get_inflight(struct vf *vf, unsigned int nq, uint32_t num,
+		    struct vu_inflight_msg *inf, int *fd)
+{
+	int ret;
+
+	*inf = (struct vu_inflight_msg){ .num_queues = nq, .queue_size = num };
+	ret = vf_send(vf, VU_REQ_GET_INFLIGHT_FD, false, inf, sizeof(*inf), NULL, 0);
+	ret = ret ?: vf_recv_reply(vf, VU_REQ_GET_INFLIGHT_FD, inf, sizeof(*inf), fd);
+	if (!ret && *fd < 0)
+		ret = -EPROTO;
+	return ret;
+}
+
+/* ---- the rust-vmm frontends' requests -------------------------------- */
+
+int vf_call(struct vf *vf, uint32_t req, const void *p, uint32_t size,
+	    const int *fds, int nfds)
+{
+	int ret = vf_send(vf, req, false, p, size, fds, nfds);
+
+	if (ret || !(vf->hdr_flags & VU_FLAG_NEED_REPLY) ||
+	    !(vf->pf & BIT(VU_PF_REPLY_ACK)))
+		return ret;
+	return recv_ack(vf, req);
+}
+
+int vf_set_mem_table(struct vf *vf, const struct vf_guest *g)
+{
+	struct {
+		uint32_t nregions, padding;
+		struct vu_region_desc r[VF_MAX_REGIONS];
+	} t = { .nregions = g->nr };
+	int fds[VF_MAX_REGIONS];
+
+	for (unsigned int i = 0; i < g->nr; i++) {
+		t.r[i] = g->r[i];
+		fds[i] = g->fd;
+	}
+	return vf_call(vf, VU_REQ_SET_MEM_TABLE, &t,
+		       VU_MEM_TABLE_HDR_SIZE + g->nr * sizeof(t.r[0]), fds, g->nr);
 }
 
 int vf_driver_ok(struct vf *vf, struct vf_guest *g, unsigned int nq,
@@ -408,10 +517,7 @@ int vf_driver_ok(struct vf *vf, struct vf_guest *g, unsigned int nq,
 	    vf_get_u64(vf, VU_REQ_GET_STATUS, &st) || st != 0xb)
 		return -3;
 	if (*inflight_fd < 0) {
-		if (vf_send(vf, VU_REQ_GET_INFLIGHT_FD, false, &inf, sizeof(inf),
-			    NULL, 0) ||
-		    vf_recv_reply(vf, VU_REQ_GET_INFLIGHT_FD, &inf, sizeof(inf),
-			       inflight_fd) || *inflight_fd < 0)
+		if (vf_get_inflight(vf, nq, num, &inf, inflight_fd))
 			return -4;
 	} else {
 		/* Reconnect: the same buffer, sized as the backend said. */

@@ -14,9 +14,19 @@
 #include "vring.h"
 #include "vu_proto.h"
 
+/* Regions of one SET_MEM_TABLE, and fds of one message, a frontend sends. */
+#define VF_MAX_REGIONS	32
+#define VF_MAX_FDS	32
+
 struct vf {
 	int sock;
 	uint64_t pf;		/* protocol features acked */
+	/*
+	 * Header flags added to every request: VU_FLAG_NEED_REPLY for a
+	 * frontend that asks for an ack on everything once REPLY_ACK is
+	 * negotiated (vf_call()).
+	 */
+	uint32_t hdr_flags;
 };
 
 /* Guest memory: one memfd, two regions, rings placed in region 0. */
@@ -27,18 +37,34 @@ struct vf {
 #define VF_GPA0		0x0ull
 #define VF_GPA1		0x100000000ull		/* above 4G, like q35 */
 
+/*
+ * Guest memory as a frontend shares it: regions of one memfd, each at its
+ * guest-physical address, at a frontend user address and at an offset in
+ * the memfd. vf_guest_init() makes the two regions above.
+ */
 struct vf_guest {
 	int fd;
 	uint8_t *base;		/* our mapping of the whole memfd */
-	struct vu_region_desc r[2];
+	size_t size;		/* of the memfd */
+	unsigned int nr;	/* regions */
+	struct vu_region_desc r[VF_MAX_REGIONS];
 };
 
 int vf_guest_init(struct vf_guest *g);
+/* A memfd holding the nr regions r (nr at most VF_MAX_REGIONS): 0 or -1. */
+int vf_guest_layout(struct vf_guest *g, const struct vu_region_desc *r,
+		    unsigned int nr);
 void vf_guest_fini(struct vf_guest *g);
 /* Ring addresses for queue q, ring size num, in the frontend's space. */
 void vf_ring_addrs(int q, uint32_t num, struct vu_vring_addr *a);
-/* Our pointer to a frontend user address in region 0/1. */
+/* Our pointer to a frontend user address, NULL outside every region. */
 void *vf_guest_ptr(struct vf_guest *g, uint64_t uaddr);
+/*
+ * The same for len bytes at a guest-physical address, and its frontend
+ * user address: NULL and 0 unless one region holds all of them.
+ */
+void *vf_gpa_ptr(struct vf_guest *g, uint64_t gpa, uint64_t len);
+uint64_t vf_gpa_uaddr(const struct vf_guest *g, uint64_t gpa, uint64_t len);
 /*
  * Queue q's ring of num entries at vf_ring_addrs(), for driving it: zeroed
  * if fresh (vr_init()), else as an earlier driver left it (vr_attach()).
@@ -88,6 +114,26 @@ int vf_req_sync(struct vf *vf, uint32_t req, const void *p, uint32_t size,
 int vf_get_vring_base(struct vf *vf, uint32_t index, uint32_t *base);
 /* GET_CONFIG of @size bytes at @off; checks the reply's flags and sizes. */
 int vf_get_config(struct vf *vf, uint32_t off, uint32_t size, void *out);
+/*
+ * The same with the message's config @flags; -EREMOTEIO for the error
+ * reply of the spec (an empty payload, or a config size of 0).
+ */
+int vf_config_get(struct vf *vf, uint32_t off, uint32_t size, uint32_t flags,
+		  void *out);
+
+/*
+ * A request as the frontends built on the rust-vmm vhost crate send it
+ * (Cloud Hypervisor, Firecracker, and crosvm's fork): with vf->hdr_flags,
+ * waiting for the ack only when those carry VU_FLAG_NEED_REPLY and
+ * REPLY_ACK was negotiated (vf->pf). 0, a non-zero ack, or -errno.
+ */
+int vf_call(struct vf *vf, uint32_t req, const void *p, uint32_t size,
+	    const int *fds, int nfds);
+/* SET_MEM_TABLE with every region of g (each with g's memfd) by vf_call(). */
+int vf_set_mem_table(struct vf *vf, const struct vf_guest *g);
+/* GET_INFLIGHT_FD for nq queues of num entries: 0 with *inf and *fd, or -errno. */
+int vf_get_inflight(struct vf *vf, unsigned int nq, uint32_t num,
+		    struct vu_inflight_msg *inf, int *fd);
 
 /*
  * The message sequences QEMU 7.2's vhost-user-blk device sends, step by

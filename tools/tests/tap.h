@@ -10,6 +10,13 @@
 
 /* Record one result; returns cond. */
 bool tap_ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * A result with the TAP "# TODO todo" directive: a check that waits for a
+ * known defect to be fixed. Not counted as a failure; a diagnostic says
+ * when it passes. Returns cond.
+ */
+bool tap_todo(bool cond, const char *todo, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print the plan; 0 if every test passed, else 1. */
 int tap_done(void);
@@ -20,5 +27,6 @@ void t_mem(void);
 void t_proto(void);
 void t_bench(void);
 void t_user(void);
+void t_replay(void);
 
 #endif

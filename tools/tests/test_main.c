@@ -13,6 +13,7 @@ int main(void)
 	t_cli();
 	t_proto();
 	t_user();
+	t_replay();
 	t_bench();
 	return tap_done();
 }
