@@ -126,12 +126,14 @@ int vf_send_raw(struct vf *vf, uint32_t req, uint32_t flags, const void *p,
 		{ .iov_base = (void *)p, .iov_len = size },
 	};
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * 16)];
+		char buf[CMSG_SPACE(sizeof(int) * VF_MAX_FDS)];
 		struct cmsghdr align;
 	} u;
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = size ? 2 : 1 };
 	ssize_t n;
 
+	if (nfds < 0 || nfds > VF_MAX_FDS)
+		return -EINVAL;
 	if (nfds) {
 		struct cmsghdr *c;
 

@@ -21,7 +21,7 @@ void t_bad_live(struct vf_guest *g, int *inflight_fd)
 	struct vu_mem_reg_msg mr;
 	struct vf vf;
 	uint64_t v;
-	int fds[9], before, after, ret;
+	int fds[VU_MAX_MEM_SLOTS + 1], before, after, ret;
 
 	if (!tap_ok(connect_ok(&vf, proto.sock0), "bad: connect"))
 		return;
@@ -53,13 +53,14 @@ void t_bad_live(struct vf_guest *g, int *inflight_fd)
 	tap_ok(vf_u64_ack(&vf, VU_REQ_SET_STATUS, 0x100) > 0,
 	       "bad: SET_STATUS above 0xff refused");
 
-	for (int i = 0; i < 9; i++)
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		fds[i] = eventfd(0, EFD_CLOEXEC);
 	v = 0;
 	tap_ok(vf_req_ack(&vf, VU_REQ_SET_VRING_KICK, &v, 8, fds, 2) > 0,
 	       "bad: SET_VRING_KICK with 2 fds refused");
-	tap_ok(vf_req_ack(&vf, VU_REQ_SET_VRING_KICK, &v, 8, fds, 9) > 0,
-	       "bad: a message with 9 fds refused");
+	tap_ok(vf_req_ack(&vf, VU_REQ_SET_VRING_KICK, &v, 8, fds, VU_MAX_MEM_SLOTS + 1) > 0,
+	       "bad: a message with %d fds (more than a full memory table) refused",
+	       VU_MAX_MEM_SLOTS + 1);
 	tap_ok(vf_req_ack(&vf, VU_REQ_SET_VRING_CALL, &v, 8, NULL, 0) > 0,
 	       "bad: SET_VRING_CALL without fd and without the no-fd flag refused");
 	v = VU_VRING_NOFD;
@@ -112,6 +113,14 @@ void t_bad_live(struct vf_guest *g, int *inflight_fd)
 		tap_ok(vf_req_ack(&vf, VU_REQ_SET_MEM_TABLE, &t, 8 + 64, fds, 2) > 0,
 		       "bad: SET_MEM_TABLE whose count disagrees with its size refused");
 	}
+	{
+		uint8_t big[VU_MEM_TABLE_HDR_SIZE + (VU_MAX_MEM_SLOTS + 1) * 32] = { 0 };
+
+		*(uint32_t *)big = VU_MAX_MEM_SLOTS + 1;
+		tap_ok(vf_req_ack(&vf, VU_REQ_SET_MEM_TABLE, big, sizeof(big), fds,
+				  VU_MAX_MEM_SLOTS) > 0,
+		       "bad: SET_MEM_TABLE with %d regions refused", VU_MAX_MEM_SLOTS + 1);
+	}
 
 	vf_ring_addrs(0, QSIZE, &a);
 	a.desc = 0x1000;
@@ -152,7 +161,7 @@ void t_bad_live(struct vf_guest *g, int *inflight_fd)
 				  inflight_fd, 1) > 0,
 		       "bad: SET_INFLIGHT_FD with a 20-byte payload refused");
 	}
-	for (int i = 0; i < 9; i++)
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		close(fds[i]);
 
 	tap_ok(alive(&vf), "bad: the connection survived every refused request");

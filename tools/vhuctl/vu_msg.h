@@ -16,7 +16,7 @@
 
 enum size_kind {
 	SZ_EXACT,	/* hdr.size == size */
-	SZ_MEM_TABLE,	/* 8 + 32 * n, 1 <= n <= 8 */
+	SZ_MEM_TABLE,	/* 8 + 32 * n, 1 <= n <= VU_MAX_MEM_TABLE_REGIONS */
 	SZ_CONFIG,	/* 12 + n, n <= 256 */
 };
 
