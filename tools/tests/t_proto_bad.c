@@ -205,7 +205,6 @@ void t_bad_live(struct vf_guest *g, int *inflight_fd)
 void t_bad_fatal(void)
 {
 	struct vu_vring_state s = { 7, 0 };
-	struct vu_config_msg c = { .size = 300 };
 	struct vf vf;
 	uint64_t v = 0;
 
@@ -221,7 +220,6 @@ void t_bad_fatal(void)
 		{ "a header with unknown flag bits", VU_REQ_GET_FEATURES, 0x101, 0, NULL, false, 0 },
 		{ "a 1 MiB payload size", VU_REQ_SET_FEATURES, 0x1, 1 << 20, NULL, false, 0 },
 		{ "GET_VRING_BASE of queue 7", VU_REQ_GET_VRING_BASE, 0x1, 8, &s, true, 0 },
-		{ "GET_CONFIG of 300 bytes", VU_REQ_GET_CONFIG, 0x1, 12, &c, true, 0 },
 		{ "GET_QUEUE_NUM before MQ was negotiated", VU_REQ_GET_QUEUE_NUM, 0x1, 0, NULL, false, 0 },
 		{ "a failing request without need_reply", VU_REQ_SET_VRING_NUM, 0x1, 8, &s, true, 0 },
 		{ "an unknown request without need_reply", 77, 0x1, 8, &v, true, 0 },

@@ -19,11 +19,79 @@
 #include "test_dp.h"
 #include "util.h"
 
+/* What an eventfd was signalled since it was last read (0: nothing). */
+static uint64_t signalled(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	uint64_t n = 0;
+
+	if (poll(&p, 1, 0) == 1 && read(fd, &n, sizeof(n)) != sizeof(n))
+		n = 0;
+	return n;
+}
+
 /* SET_PROTOCOL_FEATURES without need_reply; the acks to expect from now on. */
 static int protocol(struct vf *vf, uint64_t pf)
 {
 	vf->pf = pf;
 	return vf_req_sync(vf, VU_REQ_SET_PROTOCOL_FEATURES, &pf, 8, NULL, 0);
+}
+
+/* Export 0 as QEMU 7.2 leaves it after DRIVER_OK: both queues running. */
+static bool running(struct vf *vf, struct vf_guest *g, int *inflight_fd)
+{
+	int ret = connect_ok(vf, proto.sock0) ? vf_realize(vf, 2, NULL) : -100;
+
+	ret = ret ?: vf_driver_ok(vf, g, 2, QSIZE, inflight_fd, true);
+	if (ret)
+		tap_diag("export 0 not running: step %d", ret);
+	return ret == 0;
+}
+
+/* GET_CONFIG: the zero-length reply (and flags 0x5) of the specification. */
+static bool config_error(struct vf *vf, const void *c, uint32_t size)
+{
+	struct vu_config_msg r;
+	struct vu_hdr h;
+
+	return vf_send(vf, VU_REQ_GET_CONFIG, false, c, size, NULL, 0) == 0 &&
+	       vf_recv(vf, &h, &r, sizeof(r), NULL) == 0 &&
+	       h.request == VU_REQ_GET_CONFIG && h.flags == 0x5 && h.size == 0;
+}
+
+/* A config space access the device refuses never costs the connection. */
+static void t_spec_config(struct vf_guest *g)
+{
+	struct vu_config_msg c = { .offset = 0x100, .size = 4 };
+	struct virtio_blk_config cfg;
+	int inflight_fd = -1;
+	struct vf vf;
+
+	if (!tap_ok(running(&vf, g, &inflight_fd), "config: export 0 running"))
+		goto out;
+	tap_ok(config_error(&vf, &c, VU_CONFIG_HDR_SIZE + 4) && alive(&vf),
+	       "config: GET_CONFIG at offset 0x100 gets a zero-length reply, the connection stays");
+	c = (struct vu_config_msg){ .size = 300 };
+	tap_ok(config_error(&vf, &c, VU_CONFIG_HDR_SIZE) && alive(&vf),
+	       "config: GET_CONFIG of 300 bytes in a 12-byte payload gets a zero-length reply");
+	{
+		uint8_t big[VU_CONFIG_HDR_SIZE + 300] = { 0 };
+
+		memcpy(big, &c, VU_CONFIG_HDR_SIZE);
+		tap_ok(config_error(&vf, big, sizeof(big)) && alive(&vf),
+		       "config: GET_CONFIG with a 312-byte payload gets a zero-length reply");
+	}
+	/* A guest writing a read-only field, through a frontend without acks. */
+	c = (struct vu_config_msg){ .offset = 0, .size = 8 };
+	memset(c.data, 0xff, 8);
+	tap_ok(vf_send(&vf, VU_REQ_SET_CONFIG, false, &c, VU_CONFIG_HDR_SIZE + 8, NULL, 0) == 0 &&
+	       vf_get_config(&vf, 0, sizeof(cfg), &cfg) == 0 &&
+	       cfg.capacity == DISK_SIZE / 512,
+	       "config: SET_CONFIG of the capacity without need_reply changes nothing, "
+	       "the connection stays");
+out:
+	vf_close(&vf);
+	close_fd(&inflight_fd);
 }
 
 /* SET_MEM_TABLE with as many regions as slots, each with its fd. */
@@ -68,8 +136,54 @@ static void t_spec_mem_table(struct vf_guest *g)
 	       "32 regions: every region's fd closed after the disconnect");
 }
 
+/*
+ * A vring request refused when the frontend asked for no reply breaks
+ * that ring (stopped, err eventfd signalled) and nothing else, until
+ * GET_VRING_BASE resets it.
+ */
+static void t_spec_no_reply(struct vf_guest *g)
+{
+	int inflight_fd = -1, err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), ret;
+	struct vu_vring_state s = { 1, 2 * QSIZE };
+	uint32_t m, base;
+	struct vf vf;
+
+	if (!tap_ok(running(&vf, g, &inflight_fd), "no reply: export 0 running"))
+		goto out;
+	ret = vf_vring_fd(&vf, VU_REQ_SET_VRING_ERR, 1, err);
+	m = log_mark();
+	ret = ret ?: vf_send(&vf, VU_REQ_SET_VRING_NUM, false, &s, 8, NULL, 0);
+	tap_ok(ret == 0 && alive(&vf) && signalled(err) == 1 &&
+	       tdp_count(TDP_STOP, m) == 1 && tdp_log->ev[tdp_find(TDP_STOP, m)].index == 1,
+	       "no reply: SET_VRING_NUM above --queue-size without need_reply breaks "
+	       "queue 1 alone: stopped, err eventfd signalled, connection kept");
+	tap_ok(file_count(proto.d.log, "queue 1 is broken") > 0,
+	       "no reply: the log says the queue is broken, and why");
+	tap_ok(vf_state_ack(&vf, VU_REQ_SET_VRING_ENABLE, 1, 1) > 0 &&
+	       tdp_find(TDP_START, m) < 0, "no reply: a broken queue does not start");
+	tap_ok(vf_state_ack(&vf, VU_REQ_SET_VRING_NUM, 0, QSIZE / 2) > 0 && signalled(err) == 0,
+	       "no reply: with need_reply a refusal is acked and breaks nothing");
+	m = log_mark();
+	ret = vf_get_vring_base(&vf, 1, &base);
+	ret = ret ?: vf_state_ack(&vf, VU_REQ_SET_VRING_NUM, 1, QSIZE);
+	ret = ret ?: vf_vring_fd(&vf, VU_REQ_SET_VRING_KICK, 1, err);
+	ret = ret ?: vf_state_ack(&vf, VU_REQ_SET_VRING_ENABLE, 1, 1);
+	tap_ok(ret == 0 && tdp_find(TDP_START, m) >= 0,
+	       "no reply: after GET_VRING_BASE the queue is set up and started again");
+	s = (struct vu_vring_state){ 7, QSIZE };
+	vf_send(&vf, VU_REQ_SET_VRING_NUM, false, &s, 8, NULL, 0);
+	tap_ok(vf_is_closed(&vf),
+	       "no reply: a refusal naming no queue (index 7) still closes the connection");
+out:
+	vf_close(&vf);
+	close_fd(&inflight_fd);
+	close(err);
+}
+
 void t_spec(struct vf_guest *g)
 {
+	t_spec_config(g);
 	t_spec_mem_table(g);
+	t_spec_no_reply(g);
 	tap_ok(exportd_settle(&proto.d) == proto.d.baseline_fds, "spec: no fd leaked");
 }

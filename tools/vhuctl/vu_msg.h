@@ -27,6 +27,17 @@ enum fd_kind {
 };
 
 /*
+ * What refusing a request costs when the refusal cannot be acked (the
+ * frontend did not ask for a reply, or REPLY_ACK was not negotiated).
+ */
+enum refusal_kind {
+	REFUSE_CLOSE,	/* the connection is closed: the frontend is out of step */
+	REFUSE_RING,	/* the ring the message names is broken (err eventfd) */
+	REFUSE_IGNORE,	/* logged only: nothing changed (a guest's config write) */
+	REFUSE_EMPTY,	/* a reply of its own, with a zero-length payload */
+};
+
+/*
  * One request type: its handler and the message it takes. A handler
  * returns 0, or a negative errno once FAIL() said why.
  */
@@ -37,6 +48,7 @@ struct vu_req_desc {
 	uint8_t size_kind;
 	uint8_t fd_kind;
 	uint8_t fds;
+	uint8_t refusal;	/* enum refusal_kind */
 	bool has_reply;		/* the request has its own reply payload */
 	uint64_t need_pf;	/* protocol features that must be negotiated */
 };
@@ -90,5 +102,16 @@ void vu_vring_stop_all(struct vu_dev *dev, bool *was);
 int vu_vring_restart(struct vu_dev *dev, struct vu_msg *m, const bool *was);
 /* Does any of the queue's rings start in region r? */
 bool vu_vring_in_region(const struct vu_queue *q, const struct vu_region *r);
+/*
+ * Break queue i (why: for the log): stopped, its err eventfd signalled,
+ * and not started again until GET_VRING_BASE. 0, or the stop's failure.
+ */
+int vu_vring_break(struct vu_dev *dev, uint32_t i, const char *why);
+/*
+ * A vring request was refused and the frontend cannot be told: break the
+ * queue it names. 0, or -EPROTO when the message names no queue (or the
+ * queue did not stop), which leaves closing the connection.
+ */
+int vu_vring_refused(struct vu_dev *dev, const struct vu_msg *m);
 
 #endif

@@ -386,15 +386,15 @@ static const struct vu_req_desc requests[VU_REQ_MAX] = {
 	},
 	[VU_REQ_SET_VRING_NUM] = {
 		.name = "SET_VRING_NUM", .handle = vu_vring_set_num,
-		.size = sizeof(struct vu_vring_state),
+		.size = sizeof(struct vu_vring_state), .refusal = REFUSE_RING,
 	},
 	[VU_REQ_SET_VRING_ADDR] = {
 		.name = "SET_VRING_ADDR", .handle = vu_vring_set_addr,
-		.size = sizeof(struct vu_vring_addr),
+		.size = sizeof(struct vu_vring_addr), .refusal = REFUSE_RING,
 	},
 	[VU_REQ_SET_VRING_BASE] = {
 		.name = "SET_VRING_BASE", .handle = vu_vring_set_base,
-		.size = sizeof(struct vu_vring_state),
+		.size = sizeof(struct vu_vring_state), .refusal = REFUSE_RING,
 	},
 	[VU_REQ_GET_VRING_BASE] = {
 		.name = "GET_VRING_BASE", .handle = vu_vring_get_base,
@@ -403,6 +403,7 @@ static const struct vu_req_desc requests[VU_REQ_MAX] = {
 	[VU_REQ_SET_VRING_KICK] = {
 		.name = "SET_VRING_KICK", .handle = vu_vring_set_kick,
 		.size = sizeof(uint64_t), .fd_kind = FD_BY_PAYLOAD,
+		.refusal = REFUSE_RING,
 	},
 	[VU_REQ_SET_VRING_CALL] = {
 		.name = "SET_VRING_CALL", .handle = vu_vring_set_call,
@@ -426,7 +427,7 @@ static const struct vu_req_desc requests[VU_REQ_MAX] = {
 	},
 	[VU_REQ_SET_VRING_ENABLE] = {
 		.name = "SET_VRING_ENABLE", .handle = vu_vring_set_enable,
-		.size = sizeof(struct vu_vring_state),
+		.size = sizeof(struct vu_vring_state), .refusal = REFUSE_RING,
 	},
 	[VU_REQ_SEND_RARP] = {
 		.name = "SEND_RARP", .need_pf = BIT(VU_PF_RARP),
@@ -442,14 +443,19 @@ static const struct vu_req_desc requests[VU_REQ_MAX] = {
 	[VU_REQ_SET_VRING_ENDIAN] = {
 		.name = "SET_VRING_ENDIAN", .need_pf = BIT(VU_PF_CROSS_ENDIAN),
 	},
+	/*
+	 * Config space accesses can come from the guest (some frontends
+	 * forward every one): a refused one never costs the connection.
+	 */
 	[VU_REQ_GET_CONFIG] = {
 		.name = "GET_CONFIG", .handle = h_get_config,
 		.size_kind = SZ_CONFIG, .has_reply = true,
-		.need_pf = BIT(VU_PF_CONFIG),
+		.refusal = REFUSE_EMPTY, .need_pf = BIT(VU_PF_CONFIG),
 	},
 	[VU_REQ_SET_CONFIG] = {
 		.name = "SET_CONFIG", .handle = h_set_config,
-		.size_kind = SZ_CONFIG, .need_pf = BIT(VU_PF_CONFIG),
+		.size_kind = SZ_CONFIG, .refusal = REFUSE_IGNORE,
+		.need_pf = BIT(VU_PF_CONFIG),
 	},
 	[VU_REQ_CREATE_CRYPTO_SESSION] = {
 		.name = "CREATE_CRYPTO_SESSION",

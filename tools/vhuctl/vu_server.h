@@ -19,6 +19,7 @@ struct vu_queue {
 	bool kick_set;			/* SET_VRING_KICK seen since the last stop */
 	bool enabled;			/* SET_VRING_ENABLE state */
 	bool running;			/* handed to the datapath */
+	bool broken;			/* a refusal nobody could be told of */
 	int kick_fd, call_fd, err_fd;
 };
 

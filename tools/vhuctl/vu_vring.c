@@ -7,10 +7,15 @@
  * space, once it has a size, ring addresses and a kick fd and is enabled
  * (a kick fd enables it when protocol features were not negotiated);
  * GET_VRING_BASE and disabling stop it, waiting for its requests.
+ *
+ * A refusal the frontend cannot be told of (it asked for no reply) breaks
+ * the ring it concerns instead of the connection: the queue stays stopped,
+ * its err eventfd is signalled, and GET_VRING_BASE resets it.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/eventfd.h>
 
 #include "util.h"
 #include "vu_msg.h"
@@ -66,6 +71,8 @@ static int maybe_start(struct vu_dev *dev, struct vu_msg *m, uint32_t i)
 		return 0;
 	if (protocol_features_on(dev) && !q->enabled)
 		return 0;
+	if (q->broken)
+		return FAIL(dev, m, -EINVAL, "queue %u is broken until GET_VRING_BASE", i);
 	if (translate_queue(dev, i, &dq))
 		return FAIL(dev, m, -EFAULT, "queue %u rings are outside guest memory", i);
 	ret = dev->ops->start_queue(dev->dp, &dq);
@@ -130,6 +137,47 @@ bool vu_vring_in_region(const struct vu_queue *q, const struct vu_region *r)
 		if (a[i] >= r->uaddr && a[i] - r->uaddr < r->size)
 			return true;
 	return false;
+}
+
+int vu_vring_break(struct vu_dev *dev, uint32_t i, const char *why)
+{
+	struct vu_queue *q = &dev->q[i];
+	int ret = vu_vring_stop(dev, i);
+
+	if (!q->broken)
+		vlog("%s: queue %u is broken (%s); it stays stopped until GET_VRING_BASE",
+		     dev->name, i, why);
+	q->broken = true;
+	if (q->err_fd >= 0)
+		eventfd_write(q->err_fd, 1);
+	return ret;
+}
+
+int vu_vring_refused(struct vu_dev *dev, const struct vu_msg *m)
+{
+	const struct vu_req_desc *d = vu_request(m->hdr.request);
+	uint64_t index;
+
+	/* A malformed message names no ring. */
+	if (!d || m->hdr.size != d->size)
+		return -EPROTO;
+	switch (m->hdr.request) {
+	case VU_REQ_SET_VRING_ADDR:
+		index = m->p.addr.index;
+		break;
+	case VU_REQ_SET_VRING_KICK:
+	case VU_REQ_SET_VRING_CALL:
+	case VU_REQ_SET_VRING_ERR:
+		index = m->p.u64 & VU_VRING_IDX_MASK;
+		break;
+	default:
+		index = m->p.state.index;
+		break;
+	}
+	if (index >= dev->cfg->queues)
+		return -EPROTO;
+	return vu_vring_break(dev, index, "a request for it was refused and "
+			      "the frontend asked for no reply") ? -EPROTO : 0;
 }
 
 /* ---- requests -------------------------------------------------------- */
@@ -212,6 +260,7 @@ int vu_vring_get_base(struct vu_dev *dev, struct vu_msg *m)
 	/* The ring stops here; in-flight requests finish before the reply. */
 	vu_vring_stop(dev, i);
 	q->kick_set = false;
+	q->broken = false;
 	close_fd(&q->kick_fd);
 	st.index = i;
 	st.num = q->base;
@@ -264,7 +313,10 @@ int vu_vring_set_kick(struct vu_dev *dev, struct vu_msg *m)
 	return maybe_start(dev, m, i);
 }
 
-/* SET_VRING_CALL/ERR: hand the fd to a running ring, then keep it. */
+/*
+ * SET_VRING_CALL/ERR: hand the fd to a running ring, then keep it. A new
+ * err fd of a broken ring is signalled.
+ */
 static int set_vring_notify_fd(struct vu_dev *dev, struct vu_msg *m, bool call)
 {
 	int fd, *slot, i = vring_fd_msg(dev, m, &fd);
@@ -285,6 +337,8 @@ static int set_vring_notify_fd(struct vu_dev *dev, struct vu_msg *m, bool call)
 	}
 	close_fd(slot);
 	*slot = fd;
+	if (fd >= 0 && !call && q->broken)
+		eventfd_write(fd, 1);
 	return 0;
 }
 
