@@ -136,6 +136,22 @@ static void t_spec_mem_table(struct vf_guest *g)
 	       "32 regions: every region's fd closed after the disconnect");
 }
 
+/* A SET_PROTOCOL_FEATURES that turns REPLY_ACK on, with need_reply, is acked. */
+static void t_spec_reply_ack(void)
+{
+	uint64_t pf = BIT(VU_PF_REPLY_ACK) | BIT(VU_PF_CONFIG);
+	struct vf vf;
+
+	if (!tap_ok(connect_ok(&vf, proto.sock1), "reply ack: connect"))
+		return;
+	tap_ok(vf_u64_ack(&vf, VU_REQ_SET_PROTOCOL_FEATURES, pf) == 0,
+	       "reply ack: SET_PROTOCOL_FEATURES enabling REPLY_ACK acks itself");
+	pf = BIT(VU_PF_CONFIG);
+	tap_ok(vf_u64_ack(&vf, VU_REQ_SET_PROTOCOL_FEATURES, pf) == 0 && alive(&vf),
+	       "reply ack: and one turning it off too");
+	vf_close(&vf);
+}
+
 /*
  * A vring request refused when the frontend asked for no reply breaks
  * that ring (stopped, err eventfd signalled) and nothing else, until
@@ -184,6 +200,7 @@ void t_spec(struct vf_guest *g)
 {
 	t_spec_config(g);
 	t_spec_mem_table(g);
+	t_spec_reply_ack();
 	t_spec_no_reply(g);
 	tap_ok(exportd_settle(&proto.d) == proto.d.baseline_fds, "spec: no fd leaked");
 }

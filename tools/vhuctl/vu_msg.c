@@ -254,7 +254,7 @@ int vu_dev_handle(struct vu_dev *dev)
 	const struct vu_req_desc *d = NULL;
 	struct vu_msg *m;
 	int ret, vret;
-	bool ack;
+	bool ack_before, ack;
 
 	m = calloc(1, sizeof(*m));
 	if (!m)
@@ -297,9 +297,13 @@ int vu_dev_handle(struct vu_dev *dev)
 			goto out;
 		}
 	}
-	/* Decided before the handler: RESET_OWNER forgets REPLY_ACK. */
-	ack = (m->hdr.flags & VU_FLAG_NEED_REPLY) && reply_ack_on(dev);
+	/*
+	 * Acked when REPLY_ACK was on before the request or is after it: a
+	 * SET_PROTOCOL_FEATURES that turns it on (or off) is acked too.
+	 */
+	ack_before = reply_ack_on(dev);
 	ret = vret ? vret : d->handle(dev, m);
+	ack = (m->hdr.flags & VU_FLAG_NEED_REPLY) && (ack_before || reply_ack_on(dev));
 	/* Connection-level failures (a reply could not be sent). */
 	if (ret == -EIO)
 		goto out;
