@@ -152,6 +152,27 @@ static void t_spec_reply_ack(void)
 	vf_close(&vf);
 }
 
+/* A queue the datapath failed to stop is not reported as stopped. */
+static void t_spec_stop_fails(struct vf_guest *g)
+{
+	int inflight_fd = -1;
+	uint32_t base = 0, m;
+	struct vf vf;
+
+	if (!tap_ok(running(&vf, g, &inflight_fd), "stop fails: export 0 running"))
+		goto out;
+	m = log_mark();
+	tdp_log->stop_fail = 1;
+	tap_ok(vf_get_vring_base(&vf, 0, &base) != 0 && vf_is_closed(&vf),
+	       "stop fails: GET_VRING_BASE gives no base, the connection closes");
+	tap_ok(wait_op(TDP_DETACH, m) > tdp_find(TDP_STOP, m),
+	       "stop fails: the disconnect stops the queue, then detaches");
+out:
+	tdp_log->stop_fail = 0;
+	vf_close(&vf);
+	close_fd(&inflight_fd);
+}
+
 /*
  * A vring request refused when the frontend asked for no reply breaks
  * that ring (stopped, err eventfd signalled) and nothing else, until
@@ -201,6 +222,7 @@ void t_spec(struct vf_guest *g)
 	t_spec_config(g);
 	t_spec_mem_table(g);
 	t_spec_reply_ack();
+	t_spec_stop_fails(g);
 	t_spec_no_reply(g);
 	tap_ok(exportd_settle(&proto.d) == proto.d.baseline_fds, "spec: no fd leaked");
 }

@@ -93,7 +93,10 @@ int vu_vring_set_call(struct vu_dev *dev, struct vu_msg *m);
 int vu_vring_set_err(struct vu_dev *dev, struct vu_msg *m);
 int vu_vring_set_enable(struct vu_dev *dev, struct vu_msg *m);
 
-/* Stop a running queue, waiting for its in-flight requests. */
+/*
+ * Stop a running queue, waiting for its in-flight requests. On failure
+ * (logged) the queue stays running: the datapath may still use it.
+ */
 int vu_vring_stop(struct vu_dev *dev, uint32_t i);
 /* Forget a stopped queue's state and close its fds. */
 void vu_vring_reset(struct vu_queue *q);

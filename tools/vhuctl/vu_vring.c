@@ -92,12 +92,13 @@ int vu_vring_stop(struct vu_dev *dev, uint32_t i)
 	if (!q->running)
 		return 0;
 	ret = dev->ops->stop_queue(dev->dp, i, &base);
-	q->running = false;
 	if (ret) {
+		/* The datapath may still run it: it stays running here. */
 		vlog("%s: datapath failed to stop queue %u: %s", dev->name, i,
 		     strerror(-ret));
 		return ret;
 	}
+	q->running = false;
 	q->base = base;
 	return 0;
 }
@@ -180,6 +181,23 @@ int vu_vring_refused(struct vu_dev *dev, const struct vu_msg *m)
 			      "the frontend asked for no reply") ? -EPROTO : 0;
 }
 
+/*
+ * Stop queue i for the frontend (GET_VRING_BASE): it runs again only with
+ * a new kick fd, and it is no longer broken.
+ */
+static int stop_for_frontend(struct vu_dev *dev, uint32_t i)
+{
+	struct vu_queue *q = &dev->q[i];
+	int ret = vu_vring_stop(dev, i);
+
+	if (ret)
+		return ret;
+	q->kick_set = false;
+	q->broken = false;
+	close_fd(&q->kick_fd);
+	return 0;
+}
+
 /* ---- requests -------------------------------------------------------- */
 
 int vu_vring_set_num(struct vu_dev *dev, struct vu_msg *m)
@@ -253,15 +271,15 @@ int vu_vring_get_base(struct vu_dev *dev, struct vu_msg *m)
 	int i = queue_index(dev, m, m->p.state.index);
 	struct vu_vring_state st;
 	struct vu_queue *q;
+	int ret;
 
 	if (i < 0)
 		return i;
 	q = &dev->q[i];
 	/* The ring stops here; in-flight requests finish before the reply. */
-	vu_vring_stop(dev, i);
-	q->kick_set = false;
-	q->broken = false;
-	close_fd(&q->kick_fd);
+	ret = stop_for_frontend(dev, i);
+	if (ret)
+		return FAIL(dev, m, ret, "queue %d did not stop", i);
 	st.index = i;
 	st.num = q->base;
 	return vu_send_reply(dev, m, &st, sizeof(st), -1);
