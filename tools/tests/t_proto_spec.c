@@ -152,6 +152,107 @@ static void t_spec_reply_ack(void)
 	vf_close(&vf);
 }
 
+/*
+ * Features while the rings run apply to them: the queues stop and start
+ * again with the new ring features. Unchanged features stop nothing.
+ */
+static void t_spec_features(struct vf_guest *g)
+{
+	int inflight_fd = -1, i, ret;
+	uint64_t f;
+	uint32_t m;
+	struct vf vf;
+
+	if (!tap_ok(running(&vf, g, &inflight_fd), "features: export 0 running"))
+		goto out;
+	ret = vf_get_u64(&vf, VU_REQ_GET_FEATURES, &f);
+	f &= ~(BIT(VIRTIO_BLK_F_DISCARD) | BIT(VIRTIO_BLK_F_WRITE_ZEROES));
+	m = log_mark();
+	ret = ret ?: vf_u64_ack(&vf, VU_REQ_SET_FEATURES, f);
+	tap_ok(ret == 0 && tdp_find(TDP_STOP, m) < 0,
+	       "features: the same features again leave the running queues alone");
+	f &= ~BIT(VIRTIO_RING_F_EVENT_IDX);
+	m = log_mark();
+	ret = vf_u64_ack(&vf, VU_REQ_SET_FEATURES, f);
+	i = tdp_find(TDP_FEATURES, m);
+	tap_ok(ret == 0 && tdp_count(TDP_STOP, m) == 2 && i > tdp_find(TDP_STOP, m) &&
+	       tdp_log->ev[i].a == (f & ~BIT(30)) && tdp_count(TDP_START, i) == 2,
+	       "features: SET_FEATURES without EVENT_IDX while running stops both queues, "
+	       "applies it, starts them again");
+out:
+	vf_close(&vf);
+	close_fd(&inflight_fd);
+}
+
+/* The rings of queue 0 at vf_ring_addrs(), without a kick fd yet. */
+static int ring_setup(struct vf *vf, int efd)
+{
+	struct vu_vring_state s = { 0, QSIZE };
+	struct vu_vring_addr a;
+	uint64_t q = 0;
+	int ret;
+
+	vf_ring_addrs(0, QSIZE, &a);
+	ret = vf_req_sync(vf, VU_REQ_SET_VRING_NUM, &s, 8, NULL, 0);
+	s.num = 0;
+	ret = ret ?: vf_req_sync(vf, VU_REQ_SET_VRING_BASE, &s, 8, NULL, 0);
+	ret = ret ?: vf_req_sync(vf, VU_REQ_SET_VRING_ADDR, &a, sizeof(a), NULL, 0);
+	ret = ret ?: vf_req_sync(vf, VU_REQ_SET_VRING_CALL, &q, 8, &efd, 1);
+	return ret;
+}
+
+/*
+ * A ring's enable state follows from the features alone: without
+ * protocol features it starts enabled, with them it waits for
+ * SET_VRING_ENABLE, whether the kick fd came before SET_FEATURES or not.
+ */
+static void t_spec_enable(struct vf_guest *g)
+{
+	struct vu_mem_table_msg t = { .nregions = 2 };
+	int fds[2] = { g->fd, g->fd }, efd = eventfd(0, EFD_CLOEXEC), ret;
+	uint64_t f = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_BLK_F_RO), q = 0;
+	uint32_t m;
+	struct vf vf;
+
+	t.regions[0] = g->r[0];
+	t.regions[1] = g->r[1];
+	for (int pf = 1; pf >= 0; pf--) {
+		const char *who = pf ? "enable, protocol features" : "enable, no protocol features";
+
+		if (!connect_ok(&vf, proto.sock1)) {
+			tap_ok(false, "%s: connect", who);
+			continue;
+		}
+		m = log_mark();
+		ret = vf_req_sync(&vf, VU_REQ_SET_OWNER, NULL, 0, NULL, 0);
+		ret = ret ?: vf_req_sync(&vf, VU_REQ_SET_MEM_TABLE, &t, 8 + 64, fds, 2);
+		ret = ret ?: ring_setup(&vf, efd);
+		ret = ret ?: vf_req_sync(&vf, VU_REQ_SET_VRING_KICK, &q, 8, &efd, 1);
+		tap_ok(ret == 0 && tdp_find(TDP_START, m) < 0,
+		       "%s: a kick fd before SET_FEATURES starts nothing", who);
+		if (pf)
+			f |= BIT(VU_F_PROTOCOL_FEATURES);
+		else
+			f &= ~BIT(VU_F_PROTOCOL_FEATURES);
+		ret = vf_req_sync(&vf, VU_REQ_SET_FEATURES, &f, 8, NULL, 0);
+		if (pf) {
+			struct vu_vring_state s = { 0, 1 };
+
+			ret = ret ?: protocol(&vf, BIT(VU_PF_REPLY_ACK));
+			tap_ok(ret == 0 && tdp_find(TDP_START, m) < 0,
+			       "%s: SET_FEATURES leaves the ring disabled", who);
+			ret = vf_req_ack(&vf, VU_REQ_SET_VRING_ENABLE, &s, 8, NULL, 0);
+			tap_ok(ret == 0 && tdp_find(TDP_START, m) >= 0,
+			       "%s: SET_VRING_ENABLE(1) starts it", who);
+		} else {
+			tap_ok(ret == 0 && tdp_find(TDP_START, m) >= 0,
+			       "%s: SET_FEATURES starts the ring its kick fd set up", who);
+		}
+		vf_close(&vf);
+	}
+	close(efd);
+}
+
 /* A queue the datapath failed to stop is not reported as stopped. */
 static void t_spec_stop_fails(struct vf_guest *g)
 {
@@ -222,6 +323,8 @@ void t_spec(struct vf_guest *g)
 	t_spec_config(g);
 	t_spec_mem_table(g);
 	t_spec_reply_ack();
+	t_spec_features(g);
+	t_spec_enable(g);
 	t_spec_stop_fails(g);
 	t_spec_no_reply(g);
 	tap_ok(exportd_settle(&proto.d) == proto.d.baseline_fds, "spec: no fd leaked");

@@ -100,9 +100,15 @@ int vu_vring_set_enable(struct vu_dev *dev, struct vu_msg *m);
 int vu_vring_stop(struct vu_dev *dev, uint32_t i);
 /* Forget a stopped queue's state and close its fds. */
 void vu_vring_reset(struct vu_queue *q);
-/* Stop the running queues around a memory table change, then restart them. */
-void vu_vring_stop_all(struct vu_dev *dev, bool *was);
-int vu_vring_restart(struct vu_dev *dev, struct vu_msg *m, const bool *was);
+/* Stop every running queue: 0, or the last failure. */
+int vu_vring_stop_all(struct vu_dev *dev);
+/*
+ * Start every queue that may run and does not: after a change of the
+ * features or of the memory table. A queue whose rings are outside guest
+ * memory waits for the region that holds them; one the datapath refuses
+ * is broken.
+ */
+void vu_vring_start_all(struct vu_dev *dev);
 /* Does any of the queue's rings start in region r? */
 bool vu_vring_in_region(const struct vu_queue *q, const struct vu_region *r);
 /*

@@ -29,6 +29,13 @@ static int h_get_features(struct vu_dev *dev, struct vu_msg *m)
 	return vu_reply_u64(dev, m, dev->features);
 }
 
+/*
+ * New features apply to running queues too: a frontend may change
+ * EVENT_IDX or INDIRECT_DESC under them, and they must not go on with the
+ * old ones. They stop (their requests finish) and start again with the
+ * new features -- or stay stopped when protocol features now keep them
+ * disabled. Before the first SET_FEATURES no queue runs.
+ */
 static int h_set_features(struct vu_dev *dev, struct vu_msg *m)
 {
 	uint64_t f = m->p.u64;
@@ -37,10 +44,21 @@ static int h_set_features(struct vu_dev *dev, struct vu_msg *m)
 	if (f & ~dev->features)
 		return FAIL(dev, m, -EINVAL, "features 0x%" PRIx64 " not offered",
 			    f & ~dev->features);
+	if (f != dev->acked_features) {
+		ret = vu_vring_stop_all(dev);
+		if (ret) {
+			vu_vring_start_all(dev);
+			return FAIL(dev, m, ret, "a running queue did not stop");
+		}
+	}
 	ret = dev->ops->set_features(dev->dp, f & ~BIT(VU_F_PROTOCOL_FEATURES));
-	if (ret)
+	if (ret) {
+		vu_vring_start_all(dev);
 		return FAIL(dev, m, ret, "datapath: %s", strerror(-ret));
+	}
 	dev->acked_features = f;
+	dev->features_set = true;
+	vu_vring_start_all(dev);
 	return 0;
 }
 
@@ -75,6 +93,7 @@ static void release_session(struct vu_dev *dev)
 	close_fd(&dev->backend_req_fd);
 	dev->owner = false;
 	dev->acked_features = 0;
+	dev->features_set = false;
 	dev->acked_protocol_features = 0;
 	dev->status = 0;
 }
@@ -118,7 +137,6 @@ static int h_set_mem_table(struct vu_dev *dev, struct vu_msg *m)
 {
 	const struct vu_mem_table_msg *t = &m->p.mem;
 	struct vu_mem *new, old;
-	bool was[VHU_MAX_QUEUES];
 	const char *why = "";
 	int ret;
 
@@ -142,19 +160,24 @@ static int h_set_mem_table(struct vu_dev *dev, struct vu_msg *m)
 		}
 	}
 
-	vu_vring_stop_all(dev, was);
-	ret = dev->ops->set_mem_table(dev->dp, new);
+	/* No queue may use the old mappings once they are gone. */
+	ret = vu_vring_stop_all(dev);
+	if (ret)
+		why = "a running queue did not stop";
+	else if ((ret = dev->ops->set_mem_table(dev->dp, new)))
+		why = "the datapath refused it";
 	if (ret) {
 		vu_mem_clear(new);
 		free(new);
-		vu_vring_restart(dev, m, was);
-		return FAIL(dev, m, ret, "datapath: %s", strerror(-ret));
+		vu_vring_start_all(dev);
+		return FAIL(dev, m, ret, "%s: %s", why, strerror(-ret));
 	}
 	old = dev->mem;
 	dev->mem = *new;
 	free(new);
 	vu_mem_clear(&old);
-	return vu_vring_restart(dev, m, was);
+	vu_vring_start_all(dev);
+	return 0;
 }
 
 static int h_add_mem_reg(struct vu_dev *dev, struct vu_msg *m)

@@ -33,6 +33,7 @@ struct vu_dev {
 	bool owner;			/* SET_OWNER seen: detach on reset */
 	uint64_t features;		/* offered */
 	uint64_t acked_features;
+	bool features_set;		/* SET_FEATURES seen */
 	uint64_t protocol_features;	/* offered */
 	uint64_t acked_protocol_features;
 	uint8_t status;

@@ -5,8 +5,9 @@
  *
  * A queue is handed to the datapath, translated into the daemon's address
  * space, once it has a size, ring addresses and a kick fd and is enabled
- * (a kick fd enables it when protocol features were not negotiated);
- * GET_VRING_BASE and disabling stop it, waiting for its requests.
+ * (ring_enabled()); GET_VRING_BASE and disabling stop it, waiting for its
+ * requests. Requests that change what a running queue uses (features, the
+ * memory holding its rings) stop it and start it again afterwards.
  *
  * A refusal the frontend cannot be told of (it asked for no reply) breaks
  * the ring it concerns instead of the connection: the queue stays stopped,
@@ -14,6 +15,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 
@@ -60,6 +62,26 @@ static int translate_queue(struct vu_dev *dev, uint32_t i,
 	return 0;
 }
 
+/*
+ * Whether queue i is enabled. Before SET_FEATURES no ring is: the
+ * features decide. Then, as the vhost-user specification says, a ring
+ * starts enabled when VHOST_USER_F_PROTOCOL_FEATURES was not negotiated
+ * and disabled until SET_VRING_ENABLE(1) when it was; the order of
+ * SET_VRING_KICK and SET_FEATURES does not matter.
+ */
+static bool ring_enabled(const struct vu_dev *dev, const struct vu_queue *q)
+{
+	if (!dev->features_set)
+		return false;
+	return protocol_features_on(dev) ? q->enabled : true;
+}
+
+/* Has the queue all it needs, and may it run? */
+static bool ready(const struct vu_dev *dev, const struct vu_queue *q)
+{
+	return q->kick_set && q->have_num && q->have_addr && ring_enabled(dev, q);
+}
+
 /* Hand a queue to the datapath once it has all it needs and may run. */
 static int maybe_start(struct vu_dev *dev, struct vu_msg *m, uint32_t i)
 {
@@ -67,9 +89,7 @@ static int maybe_start(struct vu_dev *dev, struct vu_msg *m, uint32_t i)
 	struct vu_dp_queue dq;
 	int ret;
 
-	if (q->running || !q->kick_set || !q->have_num || !q->have_addr)
-		return 0;
-	if (protocol_features_on(dev) && !q->enabled)
+	if (q->running || !ready(dev, q))
 		return 0;
 	if (q->broken)
 		return FAIL(dev, m, -EINVAL, "queue %u is broken until GET_VRING_BASE", i);
@@ -112,22 +132,40 @@ void vu_vring_reset(struct vu_queue *q)
 	q->kick_fd = q->call_fd = q->err_fd = -1;
 }
 
-void vu_vring_stop_all(struct vu_dev *dev, bool *was)
-{
-	for (uint32_t i = 0; i < dev->cfg->queues; i++) {
-		was[i] = dev->q[i].running;
-		vu_vring_stop(dev, i);
-	}
-}
-
-int vu_vring_restart(struct vu_dev *dev, struct vu_msg *m, const bool *was)
+int vu_vring_stop_all(struct vu_dev *dev)
 {
 	int ret = 0;
 
 	for (uint32_t i = 0; i < dev->cfg->queues; i++)
-		if (was[i] && !ret)
-			ret = maybe_start(dev, m, i);
+		ret = vu_vring_stop(dev, i) ?: ret;
 	return ret;
+}
+
+void vu_vring_start_all(struct vu_dev *dev)
+{
+	for (uint32_t i = 0; i < dev->cfg->queues; i++) {
+		struct vu_queue *q = &dev->q[i];
+		struct vu_dp_queue dq;
+		int ret;
+
+		if (q->running || q->broken || !ready(dev, q))
+			continue;
+		if (translate_queue(dev, i, &dq)) {
+			vlog("%s: queue %u waits for a memory region that holds its rings",
+			     dev->name, i);
+			continue;
+		}
+		ret = dev->ops->start_queue(dev->dp, &dq);
+		if (ret) {
+			char why[80];
+
+			snprintf(why, sizeof(why), "the datapath cannot restart it: %s",
+				 strerror(-ret));
+			vu_vring_break(dev, i, why);
+			continue;
+		}
+		q->running = true;
+	}
 }
 
 bool vu_vring_in_region(const struct vu_queue *q, const struct vu_region *r)
@@ -325,9 +363,6 @@ int vu_vring_set_kick(struct vu_dev *dev, struct vu_msg *m)
 	close_fd(&q->kick_fd);
 	q->kick_fd = fd;
 	q->kick_set = true;
-	/* Without protocol features a kick fd also enables the ring. */
-	if (!protocol_features_on(dev))
-		q->enabled = true;
 	return maybe_start(dev, m, i);
 }
 
