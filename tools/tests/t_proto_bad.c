@@ -180,9 +180,31 @@ void t_bad_live(struct vf_guest *g, int *inflight_fd)
 		       "mem: REM_MEM_REG unmaps the region and closes its fd");
 		tap_ok(vf_req_ack(&vf, VU_REQ_ADD_MEM_REG, &mr, sizeof(mr), &g->fd, 1) == 0 &&
 		       fds_now(&vf) == before, "mem: ADD_MEM_REG maps it again");
+		/*
+		 * QEMU resizes a region as REM_MEM_REG and ADD_MEM_REG; here
+		 * the one holding both queues' rings, which stop and start
+		 * again where they were.
+		 */
 		mr = (struct vu_mem_reg_msg){ 0, g->r[0] };
-		tap_ok(vf_req_ack(&vf, VU_REQ_REM_MEM_REG, &mr, sizeof(mr), NULL, 0) > 0,
-		       "mem: REM_MEM_REG of the region holding running rings refused");
+		ring(g, 0).avail->idx = 5;
+		ring(g, 1).avail->idx = 6;
+		m = log_mark();
+		ret = vf_req_ack(&vf, VU_REQ_REM_MEM_REG, &mr, sizeof(mr), NULL, 0);
+		tap_ok(ret == 0 && tdp_count(TDP_STOP, m) == 2 &&
+		       tdp_find(TDP_REMOVE_REGION, m) > tdp_find(TDP_STOP, tdp_find(TDP_STOP, m) + 1) &&
+		       tdp_find(TDP_START, m) < 0,
+		       "mem: REM_MEM_REG of the region holding running rings stops their queues first");
+		mr.region.size = VF_REGION_SIZE / 2;
+		m = log_mark();
+		ret = vf_req_ack(&vf, VU_REQ_ADD_MEM_REG, &mr, sizeof(mr), &g->fd, 1);
+		{
+			int s0 = tdp_find(TDP_START, m), s1 = s0 < 0 ? -1 : tdp_find(TDP_START, s0 + 1);
+
+			tap_ok(ret == 0 && s1 > 0 && tdp_log->ev[s0].index == 0 &&
+			       tdp_log->ev[s0].b == 5 && tdp_log->ev[s1].index == 1 &&
+			       tdp_log->ev[s1].b == 6 && fds_now(&vf) == before,
+			       "mem: ADD_MEM_REG of it, resized, starts both queues again where they stopped");
+		}
 	}
 
 	/* A second frontend is turned away; the first keeps the device. */

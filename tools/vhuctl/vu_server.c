@@ -194,6 +194,8 @@ static int h_add_mem_reg(struct vu_dev *dev, struct vu_msg *m)
 		vu_mem_remove(&dev->mem, d);
 		return FAIL(dev, m, ret, "datapath: %s", strerror(-ret));
 	}
+	/* Queues stopped by a REM_MEM_REG of their rings' region run again. */
+	vu_vring_start_all(dev);
 	return 0;
 }
 
@@ -206,12 +208,28 @@ static int h_rem_mem_reg(struct vu_dev *dev, struct vu_msg *m)
 	if (!r)
 		return FAIL(dev, m, -ENOENT, "no region at gpa 0x%" PRIx64 " size 0x%" PRIx64,
 			    d->gpa, d->size);
-	for (uint32_t i = 0; i < dev->cfg->queues; i++)
-		if (dev->q[i].running && vu_vring_in_region(&dev->q[i], r))
-			return FAIL(dev, m, -EBUSY, "queue %u's rings are in the region", i);
+	/*
+	 * QEMU resizes a region as a REM_MEM_REG and an ADD_MEM_REG: queues
+	 * whose rings are in the region stop, and the ADD_MEM_REG (or a
+	 * memory table) that holds their rings again starts them.
+	 */
+	for (uint32_t i = 0; i < dev->cfg->queues; i++) {
+		if (!dev->q[i].running || !vu_vring_in_region(&dev->q[i], r))
+			continue;
+		ret = vu_vring_stop(dev, i);
+		if (ret) {
+			vu_vring_start_all(dev);
+			return FAIL(dev, m, ret, "queue %u's rings are in the region "
+				    "and it did not stop", i);
+		}
+		vlog("%s: queue %u stopped until a region holds its rings again",
+		     dev->name, i);
+	}
 	ret = dev->ops->remove_region(dev->dp, r);
-	if (ret)
+	if (ret) {
+		vu_vring_start_all(dev);
 		return FAIL(dev, m, ret, "datapath: %s", strerror(-ret));
+	}
 	vu_mem_remove(&dev->mem, d);
 	return 0;
 }
