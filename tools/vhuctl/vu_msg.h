@@ -109,6 +109,8 @@ int vu_vring_stop_all(struct vu_dev *dev);
  * is broken.
  */
 void vu_vring_start_all(struct vu_dev *dev);
+/* Disable and stop every queue for the frontend (RESET_OWNER). */
+int vu_vring_disable_all(struct vu_dev *dev);
 /* Does any of the queue's rings start in region r? */
 bool vu_vring_in_region(const struct vu_queue *q, const struct vu_region *r);
 /*

@@ -67,6 +67,7 @@ static int h_set_owner(struct vu_dev *dev, struct vu_msg *m)
 	if (dev->owner)
 		return FAIL(dev, m, -EBUSY, "the device already has an owner");
 	dev->owner = true;
+	dev->attached = true;
 	return 0;
 }
 
@@ -86,22 +87,32 @@ static void release_session(struct vu_dev *dev)
 		vu_vring_stop(dev, i);
 		vu_vring_reset(&dev->q[i]);
 	}
-	if (dev->owner)
+	if (dev->attached)
 		dev->ops->detach(dev->dp);
 	vu_mem_clear(&dev->mem);
 	inflight_release(&dev->inflight);
 	close_fd(&dev->backend_req_fd);
 	dev->owner = false;
+	dev->attached = false;
 	dev->acked_features = 0;
 	dev->features_set = false;
 	dev->acked_protocol_features = 0;
 	dev->status = 0;
 }
 
+/*
+ * Deprecated by the specification, which warns that discarding the
+ * connection's state here leads to bugs: every ring is disabled and
+ * stopped, everything negotiated (features, protocol features and so
+ * REPLY_ACK, memory, inflight area) stays, and SET_OWNER is taken again.
+ */
 static int h_reset_owner(struct vu_dev *dev, struct vu_msg *m)
 {
-	(void)m;
-	release_session(dev);
+	int ret = vu_vring_disable_all(dev);
+
+	if (ret)
+		return FAIL(dev, m, ret, "a running queue did not stop");
+	dev->owner = false;
 	return 0;
 }
 

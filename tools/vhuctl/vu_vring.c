@@ -220,8 +220,8 @@ int vu_vring_refused(struct vu_dev *dev, const struct vu_msg *m)
 }
 
 /*
- * Stop queue i for the frontend (GET_VRING_BASE): it runs again only with
- * a new kick fd, and it is no longer broken.
+ * Stop queue i for the frontend (GET_VRING_BASE, RESET_OWNER): it runs
+ * again only with a new kick fd, and it is no longer broken.
  */
 static int stop_for_frontend(struct vu_dev *dev, uint32_t i)
 {
@@ -234,6 +234,17 @@ static int stop_for_frontend(struct vu_dev *dev, uint32_t i)
 	q->broken = false;
 	close_fd(&q->kick_fd);
 	return 0;
+}
+
+int vu_vring_disable_all(struct vu_dev *dev)
+{
+	int ret = 0;
+
+	for (uint32_t i = 0; i < dev->cfg->queues; i++) {
+		ret = stop_for_frontend(dev, i) ?: ret;
+		dev->q[i].enabled = false;
+	}
+	return ret;
 }
 
 /* ---- requests -------------------------------------------------------- */
