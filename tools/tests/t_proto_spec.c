@@ -274,6 +274,27 @@ out:
 	close_fd(&inflight_fd);
 }
 
+/* A new call fd is signalled once, running ring or not. */
+static void t_spec_call(struct vf_guest *g)
+{
+	int inflight_fd = -1, efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), ret;
+	struct vf vf;
+
+	if (!tap_ok(running(&vf, g, &inflight_fd), "call: export 0 running"))
+		goto out;
+	ret = vf_vring_fd(&vf, VU_REQ_SET_VRING_CALL, 1, efd);
+	tap_ok(ret == 0 && signalled(efd) == 1,
+	       "call: a new call fd of a running queue is signalled once");
+	ret = vf_stop(&vf, 2, (uint32_t[2]){ 0 });
+	ret = ret ?: vf_vring_fd(&vf, VU_REQ_SET_VRING_CALL, 0, efd);
+	tap_ok(ret == 0 && signalled(efd) == 1,
+	       "call: so is one of a stopped queue");
+out:
+	vf_close(&vf);
+	close_fd(&inflight_fd);
+	close(efd);
+}
+
 /*
  * A vring request refused when the frontend asked for no reply breaks
  * that ring (stopped, err eventfd signalled) and nothing else, until
@@ -326,6 +347,7 @@ void t_spec(struct vf_guest *g)
 	t_spec_features(g);
 	t_spec_enable(g);
 	t_spec_stop_fails(g);
+	t_spec_call(g);
 	t_spec_no_reply(g);
 	tap_ok(exportd_settle(&proto.d) == proto.d.baseline_fds, "spec: no fd leaked");
 }

@@ -378,8 +378,13 @@ int vu_vring_set_kick(struct vu_dev *dev, struct vu_msg *m)
 }
 
 /*
- * SET_VRING_CALL/ERR: hand the fd to a running ring, then keep it. A new
- * err fd of a broken ring is signalled.
+ * SET_VRING_CALL/ERR: hand the fd to a running ring, then keep it.
+ *
+ * A new call fd is signalled once: a request the ring completed before
+ * it was set (a frontend that sends SET_VRING_KICK first, or reconnects)
+ * was signalled to no one, and the driver would wait for it forever. A
+ * spurious call only makes the driver look at the used ring. A new err
+ * fd of a broken ring is signalled too.
  */
 static int set_vring_notify_fd(struct vu_dev *dev, struct vu_msg *m, bool call)
 {
@@ -401,7 +406,7 @@ static int set_vring_notify_fd(struct vu_dev *dev, struct vu_msg *m, bool call)
 	}
 	close_fd(slot);
 	*slot = fd;
-	if (fd >= 0 && !call && q->broken)
+	if (fd >= 0 && (call || q->broken))
 		eventfd_write(fd, 1);
 	return 0;
 }
