@@ -8,8 +8,10 @@
  * from VHU_GET_DEV_INFO, DRIVER_OK with memory slots, the module serving
  * a read the "guest" puts on the ring, stop (GET_VRING_BASE from the
  * module), restart, hot-unplug, `vhuctl stats`, disconnect and a new
- * connection, and a clean SIGTERM. No guest: the frontend's memory is a
- * memfd in this process. Prints TAP; "1..0 # SKIP" without the module.
+ * connection, and a clean SIGTERM; then t_ring_max.c's session on the
+ * largest ring at vhuctl's defaults, as the host tests run it with the
+ * userspace datapath. No guest: the frontend's memory is a memfd in this
+ * process. Prints TAP; "1..0 # SKIP" without the module.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +31,7 @@
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ring.h>
 
+#include "t_ring_max.h"
 #include "tap.h"
 #include "test_util.h"
 #include "util.h"
@@ -309,5 +312,6 @@ int main(void)
 	close(kick_fd);
 	vf_guest_fini(&g);
 	tap_ok(tmp_dir_remove(&dir), "kernel: no files left behind");
+	t_ring_max(vhuctl, "kernel");
 	return tap_done();
 }
