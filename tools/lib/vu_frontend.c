@@ -180,7 +180,7 @@ int vf_send_raw(struct vf *vf, uint32_t req, uint32_t flags, const void *p,
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = size ? 2 : 1 };
 	ssize_t n;
 
-	if (nfds > VF_MAX_FDS)
+	if (nfds < 0 || nfds > VF_MAX_FDS)
 		return -EINVAL;
 	if (nfds) {
 		struct cmsghdr *c;

@@ -14,9 +14,8 @@
 #include "vring.h"
 #include "vu_proto.h"
 
-/* Regions of one SET_MEM_TABLE, and fds of one message, a frontend sends. */
+/* Regions of one SET_MEM_TABLE a frontend sends. */
 #define VF_MAX_REGIONS	32
-#define VF_MAX_FDS	32
 
 struct vf {
 	int sock;
@@ -74,6 +73,9 @@ void vf_vr(struct vf_guest *g, int q, uint32_t num, bool fresh, struct vr *r);
 
 int vf_connect(struct vf *vf, const char *path);
 void vf_close(struct vf *vf);
+
+/* Most fds one message can carry here: more than a backend takes. */
+#define VF_MAX_FDS	64
 
 /* Raw I/O. flags gets VU_VERSION added unless raw_flags. */
 int vf_send_raw(struct vf *vf, uint32_t req, uint32_t flags, const void *p,

@@ -8,9 +8,11 @@
  * from VHU_GET_DEV_INFO, DRIVER_OK with memory slots, the module serving
  * a read the "guest" puts on the ring, stop (GET_VRING_BASE from the
  * module), restart, hot-unplug, `vhuctl stats`, disconnect and a new
- * connection, and a clean SIGTERM. No guest: the frontend's memory is a
- * memfd in this process. Then the replays of Cloud Hypervisor,
- * Firecracker and crosvm (replay.h) on the kernel datapath. Prints TAP;
+ * connection, and a clean SIGTERM; then t_ring_max.c's session on the
+ * largest ring at vhuctl's defaults, as the host tests run it with the
+ * userspace datapath, and the replays of Cloud Hypervisor, Firecracker
+ * and crosvm (replay.h) on the kernel datapath. No guest: the
+ * frontend's memory is a memfd in this process. Prints TAP;
  * "1..0 # SKIP" without the module.
  */
 #include <errno.h>
@@ -31,6 +33,7 @@
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ring.h>
 
+#include "t_ring_max.h"
 #include "replay.h"
 #include "tap.h"
 #include "test_util.h"
@@ -312,6 +315,7 @@ int main(void)
 	close(kick_fd);
 	vf_guest_fini(&g);
 	tap_ok(tmp_dir_remove(&dir), "kernel: no files left behind");
+	t_ring_max(vhuctl, "kernel");
 	replay_run("kernel");
 	return tap_done();
 }

@@ -97,6 +97,7 @@ void t_proto(void)
 	t_bad_fatal();
 	t_isolation();
 	t_set_mem_table(&g);
+	t_spec(&g);
 	t_real_qemu();
 	tap_ok(exportd_settle(d) == d->baseline_fds,
 	       "daemon: no fd leaked across all sessions");

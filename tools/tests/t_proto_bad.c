@@ -21,7 +21,7 @@ void t_bad_live(struct vf_guest *g, int *inflight_fd)
 	struct vu_mem_reg_msg mr;
 	struct vf vf;
 	uint64_t v;
-	int fds[9], before, after, ret;
+	int fds[VU_MAX_MEM_SLOTS + 1], before, after, ret;
 
 	if (!tap_ok(connect_ok(&vf, proto.sock0), "bad: connect"))
 		return;
@@ -53,13 +53,14 @@ void t_bad_live(struct vf_guest *g, int *inflight_fd)
 	tap_ok(vf_u64_ack(&vf, VU_REQ_SET_STATUS, 0x100) > 0,
 	       "bad: SET_STATUS above 0xff refused");
 
-	for (int i = 0; i < 9; i++)
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		fds[i] = eventfd(0, EFD_CLOEXEC);
 	v = 0;
 	tap_ok(vf_req_ack(&vf, VU_REQ_SET_VRING_KICK, &v, 8, fds, 2) > 0,
 	       "bad: SET_VRING_KICK with 2 fds refused");
-	tap_ok(vf_req_ack(&vf, VU_REQ_SET_VRING_KICK, &v, 8, fds, 9) > 0,
-	       "bad: a message with 9 fds refused");
+	tap_ok(vf_req_ack(&vf, VU_REQ_SET_VRING_KICK, &v, 8, fds, VU_MAX_MEM_SLOTS + 1) > 0,
+	       "bad: a message with %d fds (more than a full memory table) refused",
+	       VU_MAX_MEM_SLOTS + 1);
 	tap_ok(vf_req_ack(&vf, VU_REQ_SET_VRING_CALL, &v, 8, NULL, 0) > 0,
 	       "bad: SET_VRING_CALL without fd and without the no-fd flag refused");
 	v = VU_VRING_NOFD;
@@ -112,6 +113,14 @@ void t_bad_live(struct vf_guest *g, int *inflight_fd)
 		tap_ok(vf_req_ack(&vf, VU_REQ_SET_MEM_TABLE, &t, 8 + 64, fds, 2) > 0,
 		       "bad: SET_MEM_TABLE whose count disagrees with its size refused");
 	}
+	{
+		uint8_t big[VU_MEM_TABLE_HDR_SIZE + (VU_MAX_MEM_SLOTS + 1) * 32] = { 0 };
+
+		*(uint32_t *)big = VU_MAX_MEM_SLOTS + 1;
+		tap_ok(vf_req_ack(&vf, VU_REQ_SET_MEM_TABLE, big, sizeof(big), fds,
+				  VU_MAX_MEM_SLOTS) > 0,
+		       "bad: SET_MEM_TABLE with %d regions refused", VU_MAX_MEM_SLOTS + 1);
+	}
 
 	vf_ring_addrs(0, QSIZE, &a);
 	a.desc = 0x1000;
@@ -152,7 +161,7 @@ void t_bad_live(struct vf_guest *g, int *inflight_fd)
 				  inflight_fd, 1) > 0,
 		       "bad: SET_INFLIGHT_FD with a 20-byte payload refused");
 	}
-	for (int i = 0; i < 9; i++)
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		close(fds[i]);
 
 	tap_ok(alive(&vf), "bad: the connection survived every refused request");
@@ -171,9 +180,31 @@ void t_bad_live(struct vf_guest *g, int *inflight_fd)
 		       "mem: REM_MEM_REG unmaps the region and closes its fd");
 		tap_ok(vf_req_ack(&vf, VU_REQ_ADD_MEM_REG, &mr, sizeof(mr), &g->fd, 1) == 0 &&
 		       fds_now(&vf) == before, "mem: ADD_MEM_REG maps it again");
+		/*
+		 * QEMU resizes a region as REM_MEM_REG and ADD_MEM_REG; here
+		 * the one holding both queues' rings, which stop and start
+		 * again where they were.
+		 */
 		mr = (struct vu_mem_reg_msg){ 0, g->r[0] };
-		tap_ok(vf_req_ack(&vf, VU_REQ_REM_MEM_REG, &mr, sizeof(mr), NULL, 0) > 0,
-		       "mem: REM_MEM_REG of the region holding running rings refused");
+		ring(g, 0).avail->idx = 5;
+		ring(g, 1).avail->idx = 6;
+		m = log_mark();
+		ret = vf_req_ack(&vf, VU_REQ_REM_MEM_REG, &mr, sizeof(mr), NULL, 0);
+		tap_ok(ret == 0 && tdp_count(TDP_STOP, m) == 2 &&
+		       tdp_find(TDP_REMOVE_REGION, m) > tdp_find(TDP_STOP, tdp_find(TDP_STOP, m) + 1) &&
+		       tdp_find(TDP_START, m) < 0,
+		       "mem: REM_MEM_REG of the region holding running rings stops their queues first");
+		mr.region.size = VF_REGION_SIZE / 2;
+		m = log_mark();
+		ret = vf_req_ack(&vf, VU_REQ_ADD_MEM_REG, &mr, sizeof(mr), &g->fd, 1);
+		{
+			int s0 = tdp_find(TDP_START, m), s1 = s0 < 0 ? -1 : tdp_find(TDP_START, s0 + 1);
+
+			tap_ok(ret == 0 && s1 > 0 && tdp_log->ev[s0].index == 0 &&
+			       tdp_log->ev[s0].b == 5 && tdp_log->ev[s1].index == 1 &&
+			       tdp_log->ev[s1].b == 6 && fds_now(&vf) == before,
+			       "mem: ADD_MEM_REG of it, resized, starts both queues again where they stopped");
+		}
 	}
 
 	/* A second frontend is turned away; the first keeps the device. */
@@ -196,7 +227,6 @@ void t_bad_live(struct vf_guest *g, int *inflight_fd)
 void t_bad_fatal(void)
 {
 	struct vu_vring_state s = { 7, 0 };
-	struct vu_config_msg c = { .size = 300 };
 	struct vf vf;
 	uint64_t v = 0;
 
@@ -212,7 +242,6 @@ void t_bad_fatal(void)
 		{ "a header with unknown flag bits", VU_REQ_GET_FEATURES, 0x101, 0, NULL, false, 0 },
 		{ "a 1 MiB payload size", VU_REQ_SET_FEATURES, 0x1, 1 << 20, NULL, false, 0 },
 		{ "GET_VRING_BASE of queue 7", VU_REQ_GET_VRING_BASE, 0x1, 8, &s, true, 0 },
-		{ "GET_CONFIG of 300 bytes", VU_REQ_GET_CONFIG, 0x1, 12, &c, true, 0 },
 		{ "GET_QUEUE_NUM before MQ was negotiated", VU_REQ_GET_QUEUE_NUM, 0x1, 0, NULL, false, 0 },
 		{ "a failing request without need_reply", VU_REQ_SET_VRING_NUM, 0x1, 8, &s, true, 0 },
 		{ "an unknown request without need_reply", 77, 0x1, 8, &v, true, 0 },

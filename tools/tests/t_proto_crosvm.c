@@ -109,10 +109,22 @@ void t_set_mem_table(struct vf_guest *g)
 	       "legacy: without protocol features SET_VRING_KICK starts the ring");
 	{
 		struct vu_vring_state s = { 0, 1 };
+		int err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		uint64_t n = 0;
 
-		vf_send(&vf, VU_REQ_SET_VRING_ENABLE, false, &s, 8, NULL, 0);
-		tap_ok(vf_is_closed(&vf),
-		       "legacy: SET_VRING_ENABLE without protocol features ends the connection");
+		/*
+		 * A refusal this frontend cannot be told of (it asks for no
+		 * replies) breaks the ring it concerns, not the connection.
+		 */
+		f = 0;
+		ret = vf_req_sync(&vf, VU_REQ_SET_VRING_ERR, &f, 8, &err, 1);
+		m = log_mark();
+		ret = ret ?: vf_req_sync(&vf, VU_REQ_SET_VRING_ENABLE, &s, 8, NULL, 0);
+		tap_ok(ret == 0 && tdp_find(TDP_STOP, m) >= 0 &&
+		       read(err, &n, sizeof(n)) == sizeof(n) && n == 1,
+		       "legacy: SET_VRING_ENABLE without protocol features breaks the ring "
+		       "(stopped, err eventfd signalled), the connection stays");
+		close(err);
 	}
 	vf_close(&vf);
 	close(efd);

@@ -161,6 +161,10 @@ static int t_stop(struct vu_dp *dp, uint32_t index, uint32_t *base)
 {
 	if (tdp_log->stop_delay_ms)
 		usleep(tdp_log->stop_delay_ms * 1000);
+	if (tdp_log->stop_fail) {
+		tdp_log->stop_fail--;
+		return -ETIMEDOUT;
+	}
 	*base = *(volatile uint16_t *)(uintptr_t)(dp->avail_hva[index] + 2);
 	rec(TDP_STOP, index, *base, 0, 0);
 	return 0;

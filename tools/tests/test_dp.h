@@ -29,6 +29,7 @@ struct tdp_event {
 struct tdp_log {
 	volatile uint32_t n;
 	uint32_t stop_delay_ms;		/* pretend draining takes this long */
+	uint32_t stop_fail;		/* fail this many stops (-ETIMEDOUT) */
 	struct tdp_event ev[TDP_MAX_EVENTS];
 };
 

@@ -3,7 +3,9 @@
  * vhuctl host unit tests: one TAP stream for `make -C tools check`.
  */
 #include <stdio.h>
+#include <stdlib.h>
 
+#include "t_ring_max.h"
 #include "tap.h"
 
 int main(void)
@@ -13,6 +15,7 @@ int main(void)
 	t_cli();
 	t_proto();
 	t_user();
+	t_ring_max(getenv("VHUCTL") ? getenv("VHUCTL") : "../vhuctl/vhuctl", "user");
 	t_replay();
 	t_bench();
 	return tap_done();

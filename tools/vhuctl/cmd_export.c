@@ -206,7 +206,8 @@ static void group_defaults(struct group *g)
 	memset(g, 0, sizeof(*g));
 	g->cfg.queues = ncpu < 1 ? 1 : ncpu > EXPORT_DEFAULT_QUEUES_MAX ?
 			EXPORT_DEFAULT_QUEUES_MAX : ncpu;
-	g->cfg.queue_size = 256;
+	/* Any ring a frontend asks for: crosvm's are this large by default. */
+	g->cfg.queue_size = VHU_MAX_VRING_NUM;
 	g->cfg.lbs = 512;
 	g->cfg.mode = VU_DP_AUTO;
 	g->cfg.backing_fd = -1;

@@ -128,7 +128,9 @@ struct dpu_queue {
 	bool broken;			/* ring error: take nothing more */
 	unsigned int nr_inflight;
 	unsigned int nr_pushed;		/* used elements not yet published */
-	struct dpu_req *reqs, *free_reqs;
+	struct dpu_req *reqs;		/* the ring size of them (mmap) */
+	struct dpu_req *free_reqs;	/* handed out before, now free */
+	uint32_t nr_reqs;		/* reqs[] handed out so far */
 	struct dpu_chain chain;		/* scratch for the walk */
 };
 

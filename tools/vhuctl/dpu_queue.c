@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <linux/virtio_config.h>
@@ -190,7 +191,33 @@ void dpu_req_done(struct dpu_queue *q, struct dpu_req *req)
 	q->free_reqs = req;
 }
 
-/* Walk the chain at head and start its request; -1 on a ring error. */
+/*
+ * Is a request free? One that was used and came back, or one of reqs[]
+ * never handed out: those pages stay untouched, so a queue's memory
+ * follows the requests it had in flight at once, not its ring size.
+ */
+static bool req_free(const struct dpu_queue *q)
+{
+	return q->free_reqs || q->nr_reqs < q->vq.num;
+}
+
+static struct dpu_req *req_get(struct dpu_queue *q)
+{
+	struct dpu_req *req = q->free_reqs;
+
+	if (req) {
+		q->free_reqs = req->next_free;
+		return req;
+	}
+	req = &q->reqs[q->nr_reqs++];
+	req->q = q;
+	return req;
+}
+
+/*
+ * Walk the chain at head and start its request (one is free: at most the
+ * ring size are in flight); -1 on a ring error.
+ */
 static int take(struct dpu_queue *q, uint16_t head)
 {
 	struct dpu_req *req;
@@ -200,8 +227,7 @@ static int take(struct dpu_queue *q, uint16_t head)
 		ring_error(q, why);
 		return -1;
 	}
-	req = q->free_reqs;
-	q->free_reqs = req->next_free;
+	req = req_get(q);
 	req->head = head;
 	q->vq.busy[head] = 1;
 	q->nr_inflight++;
@@ -216,7 +242,7 @@ static bool handle_avail(struct dpu_queue *q)
 	unsigned int budget = DPU_BUDGET;
 
 	dpu_ring_notify(&q->vq, false);
-	while (!q->broken && q->free_reqs) {
+	while (!q->broken && req_free(q)) {
 		const char *why;
 		uint16_t head;
 		int ret;
@@ -366,9 +392,11 @@ static void queue_free(struct dpu_queue *q)
 	close_fd(&q->ctl_fd);
 	close_fd(&q->call_fd);
 	close_fd(&q->err_fd);
-	free(q->reqs);
+	if (q->reqs)
+		munmap(q->reqs, q->vq.num * sizeof(*q->reqs));
 	free(q->vq.busy);
 	q->reqs = q->free_reqs = NULL;
+	q->nr_reqs = 0;
 	q->vq.busy = NULL;
 	q->inflight = NULL;
 	q->running = false;
@@ -402,14 +430,15 @@ static int queue_setup(struct vu_dp *dp, struct dpu_queue *q,
 	vq->event_idx = dp->features & BIT(VIRTIO_RING_F_EVENT_IDX);
 	vq->indirect = dp->features & BIT(VIRTIO_RING_F_INDIRECT_DESC);
 	vq->busy = calloc(dq->num, 1);
-	q->reqs = calloc(dq->num, sizeof(*q->reqs));
+	/* Zero pages, touched only as requests are first handed out. */
+	q->reqs = mmap(NULL, dq->num * sizeof(*q->reqs), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (q->reqs == MAP_FAILED)
+		q->reqs = NULL;
+	q->free_reqs = NULL;
+	q->nr_reqs = 0;
 	if (!vq->busy || !q->reqs)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < dq->num; i++) {
-		q->reqs[i].q = q;
-		q->reqs[i].next_free = q->free_reqs;
-		q->free_reqs = &q->reqs[i];
-	}
 	q->kick_fd = dup_fd(dq->kick_fd);
 	q->call_fd = dup_fd(dq->call_fd);
 	q->err_fd = dup_fd(dq->err_fd);

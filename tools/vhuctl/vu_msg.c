@@ -11,11 +11,15 @@
  *  3. the payload, then the request's handler from the same table.
  *
  * The stream stays in sync whenever the header is sane, so a bad request
- * is answered (REPLY_ACK with need_reply) when it can be; when it cannot
- * (no ack was negotiated, or the request has its own reply) the
- * connection is closed. Either way the daemon keeps running. Every fd a
- * message brought is either taken over by a handler (which sets its slot
- * to -1) or closed by the one cleanup path in vu_dev_handle().
+ * is answered (REPLY_ACK with need_reply) when it can be. When it cannot
+ * (no ack was negotiated or asked for, or the request has its own reply),
+ * the request table says what the refusal costs: GET_CONFIG gets the
+ * specification's zero-length reply, a refused SET_CONFIG (a guest's
+ * config write) changes nothing, a vring request breaks that ring alone
+ * (vu_vring.c), and anything else closes the connection. Either way the
+ * daemon keeps running. Every fd a message brought is either taken over
+ * by a handler (which sets its slot to -1) or closed by the one cleanup
+ * path in vu_dev_handle().
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -219,12 +223,38 @@ static int validate(struct vu_dev *dev, const struct vu_msg *m,
 	return 0;
 }
 
+/*
+ * A refused request (logged): acked when the frontend asked for a reply
+ * and REPLY_ACK is on, else what the request's refusal kind says. 0 keeps
+ * the connection.
+ */
+static int refuse(struct vu_dev *dev, struct vu_msg *m,
+		  const struct vu_req_desc *d, bool ack)
+{
+	uint8_t kind = d ? d->refusal : REFUSE_CLOSE;
+
+	/* The specification's error reply (GET_CONFIG). */
+	if (kind == REFUSE_EMPTY)
+		return vu_send_reply(dev, m, NULL, 0, -1);
+	/* Else the frontend waits for a reply we cannot give. */
+	if (d && d->has_reply)
+		return -EPROTO;
+	if (ack)
+		return vu_reply_u64(dev, m, 1);
+	if (kind == REFUSE_IGNORE)
+		return 0;
+	if (kind == REFUSE_RING && !vu_vring_refused(dev, m))
+		return 0;
+	vlog("%s: no way to report the failure; closing the connection", dev->name);
+	return -EPROTO;
+}
+
 int vu_dev_handle(struct vu_dev *dev)
 {
 	const struct vu_req_desc *d = NULL;
 	struct vu_msg *m;
 	int ret, vret;
-	bool ack;
+	bool ack_before, ack;
 
 	m = calloc(1, sizeof(*m));
 	if (!m)
@@ -267,28 +297,19 @@ int vu_dev_handle(struct vu_dev *dev)
 			goto out;
 		}
 	}
-	/* Decided before the handler: RESET_OWNER forgets REPLY_ACK. */
-	ack = (m->hdr.flags & VU_FLAG_NEED_REPLY) && reply_ack_on(dev);
+	/*
+	 * Acked when REPLY_ACK was on before the request or is after it: a
+	 * SET_PROTOCOL_FEATURES that turns it on (or off) is acked too.
+	 */
+	ack_before = reply_ack_on(dev);
 	ret = vret ? vret : d->handle(dev, m);
-	if (ret) {
-		/* Connection-level failures (a reply could not be sent). */
-		if (ret == -EIO)
-			goto out;
-		if (d && d->name && d->has_reply) {
-			/* The frontend waits for a reply we cannot give. */
-			ret = -EPROTO;
-			goto out;
-		}
-		if (!ack) {
-			vlog("%s: no way to report the failure; closing the connection",
-			     dev->name);
-			ret = -EPROTO;
-			goto out;
-		}
-		ret = vu_reply_u64(dev, m, 1);
+	ack = (m->hdr.flags & VU_FLAG_NEED_REPLY) && (ack_before || reply_ack_on(dev));
+	/* Connection-level failures (a reply could not be sent). */
+	if (ret == -EIO)
 		goto out;
-	}
-	if (ack && !d->has_reply)
+	if (ret)
+		ret = refuse(dev, m, d, ack);
+	else if (ack && !d->has_reply)
 		ret = vu_reply_u64(dev, m, 0);
 out:
 	close_msg_fds(m);

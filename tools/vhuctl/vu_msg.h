@@ -16,7 +16,7 @@
 
 enum size_kind {
 	SZ_EXACT,	/* hdr.size == size */
-	SZ_MEM_TABLE,	/* 8 + 32 * n, 1 <= n <= 8 */
+	SZ_MEM_TABLE,	/* 8 + 32 * n, 1 <= n <= VU_MAX_MEM_TABLE_REGIONS */
 	SZ_CONFIG,	/* 12 + n, n <= 256 */
 };
 
@@ -24,6 +24,17 @@ enum fd_kind {
 	FD_EXACT,	/* exactly fds */
 	FD_UP_TO,	/* 0..fds */
 	FD_BY_PAYLOAD,	/* decided by the handler from the payload */
+};
+
+/*
+ * What refusing a request costs when the refusal cannot be acked (the
+ * frontend did not ask for a reply, or REPLY_ACK was not negotiated).
+ */
+enum refusal_kind {
+	REFUSE_CLOSE,	/* the connection is closed: the frontend is out of step */
+	REFUSE_RING,	/* the ring the message names is broken (err eventfd) */
+	REFUSE_IGNORE,	/* logged only: nothing changed (a guest's config write) */
+	REFUSE_EMPTY,	/* a reply of its own, with a zero-length payload */
 };
 
 /*
@@ -37,6 +48,7 @@ struct vu_req_desc {
 	uint8_t size_kind;
 	uint8_t fd_kind;
 	uint8_t fds;
+	uint8_t refusal;	/* enum refusal_kind */
 	bool has_reply;		/* the request has its own reply payload */
 	uint64_t need_pf;	/* protocol features that must be negotiated */
 };
@@ -81,14 +93,36 @@ int vu_vring_set_call(struct vu_dev *dev, struct vu_msg *m);
 int vu_vring_set_err(struct vu_dev *dev, struct vu_msg *m);
 int vu_vring_set_enable(struct vu_dev *dev, struct vu_msg *m);
 
-/* Stop a running queue, waiting for its in-flight requests. */
+/*
+ * Stop a running queue, waiting for its in-flight requests. On failure
+ * (logged) the queue stays running: the datapath may still use it.
+ */
 int vu_vring_stop(struct vu_dev *dev, uint32_t i);
 /* Forget a stopped queue's state and close its fds. */
 void vu_vring_reset(struct vu_queue *q);
-/* Stop the running queues around a memory table change, then restart them. */
-void vu_vring_stop_all(struct vu_dev *dev, bool *was);
-int vu_vring_restart(struct vu_dev *dev, struct vu_msg *m, const bool *was);
+/* Stop every running queue: 0, or the last failure. */
+int vu_vring_stop_all(struct vu_dev *dev);
+/*
+ * Start every queue that may run and does not: after a change of the
+ * features or of the memory table. A queue whose rings are outside guest
+ * memory waits for the region that holds them; one the datapath refuses
+ * is broken.
+ */
+void vu_vring_start_all(struct vu_dev *dev);
+/* Disable and stop every queue for the frontend (RESET_OWNER). */
+int vu_vring_disable_all(struct vu_dev *dev);
 /* Does any of the queue's rings start in region r? */
 bool vu_vring_in_region(const struct vu_queue *q, const struct vu_region *r);
+/*
+ * Break queue i (why: for the log): stopped, its err eventfd signalled,
+ * and not started again until GET_VRING_BASE. 0, or the stop's failure.
+ */
+int vu_vring_break(struct vu_dev *dev, uint32_t i, const char *why);
+/*
+ * A vring request was refused and the frontend cannot be told: break the
+ * queue it names. 0, or -EPROTO when the message names no queue (or the
+ * queue did not stop), which leaves closing the connection.
+ */
+int vu_vring_refused(struct vu_dev *dev, const struct vu_msg *m);
 
 #endif

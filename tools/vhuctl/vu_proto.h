@@ -87,10 +87,14 @@ enum vu_request {
 #define VU_VRING_IDX_MASK	0xffull
 #define VU_VRING_NOFD		(1ull << 8)
 
-/* Limits of this backend. */
-#define VU_MAX_FDS		8	/* fds in one message */
-#define VU_MAX_MEM_TABLE_REGIONS 8	/* SET_MEM_TABLE */
+/*
+ * Limits of this backend. A memory table takes as many regions as there
+ * are slots, each with its fd: rust-vmm frontends send up to 32 regions
+ * in SET_MEM_TABLE, QEMU up to 8.
+ */
 #define VU_MAX_MEM_SLOTS	32	/* GET_MAX_MEM_SLOTS answer */
+#define VU_MAX_MEM_TABLE_REGIONS VU_MAX_MEM_SLOTS	/* SET_MEM_TABLE */
+#define VU_MAX_FDS		VU_MAX_MEM_TABLE_REGIONS	/* fds in one message */
 #define VU_MAX_CONFIG_SIZE	256
 #define VU_MAX_PAYLOAD		4096	/* larger messages end the connection */
 
@@ -155,6 +159,8 @@ _Static_assert(sizeof(struct vu_vring_state) == 8, "vring state payload");
 _Static_assert(sizeof(struct vu_vring_addr) == 40, "vring address payload");
 _Static_assert(sizeof(struct vu_mem_reg_msg) == 40, "memory region payload");
 _Static_assert(sizeof(struct vu_inflight_msg) == 24, "inflight payload");
+_Static_assert(sizeof(struct vu_mem_table_msg) <= VU_MAX_PAYLOAD,
+	       "a full memory table fits the payload limit");
 
 /* Every payload this backend parses, for the one receive buffer. */
 union vu_payload {

@@ -29,6 +29,13 @@ static int h_get_features(struct vu_dev *dev, struct vu_msg *m)
 	return vu_reply_u64(dev, m, dev->features);
 }
 
+/*
+ * New features apply to running queues too: a frontend may change
+ * EVENT_IDX or INDIRECT_DESC under them, and they must not go on with the
+ * old ones. They stop (their requests finish) and start again with the
+ * new features -- or stay stopped when protocol features now keep them
+ * disabled. Before the first SET_FEATURES no queue runs.
+ */
 static int h_set_features(struct vu_dev *dev, struct vu_msg *m)
 {
 	uint64_t f = m->p.u64;
@@ -37,10 +44,21 @@ static int h_set_features(struct vu_dev *dev, struct vu_msg *m)
 	if (f & ~dev->features)
 		return FAIL(dev, m, -EINVAL, "features 0x%" PRIx64 " not offered",
 			    f & ~dev->features);
+	if (f != dev->acked_features) {
+		ret = vu_vring_stop_all(dev);
+		if (ret) {
+			vu_vring_start_all(dev);
+			return FAIL(dev, m, ret, "a running queue did not stop");
+		}
+	}
 	ret = dev->ops->set_features(dev->dp, f & ~BIT(VU_F_PROTOCOL_FEATURES));
-	if (ret)
+	if (ret) {
+		vu_vring_start_all(dev);
 		return FAIL(dev, m, ret, "datapath: %s", strerror(-ret));
+	}
 	dev->acked_features = f;
+	dev->features_set = true;
+	vu_vring_start_all(dev);
 	return 0;
 }
 
@@ -49,6 +67,7 @@ static int h_set_owner(struct vu_dev *dev, struct vu_msg *m)
 	if (dev->owner)
 		return FAIL(dev, m, -EBUSY, "the device already has an owner");
 	dev->owner = true;
+	dev->attached = true;
 	return 0;
 }
 
@@ -68,21 +87,32 @@ static void release_session(struct vu_dev *dev)
 		vu_vring_stop(dev, i);
 		vu_vring_reset(&dev->q[i]);
 	}
-	if (dev->owner)
+	if (dev->attached)
 		dev->ops->detach(dev->dp);
 	vu_mem_clear(&dev->mem);
 	inflight_release(&dev->inflight);
 	close_fd(&dev->backend_req_fd);
 	dev->owner = false;
+	dev->attached = false;
 	dev->acked_features = 0;
+	dev->features_set = false;
 	dev->acked_protocol_features = 0;
 	dev->status = 0;
 }
 
+/*
+ * Deprecated by the specification, which warns that discarding the
+ * connection's state here leads to bugs: every ring is disabled and
+ * stopped, everything negotiated (features, protocol features and so
+ * REPLY_ACK, memory, inflight area) stays, and SET_OWNER is taken again.
+ */
 static int h_reset_owner(struct vu_dev *dev, struct vu_msg *m)
 {
-	(void)m;
-	release_session(dev);
+	int ret = vu_vring_disable_all(dev);
+
+	if (ret)
+		return FAIL(dev, m, ret, "a running queue did not stop");
+	dev->owner = false;
 	return 0;
 }
 
@@ -118,7 +148,6 @@ static int h_set_mem_table(struct vu_dev *dev, struct vu_msg *m)
 {
 	const struct vu_mem_table_msg *t = &m->p.mem;
 	struct vu_mem *new, old;
-	bool was[VHU_MAX_QUEUES];
 	const char *why = "";
 	int ret;
 
@@ -142,19 +171,24 @@ static int h_set_mem_table(struct vu_dev *dev, struct vu_msg *m)
 		}
 	}
 
-	vu_vring_stop_all(dev, was);
-	ret = dev->ops->set_mem_table(dev->dp, new);
+	/* No queue may use the old mappings once they are gone. */
+	ret = vu_vring_stop_all(dev);
+	if (ret)
+		why = "a running queue did not stop";
+	else if ((ret = dev->ops->set_mem_table(dev->dp, new)))
+		why = "the datapath refused it";
 	if (ret) {
 		vu_mem_clear(new);
 		free(new);
-		vu_vring_restart(dev, m, was);
-		return FAIL(dev, m, ret, "datapath: %s", strerror(-ret));
+		vu_vring_start_all(dev);
+		return FAIL(dev, m, ret, "%s: %s", why, strerror(-ret));
 	}
 	old = dev->mem;
 	dev->mem = *new;
 	free(new);
 	vu_mem_clear(&old);
-	return vu_vring_restart(dev, m, was);
+	vu_vring_start_all(dev);
+	return 0;
 }
 
 static int h_add_mem_reg(struct vu_dev *dev, struct vu_msg *m)
@@ -171,6 +205,8 @@ static int h_add_mem_reg(struct vu_dev *dev, struct vu_msg *m)
 		vu_mem_remove(&dev->mem, d);
 		return FAIL(dev, m, ret, "datapath: %s", strerror(-ret));
 	}
+	/* Queues stopped by a REM_MEM_REG of their rings' region run again. */
+	vu_vring_start_all(dev);
 	return 0;
 }
 
@@ -183,12 +219,28 @@ static int h_rem_mem_reg(struct vu_dev *dev, struct vu_msg *m)
 	if (!r)
 		return FAIL(dev, m, -ENOENT, "no region at gpa 0x%" PRIx64 " size 0x%" PRIx64,
 			    d->gpa, d->size);
-	for (uint32_t i = 0; i < dev->cfg->queues; i++)
-		if (dev->q[i].running && vu_vring_in_region(&dev->q[i], r))
-			return FAIL(dev, m, -EBUSY, "queue %u's rings are in the region", i);
+	/*
+	 * QEMU resizes a region as a REM_MEM_REG and an ADD_MEM_REG: queues
+	 * whose rings are in the region stop, and the ADD_MEM_REG (or a
+	 * memory table) that holds their rings again starts them.
+	 */
+	for (uint32_t i = 0; i < dev->cfg->queues; i++) {
+		if (!dev->q[i].running || !vu_vring_in_region(&dev->q[i], r))
+			continue;
+		ret = vu_vring_stop(dev, i);
+		if (ret) {
+			vu_vring_start_all(dev);
+			return FAIL(dev, m, ret, "queue %u's rings are in the region "
+				    "and it did not stop", i);
+		}
+		vlog("%s: queue %u stopped until a region holds its rings again",
+		     dev->name, i);
+	}
 	ret = dev->ops->remove_region(dev->dp, r);
-	if (ret)
+	if (ret) {
+		vu_vring_start_all(dev);
 		return FAIL(dev, m, ret, "datapath: %s", strerror(-ret));
+	}
 	vu_mem_remove(&dev->mem, d);
 	return 0;
 }
@@ -386,15 +438,15 @@ static const struct vu_req_desc requests[VU_REQ_MAX] = {
 	},
 	[VU_REQ_SET_VRING_NUM] = {
 		.name = "SET_VRING_NUM", .handle = vu_vring_set_num,
-		.size = sizeof(struct vu_vring_state),
+		.size = sizeof(struct vu_vring_state), .refusal = REFUSE_RING,
 	},
 	[VU_REQ_SET_VRING_ADDR] = {
 		.name = "SET_VRING_ADDR", .handle = vu_vring_set_addr,
-		.size = sizeof(struct vu_vring_addr),
+		.size = sizeof(struct vu_vring_addr), .refusal = REFUSE_RING,
 	},
 	[VU_REQ_SET_VRING_BASE] = {
 		.name = "SET_VRING_BASE", .handle = vu_vring_set_base,
-		.size = sizeof(struct vu_vring_state),
+		.size = sizeof(struct vu_vring_state), .refusal = REFUSE_RING,
 	},
 	[VU_REQ_GET_VRING_BASE] = {
 		.name = "GET_VRING_BASE", .handle = vu_vring_get_base,
@@ -403,6 +455,7 @@ static const struct vu_req_desc requests[VU_REQ_MAX] = {
 	[VU_REQ_SET_VRING_KICK] = {
 		.name = "SET_VRING_KICK", .handle = vu_vring_set_kick,
 		.size = sizeof(uint64_t), .fd_kind = FD_BY_PAYLOAD,
+		.refusal = REFUSE_RING,
 	},
 	[VU_REQ_SET_VRING_CALL] = {
 		.name = "SET_VRING_CALL", .handle = vu_vring_set_call,
@@ -426,7 +479,7 @@ static const struct vu_req_desc requests[VU_REQ_MAX] = {
 	},
 	[VU_REQ_SET_VRING_ENABLE] = {
 		.name = "SET_VRING_ENABLE", .handle = vu_vring_set_enable,
-		.size = sizeof(struct vu_vring_state),
+		.size = sizeof(struct vu_vring_state), .refusal = REFUSE_RING,
 	},
 	[VU_REQ_SEND_RARP] = {
 		.name = "SEND_RARP", .need_pf = BIT(VU_PF_RARP),
@@ -442,14 +495,19 @@ static const struct vu_req_desc requests[VU_REQ_MAX] = {
 	[VU_REQ_SET_VRING_ENDIAN] = {
 		.name = "SET_VRING_ENDIAN", .need_pf = BIT(VU_PF_CROSS_ENDIAN),
 	},
+	/*
+	 * Config space accesses can come from the guest (some frontends
+	 * forward every one): a refused one never costs the connection.
+	 */
 	[VU_REQ_GET_CONFIG] = {
 		.name = "GET_CONFIG", .handle = h_get_config,
 		.size_kind = SZ_CONFIG, .has_reply = true,
-		.need_pf = BIT(VU_PF_CONFIG),
+		.refusal = REFUSE_EMPTY, .need_pf = BIT(VU_PF_CONFIG),
 	},
 	[VU_REQ_SET_CONFIG] = {
 		.name = "SET_CONFIG", .handle = h_set_config,
-		.size_kind = SZ_CONFIG, .need_pf = BIT(VU_PF_CONFIG),
+		.size_kind = SZ_CONFIG, .refusal = REFUSE_IGNORE,
+		.need_pf = BIT(VU_PF_CONFIG),
 	},
 	[VU_REQ_CREATE_CRYPTO_SESSION] = {
 		.name = "CREATE_CRYPTO_SESSION",

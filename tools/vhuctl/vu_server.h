@@ -19,6 +19,7 @@ struct vu_queue {
 	bool kick_set;			/* SET_VRING_KICK seen since the last stop */
 	bool enabled;			/* SET_VRING_ENABLE state */
 	bool running;			/* handed to the datapath */
+	bool broken;			/* a refusal nobody could be told of */
 	int kick_fd, call_fd, err_fd;
 };
 
@@ -29,9 +30,11 @@ struct vu_dev {
 	struct vu_dp *dp;
 
 	int conn_fd;			/* -1 when no frontend */
-	bool owner;			/* SET_OWNER seen: detach on reset */
+	bool owner;			/* SET_OWNER seen, no RESET_OWNER since */
+	bool attached;			/* SET_OWNER seen: detach on disconnect */
 	uint64_t features;		/* offered */
 	uint64_t acked_features;
+	bool features_set;		/* SET_FEATURES seen */
 	uint64_t protocol_features;	/* offered */
 	uint64_t acked_protocol_features;
 	uint8_t status;

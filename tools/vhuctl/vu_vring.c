@@ -5,12 +5,19 @@
  *
  * A queue is handed to the datapath, translated into the daemon's address
  * space, once it has a size, ring addresses and a kick fd and is enabled
- * (a kick fd enables it when protocol features were not negotiated);
- * GET_VRING_BASE and disabling stop it, waiting for its requests.
+ * (ring_enabled()); GET_VRING_BASE and disabling stop it, waiting for its
+ * requests. Requests that change what a running queue uses (features, the
+ * memory holding its rings) stop it and start it again afterwards.
+ *
+ * A refusal the frontend cannot be told of (it asked for no reply) breaks
+ * the ring it concerns instead of the connection: the queue stays stopped,
+ * its err eventfd is signalled, and GET_VRING_BASE resets it.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 
 #include "util.h"
 #include "vu_msg.h"
@@ -55,6 +62,26 @@ static int translate_queue(struct vu_dev *dev, uint32_t i,
 	return 0;
 }
 
+/*
+ * Whether queue i is enabled. Before SET_FEATURES no ring is: the
+ * features decide. Then, as the vhost-user specification says, a ring
+ * starts enabled when VHOST_USER_F_PROTOCOL_FEATURES was not negotiated
+ * and disabled until SET_VRING_ENABLE(1) when it was; the order of
+ * SET_VRING_KICK and SET_FEATURES does not matter.
+ */
+static bool ring_enabled(const struct vu_dev *dev, const struct vu_queue *q)
+{
+	if (!dev->features_set)
+		return false;
+	return protocol_features_on(dev) ? q->enabled : true;
+}
+
+/* Has the queue all it needs, and may it run? */
+static bool ready(const struct vu_dev *dev, const struct vu_queue *q)
+{
+	return q->kick_set && q->have_num && q->have_addr && ring_enabled(dev, q);
+}
+
 /* Hand a queue to the datapath once it has all it needs and may run. */
 static int maybe_start(struct vu_dev *dev, struct vu_msg *m, uint32_t i)
 {
@@ -62,10 +89,10 @@ static int maybe_start(struct vu_dev *dev, struct vu_msg *m, uint32_t i)
 	struct vu_dp_queue dq;
 	int ret;
 
-	if (q->running || !q->kick_set || !q->have_num || !q->have_addr)
+	if (q->running || !ready(dev, q))
 		return 0;
-	if (protocol_features_on(dev) && !q->enabled)
-		return 0;
+	if (q->broken)
+		return FAIL(dev, m, -EINVAL, "queue %u is broken until GET_VRING_BASE", i);
 	if (translate_queue(dev, i, &dq))
 		return FAIL(dev, m, -EFAULT, "queue %u rings are outside guest memory", i);
 	ret = dev->ops->start_queue(dev->dp, &dq);
@@ -85,12 +112,13 @@ int vu_vring_stop(struct vu_dev *dev, uint32_t i)
 	if (!q->running)
 		return 0;
 	ret = dev->ops->stop_queue(dev->dp, i, &base);
-	q->running = false;
 	if (ret) {
+		/* The datapath may still run it: it stays running here. */
 		vlog("%s: datapath failed to stop queue %u: %s", dev->name, i,
 		     strerror(-ret));
 		return ret;
 	}
+	q->running = false;
 	q->base = base;
 	return 0;
 }
@@ -104,22 +132,40 @@ void vu_vring_reset(struct vu_queue *q)
 	q->kick_fd = q->call_fd = q->err_fd = -1;
 }
 
-void vu_vring_stop_all(struct vu_dev *dev, bool *was)
-{
-	for (uint32_t i = 0; i < dev->cfg->queues; i++) {
-		was[i] = dev->q[i].running;
-		vu_vring_stop(dev, i);
-	}
-}
-
-int vu_vring_restart(struct vu_dev *dev, struct vu_msg *m, const bool *was)
+int vu_vring_stop_all(struct vu_dev *dev)
 {
 	int ret = 0;
 
 	for (uint32_t i = 0; i < dev->cfg->queues; i++)
-		if (was[i] && !ret)
-			ret = maybe_start(dev, m, i);
+		ret = vu_vring_stop(dev, i) ?: ret;
 	return ret;
+}
+
+void vu_vring_start_all(struct vu_dev *dev)
+{
+	for (uint32_t i = 0; i < dev->cfg->queues; i++) {
+		struct vu_queue *q = &dev->q[i];
+		struct vu_dp_queue dq;
+		int ret;
+
+		if (q->running || q->broken || !ready(dev, q))
+			continue;
+		if (translate_queue(dev, i, &dq)) {
+			vlog("%s: queue %u waits for a memory region that holds its rings",
+			     dev->name, i);
+			continue;
+		}
+		ret = dev->ops->start_queue(dev->dp, &dq);
+		if (ret) {
+			char why[80];
+
+			snprintf(why, sizeof(why), "the datapath cannot restart it: %s",
+				 strerror(-ret));
+			vu_vring_break(dev, i, why);
+			continue;
+		}
+		q->running = true;
+	}
 }
 
 bool vu_vring_in_region(const struct vu_queue *q, const struct vu_region *r)
@@ -130,6 +176,75 @@ bool vu_vring_in_region(const struct vu_queue *q, const struct vu_region *r)
 		if (a[i] >= r->uaddr && a[i] - r->uaddr < r->size)
 			return true;
 	return false;
+}
+
+int vu_vring_break(struct vu_dev *dev, uint32_t i, const char *why)
+{
+	struct vu_queue *q = &dev->q[i];
+	int ret = vu_vring_stop(dev, i);
+
+	if (!q->broken)
+		vlog("%s: queue %u is broken (%s); it stays stopped until GET_VRING_BASE",
+		     dev->name, i, why);
+	q->broken = true;
+	if (q->err_fd >= 0)
+		eventfd_write(q->err_fd, 1);
+	return ret;
+}
+
+int vu_vring_refused(struct vu_dev *dev, const struct vu_msg *m)
+{
+	const struct vu_req_desc *d = vu_request(m->hdr.request);
+	uint64_t index;
+
+	/* A malformed message names no ring. */
+	if (!d || m->hdr.size != d->size)
+		return -EPROTO;
+	switch (m->hdr.request) {
+	case VU_REQ_SET_VRING_ADDR:
+		index = m->p.addr.index;
+		break;
+	case VU_REQ_SET_VRING_KICK:
+	case VU_REQ_SET_VRING_CALL:
+	case VU_REQ_SET_VRING_ERR:
+		index = m->p.u64 & VU_VRING_IDX_MASK;
+		break;
+	default:
+		index = m->p.state.index;
+		break;
+	}
+	if (index >= dev->cfg->queues)
+		return -EPROTO;
+	return vu_vring_break(dev, index, "a request for it was refused and "
+			      "the frontend asked for no reply") ? -EPROTO : 0;
+}
+
+/*
+ * Stop queue i for the frontend (GET_VRING_BASE, RESET_OWNER): it runs
+ * again only with a new kick fd, and it is no longer broken.
+ */
+static int stop_for_frontend(struct vu_dev *dev, uint32_t i)
+{
+	struct vu_queue *q = &dev->q[i];
+	int ret = vu_vring_stop(dev, i);
+
+	if (ret)
+		return ret;
+	q->kick_set = false;
+	q->broken = false;
+	close_fd(&q->kick_fd);
+	return 0;
+}
+
+int vu_vring_disable_all(struct vu_dev *dev)
+{
+	int ret = 0;
+
+	for (uint32_t i = 0; i < dev->cfg->queues; i++) {
+		ret = stop_for_frontend(dev, i) ?: ret;
+		dev->q[i].enabled = false;
+	}
+	return ret;
 }
 
 /* ---- requests -------------------------------------------------------- */
@@ -205,14 +320,15 @@ int vu_vring_get_base(struct vu_dev *dev, struct vu_msg *m)
 	int i = queue_index(dev, m, m->p.state.index);
 	struct vu_vring_state st;
 	struct vu_queue *q;
+	int ret;
 
 	if (i < 0)
 		return i;
 	q = &dev->q[i];
 	/* The ring stops here; in-flight requests finish before the reply. */
-	vu_vring_stop(dev, i);
-	q->kick_set = false;
-	close_fd(&q->kick_fd);
+	ret = stop_for_frontend(dev, i);
+	if (ret)
+		return FAIL(dev, m, ret, "queue %d did not stop", i);
 	st.index = i;
 	st.num = q->base;
 	return vu_send_reply(dev, m, &st, sizeof(st), -1);
@@ -258,13 +374,18 @@ int vu_vring_set_kick(struct vu_dev *dev, struct vu_msg *m)
 	close_fd(&q->kick_fd);
 	q->kick_fd = fd;
 	q->kick_set = true;
-	/* Without protocol features a kick fd also enables the ring. */
-	if (!protocol_features_on(dev))
-		q->enabled = true;
 	return maybe_start(dev, m, i);
 }
 
-/* SET_VRING_CALL/ERR: hand the fd to a running ring, then keep it. */
+/*
+ * SET_VRING_CALL/ERR: hand the fd to a running ring, then keep it.
+ *
+ * A new call fd is signalled once: a request the ring completed before
+ * it was set (a frontend that sends SET_VRING_KICK first, or reconnects)
+ * was signalled to no one, and the driver would wait for it forever. A
+ * spurious call only makes the driver look at the used ring. A new err
+ * fd of a broken ring is signalled too.
+ */
 static int set_vring_notify_fd(struct vu_dev *dev, struct vu_msg *m, bool call)
 {
 	int fd, *slot, i = vring_fd_msg(dev, m, &fd);
@@ -285,6 +406,8 @@ static int set_vring_notify_fd(struct vu_dev *dev, struct vu_msg *m, bool call)
 	}
 	close_fd(slot);
 	*slot = fd;
+	if (fd >= 0 && (call || q->broken))
+		eventfd_write(fd, 1);
 	return 0;
 }
 
