@@ -232,7 +232,8 @@ void t_user(void)
 	user.sock_dio = tmp_file(dir, "dio.sock");
 	img_rw = tmp_file(dir, "rw.img");
 	user.img_dio = tmp_file(dir, "dio.img");
-	exportd_add(d, user.sock_rw, img_rw, DISK_SIZE, NQ_MAX, &vu_dp_user_ops);
+	exportd_add(d, user.sock_rw, img_rw, DISK_SIZE, NQ_MAX,
+		    &vu_dp_user_ops)->queue_size = 4096;
 	exportd_add(d, user.sock_ro, tmp_file(dir, "ro.img"), DISK_SIZE, 1,
 		    &vu_dp_user_ops)->readonly = true;
 	exportd_add(d, user.sock_dio, user.img_dio, DISK_SIZE, 1,
@@ -254,6 +255,7 @@ void t_user(void)
 	t_notify(&g, false);
 	t_notify(&g, true);
 	t_bad_rings(&g);
+	t_seg_max(&g);
 	t_readonly(&g);
 	t_idle(&g);
 	t_direct(&g);

@@ -27,7 +27,8 @@
 
 /*
  * The daemon with the userspace datapath: exports on sock_rw (NQ_MAX
- * queues), sock_ro (read-only, 1 queue) and sock_dio (O_DIRECT, 1 queue).
+ * queues, rings of up to 4096 entries), sock_ro (read-only, 1 queue) and
+ * sock_dio (O_DIRECT, 1 queue).
  */
 struct user {
 	struct tmp_dir dir;
@@ -126,6 +127,7 @@ void t_random_io(struct vf_guest *g, unsigned int nq, bool event_idx,	/* t_user_
 void t_types(struct vf_guest *g);
 void t_notify(struct vf_guest *g, bool event_idx);			/* t_user_ring.c */
 void t_bad_rings(struct vf_guest *g);
+void t_seg_max(struct vf_guest *g);
 void t_readonly(struct vf_guest *g);					/* t_user_io.c */
 void t_idle(struct vf_guest *g);					/* t_user_ring.c */
 void t_direct(struct vf_guest *g);					/* t_user_io.c */

@@ -28,6 +28,13 @@ uint64_t vu_blk_features(const struct vu_export_cfg *cfg)
 	return f;
 }
 
+uint32_t vu_blk_seg_max(const struct vu_export_cfg *cfg)
+{
+	uint32_t n = cfg->queue_size > 2 ? cfg->queue_size - 2 : 1;
+
+	return n < VHU_MAX_SEG ? n : VHU_MAX_SEG;
+}
+
 void vu_blk_config(const struct vu_export_cfg *cfg, bool write_cache,
 		   struct virtio_blk_config *c)
 {
@@ -35,7 +42,7 @@ void vu_blk_config(const struct vu_export_cfg *cfg, bool write_cache,
 
 	memset(c, 0, sizeof(*c));
 	c->capacity = cfg->size / 512;
-	c->seg_max = cfg->queue_size > 2 ? cfg->queue_size - 2 : 1;
+	c->seg_max = vu_blk_seg_max(cfg);
 	c->blk_size = cfg->lbs;
 	c->physical_block_exp = 0;
 	c->alignment_offset = 0;

@@ -21,6 +21,7 @@
 
 #include <linux/vhu.h>
 
+#include "blkcfg.h"
 #include "datapath.h"
 #include "log.h"
 
@@ -119,7 +120,7 @@ static int setup(struct vu_dp *dp, char *err, size_t errlen)
 	be.flags = c->readonly ? VHU_BACKEND_F_READONLY : 0;
 	be.config.blk_size = c->lbs;
 	be.config.num_queues = c->queues;
-	be.config.seg_max = c->queue_size > 256 ? 254 : c->queue_size - 2;
+	be.config.seg_max = vu_blk_seg_max(c);
 	memcpy(be.config.serial, c->serial, strnlen(c->serial, VHU_BLK_ID_BYTES));
 	ret = xioctl(dp, VHU_SET_BACKEND, &be);
 	if (ret) {

@@ -32,9 +32,13 @@
 #define DPU_UD_KICK		1ull
 #define DPU_UD_CTL		2ull
 
-/* Most iovecs in one request (UIO_MAXIOV) and descriptors in an indirect table. */
-#define DPU_MAX_IOV		1024
-#define DPU_MAX_INDIRECT		1024
+/*
+ * As vhu.ko: most iovecs in one request (the header, VHU_MAX_SEG data
+ * segments and the status; a longer request fails), and most descriptors
+ * in an indirect table (next is 16 bits: no chain in a longer one ends).
+ */
+#define DPU_MAX_IOV		(VHU_MAX_SEG + 2)
+#define DPU_MAX_INDIRECT	65536
 
 /* A split virtqueue, as its queue thread reads and writes it. */
 struct dpu_ring {
@@ -55,7 +59,7 @@ struct dpu_ring {
 struct dpu_chain {
 	unsigned int nout, nin;		/* readable iovecs, then writable ones */
 	uint64_t out_len, in_len;
-	bool bad;			/* outside memory, wrong order: IOERR */
+	bool bad;			/* outside memory, wrong order, too long: IOERR */
 	bool have_status;
 	uint64_t status_gpa;		/* the last device-writable byte */
 	struct iovec iov[DPU_MAX_IOV];

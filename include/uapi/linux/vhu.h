@@ -121,6 +121,7 @@
 #define VHU_MAX_MEM_REGIONS	509	/* as vhost-user's VHOST_USER_MAX_RAM_SLOTS */
 #define VHU_MAX_QUEUES		64	/* vrings per device */
 #define VHU_MAX_VRING_NUM	32768	/* the split ring size limit of virtio */
+#define VHU_MAX_SEG		1022	/* data segments per request (seg_max) */
 
 /**
  * struct vhu_api - ioctl(VHU_GET_API): what the loaded module implements
@@ -446,9 +447,12 @@ struct vhu_vring_inflight {
  *	exceed the backend's size.
  * @size_max: largest segment in bytes (%VIRTIO_BLK_F_SIZE_MAX); 0: no limit
  *	offered
- * @seg_max: most data segments per request (%VIRTIO_BLK_F_SEG_MAX); 0: 254.
- *	Like @size_max, advice to the driver: the device itself accepts up to
- *	1024 buffer pieces and 32 MiB of data per request, so at most 1022.
+ * @seg_max: most data segments per request (%VIRTIO_BLK_F_SEG_MAX), at
+ *	most %VHU_MAX_SEG; 0: 254. The device takes up to %VHU_MAX_SEG + 2
+ *	buffer pieces per request (header and status included) and 32 MiB of
+ *	data; a request with more completes with VIRTIO_BLK_S_IOERR. An
+ *	indirect table may be longer than the ring (a driver sizes it by
+ *	@seg_max), up to 65536 descriptors.
  * @blk_size: logical block size, a power of 2 from 512 to 4096
  *	(%VIRTIO_BLK_F_BLK_SIZE); 0: the backend's (512 for files). Requests
  *	must be aligned to it.
