@@ -50,6 +50,7 @@ void t_bad_live(struct vf_guest *g, int *inflight_fd);		/* t_proto_bad.c */
 void t_bad_fatal(void);
 void t_isolation(void);
 void t_set_mem_table(struct vf_guest *g);			/* t_proto_crosvm.c */
+void t_blk_features(void);					/* t_proto_blk.c */
 void t_real_qemu(void);						/* t_real_qemu.c */
 
 #endif

@@ -57,3 +57,8 @@ void vu_blk_config(const struct vu_export_cfg *cfg, bool write_cache,
 	c->max_write_zeroes_seg = 1;
 	c->write_zeroes_may_unmap = 0;
 }
+
+bool vu_blk_write_back(uint64_t features, bool write_cache)
+{
+	return write_cache && (features & BIT(VIRTIO_BLK_F_FLUSH));
+}

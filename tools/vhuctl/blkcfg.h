@@ -23,5 +23,13 @@ uint32_t vu_blk_seg_max(const struct vu_export_cfg *cfg);
 /* write_cache: the wce the driver set (true: write-back). */
 void vu_blk_config(const struct vu_export_cfg *cfg, bool write_cache,
 		   struct virtio_blk_config *out);
+/*
+ * The write cache a datapath runs with for a driver that acknowledged
+ * features and set wce write_cache: write-back (true) only when it set
+ * wce 1 and negotiated VIRTIO_BLK_F_FLUSH. A driver without FLUSH never
+ * flushes, and the virtio spec lets it take a write that completed as
+ * durable: for it every write is written through.
+ */
+bool vu_blk_write_back(uint64_t features, bool write_cache);
 
 #endif

@@ -118,8 +118,11 @@ struct vu_dp_ops {
 	int (*set_err)(struct vu_dp *dp, uint32_t index, int fd);
 
 	/*
-	 * The write cache mode the driver set (virtio-blk wce): true is
-	 * write-back, false write-through (every write durable on completion).
+	 * The write cache mode to run with: true is write-back (FLUSH makes
+	 * writes durable), false write-through (every write, and the zeroes
+	 * of WRITE_ZEROES, durable on completion). Write-back only for a
+	 * driver that set virtio-blk's wce to 1 and negotiated FLUSH; the
+	 * server calls this after every SET_FEATURES and wce change.
 	 */
 	int (*set_write_cache)(struct vu_dp *dp, bool write_cache);
 };

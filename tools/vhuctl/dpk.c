@@ -31,7 +31,7 @@ struct vu_dp {
 	const struct vu_export_cfg *cfg;
 	struct vhu_dev_info info;
 	struct vu_inflight inflight;	/* the server's mapping; addr NULL: none */
-	bool write_cache;		/* the driver's wce, kept across frontends */
+	bool write_cache;		/* the mode set last, kept across frontends */
 };
 
 /* What this datapath relies on in the module. */
@@ -92,7 +92,7 @@ static int dpk_probe(char *err, size_t errlen)
 	return 0;
 }
 
-/* Write-through (wce 0): the module submits every write O_DSYNC. */
+/* Write-through: the module submits every write O_DSYNC, syncs WRITE_ZEROES. */
 static int dpk_set_write_cache(struct vu_dp *dp, bool write_cache)
 {
 	uint32_t mode = write_cache;
@@ -133,7 +133,7 @@ static int setup(struct vu_dp *dp, char *err, size_t errlen)
 		snprintf(err, errlen, "VHU_GET_DEV_INFO: %s", strerror(-ret));
 		return ret;
 	}
-	/* The guest still sees the cache mode its driver set last. */
+	/* The last frontend's mode, until the next one negotiates its own. */
 	if (!dp->write_cache) {
 		ret = dpk_set_write_cache(dp, false);
 		if (ret)

@@ -95,6 +95,7 @@ struct dpu_req {
 	uint32_t written;		/* bytes for the used element */
 	uint32_t expect;		/* bytes the read/write must move */
 	int falloc_mode, falloc_alt;	/* discard/write zeroes: mode, fallback */
+	bool syncing;			/* write zeroes: the write-through fsync */
 	uint64_t off, len;
 	unsigned int niov;
 	struct iovec *iov;		/* data buffers (malloc'ed) */
@@ -139,7 +140,7 @@ struct dpu_queue {
 struct vu_dp {
 	const struct vu_export_cfg *cfg;
 	int fd;				/* our dup of the backing */
-	bool write_cache;		/* false: every write RWF_DSYNC */
+	bool write_cache;		/* false: write-through (RWF_DSYNC) */
 	uint64_t features;		/* acked */
 	struct vu_mem_view *mem;
 	struct vu_inflight inflight;	/* the server's mapping; fd not owned */

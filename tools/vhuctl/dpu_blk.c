@@ -87,7 +87,7 @@ static bool range_ok(const struct vu_export_cfg *cfg, uint64_t sector,
 	return len <= cfg->size - (sector << SECTOR_SHIFT);
 }
 
-/* Write-through (wce 0): every write is durable when it completes. */
+/* Write-through: every write is durable when it completes. */
 static int write_flags(const struct dpu_queue *q)
 {
 	return __atomic_load_n(&q->dp->write_cache, __ATOMIC_RELAXED) ? 0 : RWF_DSYNC;
@@ -221,6 +221,7 @@ void dpu_blk_start(struct dpu_queue *q, struct dpu_req *req, struct dpu_chain *c
 
 	req->type = 0xff;
 	req->written = 0;
+	req->syncing = false;
 	req->iov = NULL;
 	req->bounce = NULL;
 	req->status_ptr = c->have_status ? vu_mem_view_ptr(q->mem, c->status_gpa, 1) : NULL;
@@ -306,6 +307,8 @@ void dpu_blk_complete(struct dpu_queue *q, struct dpu_req *req, int res)
 		break;
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES:
+		if (req->syncing)
+			break;
 		if ((res == -EOPNOTSUPP || res == -EINVAL) && req->falloc_alt >= 0) {
 			req->falloc_mode = req->falloc_alt;
 			req->falloc_alt = -1;
@@ -315,6 +318,12 @@ void dpu_blk_complete(struct dpu_queue *q, struct dpu_req *req, int res)
 		/* Discard is a hint: a backing that cannot punch holes ignores it. */
 		if (req->type == VIRTIO_BLK_T_DISCARD && res == -EOPNOTSUPP)
 			status = VIRTIO_BLK_S_OK;
+		/* Write-through: the zeroes are durable before it completes. */
+		if (req->type == VIRTIO_BLK_T_WRITE_ZEROES && res >= 0 && write_flags(q)) {
+			req->syncing = true;
+			submit_flush(q, req);
+			return;
+		}
 		break;
 	}
 	finish(q, req, status);

@@ -741,7 +741,7 @@ static int dpu_set_err(struct vu_dp *dp, uint32_t index, int fd)
 	return set_fd(dp, index, fd, false);
 }
 
-/* Write-through (wce 0) makes every write RWF_DSYNC. */
+/* Write-through makes every write RWF_DSYNC and syncs after WRITE_ZEROES. */
 static int dpu_set_write_cache(struct vu_dp *dp, bool write_cache)
 {
 	__atomic_store_n(&dp->write_cache, write_cache, __ATOMIC_RELAXED);

@@ -419,14 +419,16 @@ struct vhu_vring_inflight {
 /**
  * DOC: Write cache
  *
- * ``VHU_SET_WRITE_CACHE`` (``__u32``) sets the write cache mode the driver
- * sees in virtio-blk's config field ``wce`` (the daemon offers
- * %VIRTIO_BLK_F_CONFIG_WCE and forwards the driver's writes of it). 1, the
- * default: write-back, a write completes once the backend accepted it and
- * FLUSH makes it durable. 0: write-through, a write completes only once it
- * is durable (it is submitted O_DSYNC, and WRITE_ZEROES is synced). Any
- * other value fails with -EINVAL. Allowed at any time; applies to the
- * requests submitted afterwards. %VHU_RESET_OWNER goes back to 1.
+ * ``VHU_SET_WRITE_CACHE`` (``__u32``) sets the write cache mode of the
+ * device. 1, the default: write-back, a write completes once the backend
+ * accepted it and FLUSH makes it durable. 0: write-through, a write
+ * completes only once it is durable (it is submitted O_DSYNC, and
+ * WRITE_ZEROES is synced). Any other value fails with -EINVAL. Allowed at
+ * any time; applies to the requests submitted afterwards.
+ * %VHU_RESET_OWNER goes back to 1. The daemon offers
+ * %VIRTIO_BLK_F_CONFIG_WCE and sets 1 only while the driver has virtio-blk's
+ * ``wce`` at 1 and negotiated %VIRTIO_BLK_F_FLUSH: a driver that cannot
+ * flush takes a completed write as durable.
  */
 #define VHU_SET_WRITE_CACHE	_IOW(VHU_IOCTL_TYPE, 0x86, __u32)
 
