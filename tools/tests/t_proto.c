@@ -99,6 +99,7 @@ void t_proto(void)
 	t_isolation();
 	t_set_mem_table(&g);
 	t_blk_features();
+	t_blk_size_refused();
 	t_real_qemu();
 	tap_ok(exportd_settle(d) == d->baseline_fds,
 	       "daemon: no fd leaked across all sessions");

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The protocol tests of what the driver's virtio-blk features change, on
- * export 0: the write cache mode the datapath gets (write-back only for a
- * driver that negotiated FLUSH and set wce 1).
+ * The protocol tests of what the driver's virtio-blk features change: on
+ * export 0, the write cache mode the datapath gets (write-back only for a
+ * driver that negotiated FLUSH and set wce 1); on an export of its own,
+ * a driver without BLK_SIZE that the backing cannot serve.
  */
 #include <stddef.h>
 
@@ -83,3 +84,43 @@ out:
 	exportd_settle(&proto.d);
 }
 
+/*
+ * An export of 4096-byte blocks on a backing that serves no smaller one
+ * (a 4Kn disk opened O_DIRECT: the backing_lbs the export command would
+ * find there). A driver without BLK_SIZE would use 512-byte blocks: its
+ * SET_FEATURES is refused with a log line that says why, before the
+ * datapath sees it. With BLK_SIZE it is served.
+ */
+void t_blk_size_refused(void)
+{
+	const char *sock = tmp_file(&proto.dir, "4kn.sock");
+	const char *log = tmp_file(&proto.dir, "4kn.log");
+	struct exportd d = { .pid = -1 };
+	struct vu_export_cfg *c;
+	uint64_t f = 0;
+	struct vf vf;
+	uint32_t m;
+	int ret;
+
+	c = exportd_add(&d, sock, tmp_file(&proto.dir, "4kn.img"), DISK_SIZE, 1, &tdp_ops);
+	c->lbs = 4096;
+	c->backing_lbs = 4096;
+	c->direct = true;
+	if (!tap_ok(exportd_start(&d, log) && connect_ok(&vf, sock) &&
+		    vf_realize(&vf, 1, &f) == 0, "blk size: a 4Kn export, realize"))
+		goto out;
+	m = log_mark();
+	ret = vf_u64_ack(&vf, VU_REQ_SET_FEATURES, f & ~BIT(VIRTIO_BLK_F_BLK_SIZE));
+	tap_ok(ret > 0 && tdp_find(TDP_FEATURES, m) < 0 &&
+	       file_count(log, "SET_FEATURES refused: the driver did not accept "
+			  "VIRTIO_BLK_F_BLK_SIZE, so it uses 512-byte blocks") == 1 &&
+	       file_count(log, "--logical-block-size 512") == 1,
+	       "blk size: without BLK_SIZE SET_FEATURES is refused, the log says why (%d)", ret);
+	ret = vf_u64_ack(&vf, VU_REQ_SET_FEATURES, f);
+	tap_ok(ret == 0 && tdp_find(TDP_FEATURES, m) >= 0,
+	       "blk size: with BLK_SIZE it is accepted (%d)", ret);
+	vf_close(&vf);
+out:
+	tap_ok(exportd_stop(&d), "blk size: the export's daemon stops cleanly");
+	exportd_diag_log(&d);
+}

@@ -142,6 +142,7 @@ struct vu_dp {
 	int fd;				/* our dup of the backing */
 	bool write_cache;		/* false: write-through (RWF_DSYNC) */
 	uint64_t features;		/* acked */
+	unsigned int lbs;		/* the driver's logical block size */
 	struct vu_mem_view *mem;
 	struct vu_inflight inflight;	/* the server's mapping; fd not owned */
 	struct dpu_queue q[VHU_MAX_QUEUES];

@@ -48,11 +48,15 @@ static int h_get_features(struct vu_dev *dev, struct vu_msg *m)
 static int h_set_features(struct vu_dev *dev, struct vu_msg *m)
 {
 	uint64_t f = m->p.u64;
+	char why[512];
 	int ret;
 
 	if (f & ~dev->features)
 		return FAIL(dev, m, -EINVAL, "features 0x%" PRIx64 " not offered",
 			    f & ~dev->features);
+	ret = vu_blk_check_features(dev->cfg, f, why, sizeof(why));
+	if (ret)
+		return FAIL(dev, m, ret, "%s", why);
 	ret = dev->ops->set_features(dev->dp, f & ~BIT(VU_F_PROTOCOL_FEATURES));
 	if (ret)
 		return FAIL(dev, m, ret, "datapath: %s", strerror(-ret));

@@ -456,8 +456,11 @@ struct vhu_vring_inflight {
  *	indirect table may be longer than the ring (a driver sizes it by
  *	@seg_max), up to 65536 descriptors.
  * @blk_size: logical block size, a power of 2 from 512 to 4096
- *	(%VIRTIO_BLK_F_BLK_SIZE); 0: the backend's (512 for files). Requests
- *	must be aligned to it.
+ *	(%VIRTIO_BLK_F_BLK_SIZE), not below a block device's own; 0: the
+ *	backend's (512 for files). Requests must be aligned to it. For a
+ *	driver that did not accept %VIRTIO_BLK_F_BLK_SIZE, and so uses
+ *	512-byte sectors, the daemon sets the backend again with 512 before
+ *	a vring is enabled.
  * @num_queues: number of request queues, 1 to %VHU_MAX_QUEUES
  *	(%VIRTIO_BLK_F_MQ when above 1); 0: 1
  * @physical_block_exp: log2(physical block / logical block)
