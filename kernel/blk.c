@@ -316,9 +316,11 @@ static int vhu_blk_config_fill(struct vhu_backend_info *be, u64 size)
 		return -EINVAL;
 
 	if (bdev) {
-		if (!c->physical_block_exp)
-			c->physical_block_exp = ilog2(bdev_physical_block_size(bdev) /
-						      c->blk_size);
+		u32 pbs = bdev_physical_block_size(bdev);
+
+		/* A device's physical block may be smaller than blk_size. */
+		if (!c->physical_block_exp && pbs > c->blk_size)
+			c->physical_block_exp = ilog2(pbs / c->blk_size);
 		if (!c->min_io_size)
 			c->min_io_size = bdev_io_min(bdev) / c->blk_size;
 		if (!c->opt_io_size)

@@ -149,11 +149,18 @@ int backend_verify(struct backend *b)
 int set_backend(struct guest *g, struct backend *b, uint32_t flags,
 		unsigned int nq)
 {
+	return set_backend_blk(g, b, flags, nq, 0);
+}
+
+int set_backend_blk(struct guest *g, struct backend *b, uint32_t flags,
+		    unsigned int nq, uint32_t blk_size)
+{
 	struct vhu_backend be = {
 		.fd = b->fd,
 		.flags = flags,
 		.config = {
 			.capacity = DISK_SECTORS,
+			.blk_size = blk_size,
 			.num_queues = nq,
 			.max_discard_seg = 2,
 			.max_write_zeroes_seg = 2,

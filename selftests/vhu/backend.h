@@ -55,6 +55,9 @@ int backend_verify(struct backend *b);
 /* VHU_SET_BACKEND on @b with @flags and @nq queues: 0 or -errno. */
 int set_backend(struct guest *g, struct backend *b, uint32_t flags,
 		unsigned int nq);
+/* The same with logical blocks of @blk_size bytes (0: the default). */
+int set_backend_blk(struct guest *g, struct backend *b, uint32_t flags,
+		    unsigned int nq, uint32_t blk_size);
 
 /*
  * @total random reads and writes over the whole disk, on every queue of

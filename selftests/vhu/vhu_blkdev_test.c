@@ -71,6 +71,11 @@ TEST_F_TIMEOUT(dp, request_types, 120)
 	check_request_types(_metadata, &self->g, &self->b);
 }
 
+TEST_F_TIMEOUT(dp, blk_size_4096, 120)
+{
+	check_blk_size_4096(_metadata, &self->g, &self->b);
+}
+
 TEST_F_TIMEOUT(dp, oversized, 120)
 {
 	SKIP(return, BACKEND_INDEPENDENT);
