@@ -15,7 +15,9 @@
 # nbd-server on 127.0.0.1), brd (a raw RAM disk), wcache (a memory-backed
 # null_blk device with a volatile write cache: what no FLUSH or FUA made
 # durable is lost when "cycle" powers it off; null_blk caches only writes
-# to blocks it does not store yet, others go past it).
+# to blocks it does not store yet, others go past it), 4kn (a memory-backed
+# null_blk device with 4096-byte logical blocks), file4k (a file on ext4
+# on such a device: O_DIRECT needs 4096-byte alignment).
 set -eu
 # shellcheck source=SCRIPTDIR/../../tools/testing/lib.sh
 . "$(dirname "$0")/../../tools/testing/lib.sh"
@@ -92,6 +94,22 @@ cycle:wcache)
 	nullb_path "vhuwc$id" ;;
 down:wcache)
 	nullb_down "vhuwc$id" ;;
+up:4kn)
+	nullb_up "vhu4k$id" "$4" 4096 0
+	nullb_path "vhu4k$id" ;;
+down:4kn)
+	nullb_down "vhu4k$id" ;;
+up:file4k)
+	nullb_up "vhu4f$id" $(($4 + 16)) 4096 0
+	mkdir -p "$MNT-4k-$id"
+	mkfs.ext4 -q -F "$(nullb_path "vhu4f$id")" >/dev/null
+	mount "$(nullb_path "vhu4f$id")" "$MNT-4k-$id"
+	truncate -s "${4}M" "$MNT-4k-$id/disk.img"
+	echo "$MNT-4k-$id/disk.img" ;;
+down:file4k)
+	umount "$MNT-4k-$id" 2>/dev/null || true
+	rmdir "$MNT-4k-$id" 2>/dev/null || true
+	nullb_down "vhu4f$id" ;;
 up:file)
 	mkfile "$MNT/disk-$id.img" "$4"
 	echo "$MNT/disk-$id.img" ;;
