@@ -310,7 +310,7 @@ static int vhu_blk_config_fill(struct vhu_backend_info *be, u64 size)
 
 	if (!c->seg_max)
 		c->seg_max = 254;
-	if (c->seg_max > VHU_REQ_MAX_IOV - 2)
+	if (c->seg_max > VHU_MAX_SEG)
 		return -EINVAL;
 	if (!c->num_queues)
 		c->num_queues = 1;

@@ -60,10 +60,17 @@
 
 /* Requests taken from the avail ring per worker pass, so queues share. */
 #define VHU_VQ_BUDGET		64
-/* Most iovecs (descriptor pieces) in one request, as UIO_MAXIOV. */
-#define VHU_REQ_MAX_IOV		1024
-/* Most descriptors in one indirect table. */
-#define VHU_MAX_INDIRECT	1024
+/*
+ * Most iovecs (buffer pieces) in one request: the header, VHU_MAX_SEG data
+ * segments and the status, as UIO_MAXIOV. A longer request fails.
+ */
+#define VHU_REQ_MAX_IOV		(VHU_MAX_SEG + 2)
+/*
+ * Most descriptors in one indirect table: next is 16 bits, so no chain in
+ * a longer table can end (vhost refuses such a table too). Any table up to
+ * this length is walked, so a request over seg_max fails alone.
+ */
+#define VHU_MAX_INDIRECT	65536
 /* Largest data transfer of one request. */
 #define VHU_REQ_MAX_BYTES	(32U << 20)
 /* vhu_req.type before the request's header is read: no VIRTIO_BLK_T_*. */

@@ -204,8 +204,8 @@ void vhu_vq_complete(struct vhu_vq *vq)
  * struct vhu_chain - a descriptor chain being parsed
  * @nout: device-readable iovecs in vhu_vq.scratch
  * @nin: device-writable iovecs after them
- * @bad: a buffer outside the memory table or in the wrong order: fail the
- *	request with IOERR
+ * @bad: a buffer outside the memory table or in the wrong order, or more
+ *	than VHU_REQ_MAX_IOV pieces: fail the request with IOERR
  * @status_gpa: guest address of the last device-writable byte
  * @have_status: @status_gpa is valid
  * @out_len: total device-readable bytes
@@ -278,8 +278,12 @@ static int vhu_chain_indirect(struct vhu_vq *vq, struct vhu_mem_table *t,
 		*why = "indirect descriptor not negotiated";
 		return -EINVAL;
 	}
-	if (!len || len % sizeof(d) || len / sizeof(d) > VHU_MAX_INDIRECT) {
+	if (!len || len % sizeof(d)) {
 		*why = "bad indirect table length";
+		return -EINVAL;
+	}
+	if (len / sizeof(d) > VHU_MAX_INDIRECT) {
+		*why = "indirect table longer than 65536 descriptors";
 		return -EINVAL;
 	}
 	count = len / sizeof(d);

@@ -15,7 +15,19 @@
 static const char * const kind_name[] = {
 	[B_FILE] = "file", [B_FILE_DIRECT] = "file", [B_LOOP] = "loop",
 	[B_NULLBLK] = "nullblk", [B_NBD] = "nbd", [B_BRD] = "brd",
+	[B_WCACHE] = "wcache", [B_WCACHE_BUFFERED] = "wcache",
 };
+
+static bool kind_wcache(enum backing kind)
+{
+	return kind == B_WCACHE || kind == B_WCACHE_BUFFERED;
+}
+
+/* Opened O_DIRECT by backend_up() (and so by the device). */
+static bool kind_direct(enum backing kind)
+{
+	return kind != B_FILE && kind != B_BRD && kind != B_WCACHE_BUFFERED;
+}
 
 static uint64_t prng_state = 88172645463325252ULL;
 
@@ -60,21 +72,19 @@ static void script_path(char *buf, size_t len)
 	snprintf(buf, len, "%s/vhu_backing.sh", slash ? exe : ".");
 }
 
-int backend_up(struct backend *b, enum backing kind, bool ro)
+/*
+ * vhu_backing.sh @cmd (up, cycle) for @b with @arg: 0 and the path it
+ * printed in b->path, or -ENODEV when it failed.
+ */
+static int backing_script(struct backend *b, const char *cmd, const char *arg)
 {
-	char script[PATH_MAX], cmd[PATH_MAX * 2];
-	int flags = (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC;
-	uint8_t *buf;
-	uint64_t off;
+	char script[PATH_MAX], line[PATH_MAX * 3];
 	FILE *p;
 
-	b->kind = kind;
-	b->id = getpid();
-	b->fd = -1;
 	script_path(script, sizeof(script));
-	snprintf(cmd, sizeof(cmd), "%s up %s %d %d", script, kind_name[kind],
-		 b->id, DISK_MB);
-	p = popen(cmd, "r");
+	snprintf(line, sizeof(line), "%s %s %s %d %s", script, cmd,
+		 kind_name[b->kind], b->id, arg);
+	p = popen(line, "r");
 	if (!p)
 		return -errno;
 	if (!fgets(b->path, sizeof(b->path), p)) {
@@ -84,18 +94,41 @@ int backend_up(struct backend *b, enum backing kind, bool ro)
 	if (pclose(p))
 		return -ENODEV;
 	b->path[strcspn(b->path, "\n")] = 0;
+	return 0;
+}
 
-	if (kind != B_FILE && kind != B_BRD)
+int backend_up(struct backend *b, enum backing kind, bool ro)
+{
+	int flags = (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	char mb[16];
+	uint8_t *buf;
+	uint64_t off;
+	int ret;
+
+	b->kind = kind;
+	b->id = getpid();
+	b->fd = -1;
+	snprintf(mb, sizeof(mb), "%d", DISK_MB);
+	ret = backing_script(b, "up", mb);
+	if (ret)
+		return ret;
+
+	if (kind_direct(kind))
 		flags |= O_DIRECT;
 	/* Fill through a writable descriptor first. */
 	b->fd = open(b->path, O_RDWR | O_CLOEXEC | (flags & O_DIRECT));
 	if (b->fd < 0)
 		return -errno;
-	b->shadow = malloc(DISK_BYTES);
+	b->shadow = calloc(1, DISK_BYTES);
 	if (posix_memalign((void **)&buf, 4096, 1 << 20) || !b->shadow)
 		return -ENOMEM;
 	prng_state ^= (uint64_t)getpid() << 32;
-	for (off = 0; off < DISK_BYTES; off += 1 << 20) {
+	/*
+	 * null_blk writes a block it already stores past its write cache:
+	 * a wcache device stays unwritten (zeroes), so that the tests' writes
+	 * land in the cache.
+	 */
+	for (off = 0; !kind_wcache(kind) && off < DISK_BYTES; off += 1 << 20) {
 		prng_fill(buf, 1 << 20);
 		memcpy(b->shadow + off, buf, 1 << 20);
 		if (pwrite(b->fd, buf, 1 << 20, off) != 1 << 20)
@@ -146,14 +179,37 @@ int backend_verify(struct backend *b)
 	return ret;
 }
 
+int backend_cycle(struct backend *b)
+{
+	char old[PATH_MAX];
+	int ret;
+
+	close(b->fd);
+	b->fd = -1;
+	strcpy(old, b->path);
+	ret = backing_script(b, "cycle", old);
+	if (ret)
+		return ret;
+	/* O_DIRECT either way: no page cache of the old device can answer. */
+	b->fd = open(b->path, O_RDWR | O_CLOEXEC | O_DIRECT);
+	return b->fd < 0 ? -errno : 0;
+}
+
 int set_backend(struct guest *g, struct backend *b, uint32_t flags,
 		unsigned int nq)
+{
+	return set_backend_blk(g, b, flags, nq, 0);
+}
+
+int set_backend_blk(struct guest *g, struct backend *b, uint32_t flags,
+		    unsigned int nq, uint32_t blk_size)
 {
 	struct vhu_backend be = {
 		.fd = b->fd,
 		.flags = flags,
 		.config = {
 			.capacity = DISK_SECTORS,
+			.blk_size = blk_size,
 			.num_queues = nq,
 			.max_discard_seg = 2,
 			.max_write_zeroes_seg = 2,

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 
 #include "kselftest_harness.h"
 #include "backend.h"
@@ -200,6 +201,34 @@ static inline void check_request_types(struct __test_metadata *_metadata,
 	EXPECT_EQ(1U, used);
 
 	ASSERT_EQ(0, backend_verify(b));
+}
+
+/*
+ * 4096-byte logical blocks on any backing store, whatever its physical
+ * block: set while the vrings are stopped, reported, and enforced.
+ */
+static inline void check_blk_size_4096(struct __test_metadata *_metadata,
+				       struct guest *g, struct backend *b)
+{
+	static uint8_t buf[4096];
+	struct vhu_dev_info info;
+	unsigned int q;
+
+	for (q = 0; q < g->nq; q++)
+		ASSERT_EQ(0, g_enable(g, q, false));
+	ASSERT_EQ(0, set_backend_blk(g, b, 0, g->nq, 4096));
+	memset(&info, 0, sizeof(info));
+	ASSERT_EQ(0, ioctl(g->vhu, VHU_GET_DEV_INFO, &info));
+	EXPECT_EQ(4096U, info.config.blk_size);
+	EXPECT_GE(15U, info.config.physical_block_exp);
+	for (q = 0; q < g->nq; q++)
+		ASSERT_EQ(0, g_enable(g, q, true));
+	prng_fill(buf, sizeof(buf));
+	EXPECT_EQ(VIRTIO_BLK_S_OK, g_do(g, 0, VIRTIO_BLK_T_OUT, 64, buf, sizeof(buf), NULL));
+	memcpy(b->shadow + 64 * 512, buf, sizeof(buf));
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR, g_do(g, 0, VIRTIO_BLK_T_OUT, 1, buf, 512, NULL));
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR, g_do(g, 0, VIRTIO_BLK_T_IN, 4, buf, 4096, NULL));
+	EXPECT_EQ(0, backend_verify(b));
 }
 
 #endif

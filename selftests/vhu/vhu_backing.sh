@@ -6,16 +6,24 @@
 #
 #   vhu_backing.sh up KIND ID SIZE_MB    print the path to open
 #   vhu_backing.sh down KIND ID PATH     undo "up"
+#   vhu_backing.sh cycle KIND ID PATH    power a wcache device off and on,
+#                                        print its path
 #
 # KIND: file (on an ext4 file system on a RAM disk, so O_DIRECT works on
 # every kernel), loop (a loop device over such a file, direct I/O on),
 # nullblk (memory-backed null_blk), nbd (an NBD device connected to
-# nbd-server on 127.0.0.1), brd (a raw RAM disk).
+# nbd-server on 127.0.0.1), brd (a raw RAM disk), wcache (a memory-backed
+# null_blk device with a volatile write cache: what no FLUSH or FUA made
+# durable is lost when "cycle" powers it off; null_blk caches only writes
+# to blocks it does not store yet, others go past it), 4kn (a memory-backed
+# null_blk device with 4096-byte logical blocks), file4k (a file on ext4
+# on such a device: O_DIRECT needs 4096-byte alignment).
 set -eu
 # shellcheck source=SCRIPTDIR/../../tools/testing/lib.sh
 . "$(dirname "$0")/../../tools/testing/lib.sh"
 
 MNT=/tmp/vhu-mnt
+NULLB=/sys/kernel/config/nullb
 
 fs_up() {
 	if ! mountpoint -q "$MNT" 2>/dev/null; then
@@ -32,8 +40,76 @@ mkfile() {
 	truncate -s "${2}M" "$1"
 }
 
+# null_blk loaded as "up nullblk" does, so that its nullb0 is there for it.
+nullb_load() {
+	[ -b /dev/nullb0 ] || modprobe null_blk nr_devices=1 gb=1 bs=512 \
+		memory_backed=1 discard=1
+	mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config
+	[ -d "$NULLB" ] || die "null_blk has no configfs directory"
+}
+
+# The device of configfs device $1: named after it on newer kernels (6.12),
+# nullb<index> on older ones (6.1).
+nullb_path() {
+	if [ -b "/dev/$1" ]; then
+		echo "/dev/$1"
+	else
+		echo "/dev/nullb$(cat "$NULLB/$1/index")"
+	fi
+}
+
+nullb_power() {
+	echo "$2" > "$NULLB/$1/power"
+	[ "$2" = 0 ] || retry 50 0.1 test -b "$(nullb_path "$1")" ||
+		die "null_blk device $1 did not appear"
+}
+
+# nullb_up NAME SIZE_MB BLOCKSIZE CACHE_MB: a memory-backed device.
+nullb_up() {
+	nullb_load
+	[ ! -d "$NULLB/$1" ] || nullb_down "$1"
+	mkdir "$NULLB/$1"
+	echo "$2" > "$NULLB/$1/size"
+	echo "$3" > "$NULLB/$1/blocksize"
+	echo 1 > "$NULLB/$1/memory_backed"
+	echo "$4" > "$NULLB/$1/cache_size"
+	nullb_power "$1" 1
+}
+
+nullb_down() {
+	[ -d "$NULLB/$1" ] || return 0
+	echo 0 > "$NULLB/$1/power"
+	rmdir "$NULLB/$1"
+}
+
 cmd=$1 kind=$2 id=$3
 case "$cmd:$kind" in
+up:wcache)
+	# A cache larger than the disk: nothing is written back to make room.
+	nullb_up "vhuwc$id" "$4" 512 $(($4 * 4))
+	nullb_path "vhuwc$id" ;;
+cycle:wcache)
+	nullb_power "vhuwc$id" 0
+	nullb_power "vhuwc$id" 1
+	nullb_path "vhuwc$id" ;;
+down:wcache)
+	nullb_down "vhuwc$id" ;;
+up:4kn)
+	nullb_up "vhu4k$id" "$4" 4096 0
+	nullb_path "vhu4k$id" ;;
+down:4kn)
+	nullb_down "vhu4k$id" ;;
+up:file4k)
+	nullb_up "vhu4f$id" $(($4 + 16)) 4096 0
+	mkdir -p "$MNT-4k-$id"
+	mkfs.ext4 -q -F "$(nullb_path "vhu4f$id")" >/dev/null
+	mount "$(nullb_path "vhu4f$id")" "$MNT-4k-$id"
+	truncate -s "${4}M" "$MNT-4k-$id/disk.img"
+	echo "$MNT-4k-$id/disk.img" ;;
+down:file4k)
+	umount "$MNT-4k-$id" 2>/dev/null || true
+	rmdir "$MNT-4k-$id" 2>/dev/null || true
+	nullb_down "vhu4f$id" ;;
 up:file)
 	mkfile "$MNT/disk-$id.img" "$4"
 	echo "$MNT/disk-$id.img" ;;
@@ -80,5 +156,5 @@ down:nbd)
 	[ ! -f "$MNT/nbd-$id.pid" ] || stop_pid "$(cat "$MNT/nbd-$id.pid")"
 	rm -f "$MNT/nbd-$id.img" "$MNT/nbd-$id.conf" "$MNT/nbd-$id.pid" ;;
 *)
-	die "usage: $0 up|down KIND ID SIZE_MB|PATH" ;;
+	die "usage: $0 up|down|cycle KIND ID SIZE_MB|PATH" ;;
 esac

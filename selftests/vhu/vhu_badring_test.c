@@ -371,4 +371,87 @@ TEST_F(bad, status_readonly)
 	EXPECT_EQ(0, backend_verify(&self->b));
 }
 
+/*
+ * A write of @nseg 512-byte segments from sector @sector in one indirect
+ * table (in queue 0's memory past its slots), with @npad zero-length
+ * descriptors before the status: header, segments, padding, status.
+ * Return: the table's length in descriptors.
+ */
+static unsigned int long_write(struct guest *g, unsigned int nseg,
+			       unsigned int npad, uint64_t sector)
+{
+	uint64_t h = put_hdr(g, 0, VIRTIO_BLK_T_OUT, sector);
+	uint64_t tgpa = g->vq[0].base + (4UL << 20);
+	uint64_t data = g->vq[0].base + (6UL << 20);
+	unsigned int n = 0, i;
+	struct vr_buf *b;
+
+	b = calloc(nseg + npad + 2, sizeof(*b));
+	if (!b)
+		return 0;
+	b[n++] = (struct vr_buf){ h, 16, false };
+	for (i = 0; i < nseg; i++)
+		b[n++] = (struct vr_buf){ data + i * 512, 512, false };
+	for (i = 0; i < npad; i++)
+		b[n++] = (struct vr_buf){ data, 0, false };
+	b[n++] = (struct vr_buf){ h + G_SLOT_STATUS, 1, true };
+	vr_fill_chain(g_ptr(g, tgpa), 0, b, n);
+	free(b);
+	vr_add_indirect(&g->vq[0].vr, 0, tgpa, n);
+	g_publish(g, 0, 0);
+	g_kick(g, 0, true);
+	return n;
+}
+
+/*
+ * seg_max (VHU_MAX_SEG) data segments make a table of VHU_MAX_SEG + 2
+ * descriptors, longer than the ring: served. One more segment fails
+ * that request alone (IOERR), as many zero-length descriptors do not. A
+ * table over 65536 descriptors is a ring error.
+ */
+TEST_F(bad, long_indirect)
+{
+	struct guest *g = &self->g;
+	uint64_t data = g->vq[0].base + (6UL << 20);
+	size_t bytes = (VHU_MAX_SEG + 1) * 512;
+	struct g_stats s;
+	uint8_t *buf;
+
+	if (!variant->indirect)
+		SKIP(return, "needs indirect descriptors");
+	buf = malloc(bytes);
+	ASSERT_NE(NULL, buf);
+	prng_fill(buf, bytes);
+	g_write(g, data, buf, bytes);
+
+	EXPECT_EQ(VHU_MAX_SEG + 2, long_write(g, VHU_MAX_SEG, 0, 64));
+	expect_used(_metadata, g, 1);
+	EXPECT_EQ(VIRTIO_BLK_S_OK, slot0_status(g, 0));
+	memcpy(self->b.shadow + 64 * 512, buf, VHU_MAX_SEG * 512);
+	EXPECT_EQ(0, backend_verify(&self->b));
+
+	/* One segment over seg_max: IOERR, the backend untouched. */
+	long_write(g, VHU_MAX_SEG + 1, 0, 4096);
+	expect_used(_metadata, g, 1);
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR, slot0_status(g, 0));
+	EXPECT_EQ(0, backend_verify(&self->b));
+
+	/* Zero-length descriptors are no segments: 2000 descriptors served. */
+	long_write(g, 16, 2000 - 18, 8192);
+	expect_used(_metadata, g, 1);
+	EXPECT_EQ(VIRTIO_BLK_S_OK, slot0_status(g, 0));
+	memcpy(self->b.shadow + 8192 * 512, buf, 16 * 512);
+	EXPECT_EQ(0, backend_verify(&self->b));
+
+	ASSERT_EQ(0, g_stats(g, 0, &s));
+	EXPECT_EQ(VHU_VRING_RUNNING, s.state);
+	EXPECT_EQ(0U, s.ring_errors);
+	EXPECT_EQ(1U, s.reqs_ioerr);
+	free(buf);
+
+	/* 65537 descriptors: the vring stops. */
+	long_write(g, 16, 65537 - 18, 0);
+	expect_ring_error(_metadata, g, &self->b);
+}
+
 TEST_HARNESS_MAIN

@@ -75,6 +75,11 @@ TEST_F_TIMEOUT(dp, request_types, 120)
 	check_request_types(_metadata, &self->g, &self->b);
 }
 
+TEST_F_TIMEOUT(dp, blk_size_4096, 120)
+{
+	check_blk_size_4096(_metadata, &self->g, &self->b);
+}
+
 TEST_F_TIMEOUT(dp, oversized, 120)
 {
 	SKIP(return, BACKEND_INDEPENDENT);
@@ -98,31 +103,6 @@ TEST_F_TIMEOUT(dp, exit_inflight, 120)
 TEST_F_TIMEOUT(dp, mem_hotplug, 120)
 {
 	SKIP(return, BACKEND_INDEPENDENT);
-}
-
-/*
- * A logical block size above the device's physical one (4096 on a 512n
- * disk): the device's physical block is not bigger than a logical block,
- * so the topology says 2^0 logical blocks per physical block.
- */
-TEST_F_TIMEOUT(dp, blk_size_4096, 120)
-{
-	struct vhu_backend be = {
-		.fd = self->b.fd,
-		.config = { .capacity = DISK_SECTORS, .blk_size = 4096 },
-	};
-	struct vhu_dev_info info;
-	int fd;
-
-	fd = open(VHU_DEVICE_PATH, O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, ioctl(fd, VHU_SET_OWNER));
-	EXPECT_EQ(0, ioctl(fd, VHU_SET_BACKEND, &be)) TH_LOG("%s", strerror(errno));
-	ASSERT_EQ(0, ioctl(fd, VHU_GET_DEV_INFO, &info));
-	EXPECT_EQ(4096U, info.config.blk_size);
-	EXPECT_GE(3U, info.config.physical_block_exp);
-	EXPECT_EQ(DISK_SECTORS, info.config.capacity);
-	close(fd);
 }
 
 TEST_HARNESS_MAIN

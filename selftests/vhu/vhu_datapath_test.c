@@ -76,6 +76,11 @@ TEST_F_TIMEOUT(dp, request_types, 120)
 }
 
 /* An oversized request (beyond VHU_REQ_MAX_BYTES) fails untouched. */
+TEST_F_TIMEOUT(dp, blk_size_4096, 120)
+{
+	check_blk_size_4096(_metadata, &self->g, &self->b);
+}
+
 TEST_F_TIMEOUT(dp, oversized, 120)
 {
 	struct guest *g = &self->g;

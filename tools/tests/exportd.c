@@ -26,6 +26,7 @@ struct vu_export_cfg *exportd_add(struct exportd *d, const char *sock,
 	c->queues = queues;
 	c->queue_size = 256;
 	c->lbs = 512;
+	c->backing_lbs = 512;
 	c->size = size;
 	c->backing_fd = -1;
 	ex->ops = ops;

@@ -35,7 +35,7 @@
 #define RP_OPEN_RING_32768	0
 #define RP_OPEN_CONFIG_ACCESS	0
 #define RP_OPEN_MEM_TABLE_32	0
-#define RP_OPEN_SECTOR_512	1
+#define RP_OPEN_SECTOR_512	0
 
 #define RP_TODO(open, what)	((open) ? (what) : NULL)
 /* crosvm's default rings (32768 entries) against the default export. */

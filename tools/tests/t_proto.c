@@ -3,8 +3,9 @@
  * Protocol tests: the export daemon (daemon.c + vu_server.c, as in vhuctl)
  * runs in a child process with the recording test datapath (test_dp.c,
  * TEST CODE) and the test frontend (vu_frontend.c) drives it through each
- * lifecycle sequence (t_proto_qemu.c, t_proto_crosvm.c, t_real_qemu.c) and
- * a catalogue of bad messages (t_proto_bad.c), checking replies, what
+ * lifecycle sequence (t_proto_qemu.c, t_proto_crosvm.c, t_real_qemu.c),
+ * the virtio-blk feature negotiation (t_proto_blk.c) and a catalogue of
+ * bad messages (t_proto_bad.c), checking replies, what
  * reached the datapath, that the daemon stays up and that it leaks no
  * fds. The child is stopped by its PID with a bounded wait.
  */
@@ -98,6 +99,8 @@ void t_proto(void)
 	t_isolation();
 	t_set_mem_table(&g);
 	t_spec(&g);
+	t_blk_features();
+	t_blk_size_refused();
 	t_real_qemu();
 	tap_ok(exportd_settle(d) == d->baseline_fds,
 	       "daemon: no fd leaked across all sessions");

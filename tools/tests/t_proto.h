@@ -51,6 +51,8 @@ void t_bad_fatal(void);
 void t_isolation(void);
 void t_set_mem_table(struct vf_guest *g);			/* t_proto_crosvm.c */
 void t_spec(struct vf_guest *g);				/* t_proto_spec.c */
+void t_blk_features(void);					/* t_proto_blk.c */
+void t_blk_size_refused(void);
 void t_real_qemu(void);						/* t_real_qemu.c */
 
 #endif

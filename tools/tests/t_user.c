@@ -70,9 +70,9 @@ static int get_inflight(struct tdev *d)
 			  &d->inflight_fd, 1);
 }
 
-int dev_open_inflight(struct tdev *d, struct vf_guest *g, const char *sock,
-		      unsigned int nq, bool event_idx, bool indirect,
-		      bool zero_rings, int inflight_fd)
+static int open_dev(struct tdev *d, struct vf_guest *g, const char *sock,
+		    unsigned int nq, bool event_idx, bool indirect, bool zero_rings,
+		    int inflight_fd, uint64_t drop)
 {
 	uint64_t f;
 
@@ -93,6 +93,7 @@ int dev_open_inflight(struct tdev *d, struct vf_guest *g, const char *sock,
 		f &= ~BIT(VIRTIO_RING_F_EVENT_IDX);
 	if (!indirect)
 		f &= ~BIT(VIRTIO_RING_F_INDIRECT_DESC);
+	f &= ~drop;
 	if (vf_u64_ack(&d->vf, VU_REQ_SET_FEATURES, f) ||
 	    vf_u64_ack(&d->vf, VU_REQ_SET_STATUS, 0xb) || get_inflight(d) ||
 	    vf_u64_ack(&d->vf, VU_REQ_SET_FEATURES, f))
@@ -125,10 +126,23 @@ int dev_open_inflight(struct tdev *d, struct vf_guest *g, const char *sock,
 	return vf_u64_ack(&d->vf, VU_REQ_SET_STATUS, 0xf) ? -6 : 0;
 }
 
+int dev_open_inflight(struct tdev *d, struct vf_guest *g, const char *sock,
+		      unsigned int nq, bool event_idx, bool indirect,
+		      bool zero_rings, int inflight_fd)
+{
+	return open_dev(d, g, sock, nq, event_idx, indirect, zero_rings, inflight_fd, 0);
+}
+
 int dev_open(struct tdev *d, struct vf_guest *g, const char *sock,
 	     unsigned int nq, bool event_idx, bool indirect, bool zero_rings)
 {
-	return dev_open_inflight(d, g, sock, nq, event_idx, indirect, zero_rings, -1);
+	return open_dev(d, g, sock, nq, event_idx, indirect, zero_rings, -1, 0);
+}
+
+int dev_open_without(struct tdev *d, struct vf_guest *g, const char *sock,
+		     uint64_t drop)
+{
+	return open_dev(d, g, sock, 1, true, false, true, -1, drop);
 }
 
 void post(struct tdev *d, int qi, int s, const struct vr_buf *b, int n)
@@ -230,13 +244,17 @@ void t_user(void)
 	user.sock_rw = tmp_file(dir, "rw.sock");
 	user.sock_ro = tmp_file(dir, "ro.sock");
 	user.sock_dio = tmp_file(dir, "dio.sock");
+	user.sock_4k = tmp_file(dir, "4k.sock");
 	img_rw = tmp_file(dir, "rw.img");
 	user.img_dio = tmp_file(dir, "dio.img");
-	exportd_add(d, user.sock_rw, img_rw, DISK_SIZE, NQ_MAX, &vu_dp_user_ops);
+	user.img_4k = tmp_file(dir, "4k.img");
+	exportd_add(d, user.sock_rw, img_rw, DISK_SIZE, NQ_MAX,
+		    &vu_dp_user_ops)->queue_size = 4096;
 	exportd_add(d, user.sock_ro, tmp_file(dir, "ro.img"), DISK_SIZE, 1,
 		    &vu_dp_user_ops)->readonly = true;
 	exportd_add(d, user.sock_dio, user.img_dio, DISK_SIZE, 1,
 		    &vu_dp_user_ops)->direct = true;
+	exportd_add(d, user.sock_4k, user.img_4k, DISK_SIZE, 1, &vu_dp_user_ops)->lbs = 4096;
 	for (unsigned int i = 0; i < d->n; i++)
 		strcpy(d->ex[i].cfg.serial, SERIAL);
 	user.img_fd = open(img_rw, O_RDONLY | O_CLOEXEC);
@@ -254,9 +272,11 @@ void t_user(void)
 	t_notify(&g, false);
 	t_notify(&g, true);
 	t_bad_rings(&g);
+	t_seg_max(&g);
 	t_readonly(&g);
 	t_idle(&g);
 	t_direct(&g);
+	t_blk_size(&g);
 	t_stop_inflight(&g);
 	t_hotplug(&g);
 	t_inflight(&g);

@@ -27,12 +27,13 @@
 
 /*
  * The daemon with the userspace datapath: exports on sock_rw (NQ_MAX
- * queues), sock_ro (read-only, 1 queue) and sock_dio (O_DIRECT, 1 queue).
+ * queues, rings of up to 4096 entries), sock_ro (read-only, 1 queue),
+ * sock_dio (O_DIRECT, 1 queue) and sock_4k (4096-byte blocks, 1 queue).
  */
 struct user {
 	struct tmp_dir dir;
-	const char *sock_rw, *sock_ro, *sock_dio;
-	const char *img_dio;
+	const char *sock_rw, *sock_ro, *sock_dio, *sock_4k;
+	const char *img_dio, *img_4k;
 	int img_fd;		/* sock_rw's backing file, read only */
 	struct exportd d;
 };
@@ -94,6 +95,9 @@ int dev_open_inflight(struct tdev *d, struct vf_guest *g, const char *sock,
 		      bool zero_rings, int inflight_fd);
 int dev_open(struct tdev *d, struct vf_guest *g, const char *sock,
 	     unsigned int nq, bool event_idx, bool indirect, bool zero_rings);
+/* One queue with EVENT_IDX, fresh rings, without the features in drop. */
+int dev_open_without(struct tdev *d, struct vf_guest *g, const char *sock,
+		     uint64_t drop);
 void dev_close(struct tdev *d);
 
 /* Put chain b in slot s (or its indirect table) and publish it. */
@@ -126,9 +130,11 @@ void t_random_io(struct vf_guest *g, unsigned int nq, bool event_idx,	/* t_user_
 void t_types(struct vf_guest *g);
 void t_notify(struct vf_guest *g, bool event_idx);			/* t_user_ring.c */
 void t_bad_rings(struct vf_guest *g);
+void t_seg_max(struct vf_guest *g);
 void t_readonly(struct vf_guest *g);					/* t_user_io.c */
 void t_idle(struct vf_guest *g);					/* t_user_ring.c */
 void t_direct(struct vf_guest *g);					/* t_user_io.c */
+void t_blk_size(struct vf_guest *g);
 void t_stop_inflight(struct vf_guest *g);				/* t_user_life.c */
 void t_hotplug(struct vf_guest *g);
 void t_inflight(struct vf_guest *g);

@@ -96,7 +96,7 @@ static uint64_t t_features_offered(struct vu_dp *dp)
 
 static void t_get_config(struct vu_dp *dp, struct virtio_blk_config *c)
 {
-	vu_blk_config(dp->cfg, true, c);
+	vu_blk_config(dp->cfg, dp->cfg->lbs, true, c);
 	rec(TDP_GET_CONFIG, 0, 0, 0, 0);
 }
 

@@ -26,6 +26,7 @@ int main(int argc, char **argv)
 	ex.cfg.queues = atoi(argv[3]);
 	ex.cfg.queue_size = 256;
 	ex.cfg.lbs = 512;
+	ex.cfg.backing_lbs = 512;
 	ex.cfg.backing_fd = open(argv[2], O_RDWR | O_CLOEXEC);
 	if (ex.cfg.backing_fd < 0 || fstat(ex.cfg.backing_fd, &st))
 		return 1;

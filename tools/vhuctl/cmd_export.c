@@ -213,6 +213,27 @@ static void group_defaults(struct group *g)
 	g->cfg.backing_fd = -1;
 }
 
+/*
+ * The file offset alignment O_DIRECT needs on fd, a regular file: what
+ * statx() says, or, where the file system does not say, 512 if a 512-byte
+ * read at offset 512 works and else 4096 (the next size an export takes).
+ */
+static unsigned int dio_align(int fd, uint64_t size)
+{
+	struct statx stx;
+	void *buf;
+	ssize_t n;
+
+	if (!statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) &&
+	    (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align)
+		return stx.stx_dio_offset_align < 512 ? 512 : stx.stx_dio_offset_align;
+	if (size < 1024 || posix_memalign(&buf, 4096, 512))
+		return 512;
+	n = pread(fd, buf, 512, 512);
+	free(buf);
+	return n < 0 && errno == EINVAL ? 4096 : 512;
+}
+
 /* Open and check the backing file or block device. */
 static int open_backing(struct vu_export_cfg *c)
 {
@@ -231,16 +252,26 @@ static int open_backing(struct vu_export_cfg *c)
 	}
 	if (fstat(fd, &st) < 0)
 		goto err_errno;
+	c->backing_lbs = 512;
 	if (S_ISREG(st.st_mode)) {
 		size = st.st_size;
+		if (c->direct)
+			c->backing_lbs = dio_align(fd, size);
+		if (c->backing_lbs > c->lbs) {
+			verr("backing %s: O_DIRECT on it needs %u-byte alignment, more than the %u-byte logical block size",
+			     c->backing, c->backing_lbs, c->lbs);
+			goto err;
+		}
 	} else if (S_ISBLK(st.st_mode)) {
 		int ssz = 0;
 
 		if (ioctl(fd, BLKGETSIZE64, &size) < 0)
 			goto err_errno;
-		if (ioctl(fd, BLKSSZGET, &ssz) == 0 && (unsigned int)ssz > c->lbs) {
-			verr("backing %s: its logical block size %d is larger than %u",
-			     c->backing, ssz, c->lbs);
+		if (ioctl(fd, BLKSSZGET, &ssz) == 0 && ssz > 512)
+			c->backing_lbs = ssz;
+		if (c->backing_lbs > c->lbs) {
+			verr("backing %s: its logical block size %u is larger than %u",
+			     c->backing, c->backing_lbs, c->lbs);
 			goto err;
 		}
 	} else {

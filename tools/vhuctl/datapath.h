@@ -47,6 +47,14 @@ struct vu_export_cfg {
 
 	int backing_fd;			/* opened by the export command */
 	uint64_t size;			/* bytes */
+	/*
+	 * The smallest block the backing serves, at most lbs: a block
+	 * device's logical block size, the direct I/O alignment of a file
+	 * opened O_DIRECT, else 512. A driver that did not accept
+	 * VIRTIO_BLK_F_BLK_SIZE uses 512-byte blocks; it is served only
+	 * where this is 512.
+	 */
+	unsigned int backing_lbs;
 };
 
 /* Everything needed to run one virtqueue, all translated. */
@@ -105,6 +113,12 @@ struct vu_dp_ops {
 	 */
 	void (*detach)(struct vu_dp *dp);
 
+	/*
+	 * The driver's features (checked with vu_blk_check_features()): the
+	 * ring features, and the logical block size it uses
+	 * (vu_blk_driver_lbs()), which the device serves and reports in
+	 * blk_size from then on. Before any, and after detach, the export's.
+	 */
 	int (*set_features)(struct vu_dp *dp, uint64_t features);
 	int (*set_mem_table)(struct vu_dp *dp, const struct vu_mem *mem);
 	int (*add_region)(struct vu_dp *dp, const struct vu_region *r);
@@ -118,8 +132,11 @@ struct vu_dp_ops {
 	int (*set_err)(struct vu_dp *dp, uint32_t index, int fd);
 
 	/*
-	 * The write cache mode the driver set (virtio-blk wce): true is
-	 * write-back, false write-through (every write durable on completion).
+	 * The write cache mode to run with: true is write-back (FLUSH makes
+	 * writes durable), false write-through (every write, and the zeroes
+	 * of WRITE_ZEROES, durable on completion). Write-back only for a
+	 * driver that set virtio-blk's wce to 1 and negotiated FLUSH; the
+	 * server calls this after every SET_FEATURES and wce change.
 	 */
 	int (*set_write_cache)(struct vu_dp *dp, bool write_cache);
 };

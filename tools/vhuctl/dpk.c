@@ -9,7 +9,8 @@
  * never touches a request, the module reads the rings and does the I/O.
  *
  * The device's features and config space come from VHU_GET_DEV_INFO, the
- * module being the one that serves them.
+ * module being the one that serves them; the block size the driver uses
+ * is the backend's, set again when the driver's features call for another.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 
 #include <linux/vhu.h>
 
+#include "blkcfg.h"
 #include "datapath.h"
 #include "log.h"
 
@@ -30,7 +32,7 @@ struct vu_dp {
 	const struct vu_export_cfg *cfg;
 	struct vhu_dev_info info;
 	struct vu_inflight inflight;	/* the server's mapping; addr NULL: none */
-	bool write_cache;		/* the driver's wce, kept across frontends */
+	bool write_cache;		/* the mode set last, kept across frontends */
 };
 
 /* What this datapath relies on in the module. */
@@ -91,7 +93,7 @@ static int dpk_probe(char *err, size_t errlen)
 	return 0;
 }
 
-/* Write-through (wce 0): the module submits every write O_DSYNC. */
+/* Write-through: the module submits every write O_DSYNC, syncs WRITE_ZEROES. */
 static int dpk_set_write_cache(struct vu_dp *dp, bool write_cache)
 {
 	uint32_t mode = write_cache;
@@ -102,24 +104,22 @@ static int dpk_set_write_cache(struct vu_dp *dp, bool write_cache)
 	return ret;
 }
 
-/* Own the device and give it the backend: the state right after open. */
-static int setup(struct vu_dp *dp, char *err, size_t errlen)
+/*
+ * Give the device the backend with lbs-byte blocks, and note what it
+ * offers. No vring may be enabled (VHU_SET_BACKEND).
+ */
+static int set_backend(struct vu_dp *dp, unsigned int lbs, char *err, size_t errlen)
 {
 	const struct vu_export_cfg *c = dp->cfg;
 	struct vhu_backend be;
 	int ret;
 
-	ret = xioctl(dp, VHU_SET_OWNER, NULL);
-	if (ret) {
-		snprintf(err, errlen, "VHU_SET_OWNER: %s", strerror(-ret));
-		return ret;
-	}
 	memset(&be, 0, sizeof(be));
 	be.fd = c->backing_fd;
 	be.flags = c->readonly ? VHU_BACKEND_F_READONLY : 0;
-	be.config.blk_size = c->lbs;
+	be.config.blk_size = lbs;
 	be.config.num_queues = c->queues;
-	be.config.seg_max = c->queue_size > 256 ? 254 : c->queue_size - 2;
+	be.config.seg_max = vu_blk_seg_max(c);
 	memcpy(be.config.serial, c->serial, strnlen(c->serial, VHU_BLK_ID_BYTES));
 	ret = xioctl(dp, VHU_SET_BACKEND, &be);
 	if (ret) {
@@ -128,11 +128,25 @@ static int setup(struct vu_dp *dp, char *err, size_t errlen)
 	}
 	memset(&dp->info, 0, sizeof(dp->info));
 	ret = xioctl(dp, VHU_GET_DEV_INFO, &dp->info);
-	if (ret) {
+	if (ret)
 		snprintf(err, errlen, "VHU_GET_DEV_INFO: %s", strerror(-ret));
+	return ret;
+}
+
+/* Own the device and give it the backend: the state right after open. */
+static int setup(struct vu_dp *dp, char *err, size_t errlen)
+{
+	int ret;
+
+	ret = xioctl(dp, VHU_SET_OWNER, NULL);
+	if (ret) {
+		snprintf(err, errlen, "VHU_SET_OWNER: %s", strerror(-ret));
 		return ret;
 	}
-	/* The guest still sees the cache mode its driver set last. */
+	ret = set_backend(dp, dp->cfg->lbs, err, errlen);
+	if (ret)
+		return ret;
+	/* The last frontend's mode, until the next one negotiates its own. */
 	if (!dp->write_cache) {
 		ret = dpk_set_write_cache(dp, false);
 		if (ret)
@@ -235,10 +249,25 @@ static void dpk_detach(struct vu_dp *dp)
 		vlog("%s: kernel datapath reset failed: %s", dp->cfg->socket_path, err);
 }
 
+/*
+ * A driver that uses another block size than the device has (it did not
+ * accept VIRTIO_BLK_F_BLK_SIZE) gets the backend again with its size, as
+ * no vring runs yet; vhu.ko refuses one below a block device's own.
+ */
 static int dpk_set_features(struct vu_dp *dp, uint64_t features)
 {
+	unsigned int lbs = vu_blk_driver_lbs(dp->cfg, features);
 	uint64_t f = features;
+	char err[128];
+	int ret;
 
+	if (lbs != dp->info.config.blk_size) {
+		ret = set_backend(dp, lbs, err, sizeof(err));
+		if (ret) {
+			vlog("%s: %u-byte blocks: %s", dp->cfg->socket_path, lbs, err);
+			return ret;
+		}
+	}
 	return xioctl(dp, VHU_SET_FEATURES, &f);
 }
 

@@ -32,9 +32,13 @@
 #define DPU_UD_KICK		1ull
 #define DPU_UD_CTL		2ull
 
-/* Most iovecs in one request (UIO_MAXIOV) and descriptors in an indirect table. */
-#define DPU_MAX_IOV		1024
-#define DPU_MAX_INDIRECT		1024
+/*
+ * As vhu.ko: most iovecs in one request (the header, VHU_MAX_SEG data
+ * segments and the status; a longer request fails), and most descriptors
+ * in an indirect table (next is 16 bits: no chain in a longer one ends).
+ */
+#define DPU_MAX_IOV		(VHU_MAX_SEG + 2)
+#define DPU_MAX_INDIRECT	65536
 
 /* A split virtqueue, as its queue thread reads and writes it. */
 struct dpu_ring {
@@ -55,7 +59,7 @@ struct dpu_ring {
 struct dpu_chain {
 	unsigned int nout, nin;		/* readable iovecs, then writable ones */
 	uint64_t out_len, in_len;
-	bool bad;			/* outside memory, wrong order: IOERR */
+	bool bad;			/* outside memory, wrong order, too long: IOERR */
 	bool have_status;
 	uint64_t status_gpa;		/* the last device-writable byte */
 	struct iovec iov[DPU_MAX_IOV];
@@ -91,6 +95,7 @@ struct dpu_req {
 	uint32_t written;		/* bytes for the used element */
 	uint32_t expect;		/* bytes the read/write must move */
 	int falloc_mode, falloc_alt;	/* discard/write zeroes: mode, fallback */
+	bool syncing;			/* write zeroes: the write-through fsync */
 	uint64_t off, len;
 	unsigned int niov;
 	struct iovec *iov;		/* data buffers (malloc'ed) */
@@ -137,8 +142,9 @@ struct dpu_queue {
 struct vu_dp {
 	const struct vu_export_cfg *cfg;
 	int fd;				/* our dup of the backing */
-	bool write_cache;		/* false: every write RWF_DSYNC */
+	bool write_cache;		/* false: write-through (RWF_DSYNC) */
 	uint64_t features;		/* acked */
+	unsigned int lbs;		/* the driver's logical block size */
 	struct vu_mem_view *mem;
 	struct vu_inflight inflight;	/* the server's mapping; fd not owned */
 	struct dpu_queue q[VHU_MAX_QUEUES];

@@ -74,20 +74,28 @@ static void finish(struct dpu_queue *q, struct dpu_req *req, uint8_t status)
 	dpu_req_done(q, req);
 }
 
-/* [sector, +len) inside the disk, aligned and not too large. */
-static bool range_ok(const struct vu_export_cfg *cfg, uint64_t sector,
-		     uint64_t len)
+/* The driver's logical block size: requests are aligned to it. */
+static unsigned int driver_lbs(const struct dpu_queue *q)
 {
-	if (len > DPU_REQ_MAX_BYTES || len % cfg->lbs)
+	return __atomic_load_n(&q->dp->lbs, __ATOMIC_RELAXED);
+}
+
+/* [sector, +len) inside the disk, aligned and not too large. */
+static bool range_ok(const struct dpu_queue *q, uint64_t sector, uint64_t len)
+{
+	const struct vu_export_cfg *cfg = q->dp->cfg;
+	unsigned int lbs = driver_lbs(q);
+
+	if (len > DPU_REQ_MAX_BYTES || len % lbs)
 		return false;
 	if (sector > cfg->size >> SECTOR_SHIFT)
 		return false;
-	if ((sector << SECTOR_SHIFT) % cfg->lbs)
+	if ((sector << SECTOR_SHIFT) % lbs)
 		return false;
 	return len <= cfg->size - (sector << SECTOR_SHIFT);
 }
 
-/* Write-through (wce 0): every write is durable when it completes. */
+/* Write-through: every write is durable when it completes. */
 static int write_flags(const struct dpu_queue *q)
 {
 	return __atomic_load_n(&q->dp->write_cache, __ATOMIC_RELAXED) ? 0 : RWF_DSYNC;
@@ -168,7 +176,7 @@ static uint8_t prep_segs(struct dpu_queue *q, struct dpu_req *req,
 {
 	const struct vu_export_cfg *cfg = q->dp->cfg;
 	struct virtio_blk_discard_write_zeroes seg;
-	uint32_t lbs_sectors = cfg->lbs >> SECTOR_SHIFT;
+	uint32_t lbs_sectors = driver_lbs(q) >> SECTOR_SHIFT;
 	uint32_t max = 0x3fffff & ~(lbs_sectors - 1);
 	bool discard = req->type == VIRTIO_BLK_T_DISCARD;
 	uint32_t known = discard ? 0 : VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
@@ -221,6 +229,7 @@ void dpu_blk_start(struct dpu_queue *q, struct dpu_req *req, struct dpu_chain *c
 
 	req->type = 0xff;
 	req->written = 0;
+	req->syncing = false;
 	req->iov = NULL;
 	req->bounce = NULL;
 	req->status_ptr = c->have_status ? vu_mem_view_ptr(q->mem, c->status_gpa, 1) : NULL;
@@ -247,12 +256,12 @@ void dpu_blk_start(struct dpu_queue *q, struct dpu_req *req, struct dpu_chain *c
 
 	switch (hdr.type) {
 	case VIRTIO_BLK_T_IN:
-		if (out_len || !range_ok(cfg, hdr.sector, in_len))
+		if (out_len || !range_ok(q, hdr.sector, in_len))
 			break;
 		submit_rw(q, req, in, nin, in_len, hdr.sector);
 		return;
 	case VIRTIO_BLK_T_OUT:
-		if (cfg->readonly || in_len || !range_ok(cfg, hdr.sector, out_len))
+		if (cfg->readonly || in_len || !range_ok(q, hdr.sector, out_len))
 			break;
 		submit_rw(q, req, out, nout, out_len, hdr.sector);
 		return;
@@ -306,6 +315,8 @@ void dpu_blk_complete(struct dpu_queue *q, struct dpu_req *req, int res)
 		break;
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES:
+		if (req->syncing)
+			break;
 		if ((res == -EOPNOTSUPP || res == -EINVAL) && req->falloc_alt >= 0) {
 			req->falloc_mode = req->falloc_alt;
 			req->falloc_alt = -1;
@@ -315,6 +326,12 @@ void dpu_blk_complete(struct dpu_queue *q, struct dpu_req *req, int res)
 		/* Discard is a hint: a backing that cannot punch holes ignores it. */
 		if (req->type == VIRTIO_BLK_T_DISCARD && res == -EOPNOTSUPP)
 			status = VIRTIO_BLK_S_OK;
+		/* Write-through: the zeroes are durable before it completes. */
+		if (req->type == VIRTIO_BLK_T_WRITE_ZEROES && res >= 0 && write_flags(q)) {
+			req->syncing = true;
+			submit_flush(q, req);
+			return;
+		}
 		break;
 	}
 	finish(q, req, status);

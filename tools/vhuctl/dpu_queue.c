@@ -657,6 +657,7 @@ static int dpu_open(struct vu_dp **out, const struct vu_export_cfg *cfg,
 	}
 	dp->cfg = cfg;
 	dp->write_cache = true;
+	dp->lbs = cfg->lbs;
 	dp->inflight.fd = -1;
 	for (uint32_t i = 0; i < VHU_MAX_QUEUES; i++) {
 		struct dpu_queue *q = &dp->q[i];
@@ -708,7 +709,7 @@ static uint64_t dpu_device_features(struct vu_dp *dp)
 
 static void dpu_get_config(struct vu_dp *dp, struct virtio_blk_config *c)
 {
-	vu_blk_config(dp->cfg, dp->write_cache, c);
+	vu_blk_config(dp->cfg, dp->lbs, dp->write_cache, c);
 }
 
 /* The frontend is gone: forget everything it set up. */
@@ -719,12 +720,15 @@ static void dpu_detach(struct vu_dp *dp)
 	memset(&dp->inflight, 0, sizeof(dp->inflight));
 	dp->inflight.fd = -1;
 	dp->features = 0;
+	dp->lbs = dp->cfg->lbs;
 	/* The write cache mode stays: the frontend keeps showing it. */
 }
 
+/* Queue threads read the block size as they check each request. */
 static int dpu_set_features(struct vu_dp *dp, uint64_t features)
 {
 	dp->features = features;
+	__atomic_store_n(&dp->lbs, vu_blk_driver_lbs(dp->cfg, features), __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -770,7 +774,7 @@ static int dpu_set_err(struct vu_dp *dp, uint32_t index, int fd)
 	return set_fd(dp, index, fd, false);
 }
 
-/* Write-through (wce 0) makes every write RWF_DSYNC. */
+/* Write-through makes every write RWF_DSYNC and syncs after WRITE_ZEROES. */
 static int dpu_set_write_cache(struct vu_dp *dp, bool write_cache)
 {
 	__atomic_store_n(&dp->write_cache, write_cache, __ATOMIC_RELAXED);

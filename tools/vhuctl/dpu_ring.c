@@ -6,8 +6,10 @@
  * out of range, nested or chained indirect descriptors, badly sized
  * indirect tables, heads out of range or already in flight and an avail
  * index more than the ring size ahead are ring errors (the queue stops
- * and the err eventfd fires). A buffer outside guest memory or a readable
- * buffer after a writable one only fails that request (IOERR).
+ * and the err eventfd fires). A buffer outside guest memory, a readable
+ * buffer after a writable one or more than DPU_MAX_IOV pieces (a request
+ * over seg_max, in a chain or in an indirect table of any valid length)
+ * only fails that request (IOERR).
  *
  * The rings are shared with a guest that may change them at any moment:
  * every field is read once into a local before it is checked and used.
@@ -117,9 +119,12 @@ static int walk_indirect(struct dpu_ring *vq, const struct vu_mem_view *m,
 		*why = "indirect descriptor not negotiated";
 		return -1;
 	}
-	if (!len || len % sizeof(struct vring_desc) ||
-	    len / sizeof(struct vring_desc) > DPU_MAX_INDIRECT) {
+	if (!len || len % sizeof(struct vring_desc)) {
 		*why = "bad indirect table length";
+		return -1;
+	}
+	if (len / sizeof(struct vring_desc) > DPU_MAX_INDIRECT) {
+		*why = "indirect table longer than 65536 descriptors";
 		return -1;
 	}
 	count = len / sizeof(struct vring_desc);

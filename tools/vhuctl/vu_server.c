@@ -19,10 +19,26 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
+#include "blkcfg.h"
 #include "util.h"
 #include "vu_msg.h"
 
 /* ---- features and ownership ------------------------------------------ */
+
+/*
+ * Give the datapath the write cache mode the driver gets: write-back only
+ * for a driver that set wce 1 and can flush (vu_blk_write_back()).
+ */
+static int apply_write_cache(struct vu_dev *dev, struct vu_msg *m)
+{
+	bool write_back = vu_blk_write_back(dev->acked_features, dev->write_cache);
+	int ret = dev->ops->set_write_cache(dev->dp, write_back);
+
+	if (ret)
+		return FAIL(dev, m, ret, "datapath: write %s: %s",
+			    write_back ? "back" : "through", strerror(-ret));
+	return 0;
+}
 
 static int h_get_features(struct vu_dev *dev, struct vu_msg *m)
 {
@@ -39,11 +55,15 @@ static int h_get_features(struct vu_dev *dev, struct vu_msg *m)
 static int h_set_features(struct vu_dev *dev, struct vu_msg *m)
 {
 	uint64_t f = m->p.u64;
+	char why[512];
 	int ret;
 
 	if (f & ~dev->features)
 		return FAIL(dev, m, -EINVAL, "features 0x%" PRIx64 " not offered",
 			    f & ~dev->features);
+	ret = vu_blk_check_features(dev->cfg, f, why, sizeof(why));
+	if (ret)
+		return FAIL(dev, m, ret, "%s", why);
 	if (f != dev->acked_features) {
 		ret = vu_vring_stop_all(dev);
 		if (ret) {
@@ -58,8 +78,12 @@ static int h_set_features(struct vu_dev *dev, struct vu_msg *m)
 	}
 	dev->acked_features = f;
 	dev->features_set = true;
+	/* The virtio spec: CONFIG_WCE without FLUSH starts write-through. */
+	if ((f & BIT(VIRTIO_BLK_F_CONFIG_WCE)) && !(f & BIT(VIRTIO_BLK_F_FLUSH)))
+		dev->write_cache = false;
+	ret = apply_write_cache(dev, m);
 	vu_vring_start_all(dev);
-	return 0;
+	return ret;
 }
 
 static int h_set_owner(struct vu_dev *dev, struct vu_msg *m)
@@ -281,7 +305,7 @@ static int h_set_config(struct vu_dev *dev, struct vu_msg *m)
 {
 	const struct vu_config_msg *c = &m->p.config;
 	int ret = config_check(dev, m);
-	bool write_cache;
+	bool old = dev->write_cache;
 
 	if (ret)
 		return ret;
@@ -293,12 +317,11 @@ static int h_set_config(struct vu_dev *dev, struct vu_msg *m)
 		return FAIL(dev, m, -EPERM, "CONFIG_WCE was not negotiated");
 	if (c->data[0] > 1)
 		return FAIL(dev, m, -EINVAL, "write cache mode %u", c->data[0]);
-	write_cache = c->data[0];
-	ret = dev->ops->set_write_cache(dev->dp, write_cache);
+	dev->write_cache = c->data[0];
+	ret = apply_write_cache(dev, m);
 	if (ret)
-		return FAIL(dev, m, ret, "datapath: %s", strerror(-ret));
-	dev->write_cache = write_cache;
-	return 0;
+		dev->write_cache = old;
+	return ret;
 }
 
 static int h_set_backend_req_fd(struct vu_dev *dev, struct vu_msg *m)

@@ -38,7 +38,9 @@ struct vu_dev {
 	uint64_t protocol_features;	/* offered */
 	uint64_t acked_protocol_features;
 	uint8_t status;
-	bool write_cache;		/* the driver's wce: true = write-back */
+	bool write_cache;		/* the driver's wce (true = write-back), kept
+					 * across frontends; the datapath writes back
+					 * only if FLUSH is negotiated too */
 	struct virtio_blk_config config;
 
 	struct vu_mem mem;

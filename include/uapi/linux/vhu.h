@@ -131,6 +131,7 @@
 #define VHU_MAX_MEM_REGIONS	509	/* as vhost-user's VHOST_USER_MAX_RAM_SLOTS */
 #define VHU_MAX_QUEUES		64	/* vrings per device */
 #define VHU_MAX_VRING_NUM	32768	/* the split ring size limit of virtio */
+#define VHU_MAX_SEG		1022	/* data segments per request (seg_max) */
 
 /**
  * struct vhu_api - ioctl(VHU_GET_API): what the loaded module implements
@@ -428,14 +429,16 @@ struct vhu_vring_inflight {
 /**
  * DOC: Write cache
  *
- * ``VHU_SET_WRITE_CACHE`` (``__u32``) sets the write cache mode the driver
- * sees in virtio-blk's config field ``wce`` (the daemon offers
- * %VIRTIO_BLK_F_CONFIG_WCE and forwards the driver's writes of it). 1, the
- * default: write-back, a write completes once the backend accepted it and
- * FLUSH makes it durable. 0: write-through, a write completes only once it
- * is durable (it is submitted O_DSYNC, and WRITE_ZEROES is synced). Any
- * other value fails with -EINVAL. Allowed at any time; applies to the
- * requests submitted afterwards. %VHU_RESET_OWNER goes back to 1.
+ * ``VHU_SET_WRITE_CACHE`` (``__u32``) sets the write cache mode of the
+ * device. 1, the default: write-back, a write completes once the backend
+ * accepted it and FLUSH makes it durable. 0: write-through, a write
+ * completes only once it is durable (it is submitted O_DSYNC, and
+ * WRITE_ZEROES is synced). Any other value fails with -EINVAL. Allowed at
+ * any time; applies to the requests submitted afterwards.
+ * %VHU_RESET_OWNER goes back to 1. The daemon offers
+ * %VIRTIO_BLK_F_CONFIG_WCE and sets 1 only while the driver has virtio-blk's
+ * ``wce`` at 1 and negotiated %VIRTIO_BLK_F_FLUSH: a driver that cannot
+ * flush takes a completed write as durable.
  */
 #define VHU_SET_WRITE_CACHE	_IOW(VHU_IOCTL_TYPE, 0x86, __u32)
 
@@ -456,12 +459,18 @@ struct vhu_vring_inflight {
  *	exceed the backend's size.
  * @size_max: largest segment in bytes (%VIRTIO_BLK_F_SIZE_MAX); 0: no limit
  *	offered
- * @seg_max: most data segments per request (%VIRTIO_BLK_F_SEG_MAX); 0: 254.
- *	Like @size_max, advice to the driver: the device itself accepts up to
- *	1024 buffer pieces and 32 MiB of data per request, so at most 1022.
+ * @seg_max: most data segments per request (%VIRTIO_BLK_F_SEG_MAX), at
+ *	most %VHU_MAX_SEG; 0: 254. The device takes up to %VHU_MAX_SEG + 2
+ *	buffer pieces per request (header and status included) and 32 MiB of
+ *	data; a request with more completes with VIRTIO_BLK_S_IOERR. An
+ *	indirect table may be longer than the ring (a driver sizes it by
+ *	@seg_max), up to 65536 descriptors.
  * @blk_size: logical block size, a power of 2 from 512 to 4096
- *	(%VIRTIO_BLK_F_BLK_SIZE); 0: the backend's (512 for files). Requests
- *	must be aligned to it.
+ *	(%VIRTIO_BLK_F_BLK_SIZE), not below a block device's own; 0: the
+ *	backend's (512 for files). Requests must be aligned to it. For a
+ *	driver that did not accept %VIRTIO_BLK_F_BLK_SIZE, and so uses
+ *	512-byte sectors, the daemon sets the backend again with 512 before
+ *	a vring is enabled.
  * @num_queues: number of request queues, 1 to %VHU_MAX_QUEUES
  *	(%VIRTIO_BLK_F_MQ when above 1); 0: 1
  * @physical_block_exp: log2(physical block / logical block)
