@@ -45,6 +45,11 @@ static void vhu_blk_rw_complete(struct kiocb *iocb, long ret)
 	vhu_req_finish(req, VIRTIO_BLK_S_OK);
 }
 
+/*
+ * @iter, and the iovecs it walks, are valid until this returns: all that
+ * read_iter and write_iter may use them for, even when they complete
+ * later (aio submits from an iovec array on its stack in the same way).
+ */
 static void vhu_blk_rw(struct vhu_req *req, struct iov_iter *iter, u64 pos)
 {
 	struct file *file = req->be->file;
@@ -52,7 +57,6 @@ static void vhu_blk_rw(struct vhu_req *req, struct iov_iter *iter, u64 pos)
 	size_t len = iov_iter_count(iter);
 	ssize_t ret;
 
-	req->iter = *iter;
 	req->len = len;
 
 	init_sync_kiocb(&req->iocb, file);
@@ -67,10 +71,10 @@ static void vhu_blk_rw(struct vhu_req *req, struct iov_iter *iter, u64 pos)
 			req->iocb.ki_flags |= IOCB_DSYNC;
 		/* Freeze protection for the submission (regular files only). */
 		file_start_write(file);
-		ret = file->f_op->write_iter(&req->iocb, &req->iter);
+		ret = file->f_op->write_iter(&req->iocb, iter);
 		file_end_write(file);
 	} else {
-		ret = file->f_op->read_iter(&req->iocb, &req->iter);
+		ret = file->f_op->read_iter(&req->iocb, iter);
 	}
 	if (ret != -EIOCBQUEUED)
 		vhu_blk_rw_complete(&req->iocb, ret);
@@ -153,8 +157,7 @@ static u8 vhu_blk_prep_segs(struct vhu_req *req, struct iov_iter *out)
 
 	if (!n || len % sizeof(*req->segs) || n > max_seg)
 		return VIRTIO_BLK_S_IOERR;
-	req->segs = kmalloc_array(n, sizeof(*req->segs), GFP_KERNEL);
-	if (!req->segs)
+	if (vhu_req_alloc_segs(req, n))
 		return VIRTIO_BLK_S_IOERR;
 	if (copy_from_iter(req->segs, len, out) != len)
 		return VIRTIO_BLK_S_IOERR;
@@ -196,6 +199,9 @@ static bool vhu_blk_range_ok(struct vhu_backend_info *be, u64 sector,
  * @req: the request, with its buffers, status address and backend
  * @out: the device-readable buffers (header, then data)
  * @in: the device-writable buffers without the status byte
+ *
+ * @out and @in are only valid during the call: what the request needs of
+ * them later (discard segments) is copied.
  *
  * Malformed requests complete right away with IOERR or UNSUPP without
  * touching the backend.
@@ -431,7 +437,7 @@ long vhu_blk_set_backend(struct vhu_dev *dev, void __user *argp)
 		goto err_fput;
 
 	ret = -ENOMEM;
-	be = kzalloc(sizeof(*be), GFP_KERNEL);
+	be = kzalloc(sizeof(*be), GFP_KERNEL_ACCOUNT);
 	if (!be)
 		goto err_fput;
 	be->file = file;

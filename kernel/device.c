@@ -32,7 +32,7 @@ static int vhu_open(struct inode *inode, struct file *file)
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
 
-	dev = kvzalloc(sizeof(*dev), GFP_KERNEL);
+	dev = kvzalloc(sizeof(*dev), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!dev)
 		return -ENOMEM;
 	id = ida_alloc(&vhu_ida, GFP_KERNEL);

@@ -70,6 +70,8 @@
 #define VHU_REQ_TYPE_NONE	U32_MAX
 /* Most segments of one discard or write-zeroes request. */
 #define VHU_MAX_DISCARD_SEG	256
+/* Segments a request holds without an allocation (the default limit). */
+#define VHU_REQ_INLINE_SEGS	1
 
 /**
  * struct vhu_mem_table - the guest memory table, replaced as a whole
@@ -128,45 +130,51 @@ struct vhu_backend_info {
  * @node: on vhu_vq.done once complete
  * @work: runs FLUSH, DISCARD and WRITE_ZEROES on vhu_wq
  * @iocb: the asynchronous read or write
- * @iter: the data buffers
  * @mem: the memory table the buffers were translated with (a reference)
  * @be: the backend at submission (backing file reference held by @vq's dev)
- * @head: the descriptor chain head, returned in the used ring
- * @type: VIRTIO_BLK_T_* as the guest wrote it (all 32 bits), or
- *	VHU_REQ_TYPE_NONE before the header is read
- * @status: VIRTIO_BLK_S_*
- * @written: bytes written to guest buffers, for the used element
+ * @status_uaddr: the status byte, in the owner's address space
  * @result: bytes transferred or a negative errno
  * @len: bytes to transfer for IN and OUT
- * @status_uaddr: the status byte, in the owner's address space
+ * @type: VIRTIO_BLK_T_* as the guest wrote it (all 32 bits), or
+ *	VHU_REQ_TYPE_NONE before the header is read
+ * @written: bytes written to guest buffers, for the used element
+ * @head: the descriptor chain head, returned in the used ring; also the
+ *	request's index in vhu_vq.reqs
+ * @status: VIRTIO_BLK_S_*
  * @nr_segs: discard/write-zeroes segments in @segs
- * @segs: discard/write-zeroes segments, copied from the guest
- * @niov: entries in @iov
- * @iov: data buffers, in the owner's address space
+ * @segs: discard/write-zeroes segments, copied from the guest: @seg, or
+ *	an array charged to the owner's memory cgroup
+ * @seg: room for VHU_REQ_INLINE_SEGS segments
+ *
+ * One per descriptor head, allocated with the ring (vhu_vq.reqs): the
+ * busy bitmap makes sure a head, and so its request, is in flight once at
+ * most. The guest's buffers are not kept: the iovecs live in vhu_vq.scratch
+ * while the request is submitted, which is all a kiocb needs of them (aio
+ * submits from an iovec array on its stack the same way).
  *
  * Owned by one party at a time, so it needs no lock: the worker until it
  * submits the request, then whoever executes it until vhu_req_complete(),
- * then the worker again, under vhu_vq.mutex, until vhu_req_free().
+ * then the worker again, under vhu_vq.mutex, until vhu_req_put().
  */
 struct vhu_req {
 	struct vhu_vq *vq;
 	struct llist_node node;
-	struct work_struct work;
-	struct kiocb iocb;
-	struct iov_iter iter;
+	union {
+		struct work_struct work;
+		struct kiocb iocb;
+	};
 	struct vhu_mem_table *mem;
 	struct vhu_backend_info *be;
-	u16 head;
-	u8 status;
-	u32 type;
-	u32 written;
+	u8 __user *status_uaddr;
 	long result;
 	size_t len;
-	u8 __user *status_uaddr;
+	u32 type;
+	u32 written;
+	u16 head;
+	u8 status;
 	u32 nr_segs;
 	struct virtio_blk_discard_write_zeroes *segs;
-	u32 niov;
-	struct iovec iov[];
+	struct virtio_blk_discard_write_zeroes seg[VHU_REQ_INLINE_SEGS];
 };
 
 /**
@@ -244,7 +252,10 @@ struct vhu_vq_stats {
  *	taken before the avail ring; protected by @mutex
  * @nr_resubmit: entries in @resubmit; protected by @mutex
  * @resubmit_pos: next entry of @resubmit to take; protected by @mutex
- * @scratch: iovec space for parsing a chain; protected by @mutex
+ * @reqs: one request per head, @num of them; protected by @mutex (a
+ *	request in flight belongs to whoever executes it)
+ * @scratch: iovec space for parsing and submitting a chain; protected by
+ *	@mutex
  * @kicks: kick wake-ups
  * @stats: counters
  */
@@ -282,6 +293,7 @@ struct vhu_vq {
 	u16 *resubmit;
 	u32 nr_resubmit;
 	u32 resubmit_pos;
+	struct vhu_req *reqs;
 	struct iovec *scratch;
 	atomic64_t kicks;
 	struct vhu_vq_stats stats;
@@ -387,9 +399,12 @@ void vhu_blk_submit(struct vhu_req *req, struct iov_iter *out,
 		    struct iov_iter *in);
 
 /* req.c */
-struct vhu_req *vhu_req_alloc(struct vhu_vq *vq, u16 head, u32 niov,
-			      struct vhu_mem_table *mem);
+struct vhu_req *vhu_req_array_alloc(struct vhu_vq *vq, u32 num);
+void vhu_req_array_free(struct vhu_req *reqs);
+struct vhu_req *vhu_req_get(struct vhu_vq *vq, u16 head,
+			    struct vhu_mem_table *mem);
+int vhu_req_alloc_segs(struct vhu_req *req, u32 n);
 void vhu_req_complete(struct vhu_req *req);
-void vhu_req_free(struct vhu_req *req);
+void vhu_req_put(struct vhu_req *req);
 
 #endif /* _VHU_H */

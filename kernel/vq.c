@@ -11,6 +11,7 @@
  */
 
 #include <linux/bitmap.h>
+#include <linux/nospec.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -139,7 +140,7 @@ static void vhu_vq_account(struct vhu_vq *vq, struct vhu_req *req)
  *
  * Status bytes and used elements first, then one used->idx update and at
  * most one call. With an inflight area the batch is linked there before
- * the update and cleared after it. Then the requests are freed.
+ * the update and cleared after it. Then the requests are put back.
  *
  * Context: in the owner's mm (the worker, or the owner draining a stopped
  * vring), holds @vq->mutex.
@@ -188,7 +189,7 @@ void vhu_vq_complete(struct vhu_vq *vq)
 	llist_for_each_entry_safe(req, tmp, list, node) {
 		if (vhu_inflight_put(vq, req->head))
 			vhu_vq_error(vq, "inflight area not writable");
-		vhu_req_free(req);
+		vhu_req_put(req);
 		n++;
 	}
 	if (vhu_inflight_used(vq))
@@ -355,24 +356,25 @@ static int vhu_chain_walk(struct vhu_vq *vq, struct vhu_mem_table *t,
 	return 0;
 }
 
-/* Build the request for a parsed chain and hand it to the block layer. */
-static int vhu_vq_start_req(struct vhu_vq *vq, struct vhu_mem_table *t,
-			    u16 head, struct vhu_chain *c)
+/*
+ * Hand the request for a parsed chain to the block layer. Its iovecs stay
+ * in vq->scratch: they are only needed until vhu_blk_submit() returns.
+ */
+static void vhu_vq_start_req(struct vhu_vq *vq, struct vhu_mem_table *t,
+			     u16 head, struct vhu_chain *c)
 {
+	struct iovec *iov = vq->scratch;
+	u32 niov = c->nout + c->nin;
 	struct iov_iter out, in;
 	struct vhu_req *req;
-	u32 niov = c->nout + c->nin;
-	struct iovec iov;
+	struct iovec st;
 
-	req = vhu_req_alloc(vq, head, niov, t);
-	if (!req)
-		return -ENOMEM;
-	memcpy(req->iov, vq->scratch, niov * sizeof(struct iovec));
+	req = vhu_req_get(vq, head, t);
 
 	/* The status byte: the last device-writable byte of the chain. */
 	if (c->have_status && t &&
-	    vhu_mem_translate(t, c->status_gpa, 1, &iov, 1) == 1)
-		req->status_uaddr = iov.iov_base;
+	    vhu_mem_translate(t, c->status_gpa, 1, &st, 1) == 1)
+		req->status_uaddr = st.iov_base;
 
 	atomic_inc(&vq->inflight);
 
@@ -380,24 +382,26 @@ static int vhu_vq_start_req(struct vhu_vq *vq, struct vhu_mem_table *t,
 	    c->in_len > VHU_REQ_MAX_BYTES + 4096) {
 		req->written = req->status_uaddr ? 1 : 0;
 		vhu_req_complete(req);
-		return 0;
+		return;
 	}
 
 	/* Drop the status byte from the writable buffers. */
 	if (c->nin) {
-		struct iovec *last = &req->iov[niov - 1];
+		struct iovec *last = &iov[niov - 1];
 
 		last->iov_len--;
 		if (!last->iov_len)
 			c->nin--;
 	}
-	iov_iter_init(&out, ITER_SOURCE, req->iov, c->nout, c->out_len);
-	iov_iter_init(&in, ITER_DEST, req->iov + c->nout, c->nin, c->in_len - 1);
+	iov_iter_init(&out, ITER_SOURCE, iov, c->nout, c->out_len);
+	iov_iter_init(&in, ITER_DEST, iov + c->nout, c->nin, c->in_len - 1);
 	vhu_blk_submit(req, &out, &in);
-	return 0;
 }
 
-/* Check, record and start the request at @head. Return: 0, or -errno. */
+/*
+ * Check, record and start the request at @head. Return: 0, or -errno
+ * after a ring error.
+ */
 static int vhu_vq_take(struct vhu_vq *vq, struct vhu_mem_table *t, u16 head)
 {
 	struct vhu_chain c;
@@ -415,7 +419,8 @@ static int vhu_vq_take(struct vhu_vq *vq, struct vhu_mem_table *t, u16 head)
 		vhu_vq_error(vq, "inflight area not writable");
 		return -EFAULT;
 	}
-	return vhu_vq_start_req(vq, t, head, &c);
+	vhu_vq_start_req(vq, t, head, &c);
+	return 0;
 }
 
 /*
@@ -449,7 +454,7 @@ static bool vhu_vq_handle_avail(struct vhu_vq *vq)
 
 	vhu_vq_notify(vq, false);
 	if (vq->nr_resubmit && !vhu_vq_resubmit(vq, t, &budget)) {
-		/* Budget spent or out of memory: go on in the next pass. */
+		/* Budget spent: go on in the next pass. */
 		more = !vq->broken;
 		goto put_mem;
 	}
@@ -500,11 +505,10 @@ static bool vhu_vq_handle_avail(struct vhu_vq *vq)
 			vhu_vq_error(vq, "head out of range");
 			break;
 		}
-		if (vhu_vq_take(vq, t, head)) {
-			/* Out of memory: retry this entry on the next pass. */
-			more = !vq->broken;
+		/* It indexes the requests and the busy bitmap. */
+		head = array_index_nospec(head, vq->num);
+		if (vhu_vq_take(vq, t, head))
 			break;
-		}
 		vq->last_avail_idx++;
 	}
 put_mem:

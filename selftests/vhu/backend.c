@@ -15,6 +15,7 @@
 static const char * const kind_name[] = {
 	[B_FILE] = "file", [B_FILE_DIRECT] = "file", [B_LOOP] = "loop",
 	[B_NULLBLK] = "nullblk", [B_NBD] = "nbd", [B_BRD] = "brd",
+	[B_DM] = "dm", [B_FSDM] = "fsdm",
 };
 
 static uint64_t prng_state = 88172645463325252ULL;
@@ -144,6 +145,30 @@ int backend_verify(struct backend *b)
 	}
 	free(buf);
 	return ret;
+}
+
+/* vhu_backing.sh CMD on @b with @args after its id: 0 or -EIO. */
+static int backend_script(struct backend *b, const char *cmd, const char *args)
+{
+	char script[PATH_MAX], line[PATH_MAX * 3];
+
+	script_path(script, sizeof(script));
+	snprintf(line, sizeof(line), "%s %s %s %d %s", script, cmd,
+		 kind_name[b->kind], b->id, args);
+	return system(line) ? -EIO : 0;
+}
+
+int backend_stall(struct backend *b, bool stall)
+{
+	return backend_script(b, stall ? "stall" : "unstall", "");
+}
+
+int backend_delay(struct backend *b, unsigned int ms)
+{
+	char args[PATH_MAX + 16];
+
+	snprintf(args, sizeof(args), "%s %u", b->path, ms);
+	return backend_script(b, "delay", args);
 }
 
 int set_backend(struct guest *g, struct backend *b, uint32_t flags,

@@ -6,16 +6,55 @@
 #
 #   vhu_backing.sh up KIND ID SIZE_MB    print the path to open
 #   vhu_backing.sh down KIND ID PATH     undo "up"
+#   vhu_backing.sh stall dm ID           hold the dm device's I/O
+#   vhu_backing.sh unstall dm ID         let it go on
+#   vhu_backing.sh delay fsdm ID PATH MS delay I/O to PATH's blocks by MS
 #
 # KIND: file (on an ext4 file system on a RAM disk, so O_DIRECT works on
 # every kernel), loop (a loop device over such a file, direct I/O on),
 # nullblk (memory-backed null_blk), nbd (an NBD device connected to
-# nbd-server on 127.0.0.1), brd (a raw RAM disk).
+# nbd-server on 127.0.0.1), brd (a raw RAM disk), dm (a device-mapper
+# linear device over a loop device, which "stall" suspends: its I/O waits
+# until "unstall", as behind a hung disk), fsdm (a file on an ext4 file
+# system of its own on such a dm device, mounted at the file's directory;
+# "delay" puts a dm-delay target under the file's data blocks only).
 set -eu
 # shellcheck source=SCRIPTDIR/../../tools/testing/lib.sh
 . "$(dirname "$0")/../../tools/testing/lib.sh"
 
 MNT=/tmp/vhu-mnt
+
+dm_up() {
+	[ -e /dev/loop-control ] || modprobe loop
+	modprobe dm-mod
+	loop=$(losetup -f --show "$2")
+	dmsetup create "$1" --table "0 $(blockdev --getsz "$loop") linear $loop 0" ||
+		{ losetup -d "$loop"; die "dmsetup create $1 failed"; }
+	# Without udev, dmsetup leaves the node to us.
+	[ -b "/dev/mapper/$1" ] || dmsetup mknodes "$1"
+	[ -b "/dev/mapper/$1" ] || die "no /dev/mapper/$1"
+}
+
+# The loop device under dm device $1 (its only table line is linear).
+dm_loop() {
+	echo "/dev/$(ls "/sys/block/dm-$(dmsetup info -c --noheadings -o minor "$1" |
+		tr -d ' ')/slaves")"
+}
+
+dm_down() {
+	[ -b "/dev/mapper/$1" ] || return 0
+	dm_lo=$(dm_loop "$1")
+	dmsetup resume "$1" 2>/dev/null || true
+	retry 50 0.1 dmsetup remove "$1" || log "dmsetup remove $1 failed"
+	losetup -d "$dm_lo"
+}
+
+# The one extent of file $1 as "START LENGTH" in 512-byte sectors.
+extent() {
+	filefrag -v -b512 "$1" | awk '
+		$1 ~ /^[0-9]+:$/ { n++; split($4, p, "[.]+"); s = p[1]; l = $6 }
+		END { if (n != 1) exit 1; sub(":", "", l); print s, l }'
+}
 
 fs_up() {
 	if ! mountpoint -q "$MNT" 2>/dev/null; then
@@ -79,6 +118,47 @@ down:nbd)
 	nbd-client -d /dev/nbd0 >/dev/null 2>&1 || true
 	[ ! -f "$MNT/nbd-$id.pid" ] || stop_pid "$(cat "$MNT/nbd-$id.pid")"
 	rm -f "$MNT/nbd-$id.img" "$MNT/nbd-$id.conf" "$MNT/nbd-$id.pid" ;;
+up:dm)
+	mkfile "$MNT/dm-$id.img" "$4"
+	dm_up "vhu-$id" "$MNT/dm-$id.img"
+	echo "/dev/mapper/vhu-$id" ;;
+down:dm)
+	dm_down "vhu-$id"
+	rm -f "$MNT/dm-$id.img" ;;
+stall:dm)
+	dmsetup suspend "vhu-$id" ;;
+unstall:dm)
+	dmsetup resume "vhu-$id" ;;
+up:fsdm)
+	mkfile "$MNT/fsdm-$id.img" $(($4 + 48))
+	dm_up "vhu-fs-$id" "$MNT/fsdm-$id.img"
+	mkfs.ext4 -q -F "/dev/mapper/vhu-fs-$id" >/dev/null
+	mkdir -p "/tmp/vhu-fs-$id"
+	mount "/dev/mapper/vhu-fs-$id" "/tmp/vhu-fs-$id"
+	# Written out, so its blocks are allocated and written (one extent).
+	dd if=/dev/zero of="/tmp/vhu-fs-$id/disk.img" bs=1M count="$4" \
+		conv=fsync status=none
+	echo "/tmp/vhu-fs-$id/disk.img" ;;
+down:fsdm)
+	if mountpoint -q "/tmp/vhu-fs-$id"; then
+		fsfreeze -u "/tmp/vhu-fs-$id" 2>/dev/null || true
+		umount "/tmp/vhu-fs-$id"
+	fi
+	rmdir "/tmp/vhu-fs-$id" 2>/dev/null || true
+	dm_down "vhu-fs-$id"
+	rm -f "$MNT/fsdm-$id.img" ;;
+delay:fsdm)
+	modprobe dm-delay
+	set -- "$(extent "$4")" "$5" || die "$4 is not one extent"
+	start=${1% *} len=${1#* } ms=$2
+	loop=$(dm_loop "vhu-fs-$id")
+	size=$(blockdev --getsz "$loop")
+	dmsetup suspend "vhu-fs-$id"
+	printf '%s\n' "0 $start linear $loop 0" \
+		"$start $len delay $loop $start $ms" \
+		"$((start + len)) $((size - start - len)) linear $loop $((start + len))" |
+		dmsetup load "vhu-fs-$id"
+	dmsetup resume "vhu-fs-$id" ;;
 *)
-	die "usage: $0 up|down KIND ID SIZE_MB|PATH" ;;
+	die "usage: $0 up|down KIND ID SIZE_MB|PATH, stall|unstall dm ID, delay fsdm ID PATH MS" ;;
 esac

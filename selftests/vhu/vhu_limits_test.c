@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhu selftests of what a guest can make its host spend. The requests of
+ * a ring are allocated with the ring by VHU_SET_VRING_NUM and charged to
+ * the owner's memory cgroup, so a guest that keeps its ring full of the
+ * largest requests costs no kernel memory that is not the owner's.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include "kselftest_harness.h"
+#include "backend.h"
+#include "fixture.h"
+#include "guest.h"
+
+#define CG_ROOT		"/sys/fs/cgroup"
+/* The memory cgroup charges pages to its counter in batches of 64. */
+#define CG_BATCH	(64ULL * 4096)
+
+/* Write @val to @dir/@file: 0 or -errno. */
+static int cg_write(const char *dir, const char *file, const char *val)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+/* The number in @dir/@file, or 0. */
+static unsigned long long cg_read(const char *dir, const char *file)
+{
+	unsigned long long v = 0;
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu", &v) != 1)
+		v = 0;
+	fclose(f);
+	return v;
+}
+
+/*
+ * Move this process into a new cgroup with the memory controller, in
+ * @dir: 0, -ENODEV if there is no cgroup2 hierarchy with memory to be had
+ * (cgroup2 is mounted on CG_ROOT if nothing is), or -errno.
+ */
+static int cg_enter(char *dir, size_t len)
+{
+	char path[PATH_MAX];
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", CG_ROOT);
+	if (access(path, F_OK) && mount("cgroup2", CG_ROOT, "cgroup2", 0, NULL))
+		return -ENODEV;
+	if (cg_write(CG_ROOT, "cgroup.subtree_control", "+memory"))
+		return -ENODEV;
+	snprintf(dir, len, "%s/vhu-selftest-%d", CG_ROOT, getpid());
+	if (mkdir(dir, 0755))
+		return -errno;
+	ret = cg_write(dir, "cgroup.procs", "0");
+	if (ret)
+		rmdir(dir);
+	return ret;
+}
+
+/* Back to the root cgroup, and remove @dir. */
+static void cg_leave(const char *dir)
+{
+	cg_write(CG_ROOT, "cgroup.procs", "0");
+	rmdir(dir);
+}
+
+/* /proc/meminfo's @key, in bytes. */
+static unsigned long long meminfo(const char *key)
+{
+	unsigned long long v = 0, kb;
+	char line[256], name[64];
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63[^:]: %llu", name, &kb) == 2 &&
+		    !strcmp(name, key))
+			v = kb << 10;
+	fclose(f);
+	return v;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Wait until vring @q of @g has @n requests in flight, at most @ms. */
+static int wait_inflight(struct guest *g, unsigned int q, uint64_t n, int ms)
+{
+	double end = now_ms() + ms;
+	struct g_stats s;
+
+	do {
+		if (!g_stats(g, q, &s) && s.inflight == n)
+			return 0;
+		usleep(20000);
+	} while (now_ms() < end);
+	return -ETIMEDOUT;
+}
+
+/* Wait until vring @q of @g has used @n entries in all, at most @ms. */
+static int wait_used(struct guest *g, unsigned int q, uint16_t n, int ms)
+{
+	double end = now_ms() + ms;
+
+	do {
+		if (vr_used_idx(&g->vq[q].vr) == n)
+			return 0;
+		usleep(20000);
+	} while (now_ms() < end);
+	return -ETIMEDOUT;
+}
+
+/* The largest ring: its requests are charged when its size is set. */
+#define BIG_NUM		32768
+/* The ring the guest fills with the largest requests. */
+#define FLOOD_NUM	2048
+/* A full indirect table: header, 1022 data buffers, status. */
+#define IND_N		1024
+/*
+ * What a request in flight may cost the kernel without charging the
+ * owner: the block layer's own bio and direct I/O state, 4 to 7 KiB for
+ * one of IND_N buffers on a dm device. A request that allocated its
+ * iovecs took 32 KiB more (16.6 KiB, an order-3 allocation).
+ */
+#define UNCHARGED_PER_REQ	(12ULL << 10)
+
+FIXTURE(limits) {
+	struct guest g;
+	struct backend b;
+	bool up;		/* guest_up() called: guest_down() at the end */
+	char cg[PATH_MAX];	/* the cgroup we entered, or "" */
+};
+
+FIXTURE_SETUP(limits)
+{
+	self->up = false;
+	self->cg[0] = 0;
+	srand(getpid());
+}
+
+FIXTURE_TEARDOWN(limits)
+{
+	if (self->up)
+		guest_down(&self->g, &self->b);
+	if (self->cg[0])
+		cg_leave(self->cg);
+}
+
+/*
+ * Only the owner's memory cgroup pays for a ring, and a ring full of the
+ * largest requests (indirect tables of VHU_MAX_INDIRECT descriptors, in
+ * flight on a stalled disk) costs no kernel memory it is not charged for
+ * beyond what the block layer needs for the I/O itself.
+ */
+TEST_F_TIMEOUT(limits, ring_memory_charged, 300)
+{
+	const struct guest_cfg cfg = {
+		.kind = B_DM, .nq = 1, .event_idx = true, .indirect = true,
+		.num0 = FLOOD_NUM,
+	};
+	unsigned long long m0, m1, f0, f1, charged, used;
+	struct vhu_vring_state s = { .index = 0, .num = BIG_NUM };
+	struct virtio_blk_outhdr h = { .type = VIRTIO_BLK_T_IN };
+	static struct vring_desc t[IND_N];
+	uint64_t base, tab, hdr, st, data;
+	struct guest *g = &self->g;
+	struct g_stats gs;
+	unsigned int i;
+	int fd, ret;
+
+	if (!vhu_present())
+		SKIP(return, "no " VHU_DEVICE_PATH " (vhu.ko not loaded)");
+	ret = cg_enter(self->cg, sizeof(self->cg));
+	if (ret) {
+		self->cg[0] = 0;
+		if (ret == -ENODEV)
+			SKIP(return, "no cgroup2 memory controller");
+		ASSERT_EQ(0, ret);
+	}
+
+	/* The requests of a ring: charged to the owner, whose ioctl it is. */
+	fd = open(VHU_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioctl(fd, VHU_SET_OWNER));
+	m0 = cg_read(self->cg, "memory.current");
+	f0 = meminfo("MemFree");
+	ASSERT_EQ(0, ioctl(fd, VHU_SET_VRING_NUM, &s));
+	m1 = cg_read(self->cg, "memory.current");
+	f1 = meminfo("MemFree");
+	charged = m1 > m0 ? m1 - m0 : 0;
+	TH_LOG("ring of %u: %llu KiB charged, %llu KiB less free", BIG_NUM,
+	       charged >> 10, f0 > f1 ? (f0 - f1) >> 10 : 0);
+	EXPECT_LE(BIG_NUM * 128ULL, charged + CG_BATCH);
+	close(fd);
+
+	/* A ring of FLOOD_NUM full of the largest requests, stalled. */
+	self->up = true;
+	if (!guest_up(_metadata, g, &self->b, &cfg))
+		return;
+	base = g->vq[0].base;
+	tab = base + (1 << 20);
+	hdr = tab + sizeof(t);
+	st = hdr + 64;
+	data = base + (2 << 20);
+	g_write(g, hdr, &h, sizeof(h));
+	vr_set_desc(&t[0], hdr, sizeof(h), VRING_DESC_F_NEXT, 1);
+	for (i = 1; i < IND_N - 1; i++)
+		vr_set_desc(&t[i], data + (i - 1) * 512, 512,
+			    VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, i + 1);
+	vr_set_desc(&t[IND_N - 1], st, 1, VRING_DESC_F_WRITE, 0);
+	g_write(g, tab, t, sizeof(t));
+	/* Every request reads into the same buffers. */
+	memset(g_ptr(g, data), 0, (IND_N - 2) * 512);
+	for (i = 0; i < FLOOD_NUM; i++) {
+		ASSERT_EQ(0, vr_add_indirect(&g->vq[0].vr, i, tab, IND_N));
+		vr_push(&g->vq[0].vr, i);
+	}
+	vr_publish(&g->vq[0].vr);
+
+	ASSERT_EQ(0, backend_stall(&self->b, true));
+	m0 = cg_read(self->cg, "memory.current");
+	f0 = meminfo("MemFree");
+	g_kick(g, 0, true);
+	ret = wait_inflight(g, 0, FLOOD_NUM, 120000);
+	m1 = cg_read(self->cg, "memory.current");
+	f1 = meminfo("MemFree");
+	EXPECT_EQ(0, ret) TH_LOG("the ring never had all %u in flight", FLOOD_NUM);
+	charged = m1 > m0 ? m1 - m0 : 0;
+	used = f0 > f1 ? f0 - f1 : 0;
+	TH_LOG("%u requests in flight: %llu KiB charged, %llu KiB less free",
+	       FLOOD_NUM, charged >> 10, used >> 10);
+	EXPECT_GT(FLOOD_NUM * UNCHARGED_PER_REQ, used > charged ? used - charged : 0);
+
+	ASSERT_EQ(0, backend_stall(&self->b, false));
+	EXPECT_EQ(0, wait_used(g, 0, FLOOD_NUM, 120000));
+	ASSERT_EQ(0, g_stats(g, 0, &gs));
+	EXPECT_EQ(FLOOD_NUM, gs.reqs_in);
+	EXPECT_EQ(0U, gs.reqs_ioerr);
+	EXPECT_EQ(0U, gs.inflight);
+}
+
+TEST_HARNESS_MAIN
