@@ -58,8 +58,21 @@
 				 BIT_ULL(VIRTIO_BLK_F_DISCARD) | \
 				 BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES))
 
-/* Requests taken from the avail ring per worker pass, so queues share. */
-#define VHU_VQ_BUDGET		64
+/*
+ * The work of one worker pass over the avail ring, bounded as
+ * vhost_exceeds_weight() bounds vhost's: a pass ends once it took
+ * VHU_VQ_REQ_WEIGHT requests, or read VHU_VQ_DESC_WEIGHT descriptors for
+ * them, or took VHU_VQ_BYTE_WEIGHT bytes of buffers, whichever comes first
+ * (but takes one request at least), and the worker goes on after
+ * cond_resched(). A chain is walked whole (at most the ring size, or
+ * VHU_MAX_INDIRECT descriptors), and a long loop of the worker (a chain
+ * walk, a batch of completions) reschedules every VHU_RESCHED_EVERY steps.
+ */
+#define VHU_VQ_REQ_WEIGHT	64
+#define VHU_VQ_DESC_WEIGHT	4096
+#define VHU_VQ_BYTE_WEIGHT	(512U << 10)
+#define VHU_RESCHED_EVERY	256
+
 /* Most iovecs (descriptor pieces) in one request, as UIO_MAXIOV. */
 #define VHU_REQ_MAX_IOV		1024
 /* Most descriptors in one indirect table. */

@@ -165,6 +165,10 @@ void vhu_vq_complete(struct vhu_vq *vq)
 			.len = cpu_to_vhu32(req->written),
 		};
 
+		/* As many as the ring holds: let others run now and then. */
+		if (!(++n % VHU_RESCHED_EVERY))
+			cond_resched();
+
 		vhu_vq_account(vq, req);
 		if (req->status_uaddr && put_user(req->status, req->status_uaddr))
 			vhu_vq_error(vq, "status byte not writable");
@@ -190,7 +194,6 @@ void vhu_vq_complete(struct vhu_vq *vq)
 		if (vhu_inflight_put(vq, req->head))
 			vhu_vq_error(vq, "inflight area not writable");
 		vhu_req_put(req);
-		n++;
 	}
 	if (vhu_inflight_used(vq))
 		vhu_vq_error(vq, "inflight area not writable");
@@ -205,6 +208,7 @@ void vhu_vq_complete(struct vhu_vq *vq)
  * struct vhu_chain - a descriptor chain being parsed
  * @nout: device-readable iovecs in vhu_vq.scratch
  * @nin: device-writable iovecs after them
+ * @ndesc: descriptors read, an indirect table's included
  * @bad: a buffer outside the memory table or in the wrong order: fail the
  *	request with IOERR
  * @status_gpa: guest address of the last device-writable byte
@@ -215,6 +219,7 @@ void vhu_vq_complete(struct vhu_vq *vq)
 struct vhu_chain {
 	u32 nout;
 	u32 nin;
+	u32 ndesc;
 	bool bad;
 	bool have_status;
 	u64 status_gpa;
@@ -258,9 +263,13 @@ static void vhu_chain_add(struct vhu_vq *vq, struct vhu_mem_table *t,
 		c->nout += n;
 }
 
-static int vhu_read_desc(struct vring_desc __user *table, u32 i,
-			 struct vring_desc *d)
+/* Read descriptor @i of @table for chain @c. */
+static int vhu_read_desc(struct vhu_chain *c, struct vring_desc __user *table,
+			 u32 i, struct vring_desc *d)
 {
+	/* A chain may be as long as the ring: let others run now and then. */
+	if (!(++c->ndesc % VHU_RESCHED_EVERY))
+		cond_resched();
 	return copy_from_user(d, table + i, sizeof(*d)) ? -EFAULT : 0;
 }
 
@@ -297,7 +306,7 @@ static int vhu_chain_indirect(struct vhu_vq *vq, struct vhu_mem_table *t,
 			*why = "indirect descriptor loop";
 			return -ELOOP;
 		}
-		if (vhu_read_desc(table, i, &d)) {
+		if (vhu_read_desc(c, table, i, &d)) {
 			*why = "indirect table not readable";
 			return -EFAULT;
 		}
@@ -332,7 +341,7 @@ static int vhu_chain_walk(struct vhu_vq *vq, struct vhu_mem_table *t,
 			*why = "descriptor loop";
 			return -ELOOP;
 		}
-		if (vhu_read_desc(vq->desc, i, &d)) {
+		if (vhu_read_desc(c, vq->desc, i, &d)) {
 			*why = "descriptor table not readable";
 			return -EFAULT;
 		}
@@ -398,11 +407,31 @@ static void vhu_vq_start_req(struct vhu_vq *vq, struct vhu_mem_table *t,
 	vhu_blk_submit(req, &out, &in);
 }
 
-/*
- * Check, record and start the request at @head. Return: 0, or -errno
- * after a ring error.
+/**
+ * struct vhu_weight - what a pass took so far
+ * @reqs: requests
+ * @descs: descriptors read for them
+ * @bytes: bytes of their buffers
  */
-static int vhu_vq_take(struct vhu_vq *vq, struct vhu_mem_table *t, u16 head)
+struct vhu_weight {
+	u32 reqs;
+	u32 descs;
+	u64 bytes;
+};
+
+/* Whether the pass took its share: see VHU_VQ_REQ_WEIGHT. */
+static bool vhu_vq_exceeds_weight(const struct vhu_weight *w)
+{
+	return w->reqs >= VHU_VQ_REQ_WEIGHT || w->descs >= VHU_VQ_DESC_WEIGHT ||
+	       w->bytes >= VHU_VQ_BYTE_WEIGHT;
+}
+
+/*
+ * Check, record and start the request at @head, and count it in @w.
+ * Return: 0, or -errno after a ring error.
+ */
+static int vhu_vq_take(struct vhu_vq *vq, struct vhu_mem_table *t, u16 head,
+		       struct vhu_weight *w)
 {
 	struct vhu_chain c;
 	const char *why;
@@ -415,6 +444,9 @@ static int vhu_vq_take(struct vhu_vq *vq, struct vhu_mem_table *t, u16 head)
 		vhu_vq_error(vq, why);
 		return -EINVAL;
 	}
+	w->reqs++;
+	w->descs += c.ndesc;
+	w->bytes += c.out_len + c.in_len;
 	if (vhu_inflight_take(vq, head)) {
 		vhu_vq_error(vq, "inflight area not writable");
 		return -EFAULT;
@@ -425,17 +457,18 @@ static int vhu_vq_take(struct vhu_vq *vq, struct vhu_mem_table *t, u16 head)
 
 /*
  * Resubmit the requests the inflight area had in flight when the vring was
- * enabled, within @budget. Return: true once all are resubmitted.
+ * enabled, within the pass's weight @w. Return: true once all are
+ * resubmitted.
  */
 static bool vhu_vq_resubmit(struct vhu_vq *vq, struct vhu_mem_table *t,
-			    int *budget)
+			    struct vhu_weight *w)
 {
 	lockdep_assert_held(&vq->mutex);
 
 	while (vq->resubmit_pos < vq->nr_resubmit) {
-		if (vq->broken || !(*budget)--)
+		if (vq->broken || vhu_vq_exceeds_weight(w))
 			return false;
-		if (vhu_vq_take(vq, t, vq->resubmit[vq->resubmit_pos]))
+		if (vhu_vq_take(vq, t, vq->resubmit[vq->resubmit_pos], w))
 			return false;
 		vq->resubmit_pos++;
 	}
@@ -443,18 +476,18 @@ static bool vhu_vq_resubmit(struct vhu_vq *vq, struct vhu_mem_table *t,
 	return true;
 }
 
-/* Take up to VHU_VQ_BUDGET requests. Return: true if more may be there. */
+/* Take requests for one pass. Return: true if more may be there. */
 static bool vhu_vq_handle_avail(struct vhu_vq *vq)
 {
 	struct vhu_mem_table *t = vhu_mem_get(vq->dev);
+	struct vhu_weight w = {};
 	bool more = false;
-	int budget = VHU_VQ_BUDGET;
 
 	lockdep_assert_held(&vq->mutex);
 
 	vhu_vq_notify(vq, false);
-	if (vq->nr_resubmit && !vhu_vq_resubmit(vq, t, &budget)) {
-		/* Budget spent: go on in the next pass. */
+	if (vq->nr_resubmit && !vhu_vq_resubmit(vq, t, &w)) {
+		/* Weight reached: go on in the next pass. */
 		more = !vq->broken;
 		goto put_mem;
 	}
@@ -490,7 +523,7 @@ static bool vhu_vq_handle_avail(struct vhu_vq *vq)
 				continue;
 			}
 		}
-		if (!budget--) {
+		if (vhu_vq_exceeds_weight(&w)) {
 			more = true;
 			break;
 		}
@@ -507,7 +540,7 @@ static bool vhu_vq_handle_avail(struct vhu_vq *vq)
 		}
 		/* It indexes the requests and the busy bitmap. */
 		head = array_index_nospec(head, vq->num);
-		if (vhu_vq_take(vq, t, head))
+		if (vhu_vq_take(vq, t, head, &w))
 			break;
 		vq->last_avail_idx++;
 	}

@@ -3,10 +3,15 @@
  * vhu selftests of what a guest can make its host spend. The requests of
  * a ring are allocated with the ring by VHU_SET_VRING_NUM and charged to
  * the owner's memory cgroup, so a guest that keeps its ring full of the
- * largest requests costs no kernel memory that is not the owner's.
+ * largest requests costs no kernel memory that is not the owner's. And a
+ * pass of a vring's worker is bounded in descriptors, not only requests,
+ * with a resched point in long chain walks: a ring full of the longest
+ * chains does not keep another vring's worker on the same CPU waiting.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 
 #include "kselftest_harness.h"
 #include "backend.h"
@@ -155,17 +161,47 @@ static int wait_used(struct guest *g, unsigned int q, uint16_t n, int ms)
  */
 #define UNCHARGED_PER_REQ	(12ULL << 10)
 
+#define PREEMPT_MODE	"/sys/kernel/debug/sched/preempt"
+
+/*
+ * Switch a PREEMPT_DYNAMIC kernel to preempt=none, the model where only
+ * explicit cond_resched() calls let another task on the CPU run (not even
+ * might_sleep()), and put the current mode in @old: 0, or -errno if the
+ * kernel cannot switch.
+ */
+static int preempt_none(char *old, size_t len)
+{
+	char modes[128], *open, *close;
+	FILE *f = fopen(PREEMPT_MODE, "re");
+
+	if (!f)
+		return -errno;
+	if (!fgets(modes, sizeof(modes), f))
+		modes[0] = 0;
+	fclose(f);
+	/* "none (voluntary) full": the current one in parentheses. */
+	open = strchr(modes, '(');
+	close = open ? strchr(open, ')') : NULL;
+	if (!close || (size_t)(close - open) >= len)
+		return -EINVAL;
+	*close = 0;
+	snprintf(old, len, "%s", open + 1);
+	return cg_write("/sys/kernel/debug/sched", "preempt", "none");
+}
+
 FIXTURE(limits) {
 	struct guest g;
 	struct backend b;
 	bool up;		/* guest_up() called: guest_down() at the end */
 	char cg[PATH_MAX];	/* the cgroup we entered, or "" */
+	char preempt[32];	/* the preemption model to restore, or "" */
 };
 
 FIXTURE_SETUP(limits)
 {
 	self->up = false;
 	self->cg[0] = 0;
+	self->preempt[0] = 0;
 	srand(getpid());
 }
 
@@ -175,6 +211,8 @@ FIXTURE_TEARDOWN(limits)
 		guest_down(&self->g, &self->b);
 	if (self->cg[0])
 		cg_leave(self->cg);
+	if (self->preempt[0])
+		cg_write("/sys/kernel/debug/sched", "preempt", self->preempt);
 }
 
 /*
@@ -268,6 +306,133 @@ TEST_F_TIMEOUT(limits, ring_memory_charged, 300)
 	EXPECT_EQ(FLOOD_NUM, gs.reqs_in);
 	EXPECT_EQ(0U, gs.reqs_ioerr);
 	EXPECT_EQ(0U, gs.inflight);
+}
+
+/* The thread id of vring @q's worker of device @id, or -1. */
+static pid_t worker_tid(uint32_t id, unsigned int q)
+{
+	char want[32], path[300], comm[32];
+	struct dirent *e;
+	pid_t tid = -1;
+	DIR *d;
+	FILE *f;
+
+	snprintf(want, sizeof(want), "vhu-%u-%u\n", id, q);
+	d = opendir("/proc");
+	if (!d)
+		return -1;
+	while (tid < 0 && (e = readdir(d))) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, want))
+			tid = atoi(e->d_name);
+		fclose(f);
+	}
+	closedir(d);
+	return tid;
+}
+
+static int pin(pid_t tid, int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(tid, sizeof(set), &set) ? -errno : 0;
+}
+
+/* The longest chains: each head's chain runs to the end of the table. */
+#define LONG_NUM	32768
+#define LONG_HEADS	512
+#define PROBES		5
+/*
+ * How long a request on the other vring may wait for the CPU: a pass of
+ * VHU_VQ_REQ_WEIGHT such chains reads 2M descriptors without a resched
+ * point when only requests are counted, hundreds of milliseconds here.
+ */
+#define PROBE_MAX_MS	100
+
+/*
+ * Vring 0 takes a ring full of the longest chains (every head's chain runs
+ * through the rest of a 32768-entry table) while vring 1's worker shares
+ * its CPU: each read on vring 1 is served within PROBE_MAX_MS all along.
+ * Under preempt=none where the kernel can switch to it: the bound must
+ * not depend on preemption points the worker happens to pass (a
+ * might_sleep() in an allocation is one under preempt=voluntary).
+ */
+TEST_F_TIMEOUT(limits, long_chains_yield, 300)
+{
+	const struct guest_cfg cfg = {
+		.kind = B_FILE, .nq = 2, .event_idx = true, .num0 = LONG_NUM,
+	};
+	struct guest *g = &self->g;
+	struct vring_desc *d;
+	struct vhu_dev_info info;
+	double t0, lat, max_lat = 0;
+	uint64_t base, data, st;
+	uint8_t buf[512];
+	struct g_stats s;
+	pid_t tid[2];
+	unsigned int i, q;
+	uint16_t used;
+
+	if (get_nprocs() < 2)
+		SKIP(return, "needs two CPUs");
+	if (preempt_none(self->preempt, sizeof(self->preempt))) {
+		self->preempt[0] = 0;
+		TH_LOG("the preemption model stays as it is");
+	}
+	self->up = true;
+	if (!guest_up(_metadata, g, &self->b, &cfg))
+		return;
+	ASSERT_EQ(0, ioctl(g->vhu, VHU_GET_DEV_INFO, &info));
+	/* Both workers on CPU 0, the guest on CPU 1. */
+	for (q = 0; q < 2; q++) {
+		tid[q] = worker_tid(info.dev_id, q);
+		ASSERT_LT(0, tid[q]) TH_LOG("no worker for vring %u", q);
+		ASSERT_EQ(0, pin(tid[q], 0));
+	}
+	ASSERT_EQ(0, pin(0, 1));
+
+	base = g->vq[0].base;
+	data = base + (2 << 20);
+	st = base + (3 << 20);
+	d = g->vq[0].vr.desc;
+	for (i = 0; i < LONG_NUM - 1; i++)
+		vr_set_desc(&d[i], data + (i % 64) * 512, 512, VRING_DESC_F_NEXT, i + 1);
+	vr_set_desc(&d[LONG_NUM - 1], st, 1, VRING_DESC_F_WRITE, 0);
+	for (i = 0; i < LONG_HEADS; i++)
+		vr_push(&g->vq[0].vr, i);
+	vr_publish(&g->vq[0].vr);
+	g_kick(g, 0, true);
+	usleep(100000);
+
+	for (i = 0; i < PROBES; i++) {
+		t0 = now_ms();
+		ASSERT_EQ(VIRTIO_BLK_S_OK, g_do(g, 1, VIRTIO_BLK_T_IN, i * 8, buf,
+						sizeof(buf), NULL));
+		lat = now_ms() - t0;
+		if (lat > max_lat)
+			max_lat = lat;
+		EXPECT_EQ(0, memcmp(buf, self->b.shadow + i * 8 * 512, sizeof(buf)));
+	}
+	used = vr_used_idx(&g->vq[0].vr);
+	TH_LOG("vring 1 waited at most %.1f ms; vring 0 had used %u of %u",
+	       max_lat, used, LONG_HEADS);
+	/* Else the flood was over too soon to tell. */
+	ASSERT_GT(LONG_HEADS, used);
+	EXPECT_GT(PROBE_MAX_MS, max_lat);
+
+	/* Every chain is too long for a request: IOERR, not a ring error. */
+	EXPECT_EQ(0, wait_used(g, 0, LONG_HEADS, 240000));
+	ASSERT_EQ(0, g_stats(g, 0, &s));
+	EXPECT_EQ(LONG_HEADS, s.reqs_ioerr);
+	EXPECT_EQ(0U, s.ring_errors);
+	EXPECT_EQ(VHU_VRING_RUNNING, s.state);
 }
 
 TEST_HARNESS_MAIN
