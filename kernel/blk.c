@@ -35,6 +35,10 @@ static void vhu_blk_rw_complete(struct kiocb *iocb, long ret)
 {
 	struct vhu_req *req = container_of(iocb, struct vhu_req, iocb);
 
+	/* The write is over: the file system may freeze now. */
+	if ((iocb->ki_flags & IOCB_WRITE) &&
+	    S_ISREG(file_inode(iocb->ki_filp)->i_mode))
+		kiocb_end_write(iocb);
 	req->result = ret;
 	if (ret < 0 || ret != req->len) {
 		vhu_req_finish(req, VIRTIO_BLK_S_IOERR);
@@ -65,14 +69,24 @@ static void vhu_blk_rw(struct vhu_req *req, struct iov_iter *iter, u64 pos)
 	req->iocb.ki_pos = pos;
 	req->iocb.ki_complete = vhu_blk_rw_complete;
 
+	/* What read(2) and write(2) check first: the LSMs, fanotify. */
+	ret = rw_verify_area(write ? WRITE : READ, file, &req->iocb.ki_pos, len);
+	if (ret) {
+		vhu_blk_rw_complete(&req->iocb, ret);
+		return;
+	}
 	if (write) {
 		/* Write-through: complete only once durable (FUA or a flush). */
 		if (!READ_ONCE(req->vq->dev->write_cache))
 			req->iocb.ki_flags |= IOCB_DSYNC;
-		/* Freeze protection for the submission (regular files only). */
-		file_start_write(file);
+		/*
+		 * Freeze protection until the write completes, not only
+		 * while it is submitted, as aio and io_uring hold it.
+		 */
+		if (S_ISREG(file_inode(file)->i_mode))
+			kiocb_start_write(&req->iocb);
+		req->iocb.ki_flags |= IOCB_WRITE;
 		ret = file->f_op->write_iter(&req->iocb, iter);
-		file_end_write(file);
 	} else {
 		ret = file->f_op->read_iter(&req->iocb, iter);
 	}

@@ -17,6 +17,17 @@
 	(LINUX_VERSION_MAJOR * 256 + LINUX_VERSION_PATCHLEVEL >=	\
 	 (maj) * 256 + (min))
 
+/*
+ * kiocb_start_write() and kiocb_end_write() hold freeze protection from
+ * the submission of an asynchronous write to its completion. 6.6 added
+ * them and 6.1.116 has them too; vhu does not build without them.
+ */
+#if !VHU_KERNEL_AT_LEAST(6, 6) && \
+	!(LINUX_VERSION_MAJOR == 6 && LINUX_VERSION_PATCHLEVEL == 1 && \
+	  LINUX_VERSION_SUBLEVEL >= 116)
+#error "vhu needs kiocb_start_write(): Linux 6.6, or 6.1.116 and later"
+#endif
+
 /* 6.8 dropped the count argument of eventfd_signal(). */
 #if !VHU_KERNEL_AT_LEAST(6, 8)
 #include <linux/eventfd.h>

@@ -8,7 +8,7 @@
 #   vhu_backing.sh down KIND ID PATH     undo "up"
 #   vhu_backing.sh stall dm ID           hold the dm device's I/O
 #   vhu_backing.sh unstall dm ID         let it go on
-#   vhu_backing.sh delay fsdm ID PATH MS delay I/O to PATH's blocks by MS
+#   vhu_backing.sh delay fsdm ID PATH MS delay writes to PATH's blocks by MS
 #
 # KIND: file (on an ext4 file system on a RAM disk, so O_DIRECT works on
 # every kernel), loop (a loop device over such a file, direct I/O on),
@@ -49,11 +49,25 @@ dm_down() {
 	losetup -d "$dm_lo"
 }
 
-# The one extent of file $1 as "START LENGTH" in 512-byte sectors.
-extent() {
-	filefrag -v -b512 "$1" | awk '
-		$1 ~ /^[0-9]+:$/ { n++; split($4, p, "[.]+"); s = p[1]; l = $6 }
-		END { if (n != 1) exit 1; sub(":", "", l); print s, l }'
+# The table of dm device $1 with the writes to the blocks of file $2
+# delayed by $3 ms (none with 0): dm-delay over them (reads and flushes
+# not delayed), linear around them.
+delay_table() {
+	dt_lo=$(dm_loop "$1")
+	dt_size=$(blockdev --getsz "$dt_lo")
+	if [ "$3" = 0 ]; then
+		echo "0 $dt_size linear $dt_lo 0"
+		return
+	fi
+	# Extent lines, as "N: L0.. L1: P0.. P1: LEN:" in 512-byte units.
+	filefrag -v -b512 "$2" | sed -n '/^ *[0-9][0-9]*:/{s/\.\./ /g;s/:/ /g;p}' |
+		sort -n -k4 | awk -v dev="$dt_lo" -v size="$dt_size" -v ms="$3" '
+		BEGIN { pos = 0 }
+		{ if ($4 > pos) print pos, $4 - pos, "linear", dev, pos
+		  print $4, $6, "delay", dev, $4, 0, dev, $4, ms, dev, $4, 0
+		  pos = $4 + $6; n++ }
+		END { if (!n) exit 1
+		      if (pos < size) print pos, size - pos, "linear", dev, pos }'
 }
 
 fs_up() {
@@ -132,7 +146,7 @@ unstall:dm)
 up:fsdm)
 	mkfile "$MNT/fsdm-$id.img" $(($4 + 48))
 	dm_up "vhu-fs-$id" "$MNT/fsdm-$id.img"
-	mkfs.ext4 -q -F "/dev/mapper/vhu-fs-$id" >/dev/null
+	mkfs.ext4 -q -F -b 4096 "/dev/mapper/vhu-fs-$id" >/dev/null
 	mkdir -p "/tmp/vhu-fs-$id"
 	mount "/dev/mapper/vhu-fs-$id" "/tmp/vhu-fs-$id"
 	# Written out, so its blocks are allocated and written (one extent).
@@ -140,6 +154,7 @@ up:fsdm)
 		conv=fsync status=none
 	echo "/tmp/vhu-fs-$id/disk.img" ;;
 down:fsdm)
+	dmsetup resume "vhu-fs-$id" 2>/dev/null || true
 	if mountpoint -q "/tmp/vhu-fs-$id"; then
 		fsfreeze -u "/tmp/vhu-fs-$id" 2>/dev/null || true
 		umount "/tmp/vhu-fs-$id"
@@ -149,15 +164,12 @@ down:fsdm)
 	rm -f "$MNT/fsdm-$id.img" ;;
 delay:fsdm)
 	modprobe dm-delay
-	set -- "$(extent "$4")" "$5" || die "$4 is not one extent"
-	start=${1% *} len=${1#* } ms=$2
-	loop=$(dm_loop "vhu-fs-$id")
-	size=$(blockdev --getsz "$loop")
+	table=$(delay_table "vhu-fs-$id" "$4" "$5") || die "no extents for $4"
 	dmsetup suspend "vhu-fs-$id"
-	printf '%s\n' "0 $start linear $loop 0" \
-		"$start $len delay $loop $start $ms" \
-		"$((start + len)) $((size - start - len)) linear $loop $((start + len))" |
-		dmsetup load "vhu-fs-$id"
+	if ! echo "$table" | dmsetup load "vhu-fs-$id"; then
+		dmsetup resume "vhu-fs-$id"
+		die "dmsetup load failed"
+	fi
 	dmsetup resume "vhu-fs-$id" ;;
 *)
 	die "usage: $0 up|down KIND ID SIZE_MB|PATH, stall|unstall dm ID, delay fsdm ID PATH MS" ;;
