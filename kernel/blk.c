@@ -6,8 +6,9 @@
  * read_iter/write_iter with an iov_iter over the guest buffers (owner
  * addresses; the submitting worker has the owner's mm): direct I/O when
  * the file was opened O_DIRECT, buffered otherwise. FLUSH, DISCARD and
- * WRITE_ZEROES block, so they run on vhu_wq. Every completion is handed
- * back to the vring's worker, which writes the status and the used ring.
+ * WRITE_ZEROES block, so they run on the device's own worker (worker.c).
+ * Every completion is handed back to the vring's worker, which writes the
+ * status and the used ring.
  */
 
 #include <linux/blkdev.h>
@@ -94,7 +95,7 @@ static void vhu_blk_rw(struct vhu_req *req, struct iov_iter *iter, u64 pos)
 		vhu_blk_rw_complete(&req->iocb, ret);
 }
 
-/* ---- flush, discard, write zeroes: blocking, on vhu_wq ---- */
+/* ---- flush, discard, write zeroes: blocking, on the device's worker ---- */
 
 static int vhu_blk_zero_range(struct vhu_req *req, u64 pos, u64 len,
 			      bool unmap)
@@ -126,9 +127,15 @@ static int vhu_blk_discard_range(struct vhu_req *req, u64 pos, u64 len)
 			     pos, len);
 }
 
-static void vhu_blk_work(struct work_struct *work)
+/**
+ * vhu_blk_run_blocking() - run a FLUSH, DISCARD or WRITE_ZEROES request
+ * @req: the request, its segments copied in
+ *
+ * Context: the device's worker, or the vring's when the owner is being
+ * killed; may block for as long as the backend takes.
+ */
+void vhu_blk_run_blocking(struct vhu_req *req)
 {
-	struct vhu_req *req = container_of(work, struct vhu_req, work);
 	int ret = 0;
 	u32 i;
 
@@ -254,8 +261,7 @@ void vhu_blk_submit(struct vhu_req *req, struct iov_iter *out,
 			vhu_req_finish(req, VIRTIO_BLK_S_UNSUPP);
 			return;
 		}
-		INIT_WORK(&req->work, vhu_blk_work);
-		queue_work(vhu_wq, &req->work);
+		vhu_worker_queue_blocking(req);
 		return;
 	case VIRTIO_BLK_T_GET_ID:
 		req->written = copy_to_iter(be->config.serial,
@@ -275,8 +281,7 @@ void vhu_blk_submit(struct vhu_req *req, struct iov_iter *out,
 			vhu_req_finish(req, status);
 			return;
 		}
-		INIT_WORK(&req->work, vhu_blk_work);
-		queue_work(vhu_wq, &req->work);
+		vhu_worker_queue_blocking(req);
 		return;
 	default:
 		vhu_req_finish(req, VIRTIO_BLK_S_UNSUPP);

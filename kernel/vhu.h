@@ -10,8 +10,8 @@
  * but not vhu_vq.mutex, which the worker takes to complete them.
  * The memory table is read under RCU and pinned by requests (refs).
  * Completions come from any context and only touch vhu_vq.done (llist)
- * and wake the worker, under rcu_read_lock() so the worker's task_struct
- * stays valid (the device is freed after a grace period).
+ * and wake the worker, under rcu_read_lock() so the worker stays valid
+ * (it is stopped, and the device freed, after a grace period).
  */
 #ifndef _VHU_H
 #define _VHU_H
@@ -31,7 +31,6 @@
 #include <linux/virtio_byteorder.h>
 #include <linux/virtio_ring.h>
 #include <linux/wait.h>
-#include <linux/workqueue.h>
 #include <uapi/linux/vhu.h>
 
 /* The rings are little-endian: VIRTIO_F_VERSION_1 is required. */
@@ -140,8 +139,8 @@ struct vhu_backend_info {
 /**
  * struct vhu_req - one virtio-blk request in flight
  * @vq: the vring it came from
- * @node: on vhu_vq.done once complete
- * @work: runs FLUSH, DISCARD and WRITE_ZEROES on vhu_wq
+ * @node: on vhu_dev.blocking until the device's worker runs it (FLUSH,
+ *	DISCARD, WRITE_ZEROES), then on vhu_vq.done once complete
  * @iocb: the asynchronous read or write
  * @mem: the memory table the buffers were translated with (a reference)
  * @be: the backend at submission (backing file reference held by @vq's dev)
@@ -172,10 +171,7 @@ struct vhu_backend_info {
 struct vhu_req {
 	struct vhu_vq *vq;
 	struct llist_node node;
-	union {
-		struct work_struct work;
-		struct kiocb iocb;
-	};
+	struct kiocb iocb;
 	struct vhu_mem_table *mem;
 	struct vhu_backend_info *be;
 	u8 __user *status_uaddr;
@@ -223,6 +219,22 @@ struct vhu_vq_stats {
 };
 
 /**
+ * enum vhu_worker_state - a vring worker's life with its owner
+ * @VHU_WORKER_RUNNING: running, or none yet
+ * @VHU_WORKER_DYING: killed with the owner, using what completes for
+ *	VHU_KILLED_DRAIN_MS at most
+ * @VHU_WORKER_DEAD: gone: the release drops what completes (vhu_vq_drop())
+ */
+enum vhu_worker_state {
+	VHU_WORKER_RUNNING,
+	VHU_WORKER_DYING,
+	VHU_WORKER_DEAD,
+};
+
+/* How long a worker killed with its owner waits for requests in flight. */
+#define VHU_KILLED_DRAIN_MS	5000
+
+/**
  * struct vhu_vq - one split virtqueue and its worker
  * @dev: the device
  * @index: vring index
@@ -248,13 +260,18 @@ struct vhu_vq_stats {
  * @call: call eventfd; protected by @mutex
  * @err: error eventfd; protected by @mutex
  * @poll: our entry on @kick's wait queue; protected by @mutex
- * @worker: the kernel thread, NULL before the first enable; set under
- *	@mutex, stable until the device is torn down
+ * @worker: the worker, a thread of the owner (worker.c), NULL before the
+ *	first enable; set under @mutex and the device's mutex, read under RCU
+ *	by wakers, cleared with a grace period before it is stopped
+ * @worker_state: enum vhu_worker_state; not RUNNING once @worker was
+ *	killed with the owner: completions wake @inflight_wq instead; read
+ *	under RCU
  * @kicked: bit 0 set by the kick callback, cleared by the worker
  * @done: completed requests, pushed from any context
  * @inflight: requests taken from the avail ring and not yet used; changed
  *	under @mutex, read locklessly
- * @inflight_wq: woken when @inflight drops to zero
+ * @inflight_wq: woken when @inflight drops to zero, and by completions
+ *	that find no worker
  * @busy: heads in flight, to refuse a head the guest offers twice;
  *	protected by @mutex
  * @ifl: the vhost-user inflight area of this vring (owner address), NULL
@@ -294,7 +311,8 @@ struct vhu_vq {
 	struct eventfd_ctx *call;
 	struct eventfd_ctx *err;
 	struct vhu_poll poll;
-	struct task_struct *worker;
+	struct vhost_task *worker;
+	u8 worker_state;
 	unsigned long kicked;
 	struct llist_head done;
 	atomic_t inflight;
@@ -327,6 +345,12 @@ struct vhu_vq {
  * @be: the backend, NULL if none; protected by @mutex, and stable while a
  *	vring is enabled (VHU_SET_BACKEND is refused then)
  * @mem: the memory table (RCU); updated under @mutex
+ * @worker: runs the requests that block, a thread of the owner (worker.c);
+ *	set under @mutex, read under RCU by the vrings' workers, cleared
+ *	with a grace period before it is stopped
+ * @worker_killed: @worker exited with the owner: the vrings' workers run
+ *	their blocking requests themselves; read under RCU
+ * @blocking: requests queued for @worker, pushed by the vrings' workers
  * @vqs: the vrings
  */
 struct vhu_dev {
@@ -340,10 +364,12 @@ struct vhu_dev {
 	bool write_cache;
 	struct vhu_backend_info *be;
 	struct vhu_mem_table __rcu *mem;
+	struct vhost_task *worker;
+	bool worker_killed;
+	struct llist_head blocking;
 	struct vhu_vq vqs[VHU_MAX_QUEUES];
 };
 
-extern struct workqueue_struct *vhu_wq;
 extern struct mutex vhu_devs_lock;
 extern struct list_head vhu_devs;
 
@@ -372,6 +398,7 @@ bool vhu_mem_covers(const struct vhu_mem_table *t, const void __user *uaddr,
 /* vq.c */
 void vhu_vq_process(struct vhu_vq *vq);
 void vhu_vq_complete(struct vhu_vq *vq);
+void vhu_vq_drop(struct vhu_vq *vq);
 
 /* vring.c */
 void vhu_vq_init(struct vhu_dev *dev, struct vhu_vq *vq, u32 index);
@@ -404,12 +431,15 @@ void vhu_inflight_reset(struct vhu_vq *vq);
 int vhu_worker_start(struct vhu_vq *vq);
 void vhu_worker_stop(struct vhu_vq *vq);
 void vhu_worker_wake(struct vhu_vq *vq);
+void vhu_worker_queue_blocking(struct vhu_req *req);
+void vhu_worker_stop_dev(struct vhu_dev *dev);
 
 /* blk.c */
 long vhu_blk_set_backend(struct vhu_dev *dev, void __user *argp);
 void vhu_blk_free_backend(struct vhu_backend_info *be);
 void vhu_blk_submit(struct vhu_req *req, struct iov_iter *out,
 		    struct iov_iter *in);
+void vhu_blk_run_blocking(struct vhu_req *req);
 
 /* req.c */
 struct vhu_req *vhu_req_array_alloc(struct vhu_vq *vq, u32 num);

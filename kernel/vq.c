@@ -202,6 +202,32 @@ void vhu_vq_complete(struct vhu_vq *vq)
 		wake_up_all(&vq->inflight_wq);
 }
 
+/**
+ * vhu_vq_drop() - release completed requests without using them
+ * @vq: the vring, whose worker was killed with the owner
+ *
+ * Nothing of the guest's memory is touched: the owner's mm may be gone.
+ * The heads stay in the inflight area, for a new backend to resubmit.
+ *
+ * Context: process context, holds @vq->mutex.
+ */
+void vhu_vq_drop(struct vhu_vq *vq)
+{
+	struct llist_node *list;
+	struct vhu_req *req, *tmp;
+	int n = 0;
+
+	lockdep_assert_held(&vq->mutex);
+
+	list = llist_del_all(&vq->done);
+	llist_for_each_entry_safe(req, tmp, list, node) {
+		vhu_req_put(req);
+		n++;
+	}
+	if (n && atomic_sub_and_test(n, &vq->inflight))
+		wake_up_all(&vq->inflight_wq);
+}
+
 /* ---- descriptor chains ---- */
 
 /**

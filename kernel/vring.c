@@ -90,9 +90,17 @@ void vhu_vq_init(struct vhu_dev *dev, struct vhu_vq *vq, u32 index)
 	vq->poll.vq = vq;
 }
 
+/* Completed requests that no worker will use: the owner was killed. */
+static bool vhu_vq_orphans(struct vhu_vq *vq)
+{
+	return READ_ONCE(vq->worker_state) == VHU_WORKER_DEAD &&
+	       !llist_empty(&vq->done);
+}
+
 /*
- * Stop taking requests and wait until all in flight are used. Holds the
- * device mutex but not @vq->mutex, which the worker needs to use them.
+ * Stop taking requests and wait until all in flight are used, or dropped
+ * if the worker was killed with the owner. Holds the device mutex but not
+ * @vq->mutex, which the worker needs to use them.
  */
 static void vhu_vq_stop(struct vhu_vq *vq)
 {
@@ -102,7 +110,15 @@ static void vhu_vq_stop(struct vhu_vq *vq)
 	WRITE_ONCE(vq->enabled, false);
 	vhu_poll_stop(vq);
 	mutex_unlock(&vq->mutex);
-	wait_event(vq->inflight_wq, !atomic_read(&vq->inflight));
+	for (;;) {
+		wait_event(vq->inflight_wq,
+			   !atomic_read(&vq->inflight) || vhu_vq_orphans(vq));
+		if (!atomic_read(&vq->inflight))
+			break;
+		mutex_lock(&vq->mutex);
+		vhu_vq_drop(vq);
+		mutex_unlock(&vq->mutex);
+	}
 }
 
 /**
