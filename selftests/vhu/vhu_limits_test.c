@@ -24,76 +24,12 @@
 
 #include "kselftest_harness.h"
 #include "backend.h"
+#include "cgroup.h"
 #include "fixture.h"
 #include "guest.h"
 
-#define CG_ROOT		"/sys/fs/cgroup"
 /* The memory cgroup charges pages to its counter in batches of 64. */
 #define CG_BATCH	(64ULL * 4096)
-
-/* Write @val to @dir/@file: 0 or -errno. */
-static int cg_write(const char *dir, const char *file, const char *val)
-{
-	char path[PATH_MAX];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n < 0 ? -errno : 0;
-}
-
-/* The number in @dir/@file, or 0. */
-static unsigned long long cg_read(const char *dir, const char *file)
-{
-	unsigned long long v = 0;
-	char path[PATH_MAX];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%llu", &v) != 1)
-		v = 0;
-	fclose(f);
-	return v;
-}
-
-/*
- * Move this process into a new cgroup with the memory controller, in
- * @dir: 0, -ENODEV if there is no cgroup2 hierarchy with memory to be had
- * (cgroup2 is mounted on CG_ROOT if nothing is), or -errno.
- */
-static int cg_enter(char *dir, size_t len)
-{
-	char path[PATH_MAX];
-	int ret;
-
-	snprintf(path, sizeof(path), "%s/cgroup.controllers", CG_ROOT);
-	if (access(path, F_OK) && mount("cgroup2", CG_ROOT, "cgroup2", 0, NULL))
-		return -ENODEV;
-	if (cg_write(CG_ROOT, "cgroup.subtree_control", "+memory"))
-		return -ENODEV;
-	snprintf(dir, len, "%s/vhu-selftest-%d", CG_ROOT, getpid());
-	if (mkdir(dir, 0755))
-		return -errno;
-	ret = cg_write(dir, "cgroup.procs", "0");
-	if (ret)
-		rmdir(dir);
-	return ret;
-}
-
-/* Back to the root cgroup, and remove @dir. */
-static void cg_leave(const char *dir)
-{
-	cg_write(CG_ROOT, "cgroup.procs", "0");
-	rmdir(dir);
-}
 
 /* /proc/meminfo's @key, in bytes. */
 static unsigned long long meminfo(const char *key)
@@ -239,7 +175,7 @@ TEST_F_TIMEOUT(limits, ring_memory_charged, 300)
 
 	if (!vhu_present())
 		SKIP(return, "no " VHU_DEVICE_PATH " (vhu.ko not loaded)");
-	ret = cg_enter(self->cg, sizeof(self->cg));
+	ret = cg_enter(self->cg, sizeof(self->cg), "+memory");
 	if (ret) {
 		self->cg[0] = 0;
 		if (ret == -ENODEV)
@@ -308,34 +244,6 @@ TEST_F_TIMEOUT(limits, ring_memory_charged, 300)
 	EXPECT_EQ(0U, gs.inflight);
 }
 
-/* The thread id of vring @q's worker of device @id, or -1. */
-static pid_t worker_tid(uint32_t id, unsigned int q)
-{
-	char want[32], path[300], comm[32];
-	struct dirent *e;
-	pid_t tid = -1;
-	DIR *d;
-	FILE *f;
-
-	snprintf(want, sizeof(want), "vhu-%u-%u\n", id, q);
-	d = opendir("/proc");
-	if (!d)
-		return -1;
-	while (tid < 0 && (e = readdir(d))) {
-		if (e->d_name[0] < '1' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, want))
-			tid = atoi(e->d_name);
-		fclose(f);
-	}
-	closedir(d);
-	return tid;
-}
-
 static int pin(pid_t tid, int cpu)
 {
 	cpu_set_t set;
@@ -392,7 +300,7 @@ TEST_F_TIMEOUT(limits, long_chains_yield, 300)
 	ASSERT_EQ(0, ioctl(g->vhu, VHU_GET_DEV_INFO, &info));
 	/* Both workers on CPU 0, the guest on CPU 1. */
 	for (q = 0; q < 2; q++) {
-		tid[q] = worker_tid(info.dev_id, q);
+		tid[q] = vhu_worker_tid(info.dev_id, q);
 		ASSERT_LT(0, tid[q]) TH_LOG("no worker for vring %u", q);
 		ASSERT_EQ(0, pin(tid[q], 0));
 	}
