@@ -6,8 +6,9 @@
  * read_iter/write_iter with an iov_iter over the guest buffers (owner
  * addresses; the submitting worker has the owner's mm): direct I/O when
  * the file was opened O_DIRECT, buffered otherwise. FLUSH, DISCARD and
- * WRITE_ZEROES block, so they run on vhu_wq. Every completion is handed
- * back to the vring's worker, which writes the status and the used ring.
+ * WRITE_ZEROES block, so they run on the device's own worker (worker.c).
+ * Every completion is handed back to the vring's worker, which writes the
+ * status and the used ring.
  */
 
 #include <linux/blkdev.h>
@@ -35,6 +36,10 @@ static void vhu_blk_rw_complete(struct kiocb *iocb, long ret)
 {
 	struct vhu_req *req = container_of(iocb, struct vhu_req, iocb);
 
+	/* The write is over: the file system may freeze now. */
+	if ((iocb->ki_flags & IOCB_WRITE) &&
+	    S_ISREG(file_inode(iocb->ki_filp)->i_mode))
+		kiocb_end_write(iocb);
 	req->result = ret;
 	if (ret < 0 || ret != req->len) {
 		vhu_req_finish(req, VIRTIO_BLK_S_IOERR);
@@ -45,6 +50,11 @@ static void vhu_blk_rw_complete(struct kiocb *iocb, long ret)
 	vhu_req_finish(req, VIRTIO_BLK_S_OK);
 }
 
+/*
+ * @iter, and the iovecs it walks, are valid until this returns: all that
+ * read_iter and write_iter may use them for, even when they complete
+ * later (aio submits from an iovec array on its stack in the same way).
+ */
 static void vhu_blk_rw(struct vhu_req *req, struct iov_iter *iter, u64 pos)
 {
 	struct file *file = req->be->file;
@@ -52,7 +62,6 @@ static void vhu_blk_rw(struct vhu_req *req, struct iov_iter *iter, u64 pos)
 	size_t len = iov_iter_count(iter);
 	ssize_t ret;
 
-	req->iter = *iter;
 	req->len = len;
 
 	init_sync_kiocb(&req->iocb, file);
@@ -61,22 +70,32 @@ static void vhu_blk_rw(struct vhu_req *req, struct iov_iter *iter, u64 pos)
 	req->iocb.ki_pos = pos;
 	req->iocb.ki_complete = vhu_blk_rw_complete;
 
+	/* What read(2) and write(2) check first: the LSMs, fanotify. */
+	ret = rw_verify_area(write ? WRITE : READ, file, &req->iocb.ki_pos, len);
+	if (ret) {
+		vhu_blk_rw_complete(&req->iocb, ret);
+		return;
+	}
 	if (write) {
 		/* Write-through: complete only once durable (FUA or a flush). */
 		if (!READ_ONCE(req->vq->dev->write_cache))
 			req->iocb.ki_flags |= IOCB_DSYNC;
-		/* Freeze protection for the submission (regular files only). */
-		file_start_write(file);
-		ret = file->f_op->write_iter(&req->iocb, &req->iter);
-		file_end_write(file);
+		/*
+		 * Freeze protection until the write completes, not only
+		 * while it is submitted, as aio and io_uring hold it.
+		 */
+		if (S_ISREG(file_inode(file)->i_mode))
+			kiocb_start_write(&req->iocb);
+		req->iocb.ki_flags |= IOCB_WRITE;
+		ret = file->f_op->write_iter(&req->iocb, iter);
 	} else {
-		ret = file->f_op->read_iter(&req->iocb, &req->iter);
+		ret = file->f_op->read_iter(&req->iocb, iter);
 	}
 	if (ret != -EIOCBQUEUED)
 		vhu_blk_rw_complete(&req->iocb, ret);
 }
 
-/* ---- flush, discard, write zeroes: blocking, on vhu_wq ---- */
+/* ---- flush, discard, write zeroes: blocking, on the device's worker ---- */
 
 static int vhu_blk_zero_range(struct vhu_req *req, u64 pos, u64 len,
 			      bool unmap)
@@ -108,9 +127,15 @@ static int vhu_blk_discard_range(struct vhu_req *req, u64 pos, u64 len)
 			     pos, len);
 }
 
-static void vhu_blk_work(struct work_struct *work)
+/**
+ * vhu_blk_run_blocking() - run a FLUSH, DISCARD or WRITE_ZEROES request
+ * @req: the request, its segments copied in
+ *
+ * Context: the device's worker, or the vring's when the owner is being
+ * killed; may block for as long as the backend takes.
+ */
+void vhu_blk_run_blocking(struct vhu_req *req)
 {
-	struct vhu_req *req = container_of(work, struct vhu_req, work);
 	int ret = 0;
 	u32 i;
 
@@ -153,8 +178,7 @@ static u8 vhu_blk_prep_segs(struct vhu_req *req, struct iov_iter *out)
 
 	if (!n || len % sizeof(*req->segs) || n > max_seg)
 		return VIRTIO_BLK_S_IOERR;
-	req->segs = kmalloc_array(n, sizeof(*req->segs), GFP_KERNEL);
-	if (!req->segs)
+	if (vhu_req_alloc_segs(req, n))
 		return VIRTIO_BLK_S_IOERR;
 	if (copy_from_iter(req->segs, len, out) != len)
 		return VIRTIO_BLK_S_IOERR;
@@ -197,6 +221,9 @@ static bool vhu_blk_range_ok(struct vhu_backend_info *be, u64 sector,
  * @out: the device-readable buffers (header, then data)
  * @in: the device-writable buffers without the status byte
  *
+ * @out and @in are only valid during the call: what the request needs of
+ * them later (discard segments) is copied.
+ *
  * Malformed requests complete right away with IOERR or UNSUPP without
  * touching the backend.
  *
@@ -234,8 +261,7 @@ void vhu_blk_submit(struct vhu_req *req, struct iov_iter *out,
 			vhu_req_finish(req, VIRTIO_BLK_S_UNSUPP);
 			return;
 		}
-		INIT_WORK(&req->work, vhu_blk_work);
-		queue_work(vhu_wq, &req->work);
+		vhu_worker_queue_blocking(req);
 		return;
 	case VIRTIO_BLK_T_GET_ID:
 		req->written = copy_to_iter(be->config.serial,
@@ -255,8 +281,7 @@ void vhu_blk_submit(struct vhu_req *req, struct iov_iter *out,
 			vhu_req_finish(req, status);
 			return;
 		}
-		INIT_WORK(&req->work, vhu_blk_work);
-		queue_work(vhu_wq, &req->work);
+		vhu_worker_queue_blocking(req);
 		return;
 	default:
 		vhu_req_finish(req, VIRTIO_BLK_S_UNSUPP);
@@ -431,7 +456,7 @@ long vhu_blk_set_backend(struct vhu_dev *dev, void __user *argp)
 		goto err_fput;
 
 	ret = -ENOMEM;
-	be = kzalloc(sizeof(*be), GFP_KERNEL);
+	be = kzalloc(sizeof(*be), GFP_KERNEL_ACCOUNT);
 	if (!be)
 		goto err_fput;
 	be->file = file;

@@ -32,7 +32,7 @@ static int vhu_open(struct inode *inode, struct file *file)
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
 
-	dev = kvzalloc(sizeof(*dev), GFP_KERNEL);
+	dev = kvzalloc(sizeof(*dev), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!dev)
 		return -ENOMEM;
 	id = ida_alloc(&vhu_ida, GFP_KERNEL);
@@ -44,6 +44,7 @@ static int vhu_open(struct inode *inode, struct file *file)
 	dev->file = file;
 	dev->write_cache = true;
 	mutex_init(&dev->mutex);
+	init_llist_head(&dev->blocking);
 	for (i = 0; i < VHU_MAX_QUEUES; i++)
 		vhu_vq_init(dev, &dev->vqs[i], i);
 
@@ -68,6 +69,8 @@ static void vhu_dev_reset(struct vhu_dev *dev)
 
 	for (i = 0; i < VHU_MAX_QUEUES; i++)
 		vhu_vq_reset(&dev->vqs[i]);
+	/* Nothing in flight: no blocking request is left for it. */
+	vhu_worker_stop_dev(dev);
 	vhu_mem_replace(dev, NULL);
 	vhu_blk_free_backend(dev->be);
 	dev->be = NULL;

@@ -157,7 +157,8 @@ static int vhu_inflight_collect(struct vhu_vq *vq)
 	u32 i, n = 0;
 	int ret = 0;
 
-	list = kvmalloc_array(vq->num, sizeof(*list), GFP_KERNEL);
+	list = kvmalloc_array(vq->num, sizeof(*list),
+			      GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!list)
 		return -ENOMEM;
 	for (i = 0; i < vq->num; i++) {
@@ -178,7 +179,8 @@ static int vhu_inflight_collect(struct vhu_vq *vq)
 	}
 	if (n) {
 		sort(list, n, sizeof(*list), vhu_resubmit_cmp, NULL);
-		vq->resubmit = kvmalloc_array(n, sizeof(*vq->resubmit), GFP_KERNEL);
+		vq->resubmit = kvmalloc_array(n, sizeof(*vq->resubmit),
+					      GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 		if (!vq->resubmit) {
 			ret = -ENOMEM;
 			goto free_list;

@@ -12,20 +12,13 @@
 
 #include "vhu.h"
 
-/* Runs the blocking requests (flush, discard, write zeroes). */
-struct workqueue_struct *vhu_wq;
-
 static int __init vhu_init(void)
 {
 	int ret;
 
-	vhu_wq = alloc_workqueue("vhu", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
-	if (!vhu_wq)
-		return -ENOMEM;
-
 	ret = vhu_genl_init();
 	if (ret)
-		goto err_wq;
+		return ret;
 
 	ret = vhu_device_init();
 	if (ret)
@@ -36,8 +29,6 @@ static int __init vhu_init(void)
 
 err_genl:
 	vhu_genl_exit();
-err_wq:
-	destroy_workqueue(vhu_wq);
 	return ret;
 }
 
@@ -45,7 +36,6 @@ static void __exit vhu_exit(void)
 {
 	vhu_device_exit();
 	vhu_genl_exit();
-	destroy_workqueue(vhu_wq);
 }
 
 module_init(vhu_init);

@@ -27,7 +27,8 @@ static struct vhu_mem_table *vhu_mem_alloc(u32 nregions)
 {
 	struct vhu_mem_table *t;
 
-	t = kvzalloc(struct_size(t, regions, nregions), GFP_KERNEL);
+	t = kvzalloc(struct_size(t, regions, nregions),
+		     GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!t)
 		return NULL;
 	refcount_set(&t->refs, 1);

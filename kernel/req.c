@@ -2,51 +2,121 @@
 /*
  * vhu: the life of one request.
  *
- * The vring's worker allocates a request for each descriptor chain it
- * takes from the avail ring. Whoever finishes the request, in any context,
- * completes it: that only queues it on the vring's done list and wakes the
- * worker. The worker writes its status and used element and frees it.
+ * A vring's requests are allocated with the ring, one per descriptor
+ * head, by VHU_SET_VRING_NUM in the owner's task, so they are charged to
+ * the owner's memory cgroup and the datapath allocates nothing per request
+ * (only the segments of a discard or write-zeroes request beyond the
+ * first, charged to the owner too). The vring's worker takes the request
+ * of each head it takes from the avail ring. Whoever finishes the request,
+ * in any context, completes it: that only queues it on the vring's done
+ * list and wakes the worker. The worker writes its status and used element
+ * and puts it back.
  */
 
+#include <linux/memcontrol.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 
 #include "vhu.h"
 
 /**
- * vhu_req_alloc() - a request for a chain taken from the avail ring
+ * vhu_req_array_alloc() - the requests of a ring
+ * @vq: the vring
+ * @num: the ring size
+ *
+ * Context: process context, in the owner's task (an ioctl), which the
+ * memory is charged to.
+ * Return: @num requests, one per head, or NULL if out of memory.
+ */
+struct vhu_req *vhu_req_array_alloc(struct vhu_vq *vq, u32 num)
+{
+	struct vhu_req *reqs;
+	u32 i;
+
+	reqs = kvcalloc(num, sizeof(*reqs), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!reqs)
+		return NULL;
+	for (i = 0; i < num; i++) {
+		reqs[i].vq = vq;
+		reqs[i].head = i;
+	}
+	return reqs;
+}
+
+/**
+ * vhu_req_array_free() - free the requests of a ring
+ * @reqs: the requests, none in flight, may be NULL
+ *
+ * Context: process context.
+ */
+void vhu_req_array_free(struct vhu_req *reqs)
+{
+	kvfree(reqs);
+}
+
+/**
+ * vhu_req_get() - the request of a chain taken from the avail ring
  * @vq: the vring
  * @head: the chain's head, below @vq->num and not in flight
- * @niov: iovecs the chain's buffers need
- * @mem: the memory table they were translated with, may be NULL; the
- *	request takes a reference
+ * @mem: the memory table its buffers were translated with, may be NULL;
+ *	the request takes a reference
  *
  * Marks @head in flight. The request fails with VIRTIO_BLK_S_IOERR unless
  * its execution says otherwise.
  *
  * Context: the vring's worker, holds @vq->mutex.
- * Return: the request, or NULL if out of memory.
+ * Return: the request.
  */
-struct vhu_req *vhu_req_alloc(struct vhu_vq *vq, u16 head, u32 niov,
-			      struct vhu_mem_table *mem)
+struct vhu_req *vhu_req_get(struct vhu_vq *vq, u16 head,
+			    struct vhu_mem_table *mem)
 {
-	struct vhu_req *req;
+	struct vhu_req *req = &vq->reqs[head];
 
 	lockdep_assert_held(&vq->mutex);
 
-	req = kzalloc(struct_size(req, iov, niov), GFP_KERNEL);
-	if (!req)
-		return NULL;
-	req->vq = vq;
-	req->head = head;
 	req->be = vq->dev->be;
-	req->niov = niov;
-	req->status = VIRTIO_BLK_S_IOERR;
+	req->status_uaddr = NULL;
+	req->result = 0;
+	req->len = 0;
 	req->type = VHU_REQ_TYPE_NONE;
+	req->written = 0;
+	req->status = VIRTIO_BLK_S_IOERR;
+	req->nr_segs = 0;
+	req->segs = NULL;
 	if (mem)
 		refcount_inc(&mem->refs);
 	req->mem = mem;
 	__set_bit(head, vq->busy);
 	return req;
+}
+
+/**
+ * vhu_req_alloc_segs() - room for the segments of a discard or write zeroes
+ * @req: the request
+ * @n: the number of segments, at most VHU_MAX_DISCARD_SEG
+ *
+ * The request's own room unless @n exceeds it; else an array charged to
+ * the memory cgroup of the owner's mm (a kernel thread charges nobody by
+ * itself), freed with the request.
+ *
+ * Context: the vring's worker, in the owner's mm.
+ * Return: 0, or -ENOMEM.
+ */
+int vhu_req_alloc_segs(struct vhu_req *req, u32 n)
+{
+	struct mem_cgroup *memcg, *old;
+
+	if (n <= ARRAY_SIZE(req->seg)) {
+		req->segs = req->seg;
+		return 0;
+	}
+	memcg = get_mem_cgroup_from_mm(current->mm);
+	old = set_active_memcg(memcg);
+	req->segs = kmalloc_array(n, sizeof(*req->segs),
+				  GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	set_active_memcg(old);
+	mem_cgroup_put(memcg);
+	return req->segs ? 0 : -ENOMEM;
 }
 
 /**
@@ -67,14 +137,14 @@ void vhu_req_complete(struct vhu_req *req)
 }
 
 /**
- * vhu_req_free() - release a request whose used element is written
+ * vhu_req_put() - release a request whose used element is written
  * @req: the request
  *
  * Its head is no longer in flight.
  *
  * Context: the vring's worker, holds the vring's mutex.
  */
-void vhu_req_free(struct vhu_req *req)
+void vhu_req_put(struct vhu_req *req)
 {
 	struct vhu_vq *vq = req->vq;
 
@@ -82,6 +152,8 @@ void vhu_req_free(struct vhu_req *req)
 
 	clear_bit(req->head, vq->busy);
 	vhu_mem_put(req->mem);
-	kfree(req->segs);
-	kfree(req);
+	req->mem = NULL;
+	if (req->segs != req->seg)
+		kfree(req->segs);
+	req->segs = NULL;
 }

@@ -10,8 +10,8 @@
  * but not vhu_vq.mutex, which the worker takes to complete them.
  * The memory table is read under RCU and pinned by requests (refs).
  * Completions come from any context and only touch vhu_vq.done (llist)
- * and wake the worker, under rcu_read_lock() so the worker's task_struct
- * stays valid (the device is freed after a grace period).
+ * and wake the worker, under rcu_read_lock() so the worker stays valid
+ * (it is stopped, and the device freed, after a grace period).
  */
 #ifndef _VHU_H
 #define _VHU_H
@@ -31,7 +31,6 @@
 #include <linux/virtio_byteorder.h>
 #include <linux/virtio_ring.h>
 #include <linux/wait.h>
-#include <linux/workqueue.h>
 #include <uapi/linux/vhu.h>
 
 /* The rings are little-endian: VIRTIO_F_VERSION_1 is required. */
@@ -58,8 +57,21 @@
 				 BIT_ULL(VIRTIO_BLK_F_DISCARD) | \
 				 BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES))
 
-/* Requests taken from the avail ring per worker pass, so queues share. */
-#define VHU_VQ_BUDGET		64
+/*
+ * The work of one worker pass over the avail ring, bounded as
+ * vhost_exceeds_weight() bounds vhost's: a pass ends once it took
+ * VHU_VQ_REQ_WEIGHT requests, or read VHU_VQ_DESC_WEIGHT descriptors for
+ * them, or took VHU_VQ_BYTE_WEIGHT bytes of buffers, whichever comes first
+ * (but takes one request at least), and the worker goes on after
+ * cond_resched(). A chain is walked whole (at most the ring size, or
+ * VHU_MAX_INDIRECT descriptors), and a long loop of the worker (a chain
+ * walk, a batch of completions) reschedules every VHU_RESCHED_EVERY steps.
+ */
+#define VHU_VQ_REQ_WEIGHT	64
+#define VHU_VQ_DESC_WEIGHT	4096
+#define VHU_VQ_BYTE_WEIGHT	(512U << 10)
+#define VHU_RESCHED_EVERY	256
+
 /*
  * Most iovecs (buffer pieces) in one request: the header, VHU_MAX_SEG data
  * segments and the status, as UIO_MAXIOV. A longer request fails.
@@ -77,6 +89,8 @@
 #define VHU_REQ_TYPE_NONE	U32_MAX
 /* Most segments of one discard or write-zeroes request. */
 #define VHU_MAX_DISCARD_SEG	256
+/* Segments a request holds without an allocation (the default limit). */
+#define VHU_REQ_INLINE_SEGS	1
 
 /**
  * struct vhu_mem_table - the guest memory table, replaced as a whole
@@ -132,48 +146,51 @@ struct vhu_backend_info {
 /**
  * struct vhu_req - one virtio-blk request in flight
  * @vq: the vring it came from
- * @node: on vhu_vq.done once complete
- * @work: runs FLUSH, DISCARD and WRITE_ZEROES on vhu_wq
+ * @node: on vhu_dev.blocking until the device's worker runs it (FLUSH,
+ *	DISCARD, WRITE_ZEROES), then on vhu_vq.done once complete
  * @iocb: the asynchronous read or write
- * @iter: the data buffers
  * @mem: the memory table the buffers were translated with (a reference)
  * @be: the backend at submission (backing file reference held by @vq's dev)
- * @head: the descriptor chain head, returned in the used ring
- * @type: VIRTIO_BLK_T_* as the guest wrote it (all 32 bits), or
- *	VHU_REQ_TYPE_NONE before the header is read
- * @status: VIRTIO_BLK_S_*
- * @written: bytes written to guest buffers, for the used element
+ * @status_uaddr: the status byte, in the owner's address space
  * @result: bytes transferred or a negative errno
  * @len: bytes to transfer for IN and OUT
- * @status_uaddr: the status byte, in the owner's address space
+ * @type: VIRTIO_BLK_T_* as the guest wrote it (all 32 bits), or
+ *	VHU_REQ_TYPE_NONE before the header is read
+ * @written: bytes written to guest buffers, for the used element
+ * @head: the descriptor chain head, returned in the used ring; also the
+ *	request's index in vhu_vq.reqs
+ * @status: VIRTIO_BLK_S_*
  * @nr_segs: discard/write-zeroes segments in @segs
- * @segs: discard/write-zeroes segments, copied from the guest
- * @niov: entries in @iov
- * @iov: data buffers, in the owner's address space
+ * @segs: discard/write-zeroes segments, copied from the guest: @seg, or
+ *	an array charged to the owner's memory cgroup
+ * @seg: room for VHU_REQ_INLINE_SEGS segments
+ *
+ * One per descriptor head, allocated with the ring (vhu_vq.reqs): the
+ * busy bitmap makes sure a head, and so its request, is in flight once at
+ * most. The guest's buffers are not kept: the iovecs live in vhu_vq.scratch
+ * while the request is submitted, which is all a kiocb needs of them (aio
+ * submits from an iovec array on its stack the same way).
  *
  * Owned by one party at a time, so it needs no lock: the worker until it
  * submits the request, then whoever executes it until vhu_req_complete(),
- * then the worker again, under vhu_vq.mutex, until vhu_req_free().
+ * then the worker again, under vhu_vq.mutex, until vhu_req_put().
  */
 struct vhu_req {
 	struct vhu_vq *vq;
 	struct llist_node node;
-	struct work_struct work;
 	struct kiocb iocb;
-	struct iov_iter iter;
 	struct vhu_mem_table *mem;
 	struct vhu_backend_info *be;
-	u16 head;
-	u8 status;
-	u32 type;
-	u32 written;
+	u8 __user *status_uaddr;
 	long result;
 	size_t len;
-	u8 __user *status_uaddr;
+	u32 type;
+	u32 written;
+	u16 head;
+	u8 status;
 	u32 nr_segs;
 	struct virtio_blk_discard_write_zeroes *segs;
-	u32 niov;
-	struct iovec iov[];
+	struct virtio_blk_discard_write_zeroes seg[VHU_REQ_INLINE_SEGS];
 };
 
 /**
@@ -209,6 +226,22 @@ struct vhu_vq_stats {
 };
 
 /**
+ * enum vhu_worker_state - a vring worker's life with its owner
+ * @VHU_WORKER_RUNNING: running, or none yet
+ * @VHU_WORKER_DYING: killed with the owner, using what completes for
+ *	VHU_KILLED_DRAIN_MS at most
+ * @VHU_WORKER_DEAD: gone: the release drops what completes (vhu_vq_drop())
+ */
+enum vhu_worker_state {
+	VHU_WORKER_RUNNING,
+	VHU_WORKER_DYING,
+	VHU_WORKER_DEAD,
+};
+
+/* How long a worker killed with its owner waits for requests in flight. */
+#define VHU_KILLED_DRAIN_MS	5000
+
+/**
  * struct vhu_vq - one split virtqueue and its worker
  * @dev: the device
  * @index: vring index
@@ -234,13 +267,18 @@ struct vhu_vq_stats {
  * @call: call eventfd; protected by @mutex
  * @err: error eventfd; protected by @mutex
  * @poll: our entry on @kick's wait queue; protected by @mutex
- * @worker: the kernel thread, NULL before the first enable; set under
- *	@mutex, stable until the device is torn down
+ * @worker: the worker, a thread of the owner (worker.c), NULL before the
+ *	first enable; set under @mutex and the device's mutex, read under RCU
+ *	by wakers, cleared with a grace period before it is stopped
+ * @worker_state: enum vhu_worker_state; not RUNNING once @worker was
+ *	killed with the owner: completions wake @inflight_wq instead; read
+ *	under RCU
  * @kicked: bit 0 set by the kick callback, cleared by the worker
  * @done: completed requests, pushed from any context
  * @inflight: requests taken from the avail ring and not yet used; changed
  *	under @mutex, read locklessly
- * @inflight_wq: woken when @inflight drops to zero
+ * @inflight_wq: woken when @inflight drops to zero, and by completions
+ *	that find no worker
  * @busy: heads in flight, to refuse a head the guest offers twice;
  *	protected by @mutex
  * @ifl: the vhost-user inflight area of this vring (owner address), NULL
@@ -251,7 +289,10 @@ struct vhu_vq_stats {
  *	taken before the avail ring; protected by @mutex
  * @nr_resubmit: entries in @resubmit; protected by @mutex
  * @resubmit_pos: next entry of @resubmit to take; protected by @mutex
- * @scratch: iovec space for parsing a chain; protected by @mutex
+ * @reqs: one request per head, @num of them; protected by @mutex (a
+ *	request in flight belongs to whoever executes it)
+ * @scratch: iovec space for parsing and submitting a chain; protected by
+ *	@mutex
  * @kicks: kick wake-ups
  * @stats: counters
  */
@@ -277,7 +318,8 @@ struct vhu_vq {
 	struct eventfd_ctx *call;
 	struct eventfd_ctx *err;
 	struct vhu_poll poll;
-	struct task_struct *worker;
+	struct vhost_task *worker;
+	u8 worker_state;
 	unsigned long kicked;
 	struct llist_head done;
 	atomic_t inflight;
@@ -289,6 +331,7 @@ struct vhu_vq {
 	u16 *resubmit;
 	u32 nr_resubmit;
 	u32 resubmit_pos;
+	struct vhu_req *reqs;
 	struct iovec *scratch;
 	atomic64_t kicks;
 	struct vhu_vq_stats stats;
@@ -309,6 +352,12 @@ struct vhu_vq {
  * @be: the backend, NULL if none; protected by @mutex, and stable while a
  *	vring is enabled (VHU_SET_BACKEND is refused then)
  * @mem: the memory table (RCU); updated under @mutex
+ * @worker: runs the requests that block, a thread of the owner (worker.c);
+ *	set under @mutex, read under RCU by the vrings' workers, cleared
+ *	with a grace period before it is stopped
+ * @worker_killed: @worker exited with the owner: the vrings' workers run
+ *	their blocking requests themselves; read under RCU
+ * @blocking: requests queued for @worker, pushed by the vrings' workers
  * @vqs: the vrings
  */
 struct vhu_dev {
@@ -322,10 +371,12 @@ struct vhu_dev {
 	bool write_cache;
 	struct vhu_backend_info *be;
 	struct vhu_mem_table __rcu *mem;
+	struct vhost_task *worker;
+	bool worker_killed;
+	struct llist_head blocking;
 	struct vhu_vq vqs[VHU_MAX_QUEUES];
 };
 
-extern struct workqueue_struct *vhu_wq;
 extern struct mutex vhu_devs_lock;
 extern struct list_head vhu_devs;
 
@@ -354,6 +405,7 @@ bool vhu_mem_covers(const struct vhu_mem_table *t, const void __user *uaddr,
 /* vq.c */
 void vhu_vq_process(struct vhu_vq *vq);
 void vhu_vq_complete(struct vhu_vq *vq);
+void vhu_vq_drop(struct vhu_vq *vq);
 
 /* vring.c */
 void vhu_vq_init(struct vhu_dev *dev, struct vhu_vq *vq, u32 index);
@@ -386,17 +438,23 @@ void vhu_inflight_reset(struct vhu_vq *vq);
 int vhu_worker_start(struct vhu_vq *vq);
 void vhu_worker_stop(struct vhu_vq *vq);
 void vhu_worker_wake(struct vhu_vq *vq);
+void vhu_worker_queue_blocking(struct vhu_req *req);
+void vhu_worker_stop_dev(struct vhu_dev *dev);
 
 /* blk.c */
 long vhu_blk_set_backend(struct vhu_dev *dev, void __user *argp);
 void vhu_blk_free_backend(struct vhu_backend_info *be);
 void vhu_blk_submit(struct vhu_req *req, struct iov_iter *out,
 		    struct iov_iter *in);
+void vhu_blk_run_blocking(struct vhu_req *req);
 
 /* req.c */
-struct vhu_req *vhu_req_alloc(struct vhu_vq *vq, u16 head, u32 niov,
-			      struct vhu_mem_table *mem);
+struct vhu_req *vhu_req_array_alloc(struct vhu_vq *vq, u32 num);
+void vhu_req_array_free(struct vhu_req *reqs);
+struct vhu_req *vhu_req_get(struct vhu_vq *vq, u16 head,
+			    struct vhu_mem_table *mem);
+int vhu_req_alloc_segs(struct vhu_req *req, u32 n);
 void vhu_req_complete(struct vhu_req *req);
-void vhu_req_free(struct vhu_req *req);
+void vhu_req_put(struct vhu_req *req);
 
 #endif /* _VHU_H */

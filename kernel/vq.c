@@ -11,6 +11,7 @@
  */
 
 #include <linux/bitmap.h>
+#include <linux/nospec.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -139,7 +140,7 @@ static void vhu_vq_account(struct vhu_vq *vq, struct vhu_req *req)
  *
  * Status bytes and used elements first, then one used->idx update and at
  * most one call. With an inflight area the batch is linked there before
- * the update and cleared after it. Then the requests are freed.
+ * the update and cleared after it. Then the requests are put back.
  *
  * Context: in the owner's mm (the worker, or the owner draining a stopped
  * vring), holds @vq->mutex.
@@ -163,6 +164,10 @@ void vhu_vq_complete(struct vhu_vq *vq)
 			.id = cpu_to_vhu32(req->head),
 			.len = cpu_to_vhu32(req->written),
 		};
+
+		/* As many as the ring holds: let others run now and then. */
+		if (!(++n % VHU_RESCHED_EVERY))
+			cond_resched();
 
 		vhu_vq_account(vq, req);
 		if (req->status_uaddr && put_user(req->status, req->status_uaddr))
@@ -188,13 +193,38 @@ void vhu_vq_complete(struct vhu_vq *vq)
 	llist_for_each_entry_safe(req, tmp, list, node) {
 		if (vhu_inflight_put(vq, req->head))
 			vhu_vq_error(vq, "inflight area not writable");
-		vhu_req_free(req);
-		n++;
+		vhu_req_put(req);
 	}
 	if (vhu_inflight_used(vq))
 		vhu_vq_error(vq, "inflight area not writable");
 
 	if (atomic_sub_and_test(n, &vq->inflight))
+		wake_up_all(&vq->inflight_wq);
+}
+
+/**
+ * vhu_vq_drop() - release completed requests without using them
+ * @vq: the vring, whose worker was killed with the owner
+ *
+ * Nothing of the guest's memory is touched: the owner's mm may be gone.
+ * The heads stay in the inflight area, for a new backend to resubmit.
+ *
+ * Context: process context, holds @vq->mutex.
+ */
+void vhu_vq_drop(struct vhu_vq *vq)
+{
+	struct llist_node *list;
+	struct vhu_req *req, *tmp;
+	int n = 0;
+
+	lockdep_assert_held(&vq->mutex);
+
+	list = llist_del_all(&vq->done);
+	llist_for_each_entry_safe(req, tmp, list, node) {
+		vhu_req_put(req);
+		n++;
+	}
+	if (n && atomic_sub_and_test(n, &vq->inflight))
 		wake_up_all(&vq->inflight_wq);
 }
 
@@ -204,6 +234,7 @@ void vhu_vq_complete(struct vhu_vq *vq)
  * struct vhu_chain - a descriptor chain being parsed
  * @nout: device-readable iovecs in vhu_vq.scratch
  * @nin: device-writable iovecs after them
+ * @ndesc: descriptors read, an indirect table's included
  * @bad: a buffer outside the memory table or in the wrong order, or more
  *	than VHU_REQ_MAX_IOV pieces: fail the request with IOERR
  * @status_gpa: guest address of the last device-writable byte
@@ -214,6 +245,7 @@ void vhu_vq_complete(struct vhu_vq *vq)
 struct vhu_chain {
 	u32 nout;
 	u32 nin;
+	u32 ndesc;
 	bool bad;
 	bool have_status;
 	u64 status_gpa;
@@ -257,9 +289,13 @@ static void vhu_chain_add(struct vhu_vq *vq, struct vhu_mem_table *t,
 		c->nout += n;
 }
 
-static int vhu_read_desc(struct vring_desc __user *table, u32 i,
-			 struct vring_desc *d)
+/* Read descriptor @i of @table for chain @c. */
+static int vhu_read_desc(struct vhu_chain *c, struct vring_desc __user *table,
+			 u32 i, struct vring_desc *d)
 {
+	/* A chain may be as long as the ring: let others run now and then. */
+	if (!(++c->ndesc % VHU_RESCHED_EVERY))
+		cond_resched();
 	return copy_from_user(d, table + i, sizeof(*d)) ? -EFAULT : 0;
 }
 
@@ -300,7 +336,7 @@ static int vhu_chain_indirect(struct vhu_vq *vq, struct vhu_mem_table *t,
 			*why = "indirect descriptor loop";
 			return -ELOOP;
 		}
-		if (vhu_read_desc(table, i, &d)) {
+		if (vhu_read_desc(c, table, i, &d)) {
 			*why = "indirect table not readable";
 			return -EFAULT;
 		}
@@ -335,7 +371,7 @@ static int vhu_chain_walk(struct vhu_vq *vq, struct vhu_mem_table *t,
 			*why = "descriptor loop";
 			return -ELOOP;
 		}
-		if (vhu_read_desc(vq->desc, i, &d)) {
+		if (vhu_read_desc(c, vq->desc, i, &d)) {
 			*why = "descriptor table not readable";
 			return -EFAULT;
 		}
@@ -359,24 +395,25 @@ static int vhu_chain_walk(struct vhu_vq *vq, struct vhu_mem_table *t,
 	return 0;
 }
 
-/* Build the request for a parsed chain and hand it to the block layer. */
-static int vhu_vq_start_req(struct vhu_vq *vq, struct vhu_mem_table *t,
-			    u16 head, struct vhu_chain *c)
+/*
+ * Hand the request for a parsed chain to the block layer. Its iovecs stay
+ * in vq->scratch: they are only needed until vhu_blk_submit() returns.
+ */
+static void vhu_vq_start_req(struct vhu_vq *vq, struct vhu_mem_table *t,
+			     u16 head, struct vhu_chain *c)
 {
+	struct iovec *iov = vq->scratch;
+	u32 niov = c->nout + c->nin;
 	struct iov_iter out, in;
 	struct vhu_req *req;
-	u32 niov = c->nout + c->nin;
-	struct iovec iov;
+	struct iovec st;
 
-	req = vhu_req_alloc(vq, head, niov, t);
-	if (!req)
-		return -ENOMEM;
-	memcpy(req->iov, vq->scratch, niov * sizeof(struct iovec));
+	req = vhu_req_get(vq, head, t);
 
 	/* The status byte: the last device-writable byte of the chain. */
 	if (c->have_status && t &&
-	    vhu_mem_translate(t, c->status_gpa, 1, &iov, 1) == 1)
-		req->status_uaddr = iov.iov_base;
+	    vhu_mem_translate(t, c->status_gpa, 1, &st, 1) == 1)
+		req->status_uaddr = st.iov_base;
 
 	atomic_inc(&vq->inflight);
 
@@ -384,25 +421,47 @@ static int vhu_vq_start_req(struct vhu_vq *vq, struct vhu_mem_table *t,
 	    c->in_len > VHU_REQ_MAX_BYTES + 4096) {
 		req->written = req->status_uaddr ? 1 : 0;
 		vhu_req_complete(req);
-		return 0;
+		return;
 	}
 
 	/* Drop the status byte from the writable buffers. */
 	if (c->nin) {
-		struct iovec *last = &req->iov[niov - 1];
+		struct iovec *last = &iov[niov - 1];
 
 		last->iov_len--;
 		if (!last->iov_len)
 			c->nin--;
 	}
-	iov_iter_init(&out, ITER_SOURCE, req->iov, c->nout, c->out_len);
-	iov_iter_init(&in, ITER_DEST, req->iov + c->nout, c->nin, c->in_len - 1);
+	iov_iter_init(&out, ITER_SOURCE, iov, c->nout, c->out_len);
+	iov_iter_init(&in, ITER_DEST, iov + c->nout, c->nin, c->in_len - 1);
 	vhu_blk_submit(req, &out, &in);
-	return 0;
 }
 
-/* Check, record and start the request at @head. Return: 0, or -errno. */
-static int vhu_vq_take(struct vhu_vq *vq, struct vhu_mem_table *t, u16 head)
+/**
+ * struct vhu_weight - what a pass took so far
+ * @reqs: requests
+ * @descs: descriptors read for them
+ * @bytes: bytes of their buffers
+ */
+struct vhu_weight {
+	u32 reqs;
+	u32 descs;
+	u64 bytes;
+};
+
+/* Whether the pass took its share: see VHU_VQ_REQ_WEIGHT. */
+static bool vhu_vq_exceeds_weight(const struct vhu_weight *w)
+{
+	return w->reqs >= VHU_VQ_REQ_WEIGHT || w->descs >= VHU_VQ_DESC_WEIGHT ||
+	       w->bytes >= VHU_VQ_BYTE_WEIGHT;
+}
+
+/*
+ * Check, record and start the request at @head, and count it in @w.
+ * Return: 0, or -errno after a ring error.
+ */
+static int vhu_vq_take(struct vhu_vq *vq, struct vhu_mem_table *t, u16 head,
+		       struct vhu_weight *w)
 {
 	struct vhu_chain c;
 	const char *why;
@@ -415,26 +474,31 @@ static int vhu_vq_take(struct vhu_vq *vq, struct vhu_mem_table *t, u16 head)
 		vhu_vq_error(vq, why);
 		return -EINVAL;
 	}
+	w->reqs++;
+	w->descs += c.ndesc;
+	w->bytes += c.out_len + c.in_len;
 	if (vhu_inflight_take(vq, head)) {
 		vhu_vq_error(vq, "inflight area not writable");
 		return -EFAULT;
 	}
-	return vhu_vq_start_req(vq, t, head, &c);
+	vhu_vq_start_req(vq, t, head, &c);
+	return 0;
 }
 
 /*
  * Resubmit the requests the inflight area had in flight when the vring was
- * enabled, within @budget. Return: true once all are resubmitted.
+ * enabled, within the pass's weight @w. Return: true once all are
+ * resubmitted.
  */
 static bool vhu_vq_resubmit(struct vhu_vq *vq, struct vhu_mem_table *t,
-			    int *budget)
+			    struct vhu_weight *w)
 {
 	lockdep_assert_held(&vq->mutex);
 
 	while (vq->resubmit_pos < vq->nr_resubmit) {
-		if (vq->broken || !(*budget)--)
+		if (vq->broken || vhu_vq_exceeds_weight(w))
 			return false;
-		if (vhu_vq_take(vq, t, vq->resubmit[vq->resubmit_pos]))
+		if (vhu_vq_take(vq, t, vq->resubmit[vq->resubmit_pos], w))
 			return false;
 		vq->resubmit_pos++;
 	}
@@ -442,18 +506,18 @@ static bool vhu_vq_resubmit(struct vhu_vq *vq, struct vhu_mem_table *t,
 	return true;
 }
 
-/* Take up to VHU_VQ_BUDGET requests. Return: true if more may be there. */
+/* Take requests for one pass. Return: true if more may be there. */
 static bool vhu_vq_handle_avail(struct vhu_vq *vq)
 {
 	struct vhu_mem_table *t = vhu_mem_get(vq->dev);
+	struct vhu_weight w = {};
 	bool more = false;
-	int budget = VHU_VQ_BUDGET;
 
 	lockdep_assert_held(&vq->mutex);
 
 	vhu_vq_notify(vq, false);
-	if (vq->nr_resubmit && !vhu_vq_resubmit(vq, t, &budget)) {
-		/* Budget spent or out of memory: go on in the next pass. */
+	if (vq->nr_resubmit && !vhu_vq_resubmit(vq, t, &w)) {
+		/* Weight reached: go on in the next pass. */
 		more = !vq->broken;
 		goto put_mem;
 	}
@@ -489,7 +553,7 @@ static bool vhu_vq_handle_avail(struct vhu_vq *vq)
 				continue;
 			}
 		}
-		if (!budget--) {
+		if (vhu_vq_exceeds_weight(&w)) {
 			more = true;
 			break;
 		}
@@ -504,11 +568,10 @@ static bool vhu_vq_handle_avail(struct vhu_vq *vq)
 			vhu_vq_error(vq, "head out of range");
 			break;
 		}
-		if (vhu_vq_take(vq, t, head)) {
-			/* Out of memory: retry this entry on the next pass. */
-			more = !vq->broken;
+		/* It indexes the requests and the busy bitmap. */
+		head = array_index_nospec(head, vq->num);
+		if (vhu_vq_take(vq, t, head, &w))
 			break;
-		}
 		vq->last_avail_idx++;
 	}
 put_mem:

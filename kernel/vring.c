@@ -90,9 +90,17 @@ void vhu_vq_init(struct vhu_dev *dev, struct vhu_vq *vq, u32 index)
 	vq->poll.vq = vq;
 }
 
+/* Completed requests that no worker will use: the owner was killed. */
+static bool vhu_vq_orphans(struct vhu_vq *vq)
+{
+	return READ_ONCE(vq->worker_state) == VHU_WORKER_DEAD &&
+	       !llist_empty(&vq->done);
+}
+
 /*
- * Stop taking requests and wait until all in flight are used. Holds the
- * device mutex but not @vq->mutex, which the worker needs to use them.
+ * Stop taking requests and wait until all in flight are used, or dropped
+ * if the worker was killed with the owner. Holds the device mutex but not
+ * @vq->mutex, which the worker needs to use them.
  */
 static void vhu_vq_stop(struct vhu_vq *vq)
 {
@@ -102,7 +110,15 @@ static void vhu_vq_stop(struct vhu_vq *vq)
 	WRITE_ONCE(vq->enabled, false);
 	vhu_poll_stop(vq);
 	mutex_unlock(&vq->mutex);
-	wait_event(vq->inflight_wq, !atomic_read(&vq->inflight));
+	for (;;) {
+		wait_event(vq->inflight_wq,
+			   !atomic_read(&vq->inflight) || vhu_vq_orphans(vq));
+		if (!atomic_read(&vq->inflight))
+			break;
+		mutex_lock(&vq->mutex);
+		vhu_vq_drop(vq);
+		mutex_unlock(&vq->mutex);
+	}
 }
 
 /**
@@ -131,6 +147,8 @@ void vhu_vq_reset(struct vhu_vq *vq)
 	vhu_inflight_reset(vq);
 	bitmap_free(vq->busy);
 	vq->busy = NULL;
+	vhu_req_array_free(vq->reqs);
+	vq->reqs = NULL;
 	kvfree(vq->scratch);
 	vq->scratch = NULL;
 	WRITE_ONCE(vq->num, 0);
@@ -162,10 +180,17 @@ bool vhu_vq_any_enabled(struct vhu_dev *dev)
 	return false;
 }
 
-/* VHU_SET_VRING_NUM. Context: takes @vq->mutex. */
+/*
+ * VHU_SET_VRING_NUM: the ring size, and what the vring needs for it: one
+ * request per head, the busy bitmap and the iovecs of a chain. They are
+ * charged to the owner's memory cgroup (this runs in its task), and an
+ * allocation that fails is the ioctl's -ENOMEM. Context: takes @vq->mutex.
+ */
 static long vhu_vq_set_num(struct vhu_vq *vq, u32 num)
 {
+	const gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_NOWARN;
 	unsigned long *busy = NULL;
+	struct vhu_req *reqs = NULL;
 	long ret = 0;
 
 	mutex_lock(&vq->mutex);
@@ -177,21 +202,24 @@ static long vhu_vq_set_num(struct vhu_vq *vq, u32 num)
 		ret = -EINVAL;
 		goto unlock;
 	}
-	busy = bitmap_zalloc(num, GFP_KERNEL);
+	busy = bitmap_zalloc(num, gfp);
+	reqs = vhu_req_array_alloc(vq, num);
 	if (!vq->scratch)
 		vq->scratch = kvmalloc_array(VHU_REQ_MAX_IOV,
-					     sizeof(struct iovec), GFP_KERNEL);
-	if (!busy || !vq->scratch) {
+					     sizeof(struct iovec), gfp);
+	if (!busy || !reqs || !vq->scratch) {
 		ret = -ENOMEM;
 		goto unlock;
 	}
 	swap(vq->busy, busy);
+	swap(vq->reqs, reqs);
 	WRITE_ONCE(vq->num, num);
 	memset(&vq->stats, 0, sizeof(vq->stats));
 	atomic64_set(&vq->kicks, 0);
 unlock:
 	mutex_unlock(&vq->mutex);
 	bitmap_free(busy);
+	vhu_req_array_free(reqs);
 	return ret;
 }
 

@@ -1,17 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vhu: one worker thread per vring.
+ * vhu: the workers, threads of the owner.
  *
- * The worker adopts the owner's mm, so guest buffers (addresses in the
- * owner's address space) are reached with the ordinary user-copy and
- * iov_iter primitives, with all their checks. It is woken by the kick
- * eventfd's wait-queue callback and by request completions.
+ * Each vring has a worker, and each device one more for the requests that
+ * block (FLUSH, DISCARD, WRITE_ZEROES), so that a guest's slow flushes
+ * hold up nobody but that guest. All are vhost_tasks the owner creates
+ * (compat.h): they run in the owner's mm, cgroups and rlimits, so the
+ * owner's io.max, cpu.max and memory.max bound what its guests do, and
+ * they die with it. Guest buffers (addresses in the owner's address
+ * space) are reached with the ordinary user-copy and iov_iter primitives.
+ *
+ * A vring's worker is woken by the kick eventfd's wait-queue callback and
+ * by request completions. When the owner is killed its workers exit
+ * (vhost_task's @handle_sigkill; never with the kernel-thread stand-in):
+ * a vring's worker uses the requests in flight as they complete, for
+ * VHU_KILLED_DRAIN_MS at most, and the release drops those that complete
+ * later (vhu_vq_drop()) without touching guest memory, as a backend
+ * process that is killed leaves them to the inflight area. The device's
+ * worker runs what was queued; later blocking requests run in their
+ * vring's worker.
  */
 
-#include <linux/kthread.h>
 #include <linux/sched.h>
-#include <linux/sched/mm.h>
-#include <linux/sched/task.h>
 
 #include "vhu.h"
 
@@ -20,52 +30,126 @@ static bool vhu_worker_has_work(struct vhu_vq *vq)
 	return test_bit(0, &vq->kicked) || !llist_empty(&vq->done);
 }
 
-static int vhu_worker_fn(void *data)
+/* One turn of a vring's worker: false to sleep until woken. */
+static bool vhu_worker_fn(void *data)
 {
 	struct vhu_vq *vq = data;
 
-	kthread_use_mm(vq->dev->mm);
+	if (!vhu_worker_has_work(vq))
+		return false;
+	__set_current_state(TASK_RUNNING);
+	vhu_vq_process(vq);
+	cond_resched();
+	return true;
+}
+
+/*
+ * The owner was killed: in the dying thread, whose mm is still there (the
+ * device holds it). Requests in flight are used as they complete, for
+ * VHU_KILLED_DRAIN_MS at most: a hung backend must not keep the dying
+ * owner from exiting. The release drops what completes later.
+ */
+static void vhu_worker_killed(void *data)
+{
+	unsigned long end = jiffies + msecs_to_jiffies(VHU_KILLED_DRAIN_MS);
+	struct vhu_vq *vq = data;
+
+	WRITE_ONCE(vq->worker_state, VHU_WORKER_DYING);
+	/* Completions see it from now on and wake inflight_wq instead. */
+	synchronize_rcu();
+	mutex_lock(&vq->mutex);
 	for (;;) {
-		set_current_state(TASK_INTERRUPTIBLE);
-		if (kthread_should_stop()) {
-			__set_current_state(TASK_RUNNING);
+		vhu_vq_complete(vq);
+		if (!atomic_read(&vq->inflight) || time_after_eq(jiffies, end))
 			break;
-		}
-		if (!vhu_worker_has_work(vq)) {
-			schedule();
-			continue;
-		}
-		__set_current_state(TASK_RUNNING);
-		vhu_vq_process(vq);
+		mutex_unlock(&vq->mutex);
+		wait_event_timeout(vq->inflight_wq, !llist_empty(&vq->done),
+				   max_t(long, end - jiffies, 1));
+		mutex_lock(&vq->mutex);
+	}
+	mutex_unlock(&vq->mutex);
+	WRITE_ONCE(vq->worker_state, VHU_WORKER_DEAD);
+	wake_up_all(&vq->inflight_wq);
+}
+
+/* ---- the device's worker: requests that block ---- */
+
+/* One turn of the device's worker: false to sleep until woken. */
+static bool vhu_dev_worker_fn(void *data)
+{
+	struct vhu_dev *dev = data;
+	struct vhu_req *req, *tmp;
+	struct llist_node *list;
+
+	list = llist_del_all(&dev->blocking);
+	if (!list)
+		return false;
+	__set_current_state(TASK_RUNNING);
+	/* In the order the vrings queued them; each completes on its own. */
+	list = llist_reverse_order(list);
+	llist_for_each_entry_safe(req, tmp, list, node) {
+		vhu_blk_run_blocking(req);
 		cond_resched();
 	}
-	kthread_unuse_mm(vq->dev->mm);
+	return true;
+}
+
+static void vhu_dev_worker_killed(void *data)
+{
+	struct vhu_dev *dev = data;
+
+	WRITE_ONCE(dev->worker_killed, true);
+	/* Queued until now: run here. Later: in the vring's worker. */
+	synchronize_rcu();
+	while (vhu_dev_worker_fn(dev))
+		;
+}
+
+static int vhu_dev_worker_start(struct vhu_dev *dev)
+{
+	struct vhost_task *w;
+	char name[TASK_COMM_LEN];
+
+	lockdep_assert_held(&dev->mutex);
+
+	if (dev->worker)
+		return READ_ONCE(dev->worker_killed) ? -ESRCH : 0;
+	snprintf(name, sizeof(name), "vhu-%u-blk", dev->id);
+	w = vhost_task_create(vhu_dev_worker_fn, vhu_dev_worker_killed, dev, name);
+	if (IS_ERR(w))
+		return PTR_ERR(w);
+	dev->worker = w;
+	vhost_task_start(w);
 	return 0;
 }
 
 /**
- * vhu_worker_start() - create the vring's worker if it has none
+ * vhu_worker_start() - create the vring's worker, and the device's
  * @vq: the vring
  *
- * Context: process context, holds @vq->mutex; the device has an owner.
- * Return: 0 or a negative errno.
+ * Context: process context in the owner, holds the device mutex and
+ * @vq->mutex.
+ * Return: 0, -ESRCH if the owner is being killed, or a negative errno.
  */
 int vhu_worker_start(struct vhu_vq *vq)
 {
-	struct task_struct *task;
+	struct vhost_task *w;
+	char name[TASK_COMM_LEN];
+	int ret;
 
 	lockdep_assert_held(&vq->mutex);
 
+	ret = vhu_dev_worker_start(vq->dev);
+	if (ret)
+		return ret;
 	if (vq->worker)
-		return 0;
-	task = kthread_create(vhu_worker_fn, vq, "vhu-%u-%u", vq->dev->id,
-			      vq->index);
-	if (IS_ERR(task))
-		return PTR_ERR(task);
-	/* Completions may wake it after it exited: keep the task_struct. */
-	get_task_struct(task);
-	vq->worker = task;
-	wake_up_process(task);
+		return vq->worker_state == VHU_WORKER_RUNNING ? 0 : -ESRCH;
+	snprintf(name, sizeof(name), "vhu-%u-%u", vq->dev->id, vq->index);
+	w = vhost_task_create(vhu_worker_fn, vhu_worker_killed, vq, name);
+	if (IS_ERR(w))
+		return PTR_ERR(w);
+	vq->worker = w;
+	vhost_task_start(w);
 	return 0;
 }
 
@@ -77,30 +161,79 @@ int vhu_worker_start(struct vhu_vq *vq)
  */
 void vhu_worker_stop(struct vhu_vq *vq)
 {
-	struct task_struct *task = vq->worker;
+	struct vhost_task *w = vq->worker;
 
-	if (!task)
+	if (!w)
 		return;
-	kthread_stop(task);
 	WRITE_ONCE(vq->worker, NULL);
-	/* Wakers run under RCU: let them finish before dropping the task. */
+	/* Wakers run under RCU: let them finish before the task goes. */
 	synchronize_rcu();
-	put_task_struct(task);
+	vhost_task_stop(w);
+	WRITE_ONCE(vq->worker_state, VHU_WORKER_RUNNING);
 }
 
 /**
  * vhu_worker_wake() - make the worker look at its vring
  * @vq: the vring
  *
+ * Without a worker (the owner was killed), whoever drains the vring is
+ * woken instead.
+ *
  * Context: any context.
  */
 void vhu_worker_wake(struct vhu_vq *vq)
 {
-	struct task_struct *task;
+	struct vhost_task *w;
 
 	rcu_read_lock();
-	task = READ_ONCE(vq->worker);
-	if (task)
-		wake_up_process(task);
+	w = READ_ONCE(vq->worker);
+	if (likely(w && READ_ONCE(vq->worker_state) == VHU_WORKER_RUNNING))
+		vhost_task_wake(w);
+	else
+		wake_up_all(&vq->inflight_wq);
 	rcu_read_unlock();
+}
+
+/**
+ * vhu_worker_queue_blocking() - run a request on the device's worker
+ * @req: a FLUSH, DISCARD or WRITE_ZEROES request, ready to run
+ *
+ * Context: the vring's worker.
+ */
+void vhu_worker_queue_blocking(struct vhu_req *req)
+{
+	struct vhu_dev *dev = req->vq->dev;
+	struct vhost_task *w;
+
+	rcu_read_lock();
+	w = READ_ONCE(dev->worker);
+	if (likely(w && !READ_ONCE(dev->worker_killed))) {
+		llist_add(&req->node, &dev->blocking);
+		vhost_task_wake(w);
+		rcu_read_unlock();
+		return;
+	}
+	rcu_read_unlock();
+	/* The owner is being killed: its vring's worker runs it. */
+	vhu_blk_run_blocking(req);
+}
+
+/**
+ * vhu_worker_stop_dev() - stop the device's worker
+ * @dev: the device, all of whose vrings are stopped
+ *
+ * Context: process context, holds @dev->mutex.
+ */
+void vhu_worker_stop_dev(struct vhu_dev *dev)
+{
+	struct vhost_task *w = dev->worker;
+
+	lockdep_assert_held(&dev->mutex);
+
+	if (!w)
+		return;
+	WRITE_ONCE(dev->worker, NULL);
+	synchronize_rcu();
+	vhost_task_stop(w);
+	WRITE_ONCE(dev->worker_killed, false);
 }

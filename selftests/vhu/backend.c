@@ -16,6 +16,7 @@ static const char * const kind_name[] = {
 	[B_FILE] = "file", [B_FILE_DIRECT] = "file", [B_LOOP] = "loop",
 	[B_NULLBLK] = "nullblk", [B_NBD] = "nbd", [B_BRD] = "brd",
 	[B_WCACHE] = "wcache", [B_WCACHE_BUFFERED] = "wcache",
+	[B_DM] = "dm", [B_FSDM] = "fsdm",
 };
 
 static bool kind_wcache(enum backing kind)
@@ -193,6 +194,30 @@ int backend_cycle(struct backend *b)
 	/* O_DIRECT either way: no page cache of the old device can answer. */
 	b->fd = open(b->path, O_RDWR | O_CLOEXEC | O_DIRECT);
 	return b->fd < 0 ? -errno : 0;
+}
+
+/* vhu_backing.sh CMD on @b with @args after its id, which prints nothing: 0 or -EIO. */
+static int backend_script(struct backend *b, const char *cmd, const char *args)
+{
+	char script[PATH_MAX], line[PATH_MAX * 3];
+
+	script_path(script, sizeof(script));
+	snprintf(line, sizeof(line), "%s %s %s %d %s", script, cmd,
+		 kind_name[b->kind], b->id, args);
+	return system(line) ? -EIO : 0;
+}
+
+int backend_stall(struct backend *b, bool stall)
+{
+	return backend_script(b, stall ? "stall" : "unstall", "");
+}
+
+int backend_delay(struct backend *b, unsigned int ms)
+{
+	char args[PATH_MAX + 16];
+
+	snprintf(args, sizeof(args), "%s %u", b->path, ms);
+	return backend_script(b, "delay", args);
 }
 
 int set_backend(struct guest *g, struct backend *b, uint32_t flags,

@@ -24,7 +24,7 @@
 #define SERIAL		"vhu-selftest-serial!"	/* exactly 20 bytes */
 
 enum backing {
-	B_FILE, B_FILE_DIRECT, B_LOOP, B_NULLBLK, B_NBD, B_BRD,
+	B_FILE, B_FILE_DIRECT, B_LOOP, B_NULLBLK, B_NBD, B_BRD, B_DM, B_FSDM,
 	B_WCACHE, B_WCACHE_BUFFERED,	/* volatile write cache, see backend_cycle() */
 };
 
@@ -62,6 +62,13 @@ int backend_verify(struct backend *b);
  * have it open. 0 or -errno.
  */
 int backend_cycle(struct backend *b);
+/*
+ * B_DM: hold every I/O to the device from now on (@stall), as a hung disk
+ * does, or let it go on: 0 or -EIO.
+ */
+int backend_stall(struct backend *b, bool stall);
+/* B_FSDM: delay the I/O to the file's data blocks by @ms: 0 or -EIO. */
+int backend_delay(struct backend *b, unsigned int ms);
 
 /* VHU_SET_BACKEND on @b with @flags and @nq queues: 0 or -errno. */
 int set_backend(struct guest *g, struct backend *b, uint32_t flags,

@@ -26,6 +26,7 @@ struct guest_cfg {
 	unsigned int nq;
 	bool event_idx;
 	bool indirect;
+	unsigned int num0;	/* queue 0's ring size, G_NUM if 0 */
 };
 
 /*
@@ -54,6 +55,7 @@ static inline bool guest_up(struct __test_metadata *_metadata,
 	g->nq = cfg->nq;
 	g->event_idx = cfg->event_idx;
 	g->indirect = cfg->indirect;
+	g->vq[0].num = cfg->num0;
 	ASSERT_EQ(0, set_backend(g, b, cfg->flags, cfg->nq));
 	ASSERT_EQ(0, g_setup_vrings(g));
 	return true;

@@ -203,11 +203,12 @@ int g_setup_vrings(struct guest *g)
 		struct vhu_vring_state s = { .index = q };
 		struct vhu_vring_addr a = { .index = q };
 		struct vhu_vring_file f = { .index = q };
+		unsigned int num = vq->num ? vq->num : G_NUM;
 
 		vq->index = q;
 		vq->base = G_GPA_BASE + q * G_QUEUE_SPAN;
 		/* The rings lie within one region, whichever the queue's. */
-		vr_layout(&vq->vr, g_ptr(g, vq->base), G_NUM, RING_ALIGN);
+		vr_layout(&vq->vr, g_ptr(g, vq->base), num, RING_ALIGN);
 		vq->vr.event_idx = g->event_idx;
 		vq->vr.kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		vq->vr.call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -215,7 +216,7 @@ int g_setup_vrings(struct guest *g)
 		if (vq->vr.kick_fd < 0 || vq->vr.call_fd < 0 || vq->err < 0)
 			return -errno;
 
-		s.num = G_NUM;
+		s.num = num;
 		if (ioctl(g->vhu, VHU_SET_VRING_NUM, &s))
 			return -errno;
 		s.num = 0;

@@ -31,6 +31,7 @@
 
 struct g_vq {
 	unsigned int index;
+	unsigned int num;	/* ring size, G_NUM if 0 (set before g_setup_vrings()) */
 	uint64_t base;		/* gpa of this queue's memory */
 	struct vr vr;		/* the ring, with the kick and call eventfds */
 	int err;		/* the err eventfd */

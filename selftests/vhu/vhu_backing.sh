@@ -8,6 +8,9 @@
 #   vhu_backing.sh down KIND ID PATH     undo "up"
 #   vhu_backing.sh cycle KIND ID PATH    power a wcache device off and on,
 #                                        print its path
+#   vhu_backing.sh stall dm ID           hold the dm device's I/O
+#   vhu_backing.sh unstall dm ID         let it go on
+#   vhu_backing.sh delay fsdm ID PATH MS delay writes to PATH's blocks by MS
 #
 # KIND: file (on an ext4 file system on a RAM disk, so O_DIRECT works on
 # every kernel), loop (a loop device over such a file, direct I/O on),
@@ -17,13 +20,63 @@
 # durable is lost when "cycle" powers it off; null_blk caches only writes
 # to blocks it does not store yet, others go past it), 4kn (a memory-backed
 # null_blk device with 4096-byte logical blocks), file4k (a file on ext4
-# on such a device: O_DIRECT needs 4096-byte alignment).
+# on such a device: O_DIRECT needs 4096-byte alignment), dm (a device-mapper
+# linear device over a loop device, which "stall" suspends: its I/O waits
+# until "unstall", as behind a hung disk), fsdm (a file on an ext4 file
+# system of its own on such a dm device, mounted at the file's directory;
+# "delay" puts a dm-delay target under the file's data blocks only).
 set -eu
 # shellcheck source=SCRIPTDIR/../../tools/testing/lib.sh
 . "$(dirname "$0")/../../tools/testing/lib.sh"
 
 MNT=/tmp/vhu-mnt
 NULLB=/sys/kernel/config/nullb
+
+dm_up() {
+	[ -e /dev/loop-control ] || modprobe loop
+	modprobe dm-mod
+	loop=$(losetup -f --show "$2")
+	dmsetup create "$1" --table "0 $(blockdev --getsz "$loop") linear $loop 0" ||
+		{ losetup -d "$loop"; die "dmsetup create $1 failed"; }
+	# Without udev, dmsetup leaves the node to us.
+	[ -b "/dev/mapper/$1" ] || dmsetup mknodes "$1"
+	[ -b "/dev/mapper/$1" ] || die "no /dev/mapper/$1"
+}
+
+# The loop device under dm device $1 (its only table line is linear).
+dm_loop() {
+	echo "/dev/$(ls "/sys/block/dm-$(dmsetup info -c --noheadings -o minor "$1" |
+		tr -d ' ')/slaves")"
+}
+
+dm_down() {
+	[ -b "/dev/mapper/$1" ] || return 0
+	dm_lo=$(dm_loop "$1")
+	dmsetup resume "$1" 2>/dev/null || true
+	retry 50 0.1 dmsetup remove "$1" || log "dmsetup remove $1 failed"
+	losetup -d "$dm_lo"
+}
+
+# The table of dm device $1 with the writes to the blocks of file $2
+# delayed by $3 ms (none with 0): dm-delay over them (reads and flushes
+# not delayed), linear around them.
+delay_table() {
+	dt_lo=$(dm_loop "$1")
+	dt_size=$(blockdev --getsz "$dt_lo")
+	if [ "$3" = 0 ]; then
+		echo "0 $dt_size linear $dt_lo 0"
+		return
+	fi
+	# Extent lines, as "N: L0.. L1: P0.. P1: LEN:" in 512-byte units.
+	filefrag -v -b512 "$2" | sed -n '/^ *[0-9][0-9]*:/{s/\.\./ /g;s/:/ /g;p}' |
+		sort -n -k4 | awk -v dev="$dt_lo" -v size="$dt_size" -v ms="$3" '
+		BEGIN { pos = 0 }
+		{ if ($4 > pos) print pos, $4 - pos, "linear", dev, pos
+		  print $4, $6, "delay", dev, $4, 0, dev, $4, ms, dev, $4, 0
+		  pos = $4 + $6; n++ }
+		END { if (!n) exit 1
+		      if (pos < size) print pos, size - pos, "linear", dev, pos }'
+}
 
 fs_up() {
 	if ! mountpoint -q "$MNT" 2>/dev/null; then
@@ -155,6 +208,45 @@ down:nbd)
 	nbd-client -d /dev/nbd0 >/dev/null 2>&1 || true
 	[ ! -f "$MNT/nbd-$id.pid" ] || stop_pid "$(cat "$MNT/nbd-$id.pid")"
 	rm -f "$MNT/nbd-$id.img" "$MNT/nbd-$id.conf" "$MNT/nbd-$id.pid" ;;
+up:dm)
+	mkfile "$MNT/dm-$id.img" "$4"
+	dm_up "vhu-$id" "$MNT/dm-$id.img"
+	echo "/dev/mapper/vhu-$id" ;;
+down:dm)
+	dm_down "vhu-$id"
+	rm -f "$MNT/dm-$id.img" ;;
+stall:dm)
+	dmsetup suspend "vhu-$id" ;;
+unstall:dm)
+	dmsetup resume "vhu-$id" ;;
+up:fsdm)
+	mkfile "$MNT/fsdm-$id.img" $(($4 + 48))
+	dm_up "vhu-fs-$id" "$MNT/fsdm-$id.img"
+	mkfs.ext4 -q -F -b 4096 "/dev/mapper/vhu-fs-$id" >/dev/null
+	mkdir -p "/tmp/vhu-fs-$id"
+	mount "/dev/mapper/vhu-fs-$id" "/tmp/vhu-fs-$id"
+	# Written out, so its blocks are allocated and written (one extent).
+	dd if=/dev/zero of="/tmp/vhu-fs-$id/disk.img" bs=1M count="$4" \
+		conv=fsync status=none
+	echo "/tmp/vhu-fs-$id/disk.img" ;;
+down:fsdm)
+	dmsetup resume "vhu-fs-$id" 2>/dev/null || true
+	if mountpoint -q "/tmp/vhu-fs-$id"; then
+		fsfreeze -u "/tmp/vhu-fs-$id" 2>/dev/null || true
+		umount "/tmp/vhu-fs-$id"
+	fi
+	rmdir "/tmp/vhu-fs-$id" 2>/dev/null || true
+	dm_down "vhu-fs-$id"
+	rm -f "$MNT/fsdm-$id.img" ;;
+delay:fsdm)
+	modprobe dm-delay
+	table=$(delay_table "vhu-fs-$id" "$4" "$5") || die "no extents for $4"
+	dmsetup suspend "vhu-fs-$id"
+	if ! echo "$table" | dmsetup load "vhu-fs-$id"; then
+		dmsetup resume "vhu-fs-$id"
+		die "dmsetup load failed"
+	fi
+	dmsetup resume "vhu-fs-$id" ;;
 *)
-	die "usage: $0 up|down|cycle KIND ID SIZE_MB|PATH" ;;
+	die "usage: $0 up|down|cycle KIND ID SIZE_MB|PATH, stall|unstall dm ID, delay fsdm ID PATH MS" ;;
 esac

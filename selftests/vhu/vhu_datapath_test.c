@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <signal.h>
+#include <sys/fanotify.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -475,6 +477,65 @@ TEST(backend_o_append)
 	EXPECT_EQ(EINVAL, errno);
 	close(fd);
 	close(bfd);
+}
+
+/* Answer every permission event on @fan with FAN_DENY, until killed. */
+static void fan_deny_all(int fan)
+{
+	struct fanotify_event_metadata ev[16];
+	struct fanotify_response r = { .response = FAN_DENY };
+	ssize_t n;
+	int i;
+
+	for (;;) {
+		n = read(fan, ev, sizeof(ev));
+		for (i = 0; n > 0 && i < n / (ssize_t)sizeof(ev[0]); i++) {
+			r.fd = ev[i].fd;
+			if (write(fan, &r, sizeof(r)) != sizeof(r))
+				_exit(1);
+			close(ev[i].fd);
+		}
+	}
+}
+
+/*
+ * A request runs the checks read(2) and write(2) run first
+ * (rw_verify_area(): the LSMs, fanotify's permission events): a listener
+ * that denies access to the backing file fails the guest's read.
+ */
+TEST(fanotify_denies_read)
+{
+	const struct guest_cfg cfg = { .kind = B_FILE, .nq = 1 };
+	struct guest g;
+	struct backend b;
+	uint8_t buf[512];
+	int fan, status;
+	pid_t pid;
+
+	if (!guest_up(_metadata, &g, &b, &cfg))
+		return;
+	fan = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC, O_RDONLY);
+	if (fan < 0) {
+		guest_down(&g, &b);
+		SKIP(return, "no fanotify permission events");
+	}
+	ASSERT_EQ(0, fanotify_mark(fan, FAN_MARK_ADD, FAN_ACCESS_PERM, AT_FDCWD,
+				   b.path));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		fan_deny_all(fan);
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR, g_do(&g, 0, VIRTIO_BLK_T_IN, 0, buf,
+					   sizeof(buf), NULL));
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	close(fan);
+
+	/* No listener: the read goes through. */
+	EXPECT_EQ(VIRTIO_BLK_S_OK, g_do(&g, 0, VIRTIO_BLK_T_IN, 0, buf,
+					sizeof(buf), NULL));
+	EXPECT_EQ(0, memcmp(buf, b.shadow, sizeof(buf)));
+	guest_down(&g, &b);
 }
 
 /* An owned device with a ring size on vring 0 (so the dump lists it). */

@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhu selftests of whose resources a guest spends: the workers of a
+ * device run in its owner's cgroups, so the owner's io.max holds the
+ * guest's I/O (and cpu.max its workers' CPU); and each device runs its
+ * blocking requests (FLUSH, DISCARD, WRITE_ZEROES) on a worker of its
+ * own, so one guest's flushes stuck on a hung disk do not hold up
+ * another guest's FLUSH.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "kselftest_harness.h"
+#include "backend.h"
+#include "cgroup.h"
+#include "fixture.h"
+#include "guest.h"
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+FIXTURE(owner) {
+	struct guest g;
+	struct backend b;
+	bool up;		/* guest_up() called: guest_down() at the end */
+	char cg[PATH_MAX];	/* the cgroup we entered, or "" */
+};
+
+FIXTURE_SETUP(owner)
+{
+	self->up = false;
+	self->cg[0] = 0;
+	srand(getpid());
+}
+
+FIXTURE_TEARDOWN(owner)
+{
+	if (self->up)
+		guest_down(&self->g, &self->b);
+	if (self->cg[0])
+		cg_leave(self->cg);
+}
+
+/* Enter a cgroup of our own with @ctl; false after a SKIP. */
+static bool enter(struct __test_metadata *_metadata, char *cg, size_t len,
+		  const char *ctl)
+{
+	int ret = cg_enter(cg, len, ctl);
+
+	if (!ret)
+		return true;
+	cg[0] = 0;
+	if (ret == -ENODEV)
+		SKIP(return false, "no cgroup2 with %s", ctl);
+	ASSERT_EQ(0, ret);
+	return false;
+}
+
+/*
+ * Every thread that works for the device (a worker per vring, one for the
+ * device) is in the owner's cgroup, whatever cgroup that is: so the
+ * owner's cpu.max and memory.max apply to them, and its io.max to the
+ * I/O they submit.
+ */
+TEST_F_TIMEOUT(owner, workers_in_owner_cgroup, 120)
+{
+	const struct guest_cfg cfg = { .kind = B_FILE, .nq = 2 };
+	struct vhu_dev_info info;
+	char in[PATH_MAX];
+	pid_t tid[8];
+	int i, n;
+
+	if (!enter(_metadata, self->cg, sizeof(self->cg), "+cpu +io +memory"))
+		return;
+	self->up = true;
+	if (!guest_up(_metadata, &self->g, &self->b, &cfg))
+		return;
+	ASSERT_EQ(0, ioctl(self->g.vhu, VHU_GET_DEV_INFO, &info));
+	EXPECT_EQ(VIRTIO_BLK_S_OK, g_do(&self->g, 1, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL));
+
+	n = vhu_worker_tids(info.dev_id, tid, 8);
+	/* A worker for each vring and one for the device. */
+	EXPECT_EQ(3, n);
+	for (i = 0; i < n && i < 8; i++) {
+		EXPECT_EQ(1, cg_has_thread(self->cg, tid[i], in, sizeof(in)))
+			TH_LOG("worker %d is in %s, not in %s", tid[i], in,
+			       self->cg + strlen(CG_ROOT));
+	}
+	check_random_rw(_metadata, &self->g, &self->b);
+}
+
+#define IO_CHUNK	(64U << 10)
+#define IO_BYTES	(2U << 20)
+
+/* Write IO_BYTES in IO_CHUNK requests at QD1 on vring 0: bytes per s. */
+static double write_rate(struct __test_metadata *_metadata, struct guest *g,
+			 struct backend *b, uint64_t sector)
+{
+	static uint8_t buf[IO_CHUNK];
+	double t0 = now_ms(), ms;
+	unsigned int i;
+
+	for (i = 0; i < IO_BYTES / IO_CHUNK; i++) {
+		uint64_t s = sector + i * (IO_CHUNK >> 9);
+
+		prng_fill(buf, sizeof(buf));
+		memcpy(b->shadow + s * 512, buf, sizeof(buf));
+		EXPECT_EQ(VIRTIO_BLK_S_OK, g_do(g, 0, VIRTIO_BLK_T_OUT, s, buf,
+						sizeof(buf), NULL));
+	}
+	ms = now_ms() - t0;
+	return IO_BYTES / (ms / 1e3);
+}
+
+/*
+ * The owner's io.max holds the guest's writes: at a limit of an eighth of
+ * what the disk took unthrottled, the guest writes at the limit (within a
+ * factor of two for blk-throttle's slices), not at the disk's speed.
+ */
+TEST_F_TIMEOUT(owner, io_max_holds_guest, 300)
+{
+	const struct guest_cfg cfg = { .kind = B_DM, .nq = 1 };
+	unsigned long long limit;
+	double free_rate, held_rate;
+	char val[128];
+	struct stat st;
+
+	if (!enter(_metadata, self->cg, sizeof(self->cg), "+io"))
+		return;
+	self->up = true;
+	if (!guest_up(_metadata, &self->g, &self->b, &cfg))
+		return;
+	ASSERT_EQ(0, fstat(self->b.fd, &st));
+	ASSERT_TRUE(S_ISBLK(st.st_mode));
+
+	free_rate = write_rate(_metadata, &self->g, &self->b, 0);
+	limit = (unsigned long long)(free_rate / 8) & ~4095ULL;
+	if (limit < 65536)
+		limit = 65536;
+	snprintf(val, sizeof(val), "%u:%u wbps=%llu", major(st.st_rdev),
+		 minor(st.st_rdev), limit);
+	ASSERT_EQ(0, cg_write(self->cg, "io.max", val)) TH_LOG("io.max %s", val);
+	held_rate = write_rate(_metadata, &self->g, &self->b, IO_BYTES >> 9);
+	snprintf(val, sizeof(val), "%u:%u wbps=max", major(st.st_rdev),
+		 minor(st.st_rdev));
+	EXPECT_EQ(0, cg_write(self->cg, "io.max", val));
+
+	TH_LOG("unthrottled %.0f KiB/s; io.max wbps %llu KiB/s: %.0f KiB/s",
+	       free_rate / 1024, limit >> 10, held_rate / 1024);
+	EXPECT_GT(2.0 * limit, held_rate);
+	EXPECT_EQ(0, backend_verify(&self->b));
+}
+
+/* More blocking requests than the shared workqueue of old ran at once. */
+#define FLOOD		320
+#define FLOOD_NUM	1024
+/* What another guest's FLUSH may wait, on a file in a RAM disk. */
+#define FLUSH_MAX_MS	1000
+
+/*
+ * Guest A's disk hangs with FLOOD flushes in flight; guest B's FLUSH on
+ * another disk completes within FLUSH_MAX_MS all the same, and A's
+ * complete once its disk is back.
+ */
+TEST_F_TIMEOUT(owner, hung_flushes_stay_home, 300)
+{
+	const struct guest_cfg cfg_a = { .kind = B_DM, .nq = 1, .num0 = FLOOD_NUM };
+	const struct guest_cfg cfg_b = { .kind = B_FILE, .nq = 1 };
+	struct virtio_blk_outhdr h = { .type = VIRTIO_BLK_T_FLUSH };
+	struct guest *a = &self->g, b;
+	struct backend bb;
+	uint64_t hdr, st, base;
+	struct vring_desc *d;
+	struct g_stats s;
+	unsigned int i;
+	double t0, ms;
+	bool b_up;
+	int ret;
+
+	self->up = true;
+	if (!guest_up(_metadata, a, &self->b, &cfg_a))
+		return;
+	/* FLOOD chains of a header and a status byte each, all FLUSH. */
+	base = a->vq[0].base;
+	hdr = base + (1 << 20);
+	st = base + (2 << 20);
+	g_write(a, hdr, &h, sizeof(h));
+	d = a->vq[0].vr.desc;
+	for (i = 0; i < FLOOD; i++) {
+		vr_set_desc(&d[2 * i], hdr, sizeof(h), VRING_DESC_F_NEXT, 2 * i + 1);
+		vr_set_desc(&d[2 * i + 1], st + i, 1, VRING_DESC_F_WRITE, 0);
+		vr_push(&a->vq[0].vr, 2 * i);
+	}
+	vr_publish(&a->vq[0].vr);
+	ASSERT_EQ(0, backend_stall(&self->b, true));
+	g_kick(a, 0, true);
+	/* All of A's flushes are taken, and held by its disk. */
+	for (i = 0; i < 100; i++) {
+		if (!g_stats(a, 0, &s) && s.inflight == FLOOD)
+			break;
+		usleep(50000);
+	}
+	usleep(200000);
+	ASSERT_EQ(0, g_stats(a, 0, &s));
+	EXPECT_EQ(FLOOD, s.inflight);
+	EXPECT_EQ(0U, s.reqs_flush) TH_LOG("the stalled disk did not hold A's flushes");
+
+	/* B's FLUSH; A's disk comes back before B goes, whatever happened. */
+	b_up = guest_up(_metadata, &b, &bb, &cfg_b);
+	if (b_up) {
+		t0 = now_ms();
+		ret = g_do(&b, 0, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL);
+		ms = now_ms() - t0;
+		TH_LOG("B's FLUSH took %.0f ms while A had %u flushes hung", ms, FLOOD);
+		EXPECT_EQ(VIRTIO_BLK_S_OK, ret);
+		EXPECT_GT(FLUSH_MAX_MS, ms);
+	}
+	ASSERT_EQ(0, backend_stall(&self->b, false));
+	if (b_up)
+		guest_down(&b, &bb);
+	for (i = 0; i < 600; i++) {
+		if (!g_stats(a, 0, &s) && !s.inflight)
+			break;
+		usleep(100000);
+	}
+	ASSERT_EQ(0, g_stats(a, 0, &s));
+	EXPECT_EQ(0U, s.inflight);
+	EXPECT_EQ(FLOOD, s.reqs_flush);
+	EXPECT_EQ(0U, s.reqs_ioerr);
+}
+
+TEST_HARNESS_MAIN
