@@ -71,7 +71,7 @@ static void vhu_dev_reset(struct vhu_dev *dev)
 		vhu_vq_reset(&dev->vqs[i]);
 	/* Nothing in flight: no blocking request is left for it. */
 	vhu_worker_stop_dev(dev);
-	vhu_mem_replace(dev, NULL);
+	vhu_mem_replace(dev, NULL, false);
 	vhu_blk_free_backend(dev->be);
 	dev->be = NULL;
 	dev->acked_features = 0;
@@ -83,14 +83,9 @@ static void vhu_dev_reset(struct vhu_dev *dev)
 	dev->owner_tgid = 0;
 }
 
-static int vhu_release(struct inode *inode, struct file *file)
+/* Tear the device down, however long its backend takes, and free it. */
+static void vhu_dev_free(struct vhu_dev *dev)
 {
-	struct vhu_dev *dev = file->private_data;
-
-	mutex_lock(&vhu_devs_lock);
-	list_del(&dev->node);
-	mutex_unlock(&vhu_devs_lock);
-
 	mutex_lock(&dev->mutex);
 	vhu_dev_reset(dev);
 	mutex_unlock(&dev->mutex);
@@ -99,6 +94,46 @@ static int vhu_release(struct inode *inode, struct file *file)
 	/* Completions and wakers run under RCU (vhu_req_complete()). */
 	synchronize_rcu();
 	kvfree(dev);
+}
+
+static void vhu_dev_free_work(struct work_struct *work)
+{
+	vhu_dev_free(container_of(work, struct vhu_dev, free_work));
+	/* Taken by vhu_release(); vhu_exit() waits for us to return. */
+	module_put(THIS_MODULE);
+}
+
+/*
+ * The last close. Every vring stops and its requests in flight are used
+ * before the device goes, but a backend that hangs must not keep a dying
+ * owner from exiting: after VHU_EXIT_WAIT_MS the rest of the teardown
+ * goes on in a kernel worker, which waits for the backend as long as it
+ * takes. The device is off the list (and the netlink dump) at once.
+ */
+static int vhu_release(struct inode *inode, struct file *file)
+{
+	long timeout = msecs_to_jiffies(VHU_EXIT_WAIT_MS);
+	struct vhu_dev *dev = file->private_data;
+	bool busy = false;
+	int i;
+
+	mutex_lock(&vhu_devs_lock);
+	list_del(&dev->node);
+	mutex_unlock(&vhu_devs_lock);
+
+	mutex_lock(&dev->mutex);
+	for (i = 0; i < VHU_MAX_QUEUES && !busy; i++)
+		busy = vhu_vq_stop(&dev->vqs[i], timeout, false) == -ETIMEDOUT;
+	mutex_unlock(&dev->mutex);
+	if (busy) {
+		pr_warn("device %u: backend I/O still in flight after %u ms, tearing down in the background\n",
+			dev->id, VHU_EXIT_WAIT_MS);
+		__module_get(THIS_MODULE);
+		INIT_WORK(&dev->free_work, vhu_dev_free_work);
+		queue_work(system_long_wq, &dev->free_work);
+		return 0;
+	}
+	vhu_dev_free(dev);
 	return 0;
 }
 
@@ -169,6 +204,14 @@ static long vhu_set_owner(struct vhu_dev *dev, void __user *argp)
 
 static long vhu_reset_owner(struct vhu_dev *dev, void __user *argp)
 {
+	int i, ret;
+
+	/* What waits for the backend, killably; then nothing is in flight. */
+	for (i = 0; i < VHU_MAX_QUEUES; i++) {
+		ret = vhu_vq_stop(&dev->vqs[i], MAX_SCHEDULE_TIMEOUT, true);
+		if (ret)
+			return ret;
+	}
 	vhu_dev_reset(dev);
 	return 0;
 }
@@ -206,8 +249,7 @@ static long vhu_install_mem_table(struct vhu_dev *dev, struct vhu_mem_table *t)
 		vhu_mem_table_free(t);
 		return ret;
 	}
-	vhu_mem_replace(dev, t);
-	return 0;
+	return vhu_mem_replace(dev, t, true);
 }
 
 static long vhu_set_mem_table(struct vhu_dev *dev, void __user *argp)

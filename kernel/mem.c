@@ -20,6 +20,7 @@
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/uaccess.h>
+#include <linux/wait_bit.h>
 
 #include "vhu.h"
 
@@ -32,7 +33,6 @@ static struct vhu_mem_table *vhu_mem_alloc(u32 nregions)
 	if (!t)
 		return NULL;
 	refcount_set(&t->refs, 1);
-	init_completion(&t->idle);
 	t->nregions = nregions;
 	return t;
 }
@@ -84,8 +84,19 @@ static int vhu_mem_sort_check(struct vhu_mem_table *t)
  */
 void vhu_mem_put(struct vhu_mem_table *t)
 {
-	if (t && refcount_dec_and_test(&t->refs))
-		complete(&t->idle);
+	if (!t)
+		return;
+	if (refcount_dec_and_test(&t->refs)) {
+		kvfree(t);
+		return;
+	}
+	/*
+	 * vhu_mem_replace() may wait for this to be the last request's
+	 * reference. @t may be gone once it is dropped: wake_up_var() only
+	 * hashes the address.
+	 */
+	smp_mb__after_atomic();
+	wake_up_var(t);
 }
 
 /**
@@ -125,25 +136,39 @@ bool vhu_mem_present(struct vhu_dev *dev)
  * @dev: the device
  * @t: the new table, or NULL to drop the current one
  *
- * Returns once no request uses the old table any more, and frees it.
+ * @killable: stop waiting on a fatal signal
+ *
+ * Returns once no request uses the old table any more (the owner may
+ * unmap its regions then), and frees it. Requests hold the old table for
+ * as long as the backend takes: with @killable a fatal signal ends the
+ * wait, the new table stays installed, and the last request frees the
+ * old one.
  *
  * Context: process context, holds @dev->mutex; may sleep until requests
  * using the old table completed.
+ * Return: 0, or -EINTR if killed while requests still used the old table.
  */
-void vhu_mem_replace(struct vhu_dev *dev, struct vhu_mem_table *t)
+int vhu_mem_replace(struct vhu_dev *dev, struct vhu_mem_table *t, bool killable)
 {
 	struct vhu_mem_table *old;
+	int ret = 0;
 
 	lockdep_assert_held(&dev->mutex);
 
 	old = rcu_replace_pointer(dev->mem, t, lockdep_is_held(&dev->mutex));
 	if (!old)
-		return;
+		return 0;
 	/* Readers that found @old have taken their reference by now. */
 	synchronize_rcu();
-	if (!refcount_dec_and_test(&old->refs))
-		wait_for_completion(&old->idle);
-	kvfree(old);
+	/* The device's reference is ours: wait until it is the last one. */
+	if (killable) {
+		if (wait_var_event_killable(old, refcount_read(&old->refs) == 1))
+			ret = -EINTR;
+	} else {
+		wait_var_event(old, refcount_read(&old->refs) == 1);
+	}
+	vhu_mem_put(old);
+	return ret;
 }
 
 /**

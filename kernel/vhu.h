@@ -17,7 +17,6 @@
 #define _VHU_H
 
 #include <linux/types.h>
-#include <linux/completion.h>
 #include <linux/eventfd.h>
 #include <linux/fs.h>
 #include <linux/llist.h>
@@ -28,6 +27,7 @@
 #include <linux/refcount.h>
 #include <linux/uio.h>
 #include <linux/virtio_blk.h>
+#include <linux/workqueue.h>
 #include <linux/virtio_byteorder.h>
 #include <linux/virtio_ring.h>
 #include <linux/wait.h>
@@ -95,15 +95,14 @@
 /**
  * struct vhu_mem_table - the guest memory table, replaced as a whole
  * @rcu: frees the table after a grace period
- * @refs: one for the device, one per request that translated through it
- * @idle: completed when @refs drops to zero
+ * @refs: one for the device, one per request that translated through it;
+ *	the last one frees the table
  * @nregions: number of entries in @regions
  * @regions: sorted by guest_phys_addr, not overlapping
  */
 struct vhu_mem_table {
 	struct rcu_head rcu;
 	refcount_t refs;
-	struct completion idle;
 	u32 nregions;
 	struct vhu_mem_region regions[];
 };
@@ -229,7 +228,7 @@ struct vhu_vq_stats {
  * enum vhu_worker_state - a vring worker's life with its owner
  * @VHU_WORKER_RUNNING: running, or none yet
  * @VHU_WORKER_DYING: killed with the owner, using what completes for
- *	VHU_KILLED_DRAIN_MS at most
+ *	VHU_EXIT_WAIT_MS at most
  * @VHU_WORKER_DEAD: gone: the release drops what completes (vhu_vq_drop())
  */
 enum vhu_worker_state {
@@ -238,8 +237,12 @@ enum vhu_worker_state {
 	VHU_WORKER_DEAD,
 };
 
-/* How long a worker killed with its owner waits for requests in flight. */
-#define VHU_KILLED_DRAIN_MS	5000
+/*
+ * How long a dying owner waits for its requests in flight: a worker
+ * killed with it uses them as they complete, and the release of its
+ * device waits for them, for this long at most each.
+ */
+#define VHU_EXIT_WAIT_MS	5000
 
 /**
  * struct vhu_vq - one split virtqueue and its worker
@@ -358,6 +361,7 @@ struct vhu_vq {
  * @worker_killed: @worker exited with the owner: the vrings' workers run
  *	their blocking requests themselves; read under RCU
  * @blocking: requests queued for @worker, pushed by the vrings' workers
+ * @free_work: the teardown, when the release leaves it to a kernel worker
  * @vqs: the vrings
  */
 struct vhu_dev {
@@ -374,6 +378,7 @@ struct vhu_dev {
 	struct vhost_task *worker;
 	bool worker_killed;
 	struct llist_head blocking;
+	struct work_struct free_work;
 	struct vhu_vq vqs[VHU_MAX_QUEUES];
 };
 
@@ -393,7 +398,7 @@ struct vhu_mem_table *vhu_mem_table_add(struct vhu_dev *dev,
 struct vhu_mem_table *vhu_mem_table_del(struct vhu_dev *dev,
 					const void __user *argp);
 void vhu_mem_table_free(struct vhu_mem_table *t);
-void vhu_mem_replace(struct vhu_dev *dev, struct vhu_mem_table *t);
+int vhu_mem_replace(struct vhu_dev *dev, struct vhu_mem_table *t, bool killable);
 struct vhu_mem_table *vhu_mem_get(struct vhu_dev *dev);
 void vhu_mem_put(struct vhu_mem_table *t);
 int vhu_mem_translate(struct vhu_mem_table *t, u64 gpa, u32 len,
@@ -409,6 +414,7 @@ void vhu_vq_drop(struct vhu_vq *vq);
 
 /* vring.c */
 void vhu_vq_init(struct vhu_dev *dev, struct vhu_vq *vq, u32 index);
+int vhu_vq_stop(struct vhu_vq *vq, long timeout, bool killable);
 void vhu_vq_reset(struct vhu_vq *vq);
 bool vhu_vq_any_enabled(struct vhu_dev *dev);
 int vhu_vq_check_mem(struct vhu_dev *dev, const struct vhu_mem_table *t);

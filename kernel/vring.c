@@ -97,13 +97,32 @@ static bool vhu_vq_orphans(struct vhu_vq *vq)
 	       !llist_empty(&vq->done);
 }
 
-/*
- * Stop taking requests and wait until all in flight are used, or dropped
- * if the worker was killed with the owner. Holds the device mutex but not
- * @vq->mutex, which the worker needs to use them.
- */
-static void vhu_vq_stop(struct vhu_vq *vq)
+static bool vhu_vq_settled(struct vhu_vq *vq)
 {
+	return !atomic_read(&vq->inflight) || vhu_vq_orphans(vq);
+}
+
+/**
+ * vhu_vq_stop() - stop taking requests and wait for those in flight
+ * @vq: the vring
+ * @timeout: how long to wait, in jiffies (MAX_SCHEDULE_TIMEOUT: until done)
+ * @killable: stop waiting on a fatal signal
+ *
+ * Requests in flight are used as they complete, or dropped if the worker
+ * was killed with the owner. A backend that hangs keeps them in flight:
+ * an ioctl waits killably, so that the owner can still be killed, and the
+ * release of a dying owner's device for @timeout (the rest of it goes on
+ * without the owner, see vhu_release()). The vring stays stopped
+ * whatever this returns.
+ *
+ * Context: process context, holds the device mutex but not @vq->mutex,
+ * which the worker needs to use the requests.
+ * Return: 0 when nothing is in flight, -ETIMEDOUT, or -EINTR.
+ */
+int vhu_vq_stop(struct vhu_vq *vq, long timeout, bool killable)
+{
+	long left = timeout;
+
 	lockdep_assert_held(&vq->dev->mutex);
 
 	mutex_lock(&vq->mutex);
@@ -111,13 +130,24 @@ static void vhu_vq_stop(struct vhu_vq *vq)
 	vhu_poll_stop(vq);
 	mutex_unlock(&vq->mutex);
 	for (;;) {
-		wait_event(vq->inflight_wq,
-			   !atomic_read(&vq->inflight) || vhu_vq_orphans(vq));
+		if (killable)
+			left = wait_event_killable_timeout(vq->inflight_wq,
+							   vhu_vq_settled(vq), left);
+		else
+			left = wait_event_idle_timeout(vq->inflight_wq,
+						       vhu_vq_settled(vq), left);
+		if (left < 0)
+			return -EINTR;
 		if (!atomic_read(&vq->inflight))
-			break;
-		mutex_lock(&vq->mutex);
-		vhu_vq_drop(vq);
-		mutex_unlock(&vq->mutex);
+			return 0;
+		if (vhu_vq_orphans(vq)) {
+			mutex_lock(&vq->mutex);
+			vhu_vq_drop(vq);
+			mutex_unlock(&vq->mutex);
+			continue;
+		}
+		if (!left)
+			return -ETIMEDOUT;
 	}
 }
 
@@ -125,13 +155,15 @@ static void vhu_vq_stop(struct vhu_vq *vq)
  * vhu_vq_reset() - stop a vring and release everything it holds
  * @vq: the vring
  *
+ * Waits for the requests in flight however long the backend takes.
+ *
  * Context: process context, holds the device mutex.
  */
 void vhu_vq_reset(struct vhu_vq *vq)
 {
 	lockdep_assert_held(&vq->dev->mutex);
 
-	vhu_vq_stop(vq);
+	vhu_vq_stop(vq, MAX_SCHEDULE_TIMEOUT, false);
 	vhu_worker_stop(vq);
 
 	mutex_lock(&vq->mutex);
@@ -266,19 +298,21 @@ static long vhu_vq_set_base(struct vhu_vq *vq, u32 num)
 
 /*
  * VHU_GET_VRING_BASE: stop the vring, wait until nothing is in flight,
- * and say where the avail ring resumes. Context: takes @vq->mutex.
+ * and say where the avail ring resumes (killable: -EINTR). Context:
+ * takes @vq->mutex.
  */
-static u16 vhu_vq_stop_base(struct vhu_vq *vq)
+static int vhu_vq_stop_base(struct vhu_vq *vq, u32 *base)
 {
-	u16 base;
+	int ret = vhu_vq_stop(vq, MAX_SCHEDULE_TIMEOUT, true);
 
-	vhu_vq_stop(vq);
+	if (ret)
+		return ret;
 	mutex_lock(&vq->mutex);
 	/* Stopped: process pending completions (none are left). */
 	vhu_vq_complete(vq);
-	base = vq->last_avail_idx;
+	*base = vq->last_avail_idx;
 	mutex_unlock(&vq->mutex);
-	return base;
+	return 0;
 }
 
 /* Replace the call or err eventfd; -1 detaches. */
@@ -484,10 +518,13 @@ long vhu_get_vring_base(struct vhu_dev *dev, void __user *argp)
 {
 	struct vhu_vring_state s;
 	struct vhu_vq *vq = vhu_vq_arg(dev, argp, &s, sizeof(s));
+	int ret;
 
 	if (IS_ERR(vq))
 		return PTR_ERR(vq);
-	s.num = vhu_vq_stop_base(vq);
+	ret = vhu_vq_stop_base(vq, &s.num);
+	if (ret)
+		return ret;
 	return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
 }
 
@@ -548,10 +585,8 @@ long vhu_set_vring_enable(struct vhu_dev *dev, void __user *argp)
 		return PTR_ERR(vq);
 	if (s.num > 1)
 		return -EINVAL;
-	if (!s.num) {
-		vhu_vq_stop(vq);
-		return 0;
-	}
+	if (!s.num)
+		return vhu_vq_stop(vq, MAX_SCHEDULE_TIMEOUT, true);
 	mutex_lock(&vq->mutex);
 	ret = vhu_vq_enable(vq);
 	mutex_unlock(&vq->mutex);

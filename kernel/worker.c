@@ -14,7 +14,7 @@
  * by request completions. When the owner is killed its workers exit
  * (vhost_task's @handle_sigkill; never with the kernel-thread stand-in):
  * a vring's worker uses the requests in flight as they complete, for
- * VHU_KILLED_DRAIN_MS at most, and the release drops those that complete
+ * VHU_EXIT_WAIT_MS at most, and the release drops those that complete
  * later (vhu_vq_drop()) without touching guest memory, as a backend
  * process that is killed leaves them to the inflight area. The device's
  * worker runs what was queued; later blocking requests run in their
@@ -46,12 +46,12 @@ static bool vhu_worker_fn(void *data)
 /*
  * The owner was killed: in the dying thread, whose mm is still there (the
  * device holds it). Requests in flight are used as they complete, for
- * VHU_KILLED_DRAIN_MS at most: a hung backend must not keep the dying
+ * VHU_EXIT_WAIT_MS at most: a hung backend must not keep the dying
  * owner from exiting. The release drops what completes later.
  */
 static void vhu_worker_killed(void *data)
 {
-	unsigned long end = jiffies + msecs_to_jiffies(VHU_KILLED_DRAIN_MS);
+	unsigned long end = jiffies + msecs_to_jiffies(VHU_EXIT_WAIT_MS);
 	struct vhu_vq *vq = data;
 
 	WRITE_ONCE(vq->worker_state, VHU_WORKER_DYING);

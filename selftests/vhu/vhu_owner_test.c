@@ -5,7 +5,9 @@
  * guest's I/O (and cpu.max its workers' CPU); and each device runs its
  * blocking requests (FLUSH, DISCARD, WRITE_ZEROES) on a worker of its
  * own, so one guest's flushes stuck on a hung disk do not hold up
- * another guest's FLUSH.
+ * another guest's FLUSH. And an owner whose disk hangs can still be
+ * killed: it exits within a bound, and the device goes once the disk is
+ * back.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,9 +16,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "backend.h"
@@ -193,11 +197,17 @@ TEST_F_TIMEOUT(owner, hung_flushes_stay_home, 300)
 	self->up = true;
 	if (!guest_up(_metadata, a, &self->b, &cfg_a))
 		return;
+	/*
+	 * The disk hangs first: the worker may take what the ring offers as
+	 * soon as it is published, even before the kick.
+	 */
+	ASSERT_EQ(0, backend_stall(&self->b, true));
 	/* FLOOD chains of a header and a status byte each, all FLUSH. */
 	base = a->vq[0].base;
 	hdr = base + (1 << 20);
 	st = base + (2 << 20);
 	g_write(a, hdr, &h, sizeof(h));
+	memset(g_ptr(a, st), 0xff, FLOOD);
 	d = a->vq[0].vr.desc;
 	for (i = 0; i < FLOOD; i++) {
 		vr_set_desc(&d[2 * i], hdr, sizeof(h), VRING_DESC_F_NEXT, 2 * i + 1);
@@ -205,7 +215,6 @@ TEST_F_TIMEOUT(owner, hung_flushes_stay_home, 300)
 		vr_push(&a->vq[0].vr, 2 * i);
 	}
 	vr_publish(&a->vq[0].vr);
-	ASSERT_EQ(0, backend_stall(&self->b, true));
 	g_kick(a, 0, true);
 	/* All of A's flushes are taken, and held by its disk. */
 	for (i = 0; i < 100; i++) {
@@ -216,7 +225,9 @@ TEST_F_TIMEOUT(owner, hung_flushes_stay_home, 300)
 	usleep(200000);
 	ASSERT_EQ(0, g_stats(a, 0, &s));
 	EXPECT_EQ(FLOOD, s.inflight);
-	EXPECT_EQ(0U, s.reqs_flush) TH_LOG("the stalled disk did not hold A's flushes");
+	EXPECT_EQ(0U, s.reqs_flush) TH_LOG("the stalled disk did not hold A's flushes "
+					   "(%llu unsupported)",
+					   (unsigned long long)s.reqs_unsupp);
 
 	/* B's FLUSH; A's disk comes back before B goes, whatever happened. */
 	b_up = guest_up(_metadata, &b, &bb, &cfg_b);
@@ -240,6 +251,162 @@ TEST_F_TIMEOUT(owner, hung_flushes_stay_home, 300)
 	EXPECT_EQ(0U, s.inflight);
 	EXPECT_EQ(FLOOD, s.reqs_flush);
 	EXPECT_EQ(0U, s.reqs_ioerr);
+	EXPECT_EQ(0U, s.reqs_unsupp);
+	for (i = 0; i < FLOOD; i++)
+		if (*(uint8_t *)g_ptr(a, st + i) != VIRTIO_BLK_S_OK)
+			break;
+	EXPECT_EQ(FLOOD, i) TH_LOG("flush %u: status %u", i,
+				   i < FLOOD ? *(uint8_t *)g_ptr(a, st + i) : 0);
+}
+
+/* How long a killed owner may take to exit: VHU_EXIT_WAIT_MS and slack. */
+#define EXIT_MAX_MS	15000
+
+/* vhu.ko's reference count: one per open device, and per teardown. */
+static int module_refs(void)
+{
+	FILE *f = fopen("/sys/module/vhu/refcnt", "re");
+	int n = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &n) != 1)
+		n = -1;
+	fclose(f);
+	return n;
+}
+
+/* Wait for @pid to exit, at most @ms: its status, or -1. */
+static int wait_exit(pid_t pid, int ms)
+{
+	double end = now_ms() + ms;
+	int status;
+
+	do {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return status;
+		usleep(20000);
+	} while (now_ms() < end);
+	return -1;
+}
+
+/*
+ * The owner, a child: a device on @b (stalled by the parent), one read
+ * in flight, then @hang_in_ioctl waits in GET_VRING_BASE for it, else in
+ * pause(). It reports its device id on @fd once the read is kicked.
+ */
+static void hung_owner(struct backend *b, int fd, bool hang_in_ioctl)
+{
+	struct vhu_vring_state s = { .index = 0 };
+	struct vhu_dev_info info;
+	static uint8_t buf[4096];
+	struct g_stats st;
+	struct guest g;
+	int i, slot;
+
+	memset(&g, 0, sizeof(g));
+	g.vhu = -1;
+	if (g_open(&g) || (g.nq = 1, set_backend(&g, b, 0, 1)) ||
+	    g_setup_vrings(&g) || ioctl(g.vhu, VHU_GET_DEV_INFO, &info))
+		_exit(2);
+	slot = g_slot_alloc(&g, 0);
+	if (slot < 0 || g_submit(&g, 0, slot, VIRTIO_BLK_T_IN, 0, sizeof(buf), NULL))
+		_exit(3);
+	g_kick(&g, 0, true);
+	/* Taken by the worker: GET_VRING_BASE has it to wait for. */
+	for (i = 0; i < 200; i++) {
+		if (!g_stats(&g, 0, &st) && st.inflight == 1)
+			break;
+		usleep(20000);
+	}
+	if (write(fd, &info.dev_id, sizeof(info.dev_id)) != sizeof(info.dev_id))
+		_exit(4);
+	if (hang_in_ioctl)
+		ioctl(g.vhu, VHU_GET_VRING_BASE, &s);
+	for (;;)
+		pause();
+}
+
+/*
+ * The owner is killed while its disk hangs with a read in flight,
+ * waiting in @hang_in_ioctl's GET_VRING_BASE or elsewhere: it exits
+ * within EXIT_MAX_MS, and once the disk is back its device goes.
+ */
+static void killed_on_hung_disk(struct __test_metadata *_metadata,
+				struct backend *b, bool hang_in_ioctl)
+{
+	int fds[2], status, refs, ret = -1;
+	uint32_t id = 0;
+	struct g_stats s;
+	double t0, ms;
+	unsigned int i;
+	pid_t pid;
+
+	if (!vhu_present())
+		SKIP(return, "no " VHU_DEVICE_PATH " (vhu.ko not loaded)");
+	ret = backend_up(b, B_DM, false);
+	if (ret == -ENODEV)
+		SKIP(return, "backing store dm unavailable");
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, pipe(fds));
+	refs = module_refs();
+	ASSERT_LE(0, refs);
+	ASSERT_EQ(0, backend_stall(b, true));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		close(fds[0]);
+		hung_owner(b, fds[1], hang_in_ioctl);
+	}
+	close(fds[1]);
+	EXPECT_EQ(sizeof(id), read(fds[0], &id, sizeof(id)));
+	close(fds[0]);
+	/* The read is in flight, held by the disk. */
+	for (i = 0; i < 100; i++) {
+		ret = g_stats_dump(id, false, 0, &s);
+		if (!ret && s.inflight == 1)
+			break;
+		usleep(50000);
+	}
+	EXPECT_EQ(0, ret);
+	EXPECT_EQ(1U, s.inflight);
+	usleep(300000);
+
+	kill(pid, SIGKILL);
+	t0 = now_ms();
+	status = wait_exit(pid, EXIT_MAX_MS);
+	ms = now_ms() - t0;
+	TH_LOG("the owner exited %.0f ms after SIGKILL", ms);
+	EXPECT_NE(-1, status);
+	EXPECT_TRUE(WIFSIGNALED(status));
+
+	/* Off the list at once, torn down once the disk is back. */
+	EXPECT_EQ(-ENOENT, g_stats_dump(id, false, 0, &s));
+	EXPECT_EQ(0, backend_stall(b, false));
+	if (status == -1)
+		EXPECT_NE(-1, wait_exit(pid, 60000));
+	for (i = 0; i < 200 && module_refs() != refs; i++)
+		usleep(50000);
+	EXPECT_EQ(refs, module_refs());
+	backend_down(b);
+}
+
+TEST(killed_idle_on_hung_disk)
+{
+	struct backend b;
+
+	memset(&b, 0, sizeof(b));
+	b.fd = -1;
+	killed_on_hung_disk(_metadata, &b, false);
+}
+
+TEST(killed_in_get_vring_base_on_hung_disk)
+{
+	struct backend b;
+
+	memset(&b, 0, sizeof(b));
+	b.fd = -1;
+	killed_on_hung_disk(_metadata, &b, true);
 }
 
 TEST_HARNESS_MAIN

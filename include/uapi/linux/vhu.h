@@ -274,6 +274,11 @@ struct vhu_memory {
  * the life cycle for what that needs), @num 0 stops it and waits until its
  * in-flight requests completed; any other value fails with -EINVAL. As
  * VHOST_VDPA_SET_VRING_ENABLE.
+ *
+ * Waiting for requests in flight takes as long as the backing store
+ * does: these two, %VHU_RESET_OWNER, %VHU_SET_MEM_TABLE and the memory
+ * hotplug ioctls wait killably, and fail with -EINTR on a fatal signal
+ * (the vring stays stopped, a new memory table stays installed).
  */
 struct vhu_vring_state {
 	__u32 index;
