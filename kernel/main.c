@@ -8,6 +8,7 @@
 
 #include <linux/module.h>
 #include <linux/kernel.h>
+#include <linux/rcupdate.h>
 #include <uapi/linux/vhu.h>
 
 #include "vhu.h"
@@ -36,6 +37,20 @@ static void __exit vhu_exit(void)
 {
 	vhu_device_exit();
 	vhu_genl_exit();
+	/*
+	 * Every device is gone, but a task may still be returning through
+	 * our code: a completion that used its request (vhu_req_complete())
+	 * and was preempted on its way back to the block layer (a direct I/O
+	 * completion runs in a kworker), or the worker that freed a device
+	 * and dropped our module reference (vhu_dev_free_work()). Past
+	 * rcu_read_unlock() neither is in an RCU read-side section, so the
+	 * grace period the module loader waits for does not cover them. An
+	 * RCU Tasks grace period does: it ends only once every task that was
+	 * running or preempted has switched voluntarily, and our code never
+	 * sleeps on those paths. Completions in interrupt context are covered
+	 * by the loader's synchronize_rcu().
+	 */
+	synchronize_rcu_tasks();
 }
 
 module_init(vhu_init);
