@@ -15,6 +15,7 @@
 #include <linux/falloc.h>
 #include <linux/file.h>
 #include <linux/log2.h>
+#include <linux/pagemap.h>
 #include <linux/slab.h>
 #include <linux/virtio_byteorder.h>
 #include <linux/virtio_config.h>
@@ -103,6 +104,10 @@ static int vhu_blk_zero_range(struct vhu_req *req, u64 pos, u64 len,
 	struct file *file = req->be->file;
 	int ret = -EOPNOTSUPP;
 
+	/* The block layer zeroes a read-only device: refuse, as writes. */
+	if (req->be->bdev && bdev_read_only(req->be->bdev))
+		return -EPERM;
+
 	if (unmap)
 		ret = vfs_fallocate(file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 				    pos, len);
@@ -116,13 +121,63 @@ static int vhu_blk_zero_range(struct vhu_req *req, u64 pos, u64 len,
 	return ret;
 }
 
+/*
+ * A block device's discard, with what BLKDISCARD does around it. The
+ * block layer lets a discard to a read-only device through with only a
+ * warning: refuse it, as a write is refused. The range's page cache goes
+ * first, or a buffered reader (another opener, or this backend opened
+ * without O_DIRECT) would keep reading the data from before the discard.
+ * The invalidate lock keeps the cache from being filled from the range
+ * again until the discard is done; the inode lock, which BLKDISCARD takes
+ * too on newer kernels, keeps their buffered I/O and block size changes
+ * out meanwhile.
+ */
+static int vhu_blk_discard_bdev(struct vhu_backend_info *be, u64 pos, u64 len)
+{
+	struct file *file = be->file;
+	struct address_space *mapping = file->f_mapping;
+	struct block_device *bdev = be->bdev;
+	loff_t end = pos + len - 1;
+	int ret;
+
+	if (!(file->f_mode & FMODE_WRITE))
+		return -EBADF;
+	if (bdev_read_only(bdev))
+		return -EPERM;
+
+	inode_lock(mapping->host);
+	filemap_invalidate_lock(mapping);
+	/*
+	 * Truncating the pages of a file system mounted on the device could
+	 * free buffers it is using: as BLKDISCARD does, claim the device
+	 * around the truncation, which fails while another holder has it
+	 * exclusively, and then only invalidate the pages nobody uses. The
+	 * backing file is the claim's holder: opened O_EXCL, it is the
+	 * device's holder already, the claim succeeds, and the pages are
+	 * truncated, as BLKDISCARD does for an exclusive opener.
+	 */
+	if (!bd_prepare_to_claim(bdev, file, NULL)) {
+		truncate_inode_pages_range(mapping, pos, end);
+		bd_abort_claiming(bdev, file);
+		ret = 0;
+	} else {
+		ret = invalidate_inode_pages2_range(mapping, pos >> PAGE_SHIFT,
+						    end >> PAGE_SHIFT);
+	}
+	if (!ret)
+		ret = blkdev_issue_discard(bdev, pos >> VHU_SECTOR_SHIFT,
+					   len >> VHU_SECTOR_SHIFT, GFP_KERNEL);
+	filemap_invalidate_unlock(mapping);
+	inode_unlock(mapping->host);
+	return ret;
+}
+
 static int vhu_blk_discard_range(struct vhu_req *req, u64 pos, u64 len)
 {
 	struct vhu_backend_info *be = req->be;
 
 	if (be->bdev)
-		return blkdev_issue_discard(be->bdev, pos >> VHU_SECTOR_SHIFT,
-					    len >> VHU_SECTOR_SHIFT, GFP_KERNEL);
+		return vhu_blk_discard_bdev(be, pos, len);
 	return vfs_fallocate(be->file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			     pos, len);
 }

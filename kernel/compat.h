@@ -139,4 +139,20 @@ static inline void vhost_task_stop(struct vhost_task *vtsk)
 }
 #endif
 
+/*
+ * 6.5 gave bd_prepare_to_claim() the holder's operations. Only a claim
+ * that completes into an open installs them: one that is aborted, all
+ * that vhu makes, has none to lose.
+ */
+#if !VHU_KERNEL_AT_LEAST(6, 5)
+#include <linux/blkdev.h>
+static inline int vhu_bd_prepare_to_claim(struct block_device *bdev,
+					  void *holder, const void *hops)
+{
+	return bd_prepare_to_claim(bdev, holder);
+}
+
+#define bd_prepare_to_claim vhu_bd_prepare_to_claim
+#endif
+
 #endif /* _VHU_COMPAT_H */

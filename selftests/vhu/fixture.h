@@ -10,6 +10,7 @@
 #define VHU_SELFTEST_FIXTURE_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@ struct guest_cfg {
 	bool event_idx;
 	bool indirect;
 	unsigned int num0;	/* queue 0's ring size, G_NUM if 0 */
+	bool excl;		/* export a block device opened O_EXCL */
 };
 
 /*
@@ -51,6 +53,14 @@ static inline bool guest_up(struct __test_metadata *_metadata,
 		SKIP(return false, "backing store %s unavailable",
 		     backing_name(cfg->kind));
 	ASSERT_EQ(0, ret);
+	if (cfg->excl) {
+		/* The same file, now the device's exclusive holder. */
+		int fd = open(b->path, fcntl(b->fd, F_GETFL) | O_EXCL | O_CLOEXEC);
+
+		ASSERT_LE(0, fd) TH_LOG("O_EXCL %s: %s", b->path, strerror(errno));
+		close(b->fd);
+		b->fd = fd;
+	}
 	ASSERT_EQ(0, g_open(g));
 	g->nq = cfg->nq;
 	g->event_idx = cfg->event_idx;
