@@ -54,6 +54,25 @@ static inline unsigned long long cg_read(const char *dir, const char *file)
 	return v;
 }
 
+/* The value of @key in the flat-keyed @dir/@file (cpu.stat), or 0. */
+static inline unsigned long long cg_stat(const char *dir, const char *file,
+					 const char *key)
+{
+	unsigned long long v = 0, x;
+	char path[PATH_MAX + 64], k[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fscanf(f, "%63s %llu", k, &x) == 2)
+		if (!strcmp(k, key))
+			v = x;
+	fclose(f);
+	return v;
+}
+
 /*
  * Move this process into a new cgroup in @dir, with the controllers of
  * @ctl ("+memory +io") enabled for it: 0, -ENODEV if there is no cgroup2
@@ -92,11 +111,11 @@ static inline void cg_leave(const char *dir)
  */
 static inline int cg_has_thread(const char *dir, pid_t tid, char *in, size_t len)
 {
-	char path[64], line[PATH_MAX];
+	char path[80], line[PATH_MAX];
 	FILE *f;
 	int ret = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", tid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/cgroup", tid, tid);
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;

@@ -2,7 +2,7 @@
 /*
  * vhu selftests of whose resources a guest spends: the workers of a
  * device run in its owner's cgroups, so the owner's io.max holds the
- * guest's I/O (and cpu.max its workers' CPU); and each device runs its
+ * guest's I/O and its cpu.max the workers' CPU; and each device runs its
  * blocking requests (FLUSH, DISCARD, WRITE_ZEROES) on a worker of its
  * own, so one guest's flushes stuck on a hung disk do not hold up
  * another guest's FLUSH. And an owner whose disk hangs can still be
@@ -166,6 +166,133 @@ TEST_F_TIMEOUT(owner, io_max_holds_guest, 300)
 	       free_rate / 1024, limit >> 10, held_rate / 1024);
 	EXPECT_GT(2.0 * limit, held_rate);
 	EXPECT_EQ(0, backend_verify(&self->b));
+}
+
+/*
+ * utime + stime of threads @tid, in clock ticks; -1 if one is gone. Not
+ * /proc/TID/stat: for a thread that is its whole process's.
+ */
+static long long cpu_ticks(const pid_t *tid, int n)
+{
+	unsigned long long ut, st;
+	long long sum = 0;
+	char path[80], line[1024], *p;
+	int i;
+	FILE *f;
+
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", tid[i], tid[i]);
+		f = fopen(path, "re");
+		if (!f)
+			return -1;
+		p = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
+		fclose(f);
+		/* After the comm: state is field 3, utime 14, stime 15. */
+		if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+				 &ut, &st) != 2)
+			return -1;
+		sum += ut + st;
+	}
+	return sum;
+}
+
+#define CPU_BATCH	G_SLOTS
+#define CPU_RUN_MS	3000
+
+/* CPU time over a run, in seconds. */
+struct cpu_use {
+	double workers;		/* the device's workers */
+	double self;		/* this thread, the guest */
+	double cgroup;		/* all of the owner's cgroup (cpu.stat) */
+	double wall;
+};
+
+/*
+ * Buffered reads of G_MAX_DATA on vring 0, CPU_BATCH at a time, for
+ * CPU_RUN_MS: the CPU time the device's workers, this thread and the
+ * whole of cgroup @cg spent meanwhile.
+ */
+static struct cpu_use cpu_run(struct __test_metadata *_metadata,
+			      struct guest *g, uint32_t id, const char *cg)
+{
+	long long w0, w1, s0, s1;
+	unsigned long long u0, u1;
+	double t0, tick = sysconf(_SC_CLK_TCK);
+	pid_t tid[8], me = gettid();
+	struct cpu_use use;
+	int i, n, slot;
+
+	n = vhu_worker_tids(id, tid, 8);
+	if (n > 8)
+		n = 8;
+	w0 = cpu_ticks(tid, n);
+	s0 = cpu_ticks(&me, 1);
+	u0 = cg_stat(cg, "cpu.stat", "usage_usec");
+	t0 = now_ms();
+	do {
+		for (i = 0; i < CPU_BATCH; i++) {
+			slot = g_slot_alloc(g, 0);
+			if (slot < 0)
+				break;
+			g_submit(g, 0, slot, VIRTIO_BLK_T_IN,
+				 (prng() % (DISK_SECTORS - 128)) & ~7ULL, G_MAX_DATA, NULL);
+		}
+		g_kick(g, 0, true);
+		EXPECT_LE(i, g_wait(g, 0, i, TIMEOUT_MS));
+	} while (now_ms() - t0 < CPU_RUN_MS);
+	use.wall = (now_ms() - t0) / 1e3;
+	w1 = cpu_ticks(tid, n);
+	s1 = cpu_ticks(&me, 1);
+	u1 = cg_stat(cg, "cpu.stat", "usage_usec");
+	EXPECT_LE(0, w0);
+	EXPECT_LE(w0, w1);
+	use.workers = (w1 - w0) / tick;
+	use.self = (s1 - s0) / tick;
+	use.cgroup = (u1 - u0) / 1e6;
+	return use;
+}
+
+/*
+ * The device's workers spend the owner's CPU: their time is charged to
+ * the owner's cgroup (cpu.stat), and its cpu.max holds them: at a quota
+ * of a fifth of what they took unthrottled, they take at most twice the
+ * quota. The guest's buffered reads of a file in the page cache are the
+ * workers' copies.
+ */
+TEST_F_TIMEOUT(owner, cpu_max_holds_workers, 300)
+{
+	const struct guest_cfg cfg = { .kind = B_FILE, .nq = 1 };
+	struct cpu_use free, held;
+	struct vhu_dev_info info;
+	double quota;
+	char val[64];
+
+	if (!enter(_metadata, self->cg, sizeof(self->cg), "+cpu"))
+		return;
+	self->up = true;
+	if (!guest_up(_metadata, &self->g, &self->b, &cfg))
+		return;
+	ASSERT_EQ(0, ioctl(self->g.vhu, VHU_GET_DEV_INFO, &info));
+
+	free = cpu_run(_metadata, &self->g, info.dev_id, self->cg);
+	TH_LOG("unthrottled, in %.1f s: workers %.2f s, guest %.2f s, the cgroup %.2f s",
+	       free.wall, free.workers, free.self, free.cgroup);
+	/* Clock ticks: 10 ms each, per thread. */
+	EXPECT_LE(0.9 * (free.workers + free.self) - 0.05, free.cgroup);
+
+	quota = free.workers / free.wall / 5;
+	if (quota < 0.02)
+		quota = 0.02;
+	snprintf(val, sizeof(val), "%.0f 100000", quota * 100000);
+	ASSERT_EQ(0, cg_write(self->cg, "cpu.max", val)) TH_LOG("cpu.max %s", val);
+	held = cpu_run(_metadata, &self->g, info.dev_id, self->cg);
+	EXPECT_EQ(0, cg_write(self->cg, "cpu.max", "max 100000"));
+
+	TH_LOG("workers unthrottled: %.0f%% of a CPU; cpu.max %.0f%%: %.0f%%",
+	       free.workers / free.wall * 100, quota * 100,
+	       held.workers / held.wall * 100);
+	EXPECT_LT(held.workers / held.wall, 2 * quota);
+	EXPECT_GT(free.workers / free.wall, 3 * quota);
 }
 
 /* More blocking requests than the shared workqueue of old ran at once. */
