@@ -100,6 +100,19 @@ static uint64_t reqs_done(struct guest *g)
 	return s.reqs_in + s.reqs_out;
 }
 
+/*
+ * The worker clears a batch in the area after it published the used index
+ * and called (vhost-user's order), and then sets the area's used_idx: wait
+ * for that, at most a second, before looking at the area.
+ */
+static void wait_area_used(struct vhu_inflight_queue *a, uint16_t idx)
+{
+	int i;
+
+	for (i = 0; i < 1000 && __atomic_load_n(&a->used_idx, __ATOMIC_ACQUIRE) != idx; i++)
+		usleep(1000);
+}
+
 /* A new area is initialized, then every request is tracked in it. */
 TEST_F(ifl, tracks_requests)
 {
@@ -119,6 +132,7 @@ TEST_F(ifl, tracks_requests)
 		ASSERT_EQ(0, submit_write(g, &self->b, i, 64 + i * 8, true));
 	g_kick(g, 0, true);
 	ASSERT_EQ(8, g_wait(g, 0, 8, TIMEOUT_MS));
+	wait_area_used(a, 8);
 	for (i = 0; i < 8; i++) {
 		EXPECT_EQ(VIRTIO_BLK_S_OK, g->vq[0].status[i]);
 		/* Taken in avail order, then cleared once used. */
@@ -167,6 +181,7 @@ TEST_F(ifl, resubmits_in_order)
 	ASSERT_EQ(0, ring_start(g, 0));
 	g_kick(g, 0, true);
 	ASSERT_EQ(4, g_wait(g, 0, 4, TIMEOUT_MS));
+	wait_area_used(a, 4);
 	for (i = 0; i < 4; i++) {
 		EXPECT_EQ(VIRTIO_BLK_S_OK, g->vq[0].status[i]);
 		EXPECT_EQ(0, a->desc[HEAD(i)].inflight);
@@ -247,6 +262,7 @@ TEST_F(ifl, clears_published_batch)
 	EXPECT_EQ(0, a->desc[HEAD(1)].inflight);
 	g_kick(g, 0, true);
 	ASSERT_EQ(3, g_wait(g, 0, 3, TIMEOUT_MS));
+	wait_area_used(a, 3);
 	EXPECT_EQ(HEAD(2), vq->vr.used->ring[2].id);
 	EXPECT_EQ(VIRTIO_BLK_S_OK, vq->status[2]);
 	EXPECT_EQ(1U, reqs_done(g));
