@@ -72,8 +72,8 @@ check: deps
 	$(MAKE) tools selftests
 	$(TOP)/tools/testing/run-checks $(VM_KERNELS)
 
-# Documentation/testing.rst. Not part of check: the first build of the
-# kernel takes hours on two cores, each run most of one.
+# Documentation/testing.rst. Not part of check: the kernel's first build
+# takes most of an hour on two cores, and each run half an hour.
 check-debug: deps
 	$(MAKE) tools selftests
 	$(TOP)/tools/testing/check-debug
