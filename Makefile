@@ -7,6 +7,9 @@
 #   make KDIR=/path/to/build vhu.ko for another kernel
 #   make check               host unit tests, then the selftests in a VM on
 #                            every kernel in VM_KERNELS
+#   make check-debug         the selftests and vhuctl's kernel test in a VM
+#                            booting Debian's 6.12 built with KASAN, lockdep
+#                            and kmemleak (built once, cached; slow)
 #   make demo                build, boot a VM, load the module, show it
 #   make bench               vhu vs qemu-storage-daemon vs fio, per kernel in a VM
 #   make sparse / checkpatch kernel code checks
@@ -32,7 +35,7 @@ KBUILD := $(MAKE) -C $(KDIR) M=$(MODDIR) VHU_VERSION=$(VHU_VERSION)
 W ?= 1
 VM_KERNELS ?= 6.1 6.12
 
-.PHONY: all deps module tools selftests check demo bench \
+.PHONY: all deps module tools selftests check check-debug demo bench \
 	sparse checkpatch kernel-doc htmldocs install dkms-src dkms-install \
 	dkms-uninstall clean
 
@@ -61,13 +64,19 @@ tools:
 selftests:
 	$(MAKE) -C $(TOP)/selftests/vhu
 
-# Both install what they need from apt first (a no-op once installed).
+# These install what they need from apt first (a no-op once installed).
 deps:
 	$(TOP)/tools/testing/install-deps
 
 check: deps
 	$(MAKE) tools selftests
 	$(TOP)/tools/testing/run-checks $(VM_KERNELS)
+
+# Documentation/testing.rst. Not part of check: the kernel's first build
+# takes most of an hour on two cores, and each run half an hour.
+check-debug: deps
+	$(MAKE) tools selftests
+	$(TOP)/tools/testing/check-debug
 
 demo: deps
 	$(MAKE) tools
