@@ -120,6 +120,9 @@ static void t_bad_fds(void)
 	       "contain: an eventfd as the call fd still taken");
 	tap_ok(file_count(c.d.log, "not an eventfd") == 3,
 	       "contain: each refusal says the fd is not an eventfd");
+	tap_ok(vf_req_ack(&vf, VU_REQ_SET_BACKEND_REQ_FD, NULL, 0, &pfd[1], 1) > 0 &&
+	       alive(&vf) && file_count(c.d.log, "not a socket") == 1,
+	       "contain: a pipe as the backend request fd refused");
 
 	mr.region = (struct vu_region_desc){ VF_GPA0, VF_REGION_SIZE, VF_UADDR0, 0 };
 	tap_ok(vf_req_ack(&vf, VU_REQ_ADD_MEM_REG, &mr, sizeof(mr), &zero, 1) > 0 &&

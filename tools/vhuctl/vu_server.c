@@ -327,8 +327,13 @@ static int h_set_config(struct vu_dev *dev, struct vu_msg *m)
 	return ret;
 }
 
+/* The backend's end of a channel to the frontend: a socket, nothing else. */
 static int h_set_backend_req_fd(struct vu_dev *dev, struct vu_msg *m)
 {
+	struct stat st;
+
+	if (fstat(m->fds[0], &st) < 0 || !S_ISSOCK(st.st_mode))
+		return FAIL(dev, m, -EINVAL, "the backend request fd is not a socket");
 	close_fd(&dev->backend_req_fd);
 	dev->backend_req_fd = vu_take_fd(m, 0);
 	return 0;
