@@ -8,7 +8,8 @@
  * from VHU_GET_DEV_INFO, DRIVER_OK with memory slots, the module serving
  * a read the "guest" puts on the ring, stop (GET_VRING_BASE from the
  * module), restart, hot-unplug, `vhuctl stats`, disconnect and a new
- * connection, and a clean SIGTERM; then t_ring_max.c's session on the
+ * connection, a frontend that shrinks its memory under the module, and a
+ * clean SIGTERM; then t_ring_max.c's session on the
  * largest ring at vhuctl's defaults, as the host tests run it with the
  * userspace datapath, and the replays of Cloud Hypervisor, Firecracker
  * and crosvm (replay.h) on the kernel datapath. No guest: the
@@ -300,6 +301,57 @@ int main(void)
 	       vf_driver_ok(&vf, &g, 2, QSIZE, &inflight_fd, true) == 0,
 	       "kernel: a new connection after the disconnect sets the device up again");
 	vf_close(&vf);
+
+	/*
+	 * A frontend that shrinks its memfd under a posted read, then kicks:
+	 * vhu.ko reaches guest memory with uaccess through the daemon's
+	 * mappings, so the lost pages are -EFAULT in the module (the vring
+	 * stops with a ring error), never a SIGBUS in the daemon, which
+	 * serves the next frontend.
+	 */
+	{
+		static struct run r;
+		struct vf_guest h;
+		int hfd = -1;
+		uint64_t v = 0;
+
+		ok = !vf_guest_init(&h) && !vf_connect(&vf, sock) &&
+		     !vf_realize(&vf, 2, NULL) &&
+		     !vf_driver_ok(&vf, &h, 2, QSIZE, &hfd, true) &&
+		     !vf_req_ack(&vf, VU_REQ_SET_VRING_KICK, &v, 8, &kick_fd, 1);
+		if (ok) {
+			post_read(&h, &vr, kick_fd);
+			/* From here on h's memory is not ours to touch either. */
+			ok = !ftruncate(h.fd, 0) && !eventfd_write(kick_fd, 1);
+		}
+		for (int i = 0; ok && i < 50; i++) {
+			run_prog(&r, vhuctl, (const char *const[]){ "stats", "--json", NULL },
+				 10000);
+			if (strstr(r.out, "\"ring_errors\":1"))
+				break;
+			usleep(100000);
+		}
+		tap_ok(ok && strstr(r.out, "\"ring_errors\":1"),
+		       "kernel: a frontend's memfd shrunk under a posted read: vhu.ko "
+		       "stops the vring with a ring error");
+		tap_ok(vf_get_u64(&vf, VU_REQ_GET_FEATURES, &v) == 0 &&
+		       waitpid(pid, &st, WNOHANG) == 0,
+		       "kernel: the daemon lives and the shrinking frontend's connection answers");
+		vf_close(&vf);
+		close_fd(&hfd);
+		vf_guest_fini(&h);
+		usleep(200000);
+		ret = vf_connect(&vf, sock);
+		ret = ret ?: vf_realize(&vf, 2, NULL);
+		ret = ret ?: vf_driver_ok(&vf, &g, 2, QSIZE, &inflight_fd, true);
+		v = 0;
+		ret = ret ?: vf_req_ack(&vf, VU_REQ_SET_VRING_KICK, &v, 8, &kick_fd, 1);
+		post_read(&g, &vr, kick_fd);
+		ok = read_served(&g, &vr, &status) && ret == 0;
+		tap_ok(ok, "kernel: the next frontend's read is served (status %u, step %d)",
+		       status, ret);
+		vf_close(&vf);
+	}
 
 	kill(pid, SIGTERM);
 	ret = wait_pid_bounded(pid, 10000, &st);

@@ -113,9 +113,12 @@ static void accept_one(struct vu_export *e)
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (vu_dev_connect(&e->dev, fd)) {
+		close(fd);
+		return;
+	}
 	vlog("%s: frontend connected (pid %d)", e->cfg.socket_path,
 	     (int)peer_pid(fd));
-	vu_dev_connect(&e->dev, fd);
 }
 
 static void serve_one(struct vu_export *e)
@@ -152,19 +155,23 @@ static void teardown(struct vu_export *ex, unsigned int n)
 	}
 }
 
-/* Serve one export until the stop eventfd fires; tell @fail_fd on error. */
+/*
+ * Serve one export until the stop eventfd fires; tell @fail_fd on error.
+ * A fault in the frontend's memory (vu_guard.h) drops that frontend only.
+ */
 static void *export_thread(void *arg)
 {
 	struct vu_export *e = arg;
 
 	for (;;) {
-		struct pollfd p[3] = {
+		struct pollfd p[4] = {
 			{ .fd = e->stop_fd, .events = POLLIN },
 			{ .fd = e->listen_fd, .events = POLLIN },
 			{ .fd = e->dev.conn_fd, .events = POLLIN },
+			{ .fd = vu_dev_fault_fd(&e->dev), .events = POLLIN },
 		};
 
-		if (poll(p, 3, -1) < 0) {
+		if (poll(p, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			verr("%s: poll: %s", e->cfg.socket_path, strerror(errno));
@@ -173,6 +180,10 @@ static void *export_thread(void *arg)
 		}
 		if (p[0].revents)
 			return NULL;
+		if (p[3].fd >= 0 && p[3].revents && vu_dev_fault(&e->dev)) {
+			vu_dev_disconnect(&e->dev);
+			continue;
+		}
 		if (p[2].fd >= 0 && p[2].revents)
 			serve_one(e);
 		if (p[1].revents & POLLIN)

@@ -154,8 +154,21 @@ static int inflight_recover(struct dpu_queue *q, uint16_t **list)
 
 /* ---- requests ---------------------------------------------------------- */
 
+/*
+ * After a fault in the frontend's memory (vu_guard.h) the rings read as
+ * zeroes: take nothing more, and leave the one log line to the server.
+ */
+static bool mem_faulted(const struct dpu_queue *q)
+{
+	return vu_guard_faulted(q->mem->guard);
+}
+
 static void ring_error(struct dpu_queue *q, const char *why)
 {
+	if (mem_faulted(q)) {
+		q->broken = true;
+		return;
+	}
 	vlog("%s: queue %u: ring error: %s; the queue stops",
 	     q->dp->cfg->socket_path, q->index, why);
 	q->broken = true;
@@ -241,8 +254,10 @@ static bool handle_avail(struct dpu_queue *q)
 {
 	unsigned int budget = DPU_BUDGET;
 
+	if (mem_faulted(q))
+		return false;
 	dpu_ring_notify(&q->vq, false);
-	while (!q->broken && req_free(q)) {
+	while (!q->broken && req_free(q) && !mem_faulted(q)) {
 		const char *why;
 		uint16_t head;
 		int ret;

@@ -8,6 +8,7 @@
  * region starts mmap_offset bytes into that mapping.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -73,6 +74,7 @@ int vu_mem_add(struct vu_mem *mem, const struct vu_region_desc *d, int fd,
 	struct stat st;
 	size_t len;
 	void *map;
+	bool sealed;
 	int ret;
 
 	ret = vu_mem_check(mem, d, why);
@@ -83,17 +85,33 @@ int vu_mem_add(struct vu_mem *mem, const struct vu_region_desc *d, int fd,
 		ret = -errno;
 		goto err;
 	}
+	/* Anything else mappable (a device) is no guest memory. */
+	if (!S_ISREG(st.st_mode)) {
+		*why = "region fd is not a regular file (memfd, shared memory "
+		       "or hugetlbfs file)";
+		ret = -EINVAL;
+		goto err;
+	}
 	len = d->mmap_offset + d->size;
-	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < len) {
+	if ((uint64_t)st.st_size < len) {
 		*why = "region extends past the end of its fd";
 		ret = -EINVAL;
 		goto err;
 	}
+	/* Without F_SEAL_SHRINK it may shrink under us: the guard contains that. */
+	ret = fcntl(fd, F_GET_SEALS);
+	sealed = ret > 0 && (ret & F_SEAL_SHRINK);
 	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
 		   fd, 0);
 	if (map == MAP_FAILED) {
 		*why = "cannot mmap region fd";
 		ret = -errno;
+		goto err;
+	}
+	ret = vu_guard_add(mem->guard, map, len, sealed);
+	if (ret) {
+		*why = "the daemon maps too many regions";
+		munmap(map, len);
 		goto err;
 	}
 	r = &mem->r[mem->nregions++];
@@ -105,6 +123,8 @@ int vu_mem_add(struct vu_mem *mem, const struct vu_region_desc *d, int fd,
 	r->map = map;
 	r->map_len = len;
 	r->hva = (uint64_t)(uintptr_t)map + d->mmap_offset;
+	r->sealed = sealed;
+	r->guard = mem->guard;
 	return 0;
 err:
 	close(fd);
@@ -130,8 +150,10 @@ static void region_drop(struct vu_region *r, unsigned int *n, unsigned int i)
 
 static void region_release(struct vu_region *r)
 {
-	if (r->map)
+	if (r->map) {
+		vu_guard_remove(r->map);
 		munmap(r->map, r->map_len);
+	}
 	close_fd(&r->fd);
 	memset(r, 0, sizeof(*r));
 	r->fd = -1;
@@ -222,6 +244,7 @@ void vu_mem_view_init(struct vu_mem_view *v, const struct vu_mem *mem)
 	for (unsigned int i = 0; i < mem->nregions; i++)
 		view_region(&v->r[i], &mem->r[i]);
 	v->nregions = mem->nregions;
+	v->guard = mem->guard;
 }
 
 int vu_mem_view_add(struct vu_mem_view *v, const struct vu_region *r)
@@ -229,6 +252,7 @@ int vu_mem_view_add(struct vu_mem_view *v, const struct vu_region *r)
 	if (v->nregions >= VU_MAX_MEM_SLOTS)
 		return -ENOSPC;
 	view_region(&v->r[v->nregions++], r);
+	v->guard = r->guard;
 	return 0;
 }
 

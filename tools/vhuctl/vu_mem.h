@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "vu_guard.h"
 #include "vu_proto.h"
 
 struct vu_region {
@@ -24,11 +25,14 @@ struct vu_region {
 	void *map;		/* our mapping of [0, mmap_offset + size) */
 	size_t map_len;
 	uint64_t hva;		/* our virtual address of gpa */
+	bool sealed;		/* the fd has F_SEAL_SHRINK: it cannot shrink */
+	const struct vu_guard *guard;	/* the table's, which guards the mapping */
 };
 
 struct vu_mem {
 	unsigned int nregions;
 	struct vu_region r[VU_MAX_MEM_SLOTS];
+	struct vu_guard *guard;	/* the mappings' guard, or NULL */
 };
 
 /*
@@ -40,7 +44,12 @@ struct vu_mem {
 int vu_mem_check(const struct vu_mem *mem, const struct vu_region_desc *d,
 		 const char **why);
 
-/* Map fd (consumed on success and failure) and append the region. */
+/*
+ * Map fd (consumed on success and failure) and append the region. The fd
+ * must be a regular file (memfd, shared memory or hugetlbfs file) at
+ * least mmap_offset + size bytes long; its mapping is registered with the
+ * table's guard.
+ */
 int vu_mem_add(struct vu_mem *mem, const struct vu_region_desc *d, int fd,
 	       const char **why);
 
@@ -73,6 +82,7 @@ uint64_t vu_mem_gpa_to_hva(const struct vu_mem *mem, uint64_t gpa,
 struct vu_mem_view {
 	unsigned int nregions;
 	struct vu_region r[VU_MAX_MEM_SLOTS];
+	const struct vu_guard *guard;	/* the table's: is its memory faulted? */
 };
 
 void vu_mem_view_init(struct vu_mem_view *v, const struct vu_mem *mem);

@@ -97,8 +97,10 @@ static int h_set_owner(struct vu_dev *dev, struct vu_msg *m)
 
 static void inflight_release(struct vu_inflight *inf)
 {
-	if (inf->addr)
+	if (inf->addr) {
+		vu_guard_remove(inf->addr);
 		munmap(inf->addr, inf->size);
+	}
 	close_fd(&inf->fd);
 	memset(inf, 0, sizeof(*inf));
 	inf->fd = -1;
@@ -186,6 +188,7 @@ static int h_set_mem_table(struct vu_dev *dev, struct vu_msg *m)
 	new = calloc(1, sizeof(*new));
 	if (!new)
 		return FAIL(dev, m, -ENOMEM, "out of memory");
+	new->guard = dev->mem.guard;
 	for (uint32_t i = 0; i < t->nregions; i++) {
 		ret = vu_mem_add(new, &t->regions[i], vu_take_fd(m, i), &why);
 		if (ret) {
@@ -324,8 +327,13 @@ static int h_set_config(struct vu_dev *dev, struct vu_msg *m)
 	return ret;
 }
 
+/* The backend's end of a channel to the frontend: a socket, nothing else. */
 static int h_set_backend_req_fd(struct vu_dev *dev, struct vu_msg *m)
 {
+	struct stat st;
+
+	if (fstat(m->fds[0], &st) < 0 || !S_ISSOCK(st.st_mode))
+		return FAIL(dev, m, -EINVAL, "the backend request fd is not a socket");
 	close_fd(&dev->backend_req_fd);
 	dev->backend_req_fd = vu_take_fd(m, 0);
 	return 0;
@@ -393,7 +401,7 @@ static int h_set_inflight_fd(struct vu_dev *dev, struct vu_msg *m)
 	struct stat st;
 	uint64_t need;
 	void *addr;
-	int fd, ret = inflight_check(dev, m);
+	int fd, seals, ret = inflight_check(dev, m);
 
 	if (ret)
 		return ret;
@@ -405,16 +413,29 @@ static int h_set_inflight_fd(struct vu_dev *dev, struct vu_msg *m)
 		return FAIL(dev, m, -EINVAL, "inflight area of %" PRIu64 " bytes at %" PRIu64
 			    " (needs %" PRIu64 ")", in->mmap_size, in->mmap_offset, need);
 	}
-	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size < in->mmap_offset + in->mmap_size) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return FAIL(dev, m, -EINVAL, "inflight fd is not a regular file (memfd "
+			    "or shared memory)");
+	}
+	if ((uint64_t)st.st_size < in->mmap_offset + in->mmap_size) {
 		close(fd);
 		return FAIL(dev, m, -EINVAL, "inflight fd smaller than the area");
 	}
+	seals = fcntl(fd, F_GET_SEALS);
 	addr = mmap(NULL, in->mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 		    in->mmap_offset);
 	if (addr == MAP_FAILED) {
 		ret = -errno;
 		close(fd);
 		return FAIL(dev, m, ret, "mmap: %s", strerror(-ret));
+	}
+	/* It may shrink under us like guest memory: the same guard. */
+	if (vu_guard_add(&dev->guard, addr, in->mmap_size,
+			 seals > 0 && (seals & F_SEAL_SHRINK))) {
+		munmap(addr, in->mmap_size);
+		close(fd);
+		return FAIL(dev, m, -ENOSPC, "the daemon maps too many areas");
 	}
 	inf.fd = fd;
 	inf.addr = addr;
@@ -621,6 +642,8 @@ void vu_dev_init(struct vu_dev *dev, const char *name,
 	dev->ops = ops;
 	dev->dp = dp;
 	dev->conn_fd = -1;
+	dev->guard.fd = -1;
+	dev->mem.guard = &dev->guard;
 	dev->backend_req_fd = -1;
 	dev->inflight.fd = -1;
 	for (uint32_t i = 0; i < VHU_MAX_QUEUES; i++)
@@ -630,13 +653,44 @@ void vu_dev_init(struct vu_dev *dev, const char *name,
 	dev->write_cache = true;
 }
 
-void vu_dev_connect(struct vu_dev *dev, int fd)
+int vu_dev_connect(struct vu_dev *dev, int fd)
 {
+	int ret = vu_guard_init(&dev->guard);
+
+	if (ret) {
+		vlog("%s: cannot guard the frontend's memory: %s", dev->name,
+		     strerror(-ret));
+		vu_guard_fini(&dev->guard);
+		return ret;
+	}
 	dev->conn_fd = fd;
+	return 0;
 }
 
 void vu_dev_disconnect(struct vu_dev *dev)
 {
 	release_session(dev);
 	close_fd(&dev->conn_fd);
+	/* Its memory is unmapped: the next frontend starts unfaulted. */
+	vu_guard_fini(&dev->guard);
+}
+
+int vu_dev_fault_fd(const struct vu_dev *dev)
+{
+	return dev->conn_fd >= 0 ? dev->guard.fd : -1;
+}
+
+int vu_dev_fault(struct vu_dev *dev)
+{
+	uintptr_t addr;
+
+	if (!vu_guard_faulted(&dev->guard))
+		return 0;
+	addr = __atomic_load_n(&dev->guard.fault_addr, __ATOMIC_RELAXED);
+	vlog("%s: access to the frontend's memory at %p faulted (%s); its queues "
+	     "stop and the connection is dropped", dev->name, (void *)addr,
+	     __atomic_load_n(&dev->guard.fault_sealed, __ATOMIC_RELAXED) ?
+	     "the pages could not be backed" :
+	     "the frontend shrank an unsealed memory fd under a mapping");
+	return -EFAULT;
 }

@@ -43,6 +43,7 @@ struct vu_dev {
 					 * only if FLUSH is negotiated too */
 	struct virtio_blk_config config;
 
+	struct vu_guard guard;		/* faults in the frontend's memory */
 	struct vu_mem mem;
 	struct vu_queue q[VHU_MAX_QUEUES];
 	struct vu_inflight inflight;
@@ -60,8 +61,11 @@ void vu_dev_init(struct vu_dev *dev, const char *name,
 		 const struct vu_export_cfg *cfg, const struct vu_dp_ops *ops,
 		 struct vu_dp *dp);
 
-/* Take a connected socket. */
-void vu_dev_connect(struct vu_dev *dev, int fd);
+/*
+ * Take a connected socket: 0, or -errno (logged) when the connection's
+ * guard cannot be set up; then the caller closes fd.
+ */
+int vu_dev_connect(struct vu_dev *dev, int fd);
 
 /*
  * Receive and handle one message. 0: keep the connection; negative:
@@ -72,5 +76,16 @@ int vu_dev_handle(struct vu_dev *dev);
 
 /* Stop queues, release memory and fds, close the connection. */
 void vu_dev_disconnect(struct vu_dev *dev);
+
+/*
+ * The fd that becomes readable when an access to the frontend's memory
+ * faulted (vu_guard.h), -1 without a connection.
+ */
+int vu_dev_fault_fd(const struct vu_dev *dev);
+/*
+ * Did an access to the frontend's memory fault? Then -EFAULT, with one log
+ * line saying so: the caller drops the connection (vu_dev_disconnect()).
+ */
+int vu_dev_fault(struct vu_dev *dev);
 
 #endif

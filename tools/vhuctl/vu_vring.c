@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "util.h"
 #include "vu_msg.h"
@@ -334,6 +335,33 @@ int vu_vring_get_base(struct vu_dev *dev, struct vu_msg *m)
 	return vu_send_reply(dev, m, &st, sizeof(st), -1);
 }
 
+/*
+ * Is fd an eventfd? Kick, call and err fds must be: a pipe as the call fd
+ * blocks the queue thread once it is full, a regular file as the kick fd
+ * polls readable for ever. 0, or why not in why.
+ */
+static int check_eventfd(int fd, char *why, size_t len)
+{
+	char path[32], link[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0) {
+		int err = errno;
+
+		snprintf(why, len, "cannot tell what it is (%s: %s)", path,
+			 strerror(err));
+		return -err;
+	}
+	link[n] = '\0';
+	if (strcmp(link, "anon_inode:[eventfd]")) {
+		snprintf(why, len, "it is %s, not an eventfd", link);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* The u64 of SET_VRING_KICK/CALL/ERR: index, NOFD, and the fd it implies. */
 static int vring_fd_msg(struct vu_dev *dev, struct vu_msg *m, int *fd)
 {
@@ -350,8 +378,14 @@ static int vring_fd_msg(struct vu_dev *dev, struct vu_msg *m, int *fd)
 	i = queue_index(dev, m, v & VU_VRING_IDX_MASK);
 	if (i < 0)
 		return i;
-	if (!nofd)
+	if (!nofd) {
+		char why[128];
+		int ret = check_eventfd(m->fds[0], why, sizeof(why));
+
+		if (ret)
+			return FAIL(dev, m, ret, "queue %d: %s", i, why);
 		*fd = vu_take_fd(m, 0);
+	}
 	return i;
 }
 
