@@ -57,6 +57,11 @@ struct vu_export_cfg {
 	 * where this is 512.
 	 */
 	unsigned int backing_lbs;
+	/*
+	 * The most a frontend may take from connecting to its SET_OWNER,
+	 * in ms: 0 for the daemon's default (daemon.h).
+	 */
+	unsigned int handshake_timeout_ms;
 };
 
 /* Everything needed to run one virtqueue, all translated. */
