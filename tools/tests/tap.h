@@ -28,5 +28,6 @@ void t_proto(void);
 void t_bench(void);
 void t_user(void);
 void t_replay(void);
+void t_timebound(void);
 
 #endif

@@ -15,6 +15,7 @@ int main(void)
 	t_cli();
 	t_proto();
 	t_user();
+	t_timebound();
 	t_ring_max(getenv("VHUCTL") ? getenv("VHUCTL") : "../vhuctl/vhuctl", "user");
 	t_replay();
 	t_bench();
