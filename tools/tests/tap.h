@@ -29,5 +29,6 @@ void t_bench(void);
 void t_user(void);
 void t_replay(void);
 void t_contain(void);
+void t_timebound(void);
 
 #endif

@@ -31,7 +31,7 @@
 
 enum {
 	OPT_SOCKET = 1, OPT_BACKING, OPT_READONLY, OPT_QUEUES, OPT_QUEUE_SIZE, OPT_DIRECT,
-	OPT_SERIAL, OPT_LBS, OPT_DATAPATH, OPT_EXPORT,
+	OPT_SERIAL, OPT_LBS, OPT_DATAPATH, OPT_EXPORT, OPT_HANDSHAKE_TIMEOUT,
 };
 
 /* What a group has set, to know when the next group starts. */
@@ -122,6 +122,12 @@ static int apply(struct group *g, int opt, const char *name, const char *arg)
 		}
 		c->lbs = v;
 		break;
+	case OPT_HANDSHAKE_TIMEOUT:
+		/* Seconds from connecting to SET_OWNER; 0: no limit. */
+		if (parse_uint(name, arg, 0, 3600, &v))
+			return -1;
+		c->handshake_timeout_ms = v ? v * 1000 : VU_HANDSHAKE_NONE;
+		break;
 	case OPT_DATAPATH:
 		if (!strcmp(arg, "auto"))
 			c->mode = VU_DP_AUTO;
@@ -154,6 +160,7 @@ static const struct {
 	{ "serial", OPT_SERIAL, true },
 	{ "logical-block-size", OPT_LBS, true },
 	{ "datapath", OPT_DATAPATH, true },
+	{ "handshake-timeout", OPT_HANDSHAKE_TIMEOUT, true },
 };
 
 /* --export socket=...,backing=...: one complete group. */
@@ -344,6 +351,7 @@ static int export_run(int argc, char **argv)
 		{ "logical-block-size", required_argument, NULL, OPT_LBS },
 		{ "datapath", required_argument, NULL, OPT_DATAPATH },
 		{ "export", required_argument, NULL, OPT_EXPORT },
+		{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -435,7 +443,8 @@ const struct vhuctl_cmd cmd_export = {
 	.summary = "serve files or block devices to vhost-user-blk frontends (foreground)",
 	.usage = "--socket PATH --backing FILE [--readonly] [--queues N] [--queue-size N]\n"
 		 "        [--direct] [--serial S] [--logical-block-size 512|4096]\n"
-		 "        [--datapath auto|kernel|user] [--socket PATH --backing FILE ...]\n"
+		 "        [--datapath auto|kernel|user] [--handshake-timeout SEC]\n"
+		 "        [--socket PATH --backing FILE ...]\n"
 		 "   or: vhuctl export --export socket=PATH,backing=FILE[,readonly][,queues=N]... ...",
 	.run = export_run,
 };

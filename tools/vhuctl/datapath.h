@@ -12,9 +12,11 @@
 #ifndef DATAPATH_H
 #define DATAPATH_H
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include <linux/vhu.h>
 #include <linux/virtio_blk.h>
@@ -55,6 +57,11 @@ struct vu_export_cfg {
 	 * where this is 512.
 	 */
 	unsigned int backing_lbs;
+	/*
+	 * The most a frontend may take from connecting to its SET_OWNER,
+	 * in ms: 0 for the daemon's default (daemon.h).
+	 */
+	unsigned int handshake_timeout_ms;
 };
 
 /* Everything needed to run one virtqueue, all translated. */
@@ -85,6 +92,22 @@ struct vu_inflight {
 static inline uint64_t vu_inflight_queue_size(uint16_t queue_size)
 {
 	return ALIGN(VHU_INFLIGHT_QUEUE_SIZE(queue_size), 64);
+}
+
+/*
+ * Signal a call or err fd from a frontend without ever waiting for its
+ * reader: an eventfd whose counter is full, or a pipe nobody drains,
+ * would block a write, so only a write the fd takes at once is made.
+ * True if it was; when not, the reader has a signal pending already (or
+ * reads nothing at all).
+ */
+static inline bool vu_signal_fd(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	uint64_t one = 1;
+
+	return fd >= 0 && poll(&p, 1, 0) == 1 && p.revents == POLLOUT &&
+	       write(fd, &one, sizeof(one)) == sizeof(one);
 }
 
 struct vu_dp;

@@ -124,11 +124,18 @@ struct dpu_queue {
 	int kick_fd, ctl_fd;
 	uint64_t kick_buf, ctl_buf;
 
-	pthread_mutex_t lock;		/* cmd, parked, call_fd, err_fd */
+	pthread_mutex_t lock;		/* cmd, parked, call_fd, err_fd, fd_gen */
 	pthread_cond_t cond;
 	enum dpu_cmd cmd;
 	bool parked;
 	int call_fd, err_fd;
+	unsigned int fd_gen;		/* bumped when call_fd or err_fd change */
+	/*
+	 * The queue thread's own copies of call_fd and err_fd, taken under
+	 * the lock when fd_gen moved: it signals them without the lock.
+	 */
+	int own_call_fd, own_err_fd;
+	unsigned int own_gen;
 
 	bool broken;			/* ring error: take nothing more */
 	unsigned int nr_inflight;

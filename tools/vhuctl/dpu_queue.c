@@ -47,12 +47,37 @@ static int dup_fd(int fd)
 	return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
 }
 
-static void signal_fd(struct dpu_queue *q, int *fdp)
+/* The queue thread's copies of the call and err fds, up to date. */
+static void refresh_fds(struct dpu_queue *q)
 {
+	if (__atomic_load_n(&q->fd_gen, __ATOMIC_ACQUIRE) == q->own_gen)
+		return;
 	pthread_mutex_lock(&q->lock);
-	if (*fdp >= 0)
-		eventfd_write(*fdp, 1);
+	close_fd(&q->own_call_fd);
+	close_fd(&q->own_err_fd);
+	q->own_call_fd = dup_fd(q->call_fd);
+	q->own_err_fd = dup_fd(q->err_fd);
+	q->own_gen = q->fd_gen;
 	pthread_mutex_unlock(&q->lock);
+}
+
+/*
+ * Signal the call or err fd, without the lock and without waiting for
+ * its reader (vu_signal_fd()): set_fd() never waits for this thread, nor
+ * this thread for the frontend.
+ */
+static void signal_fd(struct dpu_queue *q, bool call)
+{
+	static struct vlog_ratelimit rl =
+		VLOG_RATELIMIT_INIT("unwritable call fds", VLOG_RL_INTERVAL_MS, VLOG_RL_BURST);
+	int fd;
+
+	refresh_fds(q);
+	fd = call ? q->own_call_fd : q->own_err_fd;
+	if (fd >= 0 && !vu_signal_fd(fd))
+		vlog_rl(&rl, "%s: queue %u: its %s fd takes no signal (full, or "
+			"nobody reads it); left as it is", q->dp->cfg->socket_path,
+			q->index, call ? "call" : "err");
 }
 
 /* ---- inflight area ---------------------------------------------------- */
@@ -172,7 +197,7 @@ static void ring_error(struct dpu_queue *q, const char *why)
 	vlog("%s: queue %u: ring error: %s; the queue stops",
 	     q->dp->cfg->socket_path, q->index, why);
 	q->broken = true;
-	signal_fd(q, &q->err_fd);
+	signal_fd(q, false);
 }
 
 struct io_uring_sqe *dpu_get_sqe(struct dpu_queue *q)
@@ -290,7 +315,7 @@ static void flush_used(struct dpu_queue *q)
 		return;
 	q->nr_pushed = 0;
 	if (dpu_ring_publish(&q->vq))
-		signal_fd(q, &q->call_fd);
+		signal_fd(q, true);
 }
 
 /* ---- the queue thread ------------------------------------------------- */
@@ -407,6 +432,8 @@ static void queue_free(struct dpu_queue *q)
 	close_fd(&q->ctl_fd);
 	close_fd(&q->call_fd);
 	close_fd(&q->err_fd);
+	close_fd(&q->own_call_fd);
+	close_fd(&q->own_err_fd);
 	if (q->reqs)
 		munmap(q->reqs, q->vq.num * sizeof(*q->reqs));
 	free(q->vq.busy);
@@ -457,6 +484,7 @@ static int queue_setup(struct vu_dp *dp, struct dpu_queue *q,
 	q->kick_fd = dup_fd(dq->kick_fd);
 	q->call_fd = dup_fd(dq->call_fd);
 	q->err_fd = dup_fd(dq->err_fd);
+	q->own_gen = q->fd_gen - 1;	/* the thread takes its copies first */
 	q->ctl_fd = eventfd(0, EFD_CLOEXEC);
 	if (q->kick_fd < 0 || q->ctl_fd < 0 ||
 	    (dq->call_fd >= 0 && q->call_fd < 0) || (dq->err_fd >= 0 && q->err_fd < 0))
@@ -683,6 +711,8 @@ static int dpu_open(struct vu_dp **out, const struct vu_export_cfg *cfg,
 		q->ctl_fd = -1;
 		q->call_fd = -1;
 		q->err_fd = -1;
+		q->own_call_fd = -1;
+		q->own_err_fd = -1;
 		pthread_mutex_init(&q->lock, NULL);
 		pthread_cond_init(&q->cond, NULL);
 	}
@@ -775,6 +805,7 @@ static int set_fd(struct vu_dp *dp, uint32_t index, int fd, bool call)
 		q->call_fd = nfd;
 	else
 		q->err_fd = nfd;
+	__atomic_store_n(&q->fd_gen, q->fd_gen + 1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&q->lock);
 	return 0;
 }

@@ -10,6 +10,12 @@
  *     (vu_server.c);
  *  3. the payload, then the request's handler from the same table.
  *
+ * The connection is non-blocking and a message has a deadline as a whole
+ * (dev->msg_timeout_ms from its first byte, header, payload and fds
+ * together), as does a reply: a frontend that trickles a message in or
+ * never reads its replies is cut off then, however it paces its bytes,
+ * and a stopping daemon (dev->stop_fd) waits for neither.
+ *
  * The stream stays in sync whenever the header is sane, so a bad request
  * is answered (REPLY_ACK with need_reply) when it can be. When it cannot
  * (no ack was negotiated or asked for, or the request has its own reply),
@@ -22,13 +28,60 @@
  * path in vu_dev_handle().
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
 #include "vu_msg.h"
+
+/* ---- waiting for the frontend ----------------------------------------- */
+
+uint64_t vu_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void start_deadline(struct vu_dev *dev)
+{
+	dev->deadline_ms = vu_now_ms() + dev->msg_timeout_ms;
+}
+
+/*
+ * Wait until the connection is ready for events (POLLIN or POLLOUT): 0,
+ * -ETIMEDOUT once the message's deadline has passed, -ESHUTDOWN when the
+ * daemon stops, or -errno.
+ */
+static int wait_conn(struct vu_dev *dev, short events)
+{
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = dev->conn_fd, .events = events },
+			{ .fd = dev->stop_fd, .events = POLLIN },
+		};
+		uint64_t now = vu_now_ms();
+		int n;
+
+		if (now >= dev->deadline_ms)
+			return -ETIMEDOUT;
+		n = poll(p, 2, (int)(dev->deadline_ms - now));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (p[1].revents)
+			return -ESHUTDOWN;
+		/* An error or hang-up shows in the recv or send that follows. */
+		if (p[0].revents)
+			return 0;
+	}
+}
 
 /* ---- replies --------------------------------------------------------- */
 
@@ -63,16 +116,47 @@ int vu_send_reply(struct vu_dev *dev, const struct vu_msg *req,
 		c->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	}
-	do {
-		n = sendmsg(dev->conn_fd, &mh, MSG_NOSIGNAL);
-	} while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)(sizeof(hdr) + size)) {
+	start_deadline(dev);
+	for (;;) {
+		int ret;
+
+		n = sendmsg(dev->conn_fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN) {
+			ret = -errno;
+		} else {
+			/* The fd went with the first byte sent. */
+			if (n > 0) {
+				mh.msg_control = NULL;
+				mh.msg_controllen = 0;
+			}
+			while (n > 0 && mh.msg_iovlen) {
+				size_t step = (size_t)n < mh.msg_iov->iov_len ?
+					      (size_t)n : mh.msg_iov->iov_len;
+
+				mh.msg_iov->iov_base = (char *)mh.msg_iov->iov_base + step;
+				mh.msg_iov->iov_len -= step;
+				n -= step;
+				if (!mh.msg_iov->iov_len) {
+					mh.msg_iov++;
+					mh.msg_iovlen--;
+				}
+			}
+			if (!mh.msg_iovlen)
+				return 0;
+			ret = wait_conn(dev, POLLOUT);
+			if (!ret)
+				continue;
+		}
+		if (ret == -ESHUTDOWN)
+			return ret;
 		vlog("%s: cannot send the %s reply: %s", dev->name,
 		     vu_request_name(req->hdr.request),
-		     n < 0 ? strerror(errno) : "short write");
+		     ret == -ETIMEDOUT ? "the frontend does not read its replies" :
+		     strerror(-ret));
 		return -EIO;
 	}
-	return 0;
 }
 
 int vu_reply_u64(struct vu_dev *dev, const struct vu_msg *req, uint64_t v)
@@ -94,15 +178,24 @@ static void close_msg_fds(struct vu_msg *m)
 	m->nfds = 0;
 }
 
-static ssize_t read_full(int fd, void *buf, size_t len)
+/* The rest of the message, by its deadline. */
+static ssize_t read_full(struct vu_dev *dev, void *buf, size_t len)
 {
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t n = recv(fd, (char *)buf + done, len - done, 0);
+		ssize_t n = recv(dev->conn_fd, (char *)buf + done, len - done,
+				 MSG_DONTWAIT);
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno == EAGAIN) {
+			int ret = wait_conn(dev, POLLIN);
+
+			if (ret)
+				return ret;
+			continue;
+		}
 		if (n < 0)
 			return -errno;
 		if (n == 0)
@@ -115,9 +208,10 @@ static ssize_t read_full(int fd, void *buf, size_t len)
 /*
  * Step 1: the header and its fds. Returns 0, -ECONNRESET on hang-up,
  * -EMSGSIZE when fds were truncated (the fds received are kept so the
- * cleanup path closes them; the header is still valid), or -errno.
+ * cleanup path closes them; the header is still valid), -EAGAIN when
+ * nothing came after all, or -errno.
  */
-static int recv_header(int sock, struct vu_msg *m)
+static int recv_header(struct vu_dev *dev, struct vu_msg *m)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * VU_MAX_FDS)];
@@ -136,7 +230,7 @@ static int recv_header(int sock, struct vu_msg *m)
 
 	m->nfds = 0;
 	do {
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+		n = recvmsg(dev->conn_fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
@@ -163,7 +257,7 @@ static int recv_header(int sock, struct vu_msg *m)
 		ret = -EMSGSIZE;
 
 	if ((size_t)n < sizeof(m->hdr)) {
-		ssize_t r = read_full(sock, (char *)&m->hdr + n, sizeof(m->hdr) - n);
+		ssize_t r = read_full(dev, (char *)&m->hdr + n, sizeof(m->hdr) - n);
 
 		if (r < 0)
 			return r;
@@ -260,8 +354,13 @@ int vu_dev_handle(struct vu_dev *dev)
 	if (!m)
 		return -ENOMEM;
 
-	/* Step 1. */
-	ret = recv_header(dev->conn_fd, m);
+	/* Step 1: the message's time starts with its first byte. */
+	start_deadline(dev);
+	ret = recv_header(dev, m);
+	if (ret == -EAGAIN) {
+		ret = 0;
+		goto out;
+	}
 	if (ret == -ECONNRESET || (ret < 0 && ret != -EMSGSIZE))
 		goto out;
 
@@ -290,7 +389,7 @@ int vu_dev_handle(struct vu_dev *dev)
 
 	/* Step 3: the payload, read even for a refused request. */
 	if (m->hdr.size) {
-		ssize_t r = read_full(dev->conn_fd, &m->p, m->hdr.size);
+		ssize_t r = read_full(dev, &m->p, m->hdr.size);
 
 		if (r < 0) {
 			ret = (int)r;
@@ -305,7 +404,7 @@ int vu_dev_handle(struct vu_dev *dev)
 	ret = vret ? vret : d->handle(dev, m);
 	ack = (m->hdr.flags & VU_FLAG_NEED_REPLY) && (ack_before || reply_ack_on(dev));
 	/* Connection-level failures (a reply could not be sent). */
-	if (ret == -EIO)
+	if (ret == -EIO || ret == -ESHUTDOWN)
 		goto out;
 	if (ret)
 		ret = refuse(dev, m, d, ack);

@@ -58,10 +58,14 @@ const struct vu_req_desc *vu_request(uint32_t req);
 /* Its name for log lines ("request N" for an unknown one). */
 const char *vu_request_name(uint32_t req);
 
-/* A handler's failure: logged once here, with the request's name. */
+/*
+ * A handler's failure: logged once here, with the request's name; a
+ * frontend that repeats refused requests gets a few lines per interval
+ * (rl_refused).
+ */
 #define FAIL(dev, m, err, fmt, ...)					\
 	({								\
-		vlog("%s: %s refused: " fmt, (dev)->name,		\
+		vlog_rl(&(dev)->rl_refused, "%s: %s refused: " fmt, (dev)->name, \
 		     vu_request_name((m)->hdr.request), ##__VA_ARGS__);	\
 		(err);							\
 	})

@@ -644,6 +644,10 @@ void vu_dev_init(struct vu_dev *dev, const char *name,
 	dev->conn_fd = -1;
 	dev->guard.fd = -1;
 	dev->mem.guard = &dev->guard;
+	dev->stop_fd = -1;
+	dev->msg_timeout_ms = VU_MSG_TIMEOUT_MS;
+	vlog_ratelimit_init(&dev->rl_refused, "refused requests",
+			    VLOG_RL_INTERVAL_MS, VLOG_RL_BURST);
 	dev->backend_req_fd = -1;
 	dev->inflight.fd = -1;
 	for (uint32_t i = 0; i < VHU_MAX_QUEUES; i++)

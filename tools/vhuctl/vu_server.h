@@ -8,6 +8,7 @@
 #include <linux/virtio_blk.h>
 
 #include "datapath.h"
+#include "log.h"
 #include "vu_mem.h"
 #include "vu_proto.h"
 
@@ -29,7 +30,16 @@ struct vu_dev {
 	const struct vu_dp_ops *ops;
 	struct vu_dp *dp;
 
-	int conn_fd;			/* -1 when no frontend */
+	int conn_fd;			/* -1 when no frontend (O_NONBLOCK) */
+	/*
+	 * Readable once the daemon stops: a wait for the frontend (the rest
+	 * of a message, room for a reply) ends at once. -1: none.
+	 */
+	int stop_fd;
+	/* Most a message (header, payload, fds) or a reply may take. */
+	unsigned int msg_timeout_ms;
+	uint64_t deadline_ms;		/* of the message being taken or answered */
+	struct vlog_ratelimit rl_refused;	/* "... refused: ..." lines */
 	bool owner;			/* SET_OWNER seen, no RESET_OWNER since */
 	bool attached;			/* SET_OWNER seen: detach on disconnect */
 	uint64_t features;		/* offered */
@@ -67,9 +77,17 @@ void vu_dev_init(struct vu_dev *dev, const char *name,
  */
 int vu_dev_connect(struct vu_dev *dev, int fd);
 
+/* CLOCK_MONOTONIC in ms, for deadlines. */
+uint64_t vu_now_ms(void);
+
+/* The default of msg_timeout_ms. */
+#define VU_MSG_TIMEOUT_MS	10000
+
 /*
- * Receive and handle one message. 0: keep the connection; negative:
- * close it (-ECONNRESET when the frontend hung up, else a protocol error
+ * Receive and handle one message, called once conn_fd is readable. 0:
+ * keep the connection; negative: close it (-ECONNRESET when the frontend
+ * hung up, -ETIMEDOUT when a message or reply took longer than
+ * msg_timeout_ms, -ESHUTDOWN when stop_fd fired, else a protocol error
  * already logged).
  */
 int vu_dev_handle(struct vu_dev *dev);

@@ -188,8 +188,7 @@ int vu_vring_break(struct vu_dev *dev, uint32_t i, const char *why)
 		vlog("%s: queue %u is broken (%s); it stays stopped until GET_VRING_BASE",
 		     dev->name, i, why);
 	q->broken = true;
-	if (q->err_fd >= 0)
-		eventfd_write(q->err_fd, 1);
+	vu_signal_fd(q->err_fd);
 	return ret;
 }
 
@@ -440,8 +439,8 @@ static int set_vring_notify_fd(struct vu_dev *dev, struct vu_msg *m, bool call)
 	}
 	close_fd(slot);
 	*slot = fd;
-	if (fd >= 0 && (call || q->broken))
-		eventfd_write(fd, 1);
+	if (call || q->broken)
+		vu_signal_fd(fd);
 	return 0;
 }
 
