@@ -145,12 +145,35 @@ static int export_bytes(bool writable, bool force_share)
 	return perm | (~shared & IMG_PERM_ALL) << 4;
 }
 
-static bool have(const char *prog)
+/* The first line cmd prints, into buf: false if it prints none. */
+static bool first_line(const char *cmd, char *buf, size_t len)
+{
+	FILE *p = popen(cmd, "r");
+
+	buf[0] = '\0';
+	if (p) {
+		if (!fgets(buf, len, p))
+			buf[0] = '\0';
+		pclose(p);
+	}
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf[0];
+}
+
+/* Where prog is in PATH, into path: false if it is not. */
+static bool have_at(const char *prog, char *path, size_t len)
 {
 	char cmd[128];
 
-	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", prog);
-	return !system(cmd);
+	snprintf(cmd, sizeof(cmd), "command -v %s 2>/dev/null", prog);
+	return first_line(cmd, path, len);
+}
+
+static bool have(const char *prog)
+{
+	char path[256];
+
+	return have_at(prog, path, sizeof(path));
 }
 
 /* Two processes, and two exports of one daemon, on one image file. */
@@ -299,17 +322,9 @@ static pid_t qsd_start(const char *log, const char *sock, const char *path, bool
 /* Run prog with args (NULL-terminated) for at most 10 s. */
 static void run_tool(struct run *r, const char *prog, const char *const *args)
 {
-	char path[256] = "", cmd[128];
-	FILE *p;
+	char path[256];
 
-	snprintf(cmd, sizeof(cmd), "command -v %s", prog);
-	p = popen(cmd, "r");
-	if (p) {
-		if (!fgets(path, sizeof(path), p))
-			path[0] = '\0';
-		pclose(p);
-	}
-	path[strcspn(path, "\n")] = '\0';
+	have_at(prog, path, sizeof(path));
 	run_prog(r, path, args, 10000);
 }
 
@@ -334,20 +349,16 @@ static void qsd(struct tmp_dir *d)
 	snprintf(export, sizeof(export),
 		 "type=vhost-user-blk,id=e0,node-name=disk,addr.type=unix,addr.path=%s,writable=on", qs);
 
-	v = START(vl, vs, "--backing", img);
-	TOOL(&r, "qemu-storage-daemon", "--blockdev", blockdev, "--export", export);
-	if (!tap_ok(v > 0 && r.status > 0 && r.status < 128 &&
-		    strstr(r.err, "Failed to get \"write\" lock"),
-		    "imglock: qemu-storage-daemon's writable export is refused while vhuctl writes the image"))
-		tap_diag("status %d, stderr: %s", r.status, r.err);
-	tap_ok(stop(v), "imglock: ... vhuctl stops");
-	v = START(vl, vs, "--backing", img, "--readonly");
-	TOOL(&r, "qemu-storage-daemon", "--blockdev", blockdev, "--export", export);
-	if (!tap_ok(v > 0 && r.status > 0 && r.status < 128 &&
-		    strstr(r.err, "Failed to get \"write\" lock"),
-		    "imglock: ... and while vhuctl exports it read-only"))
-		tap_diag("status %d, stderr: %s", r.status, r.err);
-	tap_ok(stop(v), "imglock: ... vhuctl stops");
+	for (int ro = 0; ro < 2; ro++) {
+		v = START(vl, vs, "--backing", img, ro ? "--readonly" : NULL);
+		TOOL(&r, "qemu-storage-daemon", "--blockdev", blockdev, "--export", export);
+		if (!tap_ok(v > 0 && r.status > 0 && r.status < 128 &&
+			    strstr(r.err, "Failed to get \"write\" lock"),
+			    "imglock: qemu-storage-daemon's writable export is refused while vhuctl exports the image %s",
+			    ro ? "read-only" : "writable"))
+			tap_diag("status %d, stderr: %s", r.status, r.err);
+		tap_ok(stop(v), "imglock: ... vhuctl stops");
+	}
 
 	q = qsd_start(ql, qs, img, true);
 	tap_ok(q > 0, "imglock: qemu-storage-daemon exports the image writable");
@@ -407,9 +418,8 @@ static void blockdev(struct tmp_dir *d)
 {
 	const char *file = tmp_file(d, "loop.img"), *s1 = tmp_file(d, "b1.sock");
 	const char *s2 = tmp_file(d, "b2.sock"), *l1 = tmp_file(d, "b1.log");
-	char cmd[300], dev[64] = "";
+	char cmd[300], dev[64];
 	int holder;
-	FILE *p;
 	pid_t a;
 
 	if (geteuid() || !have("losetup") || access("/dev/loop-control", W_OK)) {
@@ -418,14 +428,7 @@ static void blockdev(struct tmp_dir *d)
 	}
 	make_file(file, 4 * MB);
 	snprintf(cmd, sizeof(cmd), "losetup -f --show '%s' 2>/dev/null", file);
-	p = popen(cmd, "r");
-	if (p) {
-		if (!fgets(dev, sizeof(dev), p))
-			dev[0] = '\0';
-		pclose(p);
-	}
-	dev[strcspn(dev, "\n")] = '\0';
-	if (strncmp(dev, "/dev/loop", 9)) {
+	if (!first_line(cmd, dev, sizeof(dev)) || strncmp(dev, "/dev/loop", 9)) {
 		tap_ok(true, "# SKIP imglock: no loop device could be set up");
 		return;
 	}

@@ -94,10 +94,37 @@ static int no_locks(const char *path, bool force_share, int err)
 	return -1;
 }
 
+/*
+ * Nobody else has locked byte base + i for a bit i of mask: 0, or -1 after
+ * printing who is in the way.
+ */
+static int check_bytes(int fd, const char *path, int base, unsigned int mask)
+{
+	for (int i = 0; i < IMG_PERM_BITS; i++) {
+		int r;
+
+		if (!(mask & (1u << i)))
+			continue;
+		r = byte_locked(fd, base + i);
+		if (r < 0)
+			return no_locks(path, false, errno);
+		if (!r)
+			continue;
+		if (base == IMG_LOCK_SHARED_BASE)
+			verr("backing %s: in use: another user (a vhuctl export, QEMU) lets nobody else %s it (failed to get the \"%s\" lock); --force-share overrides this",
+			     path, perm_want[i], perm_name[i]);
+		else
+			verr("backing %s: in use: another user (a vhuctl export, QEMU) %s it (failed to get the shared \"%s\" lock); --force-share overrides this",
+			     path, perm_held[i], perm_name[i]);
+		return -1;
+	}
+	return 0;
+}
+
 int img_lock(int fd, const char *path, bool writable, bool force_share)
 {
 	unsigned int perm, shared;
-	int i, r;
+	int i;
 
 	img_lock_perms(writable, force_share, &perm, &shared);
 	for (i = 0; i < IMG_PERM_BITS; i++) {
@@ -121,30 +148,8 @@ int img_lock(int fd, const char *path, bool writable, bool force_share)
 	}
 	if (force_share)
 		return 0;
-
-	for (i = 0; i < IMG_PERM_BITS; i++) {
-		if (!(perm & (1u << i)))
-			continue;
-		r = byte_locked(fd, IMG_LOCK_SHARED_BASE + i);
-		if (r < 0)
-			return no_locks(path, false, errno);
-		if (r) {
-			verr("backing %s: in use: another user (a vhuctl export, QEMU) lets nobody else %s it (failed to get the \"%s\" lock); --force-share overrides this",
-			     path, perm_want[i], perm_name[i]);
-			return -1;
-		}
-	}
-	for (i = 0; i < IMG_PERM_BITS; i++) {
-		if (shared & (1u << i))
-			continue;
-		r = byte_locked(fd, IMG_LOCK_PERM_BASE + i);
-		if (r < 0)
-			return no_locks(path, false, errno);
-		if (r) {
-			verr("backing %s: in use: another user (a vhuctl export, QEMU) %s it (failed to get the shared \"%s\" lock); --force-share overrides this",
-			     path, perm_held[i], perm_name[i]);
-			return -1;
-		}
-	}
+	if (check_bytes(fd, path, IMG_LOCK_SHARED_BASE, perm) ||
+	    check_bytes(fd, path, IMG_LOCK_PERM_BASE, ~shared & IMG_PERM_ALL))
+		return -1;
 	return 0;
 }
