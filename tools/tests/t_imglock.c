@@ -413,6 +413,69 @@ static void qemu_img(struct tmp_dir *d)
 	tap_ok(stop(v), "imglock: ... vhuctl stops");
 }
 
+/* QEMU's own disk device (virtio-blk, share-rw off) on the image, paused. */
+static void qemu_disk_argv(char **argv, char *drive, size_t len, const char *img)
+{
+	static char *const args[] = {
+		"qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-nodefaults",
+		"-display", "none", "-monitor", "none", "-S", "-drive", NULL,
+		"-device", "virtio-blk-pci,drive=d0", NULL,
+	};
+
+	snprintf(drive, len, "file=%s,format=raw,if=none,id=d0", img);
+	memcpy(argv, args, sizeof(args));
+	argv[12] = drive;
+}
+
+/* vhuctl and a QEMU guest's disk see each other. */
+static void qemu_guest(struct tmp_dir *d)
+{
+	const char *img = tmp_file(d, "g.img"), *log = tmp_file(d, "qemu.log");
+	const char *vs = tmp_file(d, "g.sock"), *vl = tmp_file(d, "g.log");
+	char *argv[16], drive[300], qemu[256];
+	struct run r;
+	int st;
+	pid_t v, q;
+
+	if (!have_at("qemu-system-x86_64", qemu, sizeof(qemu))) {
+		tap_ok(true, "# SKIP imglock: qemu-system-x86_64 not installed");
+		return;
+	}
+	make_file(img, MB);
+	qemu_disk_argv(argv, drive, sizeof(drive), img);
+	for (int fs = 0; fs < 2; fs++) {
+		v = START(vl, vs, "--backing", img, fs ? "--force-share" : NULL);
+		run_prog(&r, qemu, (const char *const *)argv + 1, 20000);
+		if (!tap_ok(v > 0 && r.status == 1 &&
+			    strstr(r.err, fs ? "Failed to get shared \"write\" lock" :
+					       "Failed to get \"write\" lock"),
+			    "imglock: a QEMU guest's disk on the image is refused while vhuctl writes it%s",
+			    fs ? " with --force-share" : ""))
+			tap_diag("status %d, stderr: %s", r.status, r.err);
+		tap_ok(stop(v), "imglock: ... vhuctl stops");
+	}
+
+	/* Its locks taken, paused QEMU keeps them. */
+	q = spawn(argv, log);
+	for (int i = 0; q > 0 && i < 1000 && !(locked_bytes(img) & IMG_PERM_WRITE); i++) {
+		if (waitpid(q, &st, WNOHANG) == q) {
+			q = -1;
+			break;
+		}
+		usleep(10000);
+	}
+	tap_ok(q > 0 && (locked_bytes(img) & IMG_PERM_WRITE),
+	       "imglock: a QEMU guest's disk writes the image");
+	REFUSED("vhuctl's writable export is refused beside it",
+		"(failed to get the \"write\" lock)", "--socket", vs, "--backing", img);
+	REFUSED("... and its read-only export", "(failed to get the shared \"write\" lock)",
+		"--socket", vs, "--backing", img, "--readonly");
+	if (q > 0)
+		stop_child(q, 10000, &st);
+	else
+		diag_file("qemu", log, 5);
+}
+
 /* A loop device: the same locks on the device node, and O_EXCL. */
 static void blockdev(struct tmp_dir *d)
 {
@@ -477,6 +540,7 @@ void t_imglock(void)
 		return;
 	}
 	files(&a);
+	qemu_guest(&a);
 	types(&b);
 	qsd(&b);
 	qemu_img(&b);

@@ -262,8 +262,8 @@ static bool same_image(const struct stat *a, const struct stat *b)
 }
 
 /*
- * Open and check export i's backing file or block device, ex[0..i-1]'s
- * open, and lock it (imglock.c). Its type is checked before it is opened:
+ * Open export i's backing file or block device (those of ex[0..i-1] are
+ * open), check it and lock it (imglock.c). Its type is checked first:
  * opening a FIFO would wait for a writer, and a character device may act on
  * open. A writable block device is opened O_EXCL unless --force-share: the
  * kernel then refuses one that is mounted, part of another device (RAID,
@@ -298,7 +298,7 @@ static int open_backing(struct vu_export *ex, unsigned int i)
 	}
 	if (c->direct)
 		flags |= O_DIRECT;
-	/* Should it have become a FIFO since: not to wait for a writer. */
+	/* Not to wait for a writer should it have become a FIFO since. */
 	if (S_ISREG(st.st_mode))
 		flags |= O_NONBLOCK;
 	if (S_ISBLK(st.st_mode) && !c->readonly && !c->force_share)
