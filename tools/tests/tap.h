@@ -23,6 +23,7 @@ int tap_done(void);
 
 /* Test groups, run in order by test_main.c. */
 void t_cli(void);
+void t_imglock(void);
 void t_mem(void);
 void t_proto(void);
 void t_bench(void);

@@ -13,6 +13,7 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	t_mem();
 	t_cli();
+	t_imglock();
 	t_proto();
 	t_user();
 	t_contain();

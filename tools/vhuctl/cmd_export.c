@@ -23,6 +23,7 @@
 #include <linux/fs.h>
 
 #include "daemon.h"
+#include "imglock.h"
 #include "log.h"
 #include "util.h"
 #include "vhuctl.h"
@@ -32,6 +33,7 @@
 enum {
 	OPT_SOCKET = 1, OPT_BACKING, OPT_READONLY, OPT_QUEUES, OPT_QUEUE_SIZE, OPT_DIRECT,
 	OPT_SERIAL, OPT_LBS, OPT_DATAPATH, OPT_EXPORT, OPT_HANDSHAKE_TIMEOUT,
+	OPT_FORCE_SHARE,
 };
 
 /* What a group has set, to know when the next group starts. */
@@ -86,6 +88,9 @@ static int apply(struct group *g, int opt, const char *name, const char *arg)
 		break;
 	case OPT_DIRECT:
 		c->direct = true;
+		break;
+	case OPT_FORCE_SHARE:
+		c->force_share = true;
 		break;
 	case OPT_QUEUES:
 		if (parse_uint(name, arg, 1, VHU_MAX_QUEUES, &v))
@@ -161,6 +166,7 @@ static const struct {
 	{ "logical-block-size", OPT_LBS, true },
 	{ "datapath", OPT_DATAPATH, true },
 	{ "handshake-timeout", OPT_HANDSHAKE_TIMEOUT, true },
+	{ "force-share", OPT_FORCE_SHARE, false },
 };
 
 /* --export socket=...,backing=...: one complete group. */
@@ -241,27 +247,92 @@ static unsigned int dio_align(int fd, uint64_t size)
 	return n < 0 && errno == EINVAL ? 4096 : 512;
 }
 
-/* Open and check the backing file or block device. */
-static int open_backing(struct vu_export_cfg *c)
+/* What a file that cannot be a backing is, for the error. */
+static const char *file_type(mode_t mode)
 {
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "of an unknown type";
+}
+
+/* One image: the same inode, or the same block device through any node. */
+static bool same_image(const struct stat *a, const struct stat *b)
+{
+	if (S_ISBLK(a->st_mode) && S_ISBLK(b->st_mode))
+		return a->st_rdev == b->st_rdev;
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/*
+ * Open export i's backing file or block device (those of ex[0..i-1] are
+ * open), check it and lock it (imglock.c). Its type is checked first:
+ * opening a FIFO would wait for a writer, and a character device may act on
+ * open. A writable block device is opened O_EXCL unless --force-share: the
+ * kernel then refuses one that is mounted, part of another device (RAID,
+ * device-mapper) or opened O_EXCL by anyone else, which no lock shows.
+ */
+static int open_backing(struct vu_export *ex, unsigned int i)
+{
+	struct vu_export_cfg *c = &ex[i].cfg;
 	int flags = (c->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
-	struct stat st;
+	struct stat st, fst;
 	uint64_t size;
 	int fd;
 
+	if (stat(c->backing, &st) < 0) {
+		verr("backing %s: %s", c->backing, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		verr("backing %s: %s, not a regular file or block device",
+		     c->backing, file_type(st.st_mode));
+		return -1;
+	}
+	for (unsigned int j = 0; j < i; j++) {
+		struct stat sj;
+
+		if (!fstat(ex[j].cfg.backing_fd, &sj) && same_image(&st, &sj) &&
+		    !(c->readonly && ex[j].cfg.readonly)) {
+			verr("backing %s is exported twice and not read-only in both",
+			     c->backing);
+			return -1;
+		}
+	}
 	if (c->direct)
 		flags |= O_DIRECT;
+	/* Not to wait for a writer should it have become a FIFO since. */
+	if (S_ISREG(st.st_mode))
+		flags |= O_NONBLOCK;
+	if (S_ISBLK(st.st_mode) && !c->readonly && !c->force_share)
+		flags |= O_EXCL;
 	fd = open(c->backing, flags);
+	if (fd < 0 && errno == EBUSY && (flags & O_EXCL)) {
+		verr("backing %s: in use: the device is mounted, part of another device or opened exclusively (O_EXCL) by another program; --force-share overrides this",
+		     c->backing);
+		return -1;
+	}
 	if (fd < 0) {
 		verr("backing %s: %s%s", c->backing, strerror(errno),
 		     errno == EINVAL && c->direct ? " (O_DIRECT unsupported here?)" : "");
 		return -1;
 	}
-	if (fstat(fd, &st) < 0)
+	if (fstat(fd, &fst) < 0)
+		goto err_errno;
+	if ((st.st_mode ^ fst.st_mode) & S_IFMT || !same_image(&st, &fst)) {
+		verr("backing %s: replaced while it was being opened", c->backing);
+		goto err;
+	}
+	if ((flags & O_NONBLOCK) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
 		goto err_errno;
 	c->backing_lbs = 512;
 	if (S_ISREG(st.st_mode)) {
-		size = st.st_size;
+		size = fst.st_size;
 		if (c->direct)
 			c->backing_lbs = dio_align(fd, size);
 		if (c->backing_lbs > c->lbs) {
@@ -269,7 +340,7 @@ static int open_backing(struct vu_export_cfg *c)
 			     c->backing, c->backing_lbs, c->lbs);
 			goto err;
 		}
-	} else if (S_ISBLK(st.st_mode)) {
+	} else {
 		int ssz = 0;
 
 		if (ioctl(fd, BLKGETSIZE64, &size) < 0)
@@ -281,9 +352,6 @@ static int open_backing(struct vu_export_cfg *c)
 			     c->backing, c->backing_lbs, c->lbs);
 			goto err;
 		}
-	} else {
-		verr("backing %s: not a regular file or block device", c->backing);
-		goto err;
 	}
 	if (size < c->lbs) {
 		verr("backing %s: %s", c->backing,
@@ -295,6 +363,8 @@ static int open_backing(struct vu_export_cfg *c)
 		     c->backing, size, c->lbs);
 		goto err;
 	}
+	if (img_lock(fd, c->backing, !c->readonly, c->force_share))
+		goto err;
 	c->backing_fd = fd;
 	c->size = size;
 	return 0;
@@ -352,6 +422,7 @@ static int export_run(int argc, char **argv)
 		{ "datapath", required_argument, NULL, OPT_DATAPATH },
 		{ "export", required_argument, NULL, OPT_EXPORT },
 		{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
+		{ "force-share", no_argument, NULL, OPT_FORCE_SHARE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -400,23 +471,9 @@ static int export_run(int argc, char **argv)
 		ex[i].cfg = g[i].cfg;
 		ex[i].cfg.backing_fd = -1;
 	}
-	for (unsigned int i = 0; i < ng; i++) {
-		struct stat si, sj;
-
-		if (open_backing(&ex[i].cfg))
+	for (unsigned int i = 0; i < ng; i++)
+		if (open_backing(ex, i))
 			goto out_close;
-		fstat(ex[i].cfg.backing_fd, &si);
-		for (unsigned int j = 0; j < i; j++) {
-			fstat(ex[j].cfg.backing_fd, &sj);
-			if (si.st_dev == sj.st_dev && si.st_ino == sj.st_ino &&
-			    si.st_rdev == sj.st_rdev &&
-			    !(ex[i].cfg.readonly && ex[j].cfg.readonly)) {
-				verr("backing %s is exported twice and not read-only in both",
-				     ex[i].cfg.backing);
-				goto out_close;
-			}
-		}
-	}
 	for (unsigned int i = 0; i < ng; i++) {
 		ex[i].ops = vu_dp_select(ex[i].cfg.mode, err, sizeof(err));
 		if (!ex[i].ops) {
@@ -444,6 +501,7 @@ const struct vhuctl_cmd cmd_export = {
 	.usage = "--socket PATH --backing FILE [--readonly] [--queues N] [--queue-size N]\n"
 		 "        [--direct] [--serial S] [--logical-block-size 512|4096]\n"
 		 "        [--datapath auto|kernel|user] [--handshake-timeout SEC]\n"
+		 "        [--force-share]\n"
 		 "        [--socket PATH --backing FILE ...]\n"
 		 "   or: vhuctl export --export socket=PATH,backing=FILE[,readonly][,queues=N]... ...",
 	.run = export_run,

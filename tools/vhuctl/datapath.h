@@ -41,6 +41,7 @@ struct vu_export_cfg {
 	char backing[4096];
 	bool readonly;
 	bool direct;
+	bool force_share;		/* lock the backing, refusing nobody */
 	unsigned int queues;
 	unsigned int queue_size;	/* largest ring accepted */
 	char serial[21];		/* VIRTIO_BLK_ID_BYTES + NUL */
