@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 
+#include "priv.h"
 #include "vu_server.h"
 
 struct vu_export {
@@ -14,6 +15,7 @@ struct vu_export {
 	const struct vu_dp_ops *ops;
 	struct vu_dp *dp;
 	struct vu_dev dev;
+	struct vu_sock_opts sock;	/* how to get listen_fd */
 	int listen_fd;
 	bool socket_created;		/* we bound it, so we unlink it */
 	pthread_t thread;		/* its control thread */
