@@ -28,5 +28,7 @@ void t_proto(void);
 void t_bench(void);
 void t_user(void);
 void t_replay(void);
+void t_priv(void);
+void t_sandbox(void);
 
 #endif

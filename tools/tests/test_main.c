@@ -16,6 +16,9 @@ int main(void)
 	t_proto();
 	t_user();
 	t_ring_max(getenv("VHUCTL") ? getenv("VHUCTL") : "../vhuctl/vhuctl", "user");
+	t_ring_max_dropped(getenv("VHUCTL") ? getenv("VHUCTL") : "../vhuctl/vhuctl", "user");
+	t_priv();
+	t_sandbox();
 	t_replay();
 	t_bench();
 	return tap_done();
