@@ -119,8 +119,8 @@ static int try_export(const char *sock)
 	return ret;
 }
 
-/* try_export() as uid and gid 65534 without supplementary groups (root only). */
-static int try_export_as_nobody(const char *sock)
+/* try_export() as uid and gid 65534, in group sup if not 0 (root only). */
+static int try_export_as(const char *sock, gid_t sup)
 {
 	int st = -1;
 	pid_t pid;
@@ -128,7 +128,7 @@ static int try_export_as_nobody(const char *sock)
 	fflush(stdout);
 	pid = fork();
 	if (pid == 0) {
-		if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
+		if (setgroups(!!sup, &sup) || setresgid(NOBODY, NOBODY, NOBODY) ||
 		    setresuid(NOBODY, NOBODY, NOBODY))
 			_exit(3);
 		_exit(try_export(sock));
@@ -139,6 +139,12 @@ static int try_export_as_nobody(const char *sock)
 		return -1;
 	}
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The same without supplementary groups. */
+static int try_export_as_nobody(const char *sock)
+{
+	return try_export_as(sock, 0);
 }
 
 /* A listening AF_UNIX stream socket bound to path, or -1. */
@@ -273,6 +279,16 @@ static void t_allow(struct tmp_dir *dir, const char *img, const char *log)
 		    "closed at accept, root is served") && ok;
 	ok = tap_ok(stop(pid), "priv: SIGTERM: status 0") && ok;
 	diag_log_on_failure(ok, log);
+
+	/* A supplementary group (SO_PEERGROUPS), as a frontend in group kvm has it. */
+	pid = START(log, "--socket", sock, "--backing", img, "--datapath", "user",
+		    "--socket-mode", "0666", "--allow-gid", "4242");
+	ok = serving(pid, log, 1);
+	ok = tap_ok(ok && try_export_as(sock, 4242) == 0 && try_export_as_nobody(sock) == 2,
+		    "priv: --allow-gid lets in a peer with it as a supplementary group, "
+		    "not one without") && ok;
+	ok = tap_ok(stop(pid), "priv: SIGTERM: status 0") && ok;
+	diag_log_on_failure(ok, log);
 }
 
 /* --fd and LISTEN_FDS: sockets the daemon did not make and does not remove. */
@@ -340,20 +356,24 @@ out:
 
 static void t_priv_options(const char *img)
 {
-	USAGE("--socket-mode with execute bits", "at most 0666", "--socket", "/tmp/x",
-	      "--backing", img, "--socket-mode", "0755");
-	USAGE("--socket-mode not octal", "octal", "--socket", "/tmp/x",
-	      "--backing", img, "--socket-mode", "rw-rw----");
-	USAGE("--socket-mode the owner cannot use", "the owner", "--socket", "/tmp/x",
-	      "--backing", img, "--socket-mode", "0066");
-	USAGE("--socket-group of no group", "no such group", "--socket", "/tmp/x",
-	      "--backing", img, "--socket-group", "vhu-no-such-group");
-	USAGE("--user of no user", "no such user", "--socket", "/tmp/x",
-	      "--backing", img, "--user", "vhu-no-such-user");
-	USAGE("--allow-uid of no user", "no such user", "--socket", "/tmp/x",
-	      "--backing", img, "--allow-uid", "vhu-no-such-user");
-	USAGE("--allow-gid of no group", "no such group", "--socket", "/tmp/x",
-	      "--backing", img, "--allow-gid", "vhu-no-such-group");
+	/* Each as the one option of export --socket /tmp/x --backing img. */
+	static const struct {
+		const char *what, *needle, *opt, *val;
+	} bad[] = {
+		{ "--socket-mode with execute bits", "at most 0666", "--socket-mode", "0755" },
+		{ "--socket-mode not octal", "octal", "--socket-mode", "rw-rw----" },
+		{ "--socket-mode the owner cannot use", "the owner", "--socket-mode", "0066" },
+		{ "--socket-group of no group", "no such group", "--socket-group",
+		  "vhu-no-such-group" },
+		{ "--user of no user", "no such user", "--user", "vhu-no-such-user" },
+		{ "--allow-uid of no user", "no such user", "--allow-uid", "vhu-no-such-user" },
+		{ "--allow-gid of no group", "no such group", "--allow-gid",
+		  "vhu-no-such-group" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		USAGE(bad[i].what, bad[i].needle, "--socket", "/tmp/x", "--backing", img,
+		      bad[i].opt, bad[i].val);
 	USAGE("--fd with --socket-mode", "not an inherited one", "--fd", "3",
 	      "--backing", img, "--socket-mode", "0660");
 	USAGE("--fd with a bad name", "a number or a socket's name", "--fd", "a:b",

@@ -592,8 +592,10 @@ static int export_run(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (inherit_sockets(g, ng))
+	if (inherit_sockets(g, ng)) {
+		ret = EXIT_FAIL;
 		goto out;
+	}
 	for (unsigned int i = 0; i < ng; i++) {
 		for (unsigned int j = 0; j < i; j++)
 			if (!strcmp(g[i].cfg.socket_path, g[j].cfg.socket_path)) {

@@ -28,6 +28,7 @@
 
 struct vu_priv vu_priv;
 
+
 /* A decimal id, all digits: 0 and *out, or -1. */
 static int parse_id(const char *s, unsigned long *out)
 {
@@ -141,6 +142,27 @@ out:
 	return ret;
 }
 
+/* Is gid one of the peer's supplementary groups (SO_PEERGROUPS)? */
+static bool in_peer_groups(int fd, gid_t gid)
+{
+	gid_t some[64], *groups = some;
+	socklen_t len = sizeof(some);
+	bool found = false;
+	int ret;
+
+	ret = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len);
+	if (ret < 0 && errno == ERANGE) {
+		/* Not copied: len says how much room all of them need. */
+		groups = malloc(len);
+		ret = groups ? getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) : -1;
+	}
+	for (size_t i = 0; !ret && i < len / sizeof(gid_t); i++)
+		found |= groups[i] == gid;
+	if (groups != some)
+		free(groups);
+	return found;
+}
+
 bool vu_peer_allowed(int fd, const char *what)
 {
 	const struct vu_priv *p = &vu_priv;
@@ -158,7 +180,7 @@ bool vu_peer_allowed(int fd, const char *what)
 		if (uc.uid == p->uids[i])
 			return true;
 	for (unsigned int i = 0; i < p->ngids; i++)
-		if (uc.gid == p->gids[i])
+		if (uc.gid == p->gids[i] || in_peer_groups(fd, p->gids[i]))
 			return true;
 	vlog("%s: refused a frontend (pid %d, uid %u, gid %u): not in --allow-uid/--allow-gid",
 	     what, (int)uc.pid, (unsigned int)uc.uid, (unsigned int)uc.gid);
