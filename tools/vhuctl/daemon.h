@@ -24,8 +24,9 @@ struct vu_export {
 };
 
 /*
- * Open every export's datapath and socket, then serve each from its own
- * thread until SIGINT or SIGTERM; release everything on the way out. ex[i].cfg and ex[i].ops
+ * Open every export's datapath and socket, give up what serving does not
+ * need (vu_priv_enter(): vu_priv's user, group and seccomp filter), then
+ * serve each from its own thread until SIGINT or SIGTERM; release everything on the way out. ex[i].cfg and ex[i].ops
  * must be set. Returns 0 after a clean shutdown, 1 if setup failed.
  */
 int vu_daemon_run(struct vu_export *ex, unsigned int n);
