@@ -368,6 +368,7 @@ int main(void)
 	vf_guest_fini(&g);
 	tap_ok(tmp_dir_remove(&dir), "kernel: no files left behind");
 	t_ring_max(vhuctl, "kernel");
+	t_ring_max_dropped(vhuctl, "kernel");
 	replay_run("kernel");
 	return tap_done();
 }

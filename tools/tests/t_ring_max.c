@@ -209,7 +209,62 @@ static int ring_up(struct rm *r)
 	return 0;
 }
 
-static void run(struct rm *r, pid_t pid)
+/* /proc/pid/status's line "key:", its value without leading blanks, in out. */
+static bool status_field(pid_t pid, const char *key, char *out, size_t size)
+{
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, klen) || line[klen] != ':')
+			continue;
+		snprintf(out, size, "%s", line + klen + 1 + strspn(line + klen + 1, " \t"));
+		out[strcspn(out, "\n")] = '\0';
+		found = true;
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static bool status_is(pid_t pid, const char *key, const char *want)
+{
+	char v[128];
+
+	if (!status_field(pid, key, v, sizeof(v)))
+		return false;
+	if (!strcmp(v, want))
+		return true;
+	tap_diag("/proc/%d/status: %s: '%s', expected '%s'", (int)pid, key, v, want);
+	return false;
+}
+
+/* The daemon serves under its seccomp filter. */
+static void check_sandboxed(const char *what, pid_t pid)
+{
+	tap_ok(status_is(pid, "Seccomp", "2") && status_is(pid, "NoNewPrivs", "1"),
+	       "max ring %s: the daemon serves under its seccomp filter "
+	       "(Seccomp: 2, NoNewPrivs: 1)", what);
+}
+
+/* The same, as uid and gid 65534 without supplementary groups or capabilities. */
+static void check_dropped(const char *what, pid_t pid)
+{
+	check_sandboxed(what, pid);
+	tap_ok(status_is(pid, "Uid", "65534\t65534\t65534\t65534") &&
+	       status_is(pid, "Gid", "65534\t65534\t65534\t65534") &&
+	       status_is(pid, "Groups", "") &&
+	       status_is(pid, "CapEff", "0000000000000000") &&
+	       status_is(pid, "CapPrm", "0000000000000000"),
+	       "max ring %s: the daemon serves as uid/gid 65534, no groups, no capabilities",
+	       what);
+}
+
+static void run(struct rm *r, pid_t pid, void (*check)(const char *what, pid_t pid))
 {
 	const char *dp = r->dp;
 	struct vu_mem_reg_msg mr = { 0 };
@@ -225,6 +280,7 @@ static void run(struct rm *r, pid_t pid)
 		return;
 	tap_diag("max ring %s: the daemon's RSS grew by %ld KiB as the ring started",
 		 dp, rss_kib(pid) - rss);
+	check(dp, pid);
 
 	/* A frontend that sends the call fd last, or reconnects. */
 	post_read(r, 0);
@@ -274,9 +330,13 @@ static void run(struct rm *r, pid_t pid)
 	       dp, base);
 }
 
-void t_ring_max(const char *vhuctl, const char *datapath)
+static void ring_max(const char *vhuctl, const char *datapath, const char *what,
+		     const char *const *extra, void (*check)(const char *what, pid_t pid))
 {
-	struct rm r = { .dp = datapath, .memfd = -1, .kick = -1, .call = -1, .err = -1 };
+	struct rm r = { .dp = what, .memfd = -1, .kick = -1, .call = -1, .err = -1 };
+	char *argv[24] = { (char *)vhuctl, "export", "--queues", "1", "--datapath",
+			   (char *)datapath };
+	unsigned int argc = 6;
 	const char *sock, *img, *log;
 	struct tmp_dir dir;
 	pid_t pid = -1;
@@ -300,16 +360,20 @@ void t_ring_max(const char *vhuctl, const char *datapath)
 	r.kick = eventfd_nb();
 	r.call = eventfd_nb();
 	r.err = eventfd_nb();
-	pid = spawn((char *[]){ (char *)vhuctl, "export", "--socket", (char *)sock,
-				"--backing", (char *)img, "--queues", "1",
-				"--datapath", (char *)datapath, NULL }, log);
+	argv[argc++] = "--socket";
+	argv[argc++] = (char *)sock;
+	argv[argc++] = "--backing";
+	argv[argc++] = (char *)img;
+	for (; extra && *extra && argc < ARRAY_SIZE(argv) - 1; extra++)
+		argv[argc++] = (char *)*extra;
+	pid = spawn(argv, log);
 	if (tap_ok(pid > 0 && vf_connect(&r.vf, sock) == 0,
-		   "max ring %s: vhuctl export listens", datapath))
-		run(&r, pid);
+		   "max ring %s: vhuctl export listens", what))
+		run(&r, pid, check);
 	vf_close(&r.vf);
 	if (pid > 0) {
 		tap_ok(!stop_child(pid, 10000, &st) && WIFEXITED(st) && !WEXITSTATUS(st),
-		       "max ring %s: SIGTERM ends the daemon with status 0", datapath);
+		       "max ring %s: SIGTERM ends the daemon with status 0", what);
 		if (getenv("VHUCTL_TEST_LOG") || file_count(log, "refused") > 0)
 			diag_file("vhuctl", log, 50);
 	}
@@ -320,5 +384,23 @@ out:
 	close_fd(&r.kick);
 	close_fd(&r.call);
 	close_fd(&r.err);
-	tap_ok(tmp_dir_remove(&dir), "max ring %s: no files left behind", datapath);
+	tap_ok(tmp_dir_remove(&dir), "max ring %s: no files left behind", what);
+}
+
+void t_ring_max(const char *vhuctl, const char *datapath)
+{
+	ring_max(vhuctl, datapath, datapath, NULL, check_sandboxed);
+}
+
+void t_ring_max_dropped(const char *vhuctl, const char *datapath)
+{
+	static const char *const extra[] = { "--user", "65534", "--group", "65534", NULL };
+	char what[64];
+
+	snprintf(what, sizeof(what), "%s as uid 65534", datapath);
+	if (geteuid()) {
+		tap_ok(true, "# SKIP max ring %s: needs root to drop privileges", what);
+		return;
+	}
+	ring_max(vhuctl, datapath, what, extra, check_dropped);
 }

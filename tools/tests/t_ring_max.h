@@ -9,5 +9,7 @@
 
 /* vhuctl: the binary; datapath: "user" or "kernel". Prints TAP. */
 void t_ring_max(const char *vhuctl, const char *datapath);
+/* The same with --user 65534 --group 65534 (root only, else skipped). */
+void t_ring_max_dropped(const char *vhuctl, const char *datapath);
 
 #endif

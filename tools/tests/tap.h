@@ -31,5 +31,7 @@ void t_user(void);
 void t_replay(void);
 void t_contain(void);
 void t_timebound(void);
+void t_priv(void);
+void t_sandbox(void);
 
 #endif

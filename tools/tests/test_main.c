@@ -19,6 +19,9 @@ int main(void)
 	t_contain();
 	t_timebound();
 	t_ring_max(getenv("VHUCTL") ? getenv("VHUCTL") : "../vhuctl/vhuctl", "user");
+	t_ring_max_dropped(getenv("VHUCTL") ? getenv("VHUCTL") : "../vhuctl/vhuctl", "user");
+	t_priv();
+	t_sandbox();
 	t_replay();
 	t_bench();
 	return tap_done();

@@ -17,7 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <stddef.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <linux/fs.h>
@@ -32,13 +35,17 @@
 
 enum {
 	OPT_SOCKET = 1, OPT_BACKING, OPT_READONLY, OPT_QUEUES, OPT_QUEUE_SIZE, OPT_DIRECT,
-	OPT_SERIAL, OPT_LBS, OPT_DATAPATH, OPT_EXPORT, OPT_HANDSHAKE_TIMEOUT,
-	OPT_FORCE_SHARE,
+	OPT_SERIAL, OPT_LBS, OPT_DATAPATH, OPT_SOCKET_MODE, OPT_SOCKET_GROUP, OPT_FD,
+	OPT_HANDSHAKE_TIMEOUT, OPT_FORCE_SHARE, OPT_EXPORT,
+	/* The daemon's, not an export's: anywhere on the command line. */
+	OPT_ALLOW_UID, OPT_ALLOW_GID, OPT_USER, OPT_GROUP, OPT_NO_SANDBOX,
 };
 
 /* What a group has set, to know when the next group starts. */
 struct group {
 	struct vu_export_cfg cfg;
+	struct vu_sock_opts sock;
+	char fd_name[VU_FDNAME_MAX];	/* --fd NAME: from LISTEN_FDNAMES */
 	unsigned int set;	/* 1 << O_* */
 };
 
@@ -55,6 +62,27 @@ static int parse_uint(const char *opt, const char *s, unsigned int min,
 	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
 		usage_error(self, "%s '%s': expected a number from %u to %u",
 			    opt, s, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* --socket-mode: octal read and write bits (execute means nothing on a socket). */
+static int parse_mode(const char *opt, const char *s, mode_t *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 8);
+	if (errno || end == s || *end || *s == '-' || *s == '+' || v & ~0666ul) {
+		usage_error(self, "%s '%s': expected an octal mode of read and write bits "
+			    "(at most 0666)", opt, s);
+		return -1;
+	}
+	if (!(v & 0600)) {
+		usage_error(self, "%s '%s': the owner needs read and write", opt, s);
 		return -1;
 	}
 	*out = v;
@@ -146,6 +174,30 @@ static int apply(struct group *g, int opt, const char *name, const char *arg)
 			return -1;
 		}
 		break;
+	case OPT_SOCKET_MODE:
+		if (parse_mode(name, arg, &g->sock.mode))
+			return -1;
+		break;
+	case OPT_SOCKET_GROUP:
+		if (vu_lookup_group(arg, &g->sock.gid)) {
+			usage_error(self, "%s '%s': no such group", name, arg);
+			return -1;
+		}
+		g->sock.has_gid = true;
+		break;
+	case OPT_FD:
+		if (*arg >= '0' && *arg <= '9') {
+			if (parse_uint(name, arg, 0, INT_MAX, &v))
+				return -1;
+			g->sock.fd = v;
+			g->sock.has_fd = true;
+		} else if (!*arg || strlen(arg) >= sizeof(g->fd_name) || strchr(arg, ':')) {
+			usage_error(self, "%s '%s': expected a number or a socket's name", name, arg);
+			return -1;
+		} else {
+			strcpy(g->fd_name, arg);
+		}
+		break;
 	}
 	g->set |= 1u << opt;
 	return 0;
@@ -167,6 +219,9 @@ static const struct {
 	{ "datapath", OPT_DATAPATH, true },
 	{ "handshake-timeout", OPT_HANDSHAKE_TIMEOUT, true },
 	{ "force-share", OPT_FORCE_SHARE, false },
+	{ "socket-mode", OPT_SOCKET_MODE, true },
+	{ "socket-group", OPT_SOCKET_GROUP, true },
+	{ "fd", OPT_FD, true },
 };
 
 /* --export socket=...,backing=...: one complete group. */
@@ -375,6 +430,94 @@ err:
 	return -1;
 }
 
+/* The path fd is bound to, into path (or "fd N" for one without). */
+static void bound_path(int fd, char *path, size_t size)
+{
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(sa);
+
+	memset(&sa, 0, sizeof(sa));
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) == 0 && sa.sun_family == AF_UNIX &&
+	    len > offsetof(struct sockaddr_un, sun_path) && sa.sun_path[0])
+		snprintf(path, size, "%.*s", (int)sizeof(sa.sun_path), sa.sun_path);
+	else
+		snprintf(path, size, "fd %d", fd);
+}
+
+/*
+ * The listening sockets given to the exports: --fd N as given, --fd NAME
+ * the passed socket of that name (LISTEN_FDNAMES), and each other passed
+ * socket (LISTEN_FDS) the export whose --socket is the path it is bound
+ * to. A passed socket no export takes is an error, as is an fd that is
+ * not a listening AF_UNIX stream socket. An export given no --socket gets
+ * its socket's path as its name. 0, or -1 after the error.
+ */
+static int inherit_sockets(struct group *g, unsigned int ng)
+{
+	static char names[MAX_EXPORTS][VU_FDNAME_MAX];
+	bool taken[MAX_EXPORTS] = { false };
+	char err[256], path[sizeof(g->cfg.socket_path)];
+	int n = vu_listen_fds(names, MAX_EXPORTS, err, sizeof(err));
+
+	if (n < 0) {
+		verr("%s", err);
+		return -1;
+	}
+	for (unsigned int i = 0; i < ng; i++)
+		if (g[i].sock.has_fd && g[i].sock.fd >= 3 && g[i].sock.fd < 3 + n)
+			taken[g[i].sock.fd - 3] = true;
+	for (unsigned int i = 0; i < ng; i++) {
+		int k;
+
+		if (!g[i].fd_name[0])
+			continue;
+		for (k = 0; k < n && (taken[k] || strcmp(names[k], g[i].fd_name)); k++)
+			;
+		if (k == n) {
+			verr("--fd %s: no socket of that name was passed (LISTEN_FDNAMES)",
+			     g[i].fd_name);
+			return -1;
+		}
+		taken[k] = true;
+		g[i].sock.fd = 3 + k;
+		g[i].sock.has_fd = true;
+	}
+	for (int k = 0; k < n; k++) {
+		unsigned int i;
+
+		if (taken[k])
+			continue;
+		bound_path(3 + k, path, sizeof(path));
+		for (i = 0; i < ng; i++)
+			if (!g[i].sock.has_fd && !strcmp(g[i].cfg.socket_path, path))
+				break;
+		if (i == ng) {
+			verr("passed socket %d (%s%s%s) is no export's --socket", 3 + k, path,
+			     names[k][0] ? ", name " : "", names[k]);
+			return -1;
+		}
+		g[i].sock.fd = 3 + k;
+		g[i].sock.has_fd = true;
+	}
+	for (unsigned int i = 0; i < ng; i++) {
+		if (!g[i].sock.has_fd)
+			continue;
+		for (unsigned int j = 0; j < i; j++)
+			if (g[j].sock.has_fd && g[j].sock.fd == g[i].sock.fd) {
+				verr("fd %d is given to two exports", g[i].sock.fd);
+				return -1;
+			}
+		if (vu_check_listen_fd(g[i].sock.fd, err, sizeof(err))) {
+			verr("%s", err);
+			return -1;
+		}
+		if (!(g[i].set & (1u << OPT_SOCKET)))
+			bound_path(g[i].sock.fd, g[i].cfg.socket_path,
+				   sizeof(g[i].cfg.socket_path));
+	}
+	return 0;
+}
+
 /*
  * The groups so far: g[0..n], g[n] the one being filled. Room for one
  * past MAX_EXPORTS (and the empty group an --export opens after it), so
@@ -385,10 +528,63 @@ struct groups {
 	unsigned int n;
 };
 
+/* An option of the daemon's own (vu_priv); 0, or -1 after printing the error. */
+static int daemon_opt(int opt, const char *name, const char *arg)
+{
+	struct vu_priv *p = &vu_priv;
+	bool has_gid;
+	gid_t gid;
+
+	switch (opt) {
+	case OPT_ALLOW_UID:
+	case OPT_ALLOW_GID:
+		if ((opt == OPT_ALLOW_UID ? p->nuids : p->ngids) >= VU_PRIV_MAX_IDS) {
+			usage_error(self, "%s: at most %d", name, VU_PRIV_MAX_IDS);
+			return -1;
+		}
+		if (opt == OPT_ALLOW_UID &&
+		    !vu_lookup_user(arg, &p->uids[p->nuids], &gid, &has_gid)) {
+			p->nuids++;
+			return 0;
+		}
+		if (opt == OPT_ALLOW_GID && !vu_lookup_group(arg, &p->gids[p->ngids])) {
+			p->ngids++;
+			return 0;
+		}
+		break;
+	case OPT_USER:
+		if (!vu_lookup_user(arg, &p->uid, &gid, &has_gid)) {
+			p->has_user = true;
+			/* Its primary group, unless --group says another. */
+			if (has_gid && !p->has_group) {
+				p->gid = gid;
+				p->has_group = true;
+			}
+			return 0;
+		}
+		break;
+	case OPT_GROUP:
+		if (!vu_lookup_group(arg, &p->gid)) {
+			p->has_group = true;
+			return 0;
+		}
+		break;
+	case OPT_NO_SANDBOX:
+		p->sandbox = false;
+		return 0;
+	}
+	usage_error(self, "%s '%s': no such %s", name, arg,
+		    opt == OPT_ALLOW_UID || opt == OPT_USER ? "user" : "group");
+	return -1;
+}
+
 static int export_opt(void *ctx, int opt, const char *name, const char *arg)
 {
 	struct groups *p = ctx;
 	struct group *g = p->g;
+
+	if (opt >= OPT_ALLOW_UID)
+		return daemon_opt(opt, name, arg) ? EXIT_USAGE : -1;
 
 	if (p->n >= MAX_EXPORTS) {
 		usage_error(self, "more than %d exports", MAX_EXPORTS);
@@ -420,9 +616,17 @@ static int export_run(int argc, char **argv)
 		{ "serial", required_argument, NULL, OPT_SERIAL },
 		{ "logical-block-size", required_argument, NULL, OPT_LBS },
 		{ "datapath", required_argument, NULL, OPT_DATAPATH },
+		{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
+		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
+		{ "fd", required_argument, NULL, OPT_FD },
 		{ "export", required_argument, NULL, OPT_EXPORT },
 		{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
 		{ "force-share", no_argument, NULL, OPT_FORCE_SHARE },
+		{ "allow-uid", required_argument, NULL, OPT_ALLOW_UID },
+		{ "allow-gid", required_argument, NULL, OPT_ALLOW_GID },
+		{ "user", required_argument, NULL, OPT_USER },
+		{ "group", required_argument, NULL, OPT_GROUP },
+		{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -437,6 +641,8 @@ static int export_run(int argc, char **argv)
 		return EXIT_FAIL;
 	g = p->g;
 	group_defaults(&g[0]);
+	memset(&vu_priv, 0, sizeof(vu_priv));
+	vu_priv.sandbox = true;
 	ret = cmd_parse(self, argc, argv, "+", opts, export_opt, p);
 	if (ret >= 0)
 		goto out;
@@ -451,10 +657,24 @@ static int export_run(int argc, char **argv)
 		goto out;
 	}
 	for (unsigned int i = 0; i < ng; i++) {
-		if (!(g[i].set & (1u << OPT_SOCKET)) || !(g[i].set & (1u << OPT_BACKING))) {
-			usage_error(self, "export %u needs both --socket and --backing", i + 1);
+		if (!(g[i].set & ((1u << OPT_SOCKET) | (1u << OPT_FD))) ||
+		    !(g[i].set & (1u << OPT_BACKING))) {
+			usage_error(self, "export %u needs both --socket (or --fd) and --backing",
+				    i + 1);
 			goto out;
 		}
+		if ((g[i].set & (1u << OPT_FD)) &&
+		    (g[i].set & ((1u << OPT_SOCKET_MODE) | (1u << OPT_SOCKET_GROUP)))) {
+			usage_error(self, "export %u: --socket-mode and --socket-group are for "
+				    "a socket the daemon makes, not an inherited one (--fd)", i + 1);
+			goto out;
+		}
+	}
+	if (inherit_sockets(g, ng)) {
+		ret = EXIT_FAIL;
+		goto out;
+	}
+	for (unsigned int i = 0; i < ng; i++) {
 		for (unsigned int j = 0; j < i; j++)
 			if (!strcmp(g[i].cfg.socket_path, g[j].cfg.socket_path)) {
 				usage_error(self, "socket %s is given twice",
@@ -470,6 +690,7 @@ static int export_run(int argc, char **argv)
 	for (unsigned int i = 0; i < ng; i++) {
 		ex[i].cfg = g[i].cfg;
 		ex[i].cfg.backing_fd = -1;
+		ex[i].sock = g[i].sock;
 	}
 	for (unsigned int i = 0; i < ng; i++)
 		if (open_backing(ex, i))
@@ -501,8 +722,10 @@ const struct vhuctl_cmd cmd_export = {
 	.usage = "--socket PATH --backing FILE [--readonly] [--queues N] [--queue-size N]\n"
 		 "        [--direct] [--serial S] [--logical-block-size 512|4096]\n"
 		 "        [--datapath auto|kernel|user] [--handshake-timeout SEC]\n"
-		 "        [--force-share]\n"
-		 "        [--socket PATH --backing FILE ...]\n"
+		 "        [--force-share] [--socket-mode MODE] [--socket-group GROUP]\n"
+		 "        [--fd N|NAME] [--socket PATH --backing FILE ...]\n"
+		 "        [--allow-uid USER]... [--allow-gid GROUP]... [--user USER] [--group GROUP]\n"
+		 "        [--no-sandbox]\n"
 		 "   or: vhuctl export --export socket=PATH,backing=FILE[,readonly][,queues=N]... ...",
 	.run = export_run,
 };

@@ -25,6 +25,7 @@
  * lose or configuration to read again.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
@@ -41,18 +42,79 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "vu_guard.h"
 #include "util.h"
 
 /* How long a shutdown waits for the exports to release everything. */
 #define SHUTDOWN_TIMEOUT_MS	3000
+
+/*
+ * The socket file: mode 0600 (or --socket-mode) whatever the umask, its
+ * group --socket-group, its owner --user. It is bound with a umask that
+ * lets only the daemon's user in, then given its group, then its mode, so
+ * no one else can connect in between. No other thread runs yet.
+ */
+static int bind_private(int fd, const struct sockaddr_un *sa, const struct vu_sock_opts *o)
+{
+	const char *path = sa->sun_path;
+	mode_t mode = o->mode ? o->mode : 0600, old;
+	uid_t uid = vu_priv.has_user ? vu_priv.uid : (uid_t)-1;
+	gid_t gid = o->has_gid ? o->gid : (gid_t)-1;
+	int ret;
+
+	old = umask(0177);
+	ret = bind(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	umask(old);
+	if (ret < 0) {
+		verr("cannot bind %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	    fchownat(AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
+		verr("cannot give %s to user %d, group %d: %s", path, (int)uid,
+		     (int)gid, strerror(errno));
+		return 1;
+	}
+	if (mode != 0600 && fchmodat(AT_FDCWD, path, mode, 0) < 0) {
+		verr("cannot set the mode of %s to %04o: %s", path, (unsigned int)mode,
+		     strerror(errno));
+		return 1;
+	}
+	if ((mode & 0002) && !vu_priv.nuids && !vu_priv.ngids)
+		vlog("%s: any local user can connect (mode %04o, no --allow-uid/--allow-gid)",
+		     path, (unsigned int)mode);
+	return 0;
+}
+
+/* A socket the service manager (or whoever started us) made and owns. */
+static int inherit_socket(struct vu_export *e)
+{
+	char err[128];
+	int fd = e->sock.fd;
+
+	if (vu_check_listen_fd(fd, err, sizeof(err))) {
+		verr("%s: %s", e->cfg.socket_path, err);
+		return -1;
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		verr("%s: fd %d: %s", e->cfg.socket_path, fd, strerror(errno));
+		return -1;
+	}
+	e->listen_fd = fd;
+	e->sock.has_fd = false;		/* listen_fd owns it now */
+	return 0;
+}
 
 static int open_socket(struct vu_export *e)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *path = e->cfg.socket_path;
 	struct stat st;
-	int fd;
+	int fd, ret;
 
+	if (e->sock.has_fd)
+		return inherit_socket(e);
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		verr("socket path %s is too long", path);
 		return -1;
@@ -81,12 +143,13 @@ static int open_socket(struct vu_export *e)
 		verr("socket: %s", strerror(errno));
 		return -1;
 	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		verr("cannot bind %s: %s", path, strerror(errno));
+	ret = bind_private(fd, &sa, &e->sock);
+	if (ret >= 0)
+		e->socket_created = true;
+	if (ret) {
 		close(fd);
 		return -1;
 	}
-	e->socket_created = true;
 	if (listen(fd, 4) < 0) {
 		verr("cannot listen on %s: %s", path, strerror(errno));
 		close(fd);
@@ -123,6 +186,10 @@ static void accept_one(struct vu_export *e)
 		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 			vlog_rl(&e->rl_accept, "%s: accept: %s", e->cfg.socket_path,
 				strerror(errno));
+		return;
+	}
+	if (!vu_peer_allowed(fd, e->cfg.socket_path)) {
+		close(fd);
 		return;
 	}
 	if (e->dev.conn_fd >= 0) {
@@ -201,8 +268,9 @@ static void release_export(struct vu_export *e)
 
 static void unlink_socket(struct vu_export *e)
 {
-	if (e->socket_created)
-		unlink(e->cfg.socket_path);
+	if (e->socket_created && unlink(e->cfg.socket_path) < 0)
+		vlog("%s: cannot remove it: %s", e->cfg.socket_path,
+		     strerror(errno));
 	e->socket_created = false;
 }
 
@@ -309,7 +377,7 @@ int vu_daemon_run(struct vu_export *ex, unsigned int n)
 		VLOG_RATELIMIT_INIT("SIGHUP", VLOG_RL_INTERVAL_MS, 1);
 	sigset_t set, old;
 	char err[256];
-	int sfd = -1, stop_fd = -1, fail_fd = -1, done_fd = -1, ret = 1;
+	int sfd = -1, stop_fd = -1, fail_fd = -1, done_fd = -1, ret = 1, err_no;
 	unsigned int started = 0;
 
 	/*
@@ -365,10 +433,22 @@ int vu_daemon_run(struct vu_export *ex, unsigned int n)
 		     e->cfg.queues == 1 ? "" : "s", e->ops->name);
 	}
 
+	/*
+	 * Set up: give up what serving does not need. The SIGBUS guard of
+	 * the frontends' memory goes in first, as the filter keeps
+	 * sigaction() out.
+	 */
+	err_no = vu_guard_setup();
+	if (err_no) {
+		verr("cannot install the SIGBUS handler: %s", strerror(-err_no));
+		goto out;
+	}
+	if (vu_priv_enter(ex, n))
+		goto out;
+
 	/* The threads inherit the blocked signals: only sfd sees them. */
 	for (; started < n; started++) {
 		struct vu_export *e = &ex[started];
-		int err_no;
 
 		e->stop_fd = stop_fd;
 		e->fail_fd = fail_fd;

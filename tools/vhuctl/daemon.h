@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <pthread.h>
 
+#include "priv.h"
 #include "vu_server.h"
 
 /*
@@ -30,6 +31,7 @@ struct vu_export {
 	const struct vu_dp_ops *ops;
 	struct vu_dp *dp;
 	struct vu_dev dev;
+	struct vu_sock_opts sock;	/* how to get listen_fd */
 	int listen_fd;
 	bool socket_created;		/* we bound it, so we unlink it */
 	pthread_t thread;		/* its control thread */
@@ -47,11 +49,13 @@ struct vu_export {
 unsigned int vu_handshake_ms(const struct vu_export_cfg *cfg);
 
 /*
- * Open every export's datapath and socket, then serve each from its own
- * thread until SIGINT or SIGTERM (SIGHUP is ignored); release everything
- * on the way out. ex[i].cfg and ex[i].ops must be set. Returns 0 after a
- * clean shutdown, 1 if setup failed or a control thread did; exits with
- * VU_EXIT_ABANDONED when the shutdown cannot finish in its time.
+ * Open every export's datapath and socket, give up what serving does not
+ * need (vu_priv_enter(): vu_priv's user, group and seccomp filter), then
+ * serve each from its own thread until SIGINT or SIGTERM (SIGHUP is
+ * ignored); release everything on the way out. ex[i].cfg and ex[i].ops
+ * must be set. Returns 0 after a clean shutdown, 1 if setup failed or a
+ * control thread did; exits with VU_EXIT_ABANDONED when the shutdown
+ * cannot finish in its time.
  */
 int vu_daemon_run(struct vu_export *ex, unsigned int n);
 

@@ -97,13 +97,21 @@ static void install_handler(void)
 	handler_err = sigaction(SIGBUS, &sa, NULL) ? -errno : 0;
 }
 
+int vu_guard_setup(void)
+{
+	pthread_once(&handler_once, install_handler);
+	return handler_err;
+}
+
 int vu_guard_init(struct vu_guard *g)
 {
+	int ret;
+
 	memset(g, 0, sizeof(*g));
 	g->fd = -1;
-	pthread_once(&handler_once, install_handler);
-	if (handler_err)
-		return handler_err;
+	ret = vu_guard_setup();
+	if (ret)
+		return ret;
 	g->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	return g->fd < 0 ? -errno : 0;
 }

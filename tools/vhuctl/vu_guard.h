@@ -34,7 +34,13 @@ struct vu_guard {
 	bool fault_sealed;	/* the faulting mapping's fd had F_SEAL_SHRINK */
 };
 
-/* Install the SIGBUS handler (once per process) and make g's eventfd. */
+/*
+ * Install the SIGBUS handler (once per process): 0 or -errno. The daemon
+ * calls it before its seccomp filter goes on (sandbox.h); the first
+ * vu_guard_init() does otherwise.
+ */
+int vu_guard_setup(void);
+/* Install the SIGBUS handler if need be, and make g's eventfd. */
 int vu_guard_init(struct vu_guard *g);
 /* Close g's eventfd; every mapping of g must be removed already. */
 void vu_guard_fini(struct vu_guard *g);
