@@ -35,7 +35,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -48,6 +47,7 @@
 #include "tap.h"
 #include "test_util.h"
 #include "util.h"
+#include "vm_drv.h"
 #include "vu_frontend.h"
 
 #define QSIZE		128
@@ -145,36 +145,9 @@ static bool fill_up(pid_t pid, const char *dir)
 	return full;
 }
 
-/* SIGTERM: it exits with status 0 within 10 s. */
-static bool stop(pid_t pid)
-{
-	int st;
-
-	return pid > 0 && !stop_child(pid, 10000, &st) && WIFEXITED(st) &&
-	       WEXITSTATUS(st) == 0;
-}
-
-/* vhu_backing.sh cmd kind with arg: true, and its output's line in out. */
 static bool backing(const char *cmd, const char *kind, const char *arg, char *out)
 {
-	char line[PATH_MAX * 2 + 64], buf[PATH_MAX] = "";
-	FILE *p;
-
-	snprintf(line, sizeof(line), "%s %s %s %d %s 2>&1", script, cmd, kind,
-		 (int)getpid(), arg);
-	p = popen(line, "r");
-	if (!p)
-		return false;
-	if (!fgets(buf, sizeof(buf), p))
-		buf[0] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	if (pclose(p)) {
-		tap_diag("vhu_backing.sh %s %s %s: %s", cmd, kind, arg, buf);
-		return false;
-	}
-	if (out)
-		strcpy(out, buf);
-	return true;
+	return vm_backing(script, cmd, kind, arg, out);
 }
 
 static bool fault(const char *mode)
@@ -228,58 +201,13 @@ static void fill(uint8_t *p)
 
 /* ---- the driver ------------------------------------------------------------ */
 
-struct dev {
-	struct vf vf;
-	struct vr vr;
-	int kick, call;
-};
-
-/* Connect, realize, acknowledge what is offered, start queue 0: 0 or < 0. */
-static int drive(struct dev *d)
-{
-	struct vu_vring_addr a;
-	uint64_t f = 0, v = 0;
-
-	d->kick = d->call = -1;
-	if (vf_connect(&d->vf, sock) || vf_realize(&d->vf, 1, &f))
-		return -1;
-	if (vf_u64_ack(&d->vf, VU_REQ_SET_FEATURES, f))
-		return -2;
-	for (int i = 0; i < 2; i++) {
-		struct vu_mem_reg_msg mr = { 0, g.r[i] };
-
-		if (vf_req_ack(&d->vf, VU_REQ_ADD_MEM_REG, &mr, sizeof(mr), &g.fd, 1))
-			return -3;
-	}
-	d->kick = eventfd(0, EFD_CLOEXEC);
-	d->call = eventfd(0, EFD_CLOEXEC);
-	vf_ring_addrs(0, QSIZE, &a);
-	vf_vr(&g, 0, QSIZE, true, &d->vr);
-	d->vr.kick_fd = d->kick;
-	if (vf_state_ack(&d->vf, VU_REQ_SET_VRING_NUM, 0, QSIZE) ||
-	    vf_state_ack(&d->vf, VU_REQ_SET_VRING_BASE, 0, 0) ||
-	    vf_req_ack(&d->vf, VU_REQ_SET_VRING_ADDR, &a, sizeof(a), NULL, 0) ||
-	    vf_req_ack(&d->vf, VU_REQ_SET_VRING_CALL, &v, 8, &d->call, 1) ||
-	    vf_req_ack(&d->vf, VU_REQ_SET_VRING_KICK, &v, 8, &d->kick, 1) ||
-	    vf_state_ack(&d->vf, VU_REQ_SET_VRING_ENABLE, 0, 1))
-		return -4;
-	return 0;
-}
-
-static void undrive(struct dev *d)
-{
-	vf_close(&d->vf);
-	close_fd(&d->kick);
-	close_fd(&d->call);
-}
-
 static uint8_t *data(unsigned int slot)
 {
 	return g.base + VF_REGION_SIZE + slot * DATA_MAX;	/* REQ_DATA */
 }
 
 /* Put a request in slot (data in data(slot) for OUT and IN): 0 or -1. */
-static int submit(struct dev *d, unsigned int slot, uint32_t type, uint64_t sector)
+static int submit(struct vm_dev *d, unsigned int slot, uint32_t type, uint64_t sector)
 {
 	struct virtio_blk_outhdr *h = (void *)(g.base + REQ_HDR + slot * sizeof(*h));
 	uint32_t len = type == VIRTIO_BLK_T_IN || type == VIRTIO_BLK_T_OUT ? DATA_MAX : 0;
@@ -300,7 +228,7 @@ static int submit(struct dev *d, unsigned int slot, uint32_t type, uint64_t sect
 }
 
 /* The next used request within ms: its status, and its slot; -1 if none. */
-static int used(struct dev *d, int ms, unsigned int *slot)
+static int used(struct vm_dev *d, int ms, unsigned int *slot)
 {
 	uint32_t head, len;
 
@@ -316,7 +244,7 @@ static int used(struct dev *d, int ms, unsigned int *slot)
 }
 
 /* One request in slot 0: its status, or -1 when it is not used within 10 s. */
-static int req(struct dev *d, uint32_t type, uint64_t sector)
+static int req(struct vm_dev *d, uint32_t type, uint64_t sector)
 {
 	unsigned int slot;
 
@@ -326,14 +254,14 @@ static int req(struct dev *d, uint32_t type, uint64_t sector)
 }
 
 /* Write p to region n: the status. */
-static int wr(struct dev *d, unsigned int n, const uint8_t *p)
+static int wr(struct vm_dev *d, unsigned int n, const uint8_t *p)
 {
 	memcpy(data(0), p, DATA_MAX);
 	return req(d, VIRTIO_BLK_T_OUT, REGION(n));
 }
 
 /* Read region n: OK if it is want, else its status or 0x100 (other data). */
-static int rd(struct dev *d, unsigned int n, const uint8_t *want)
+static int rd(struct vm_dev *d, unsigned int n, const uint8_t *want)
 {
 	int st;
 
@@ -342,25 +270,15 @@ static int rd(struct dev *d, unsigned int n, const uint8_t *want)
 	return st == VIRTIO_BLK_S_OK && memcmp(data(0), want, DATA_MAX) ? 0x100 : st;
 }
 
-static int set_wce(struct dev *d, uint8_t wce)
-{
-	struct vu_config_msg c = {
-		.offset = offsetof(struct virtio_blk_config, wce), .size = 1,
-		.data = { wce },
-	};
-
-	return vf_req_ack(&d->vf, VU_REQ_SET_CONFIG, &c, VU_CONFIG_HDR_SIZE + 1, NULL, 0);
-}
-
 /* A write-through write of p to region n (wce 0 around it): its status. */
-static int wr_through(struct dev *d, unsigned int n, const uint8_t *p)
+static int wr_through(struct vm_dev *d, unsigned int n, const uint8_t *p)
 {
 	int st;
 
-	if (set_wce(d, 0))
+	if (vm_set_wce(d, 0))
 		return -2;
 	st = wr(d, n, p);
-	return set_wce(d, 1) ? -2 : st;
+	return vm_set_wce(d, 1) ? -2 : st;
 }
 
 #define OK	VIRTIO_BLK_S_OK
@@ -382,7 +300,7 @@ static void eio(const char *dp, bool direct, const char *dev)
 	int ret, sa = -1, sfa = -1, sr = -1, sw = -1, sf = -1, swt = -1, sf2 = -1;
 	int sid = -1, s[6] = { -1, -1, -1, -1, -1, -1 };
 	bool faulted = false;
-	struct dev d;
+	struct vm_dev d;
 	pid_t pid;
 
 	fill(a);
@@ -392,7 +310,7 @@ static void eio(const char *dp, bool direct, const char *dev)
 	ret = put(dev, RB, b) ? 0 : -10;
 	pid = start(dp, dev, direct);
 	if (!ret)
-		ret = drive(&d);
+		ret = vm_drive(&d, &g, sock, QSIZE, 0);
 	if (!ret) {
 		sa = wr(&d, RA, a);
 		sfa = req(&d, VIRTIO_BLK_T_FLUSH, 0);
@@ -435,10 +353,10 @@ static void eio(const char *dp, bool direct, const char *dev)
 	       "acknowledged (%d, %d), writes, flushes and reads (%d, %d, %d)",
 	       dp, how, s[0], s[1], s[2], s[3], s[4], s[5]);
 	if (!ret)
-		undrive(&d);
+		vm_undrive(&d);
 	if (faulted)
 		fault("none");
-	tap_ok(stop(pid), "%s, %s: vhuctl lived through the faults and stops cleanly",
+	tap_ok(vm_stop(pid), "%s, %s: vhuctl lived through the faults and stops cleanly",
 	       dp, how);
 	tap_ok(holds(dev, RA, a) && holds(dev, RB, b) && holds(dev, RE, e),
 	       "%s, %s: every acknowledged write is on the device", dp, how);
@@ -452,18 +370,18 @@ static void enospc(const char *dp, const char *dir)
 	int ret, sa = -1, sfa = -1, sw = -1, swt = -1, so = -1, sfo = -1;
 	int s[4] = { -1, -1, -1, -1 };
 	bool full = false, kept = false;
-	struct dev d;
+	struct vm_dev d;
 	pid_t pid;
 
 	fill(a);
 	fill(a2);
 	fill(c);
 	pid = start_full(dp, dir);
-	ret = drive(&d);
+	ret = vm_drive(&d, &g, sock, QSIZE, 0);
 	if (ret) {
 		int st = -1;
 
-		undrive(&d);
+		vm_undrive(&d);
 		stop_child(pid, 10000, &st);
 		/* No unshare(1) (127), or namespaces it may not make here. */
 		if ((WIFEXITED(st) && WEXITSTATUS(st) == 127) ||
@@ -504,9 +422,9 @@ static void enospc(const char *dp, const char *dir)
 	if (!ret) {
 		kept = holds(in_full(pid, dir, "disk.img"), RA, a2) &&
 		       holds(in_full(pid, dir, "disk.img"), RC, c);
-		undrive(&d);
+		vm_undrive(&d);
 	}
-	tap_ok(stop(pid), "%s, ENOSPC: vhuctl lived through it and stops cleanly", dp);
+	tap_ok(vm_stop(pid), "%s, ENOSPC: vhuctl lived through it and stops cleanly", dp);
 	tap_ok(kept, "%s, ENOSPC: every acknowledged write is in the file", dp);
 }
 
@@ -529,13 +447,13 @@ static void hang(const char *dp, bool direct, const char *dev)
 	bool stalled = false;
 	unsigned int slot;
 	long t0, t = -1;
-	struct dev d;
+	struct vm_dev d;
 	pid_t pid;
 
 	fill(a);
 	fill(c);
 	pid = start(dp, dev, direct);
-	ret = drive(&d);
+	ret = vm_drive(&d, &g, sock, QSIZE, 0);
 	if (!ret) {
 		sa = wr(&d, RA, a);
 		sfa = req(&d, VIRTIO_BLK_T_FLUSH, 0);
@@ -543,7 +461,7 @@ static void hang(const char *dp, bool direct, const char *dev)
 	if (!ret && sa == OK && sfa == OK && backing("stall", "dm", "", NULL)) {
 		stalled = true;
 		/* A write-through write and a flush, both held by the device. */
-		set_wce(&d, 0);
+		vm_set_wce(&d, 0);
 		memcpy(data(1), c, DATA_MAX);
 		submit(&d, 1, VIRTIO_BLK_T_OUT, REGION(RC));
 		submit(&d, 2, VIRTIO_BLK_T_FLUSH, 0);
@@ -574,7 +492,7 @@ static void hang(const char *dp, bool direct, const char *dev)
 	       "status %#x; %d s and %d ms for a slow VM)", dp, how,
 	       VHUCTL_STOP_BOUND_S, t, st, VHUCTL_STOP_BOUND_S, VM_MARGIN_MS);
 	if (!ret)
-		undrive(&d);
+		vm_undrive(&d);
 	tap_ok(holds(dev, RA, a), "%s, %s: the write acknowledged before the hang is "
 	       "on the device", dp, how);
 }
