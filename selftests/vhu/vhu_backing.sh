@@ -11,6 +11,9 @@
 #   vhu_backing.sh stall dm ID           hold the dm device's I/O
 #   vhu_backing.sh unstall dm ID         let it go on
 #   vhu_backing.sh delay fsdm ID PATH MS delay writes to PATH's blocks by MS
+#   vhu_backing.sh fault dm ID MODE      fail the dm device's I/O: MODE read
+#                                        (every read and write fails), write
+#                                        (every write and flush), none (undo)
 #
 # KIND: file (on an ext4 file system on a RAM disk, so O_DIRECT works on
 # every kernel), loop (a loop device over such a file, direct I/O on),
@@ -247,6 +250,26 @@ delay:fsdm)
 		die "dmsetup load failed"
 	fi
 	dmsetup resume "vhu-fs-$id" ;;
+fault:dm)
+	# dm-error fails every bio but flushes; dm-flakey, down all the
+	# time, fails writes and flushes (error_writes) and lets reads by.
+	modprobe dm-flakey
+	# Not dm_loop: a table of dm-error has no device under it.
+	ft_lo=$(losetup -n -O NAME -j "$MNT/dm-$id.img")
+	[ -b "$ft_lo" ] || die "no loop device on $MNT/dm-$id.img"
+	ft_size=$(blockdev --getsz "$ft_lo")
+	case $4 in
+	none) table="0 $ft_size linear $ft_lo 0" ;;
+	read) table="0 $ft_size error" ;;
+	write) table="0 $ft_size flakey $ft_lo 0 0 1 1 error_writes" ;;
+	*) die "fault dm: MODE is none, read or write, not '$4'" ;;
+	esac
+	dmsetup suspend "vhu-$id"
+	if ! echo "$table" | dmsetup load "vhu-$id"; then
+		dmsetup resume "vhu-$id"
+		die "dmsetup load failed"
+	fi
+	dmsetup resume "vhu-$id" ;;
 *)
-	die "usage: $0 up|down|cycle KIND ID SIZE_MB|PATH, stall|unstall dm ID, delay fsdm ID PATH MS" ;;
+	die "usage: $0 up|down|cycle KIND ID SIZE_MB|PATH, stall|unstall dm ID, delay fsdm ID PATH MS, fault dm ID MODE" ;;
 esac

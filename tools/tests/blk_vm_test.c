@@ -30,10 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/vhu.h>
@@ -43,6 +41,7 @@
 #include "tap.h"
 #include "test_util.h"
 #include "util.h"
+#include "vm_drv.h"
 #include "vu_frontend.h"
 
 #define QSIZE		128
@@ -77,36 +76,10 @@ static pid_t start(const char *dp, const char *backing, const char *const *opts)
 	return pid;
 }
 
-/* SIGTERM: it exits with status 0 within 10 s. */
-static bool stop(pid_t pid)
-{
-	int st;
-
-	return pid > 0 && !stop_child(pid, 10000, &st) && WIFEXITED(st) &&
-	       WEXITSTATUS(st) == 0;
-}
-
 /* vhu_backing.sh cmd kind with arg: true, and its output's line in out. */
 static bool backing(const char *cmd, const char *kind, const char *arg, char *out)
 {
-	char line[PATH_MAX * 2 + 64], buf[PATH_MAX] = "";
-	FILE *p;
-
-	snprintf(line, sizeof(line), "%s %s %s %d %s 2>&1", script, cmd, kind,
-		 (int)getpid(), arg);
-	p = popen(line, "r");
-	if (!p)
-		return false;
-	if (!fgets(buf, sizeof(buf), p))
-		buf[0] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	if (pclose(p)) {
-		tap_diag("vhu_backing.sh %s %s: %s", cmd, kind, buf);
-		return false;
-	}
-	if (out)
-		strcpy(out, buf);
-	return true;
+	return vm_backing(script, cmd, kind, arg, out);
 }
 
 /* The len bytes at off of path are want: read past any page cache. */
@@ -129,56 +102,12 @@ static bool holds(const char *path, uint64_t off, const void *want, size_t len)
 
 /* ---- the driver ------------------------------------------------------------ */
 
-struct dev {
-	struct vf vf;
-	struct vr vr;
-	int kick, call;
-};
-
 /*
- * Connect, realize, acknowledge what is offered but drop (and DISCARD),
- * and start queue 0. 0; the SET_FEATURES ack when the export refused the
- * features (> 0); or the negative step that failed.
+ * Queue 0 with what is offered but drop (and DISCARD): as vm_drive().
  */
-static int drive(struct dev *d, uint64_t drop)
+static int drive(struct vm_dev *d, uint64_t drop)
 {
-	struct vu_vring_addr a;
-	uint64_t f = 0, v = 0;
-	int ret;
-
-	d->kick = d->call = -1;
-	if (vf_connect(&d->vf, sock) || vf_realize(&d->vf, 1, &f))
-		return -1;
-	f &= ~(drop | BIT(VIRTIO_BLK_F_DISCARD));
-	ret = vf_u64_ack(&d->vf, VU_REQ_SET_FEATURES, f);
-	if (ret)
-		return ret;
-	for (int i = 0; i < 2; i++) {
-		struct vu_mem_reg_msg mr = { 0, g.r[i] };
-
-		if (vf_req_ack(&d->vf, VU_REQ_ADD_MEM_REG, &mr, sizeof(mr), &g.fd, 1))
-			return -2;
-	}
-	d->kick = eventfd(0, EFD_CLOEXEC);
-	d->call = eventfd(0, EFD_CLOEXEC);
-	vf_ring_addrs(0, QSIZE, &a);
-	vf_vr(&g, 0, QSIZE, true, &d->vr);
-	d->vr.kick_fd = d->kick;
-	if (vf_state_ack(&d->vf, VU_REQ_SET_VRING_NUM, 0, QSIZE) ||
-	    vf_state_ack(&d->vf, VU_REQ_SET_VRING_BASE, 0, 0) ||
-	    vf_req_ack(&d->vf, VU_REQ_SET_VRING_ADDR, &a, sizeof(a), NULL, 0) ||
-	    vf_req_ack(&d->vf, VU_REQ_SET_VRING_CALL, &v, 8, &d->call, 1) ||
-	    vf_req_ack(&d->vf, VU_REQ_SET_VRING_KICK, &v, 8, &d->kick, 1) ||
-	    vf_state_ack(&d->vf, VU_REQ_SET_VRING_ENABLE, 0, 1))
-		return -3;
-	return 0;
-}
-
-static void undrive(struct dev *d)
-{
-	vf_close(&d->vf);
-	close_fd(&d->kick);
-	close_fd(&d->call);
+	return vm_drive(d, &g, sock, QSIZE, drop | BIT(VIRTIO_BLK_F_DISCARD));
 }
 
 static uint8_t *data(void)
@@ -190,7 +119,7 @@ static uint8_t *data(void)
  * One request on queue 0: header, len bytes at REQ_DATA (device-writable
  * for IN), status. Its status, or -1 when it is not used within 10 s.
  */
-static int req(struct dev *d, uint32_t type, uint64_t sector, uint32_t len)
+static int req(struct vm_dev *d, uint32_t type, uint64_t sector, uint32_t len)
 {
 	struct virtio_blk_outhdr *h = (void *)(g.base + REQ_HDR);
 	struct vr_buf b[3];
@@ -214,16 +143,6 @@ static int req(struct dev *d, uint32_t type, uint64_t sector, uint32_t len)
 		usleep(10000);
 	}
 	return -1;
-}
-
-static int set_wce(struct dev *d, uint8_t wce)
-{
-	struct vu_config_msg c = {
-		.offset = offsetof(struct virtio_blk_config, wce), .size = 1,
-		.data = { wce },
-	};
-
-	return vf_req_ack(&d->vf, VU_REQ_SET_CONFIG, &c, VU_CONFIG_HDR_SIZE + 1, NULL, 0);
 }
 
 /* ---- durability ------------------------------------------------------------ */
@@ -255,7 +174,7 @@ static void durability(const char *dp, bool direct, enum wc_case c, char *dev)
 	const char *const opts[] = { direct ? "--direct" : NULL, NULL };
 	uint64_t drop = 0, sector = next_region++ * (DATA_MAX / 512);
 	int ret, st = -1;
-	struct dev d;
+	struct vm_dev d;
 	bool ok;
 	pid_t pid;
 
@@ -266,13 +185,13 @@ static void durability(const char *dp, bool direct, enum wc_case c, char *dev)
 	pid = start(dp, dev, opts);
 	ret = drive(&d, drop);
 	if (!ret && c == WC_WCE0)
-		ret = set_wce(&d, 0);
+		ret = vm_set_wce(&d, 0);
 	if (!ret) {
 		memcpy(data(), new, DATA_MAX);
 		st = req(&d, VIRTIO_BLK_T_OUT, sector, DATA_MAX);
 	}
-	undrive(&d);
-	ok = stop(pid);
+	vm_undrive(&d);
+	ok = vm_stop(pid);
 	ok &= backing("cycle", "wcache", dev, dev);
 	tap_ok(ok && ret == 0 && st == VIRTIO_BLK_S_OK &&
 	       holds(dev, sector * 512, c == WC_UNFLUSHED ? zero : new, DATA_MAX),
@@ -340,7 +259,7 @@ static void zeroes_flushed(const char *dp, bool direct, const char *dev)
 		.sector = next_region++ * (DATA_MAX / 512), .num_sectors = DATA_MAX / 512,
 	};
 	int ret, st = -1, flushes = -1;
-	struct dev d;
+	struct vm_dev d;
 	pid_t pid;
 
 	pid = start(dp, dev, opts);
@@ -350,8 +269,8 @@ static void zeroes_flushed(const char *dp, bool direct, const char *dev)
 		st = req(&d, VIRTIO_BLK_T_WRITE_ZEROES, 0, sizeof(seg));
 		flushes = trace_flushes();
 	}
-	undrive(&d);
-	tap_ok(stop(pid) && ret == 0 && st == VIRTIO_BLK_S_OK && flushes > 0,
+	vm_undrive(&d);
+	tap_ok(vm_stop(pid) && ret == 0 && st == VIRTIO_BLK_S_OK && flushes > 0,
 	       "%s datapath%s: a driver without FLUSH: WRITE_ZEROES flushes the device's "
 	       "cache before it completes (setup %d, status %d, %d flushes)", dp,
 	       direct ? ", O_DIRECT" : "", ret, st, flushes);
@@ -370,7 +289,7 @@ static void small_blocks(const char *dp, const char *backing, const char *opt,
 	const char *const opts[] = { "--logical-block-size", "4096", "--queue-size", "4096",
 				     opt, NULL };
 	struct virtio_blk_config cfg = { 0 };
-	struct dev d;
+	struct vm_dev d;
 	int ret, st = -1;
 	pid_t pid;
 
@@ -390,8 +309,8 @@ static void small_blocks(const char *dp, const char *backing, const char *opt,
 		tap_ok(cfg.seg_max == VHU_MAX_SEG,
 		       "%s datapath: seg_max %u for rings of 4096 entries (want %u)", dp,
 		       cfg.seg_max, VHU_MAX_SEG);
-	undrive(&d);
-	tap_ok(stop(pid), "%s datapath, %s: vhuctl stops cleanly", dp, what);
+	vm_undrive(&d);
+	tap_ok(vm_stop(pid), "%s datapath, %s: vhuctl stops cleanly", dp, what);
 }
 
 /*
@@ -402,13 +321,13 @@ static void small_blocks(const char *dp, const char *backing, const char *opt,
 static void refused(const char *dp, const char *backing, const char *opt, const char *what)
 {
 	const char *const opts[] = { "--logical-block-size", "4096", opt, NULL };
-	struct dev d;
+	struct vm_dev d;
 	int ret, st = -1;
 	pid_t pid;
 
 	pid = start(dp, backing, opts);
 	ret = drive(&d, BIT(VIRTIO_BLK_F_BLK_SIZE));
-	undrive(&d);
+	vm_undrive(&d);
 	tap_ok(ret > 0 && file_count(logpath, "SET_FEATURES refused: the driver did not "
 				     "accept VIRTIO_BLK_F_BLK_SIZE") == 1,
 	       "%s datapath, %s, no BLK_SIZE: refused at SET_FEATURES, the log says why (%d)",
@@ -418,8 +337,8 @@ static void refused(const char *dp, const char *backing, const char *opt, const 
 		memset(data(), 0x4b, 4096);
 		st = req(&d, VIRTIO_BLK_T_OUT, 8, 4096);
 	}
-	undrive(&d);
-	tap_ok(ret == 0 && st == VIRTIO_BLK_S_OK && stop(pid),
+	vm_undrive(&d);
+	tap_ok(ret == 0 && st == VIRTIO_BLK_S_OK && vm_stop(pid),
 	       "%s datapath, %s, with BLK_SIZE: served (%d, status %d)", dp, what, ret, st);
 }
 
