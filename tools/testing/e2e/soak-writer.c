@@ -21,7 +21,7 @@
  *
  * It writes until a line "stop" arrives on stdin (the guest's console,
  * which the host writes to) or SECONDS pass, printing "SOAK: progress
- * acked=N" once a second. Then it reads every block back and checks:
+ * acked=N per-device=N1,N2..." once a second. Then it reads every block back and checks:
  * the checksum is valid and the header names this block (else torn), the
  * generation is at least the last acknowledged one (else lost) and at
  * most the last submitted one (else phantom). A block never written must
@@ -375,10 +375,17 @@ int main(int argc, char **argv)
 			}
 		}
 		if (now() - last >= 1) {
+			char per[16 * 24] = "", *e = per;
+
 			last = now();
-			for (i = 0; i < ndev; i++)
-				acked += atomic_load(&devs[i].writes);
-			printf("SOAK: progress acked=%lu\n", acked);
+			for (i = 0; i < ndev; i++) {
+				unsigned long n = atomic_load(&devs[i].writes);
+
+				acked += n;
+				if (e < per + sizeof(per) - 24)
+					e += sprintf(e, "%s%lu", i ? "," : "", n);
+			}
+			printf("SOAK: progress acked=%lu per-device=%s\n", acked, per);
 		}
 	}
 	atomic_store(&stop, 1);
