@@ -10,6 +10,10 @@
 #   make check-debug         the selftests and vhuctl's kernel test in a VM
 #                            booting Debian's 6.12 built with KASAN, lockdep
 #                            and kmemleak (built once, cached; slow)
+#   make soak                the crash soak: the daemon SIGKILLed SOAK_KILLS
+#                            (20) times under a verifying writer in a real
+#                            QEMU guest, userspace datapath on the host, the
+#                            kernel's in a VM per kernel in SOAK_KERNELS (6.12)
 #   make demo                build, boot a VM, load the module, show it
 #   make bench               vhu vs qemu-storage-daemon vs fio, per kernel in a VM
 #   make sparse / checkpatch kernel code checks
@@ -35,7 +39,7 @@ KBUILD := $(MAKE) -C $(KDIR) M=$(MODDIR) VHU_VERSION=$(VHU_VERSION)
 W ?= 1
 VM_KERNELS ?= 6.1 6.12
 
-.PHONY: all deps module tools selftests check check-debug demo bench \
+.PHONY: all deps module tools selftests check check-debug soak demo bench \
 	sparse checkpatch kernel-doc htmldocs install dkms-src dkms-install \
 	dkms-uninstall clean
 
@@ -77,6 +81,13 @@ check: deps
 check-debug: deps
 	$(MAKE) tools selftests
 	$(TOP)/tools/testing/check-debug
+
+# Documentation/testing.rst; make check runs a short one (CHECK_KILLS).
+SOAK_KILLS ?= 20
+SOAK_KERNELS ?= 6.12
+soak: deps
+	$(MAKE) tools
+	SOAK_KILLS=$(SOAK_KILLS) $(TOP)/tools/testing/e2e/soak $(SOAK_KERNELS)
 
 demo: deps
 	$(MAKE) tools
