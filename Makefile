@@ -10,6 +10,8 @@
 #   make check-debug         the selftests and vhuctl's kernel test in a VM
 #                            booting Debian's 6.12 built with KASAN, lockdep
 #                            and kmemleak (built once, cached; slow)
+#   make fuzz                libFuzzer on vhuctl's vhost-user intake for
+#                            FUZZ_TIME seconds (default 3600; one core)
 #   make demo                build, boot a VM, load the module, show it
 #   make bench               vhu vs qemu-storage-daemon vs fio, per kernel in a VM
 #   make sparse / checkpatch kernel code checks
@@ -35,7 +37,7 @@ KBUILD := $(MAKE) -C $(KDIR) M=$(MODDIR) VHU_VERSION=$(VHU_VERSION)
 W ?= 1
 VM_KERNELS ?= 6.1 6.12
 
-.PHONY: all deps module tools selftests check check-debug demo bench \
+.PHONY: all deps module tools selftests check check-debug fuzz demo bench \
 	sparse checkpatch kernel-doc htmldocs install dkms-src dkms-install \
 	dkms-uninstall clean
 
@@ -77,6 +79,10 @@ check: deps
 check-debug: deps
 	$(MAKE) tools selftests
 	$(TOP)/tools/testing/check-debug
+
+# Documentation/testing.rst; new inputs kept in build/fuzz/corpus.
+fuzz: deps
+	$(MAKE) -C $(TOP)/tools fuzz
 
 demo: deps
 	$(MAKE) tools
