@@ -31,7 +31,6 @@ struct vu_dev {
 
 	int conn_fd;			/* -1 when no frontend */
 	bool owner;			/* SET_OWNER seen, no RESET_OWNER since */
-	bool attached;			/* SET_OWNER seen: detach on disconnect */
 	uint64_t features;		/* offered */
 	uint64_t acked_features;
 	bool features_set;		/* SET_FEATURES seen */
