@@ -14,6 +14,8 @@
 #                            (20) times under a verifying writer in a real
 #                            QEMU guest, userspace datapath on the host, the
 #                            kernel's in a VM per kernel in SOAK_KERNELS (6.12)
+#   make fuzz                libFuzzer on vhuctl's vhost-user intake for
+#                            FUZZ_TIME seconds (default 3600; one core)
 #   make demo                build, boot a VM, load the module, show it
 #   make bench               vhu vs qemu-storage-daemon vs fio, per kernel in a VM
 #   make sparse / checkpatch kernel code checks
@@ -39,7 +41,7 @@ KBUILD := $(MAKE) -C $(KDIR) M=$(MODDIR) VHU_VERSION=$(VHU_VERSION)
 W ?= 1
 VM_KERNELS ?= 6.1 6.12
 
-.PHONY: all deps module tools selftests check check-debug soak demo bench \
+.PHONY: all deps module tools selftests check check-debug soak fuzz demo bench \
 	sparse checkpatch kernel-doc htmldocs install dkms-src dkms-install \
 	dkms-uninstall clean
 
@@ -88,6 +90,10 @@ SOAK_KERNELS ?= 6.12
 soak: deps
 	$(MAKE) tools
 	SOAK_KILLS=$(SOAK_KILLS) $(TOP)/tools/testing/e2e/soak $(SOAK_KERNELS)
+
+# Documentation/testing.rst; new inputs kept in build/fuzz/corpus.
+fuzz: deps
+	$(MAKE) -C $(TOP)/tools fuzz
 
 demo: deps
 	$(MAKE) tools

@@ -97,6 +97,8 @@ void t_proto(void)
 	t_bad_live(&g, &inflight_fd);
 	t_bad_fatal();
 	t_isolation();
+	t_no_owner(&g);
+	t_misaligned_rings(&g);
 	t_set_mem_table(&g);
 	t_spec(&g);
 	t_blk_features();

@@ -49,6 +49,8 @@ void t_qemu_lifecycle(struct vf_guest *g, int *inflight_fd);	/* t_proto_qemu.c *
 void t_bad_live(struct vf_guest *g, int *inflight_fd);		/* t_proto_bad.c */
 void t_bad_fatal(void);
 void t_isolation(void);
+void t_no_owner(struct vf_guest *g);				/* t_proto_owner.c */
+void t_misaligned_rings(struct vf_guest *g);			/* t_proto_align.c */
 void t_set_mem_table(struct vf_guest *g);			/* t_proto_crosvm.c */
 void t_spec(struct vf_guest *g);				/* t_proto_spec.c */
 void t_blk_features(void);					/* t_proto_blk.c */

@@ -132,8 +132,9 @@ struct vu_dp_ops {
 	void (*get_config)(struct vu_dp *dp, struct virtio_blk_config *cfg);
 
 	/*
-	 * The owner (SET_OWNER) went away or reset (RESET_OWNER): forget what
-	 * it set up, queues already stopped. The next frontend starts afresh.
+	 * The frontend went away, whether it sent SET_OWNER or not: forget
+	 * what it set up, queues already stopped. The next frontend starts
+	 * afresh.
 	 */
 	void (*detach)(struct vu_dp *dp);
 

@@ -91,7 +91,6 @@ static int h_set_owner(struct vu_dev *dev, struct vu_msg *m)
 	if (dev->owner)
 		return FAIL(dev, m, -EBUSY, "the device already has an owner");
 	dev->owner = true;
-	dev->attached = true;
 	return 0;
 }
 
@@ -113,13 +112,16 @@ static void release_session(struct vu_dev *dev)
 		vu_vring_stop(dev, i);
 		vu_vring_reset(&dev->q[i]);
 	}
-	if (dev->attached)
-		dev->ops->detach(dev->dp);
+	/*
+	 * Whether or not the frontend sent SET_OWNER: one that never did can
+	 * still have handed the datapath memory regions or an inflight area,
+	 * which are unmapped right below.
+	 */
+	dev->ops->detach(dev->dp);
 	vu_mem_clear(&dev->mem);
 	inflight_release(&dev->inflight);
 	close_fd(&dev->backend_req_fd);
 	dev->owner = false;
-	dev->attached = false;
 	dev->acked_features = 0;
 	dev->features_set = false;
 	dev->acked_protocol_features = 0;

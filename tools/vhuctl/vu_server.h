@@ -41,7 +41,6 @@ struct vu_dev {
 	uint64_t deadline_ms;		/* of the message being taken or answered */
 	struct vlog_ratelimit rl_refused;	/* "... refused: ..." lines */
 	bool owner;			/* SET_OWNER seen, no RESET_OWNER since */
-	bool attached;			/* SET_OWNER seen: detach on disconnect */
 	uint64_t features;		/* offered */
 	uint64_t acked_features;
 	bool features_set;		/* SET_FEATURES seen */

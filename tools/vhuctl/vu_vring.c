@@ -60,6 +60,13 @@ static int translate_queue(struct vu_dev *dev, uint32_t i,
 	out->err_fd = q->err_fd;
 	if (!out->desc_hva || !out->avail_hva || !out->used_hva)
 		return -EFAULT;
+	/*
+	 * SET_VRING_ADDR checked the frontend's addresses, but a region need
+	 * not start at an aligned one: ours must be aligned too, as the
+	 * datapath reads the rings' fields in place.
+	 */
+	if ((out->desc_hva & 15) || (out->avail_hva & 1) || (out->used_hva & 3))
+		return -EFAULT;
 	return 0;
 }
 
@@ -95,7 +102,8 @@ static int maybe_start(struct vu_dev *dev, struct vu_msg *m, uint32_t i)
 	if (q->broken)
 		return FAIL(dev, m, -EINVAL, "queue %u is broken until GET_VRING_BASE", i);
 	if (translate_queue(dev, i, &dq))
-		return FAIL(dev, m, -EFAULT, "queue %u rings are outside guest memory", i);
+		return FAIL(dev, m, -EFAULT, "queue %u rings are outside guest memory "
+			    "or misaligned in it", i);
 	ret = dev->ops->start_queue(dev->dp, &dq);
 	if (ret)
 		return FAIL(dev, m, ret, "datapath cannot start queue %u: %s", i,
