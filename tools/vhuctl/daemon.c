@@ -234,10 +234,11 @@ static void serve_one(struct vu_export *e)
 /* No SET_OWNER within the handshake timeout: the export is free again. */
 static void handshake_expired(struct vu_export *e)
 {
-	vu_dev_disconnect(&e->dev);
-	e->handshake_deadline_ms = 0;
+	/* Logged first: the frontend sees the close after the line is out. */
 	vlog("%s: connection closed: no SET_OWNER within %u ms of connecting "
 	     "(--handshake-timeout)", e->cfg.socket_path, vu_handshake_ms(&e->cfg));
+	vu_dev_disconnect(&e->dev);
+	e->handshake_deadline_ms = 0;
 }
 
 /*
