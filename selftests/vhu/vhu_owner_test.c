@@ -518,22 +518,34 @@ static void killed_on_hung_disk(struct __test_metadata *_metadata,
 	backend_down(b);
 }
 
-TEST(killed_idle_on_hung_disk)
-{
+/*
+ * A fixture only for its timeout: the owner may take EXIT_MAX_MS to go,
+ * and the module's references 10 s more, beyond the harness's default
+ * 30 s for a whole test on a slow kernel (the debug kernel of make
+ * check-debug took longer than that).
+ */
+FIXTURE(hung) {
 	struct backend b;
+};
 
-	memset(&b, 0, sizeof(b));
-	b.fd = -1;
-	killed_on_hung_disk(_metadata, &b, false);
+FIXTURE_SETUP(hung)
+{
+	memset(&self->b, 0, sizeof(self->b));
+	self->b.fd = -1;
 }
 
-TEST(killed_in_get_vring_base_on_hung_disk)
+FIXTURE_TEARDOWN(hung)
 {
-	struct backend b;
+}
 
-	memset(&b, 0, sizeof(b));
-	b.fd = -1;
-	killed_on_hung_disk(_metadata, &b, true);
+TEST_F_TIMEOUT(hung, killed_idle_on_hung_disk, 120)
+{
+	killed_on_hung_disk(_metadata, &self->b, false);
+}
+
+TEST_F_TIMEOUT(hung, killed_in_get_vring_base_on_hung_disk, 120)
+{
+	killed_on_hung_disk(_metadata, &self->b, true);
 }
 
 TEST_HARNESS_MAIN
