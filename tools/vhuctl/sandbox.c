@@ -169,12 +169,12 @@ static int build(scmp_filter_ctx ctx, unsigned int datapaths)
 	const struct scmp_arg_cmp no_exec = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
 	const struct scmp_arg_cmp thread = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD,
 						   CLONE_THREAD);
-	const struct scmp_arg_cmp self = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid());
+	const struct scmp_arg_cmp self = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0);
 	/* The C library's own signals for cancellation and set*id(), at the first thread. */
 	const struct scmp_arg_cmp libc_sig[] = {
-		SCMP_A0(SCMP_CMP_EQ, 32), SCMP_A0(SCMP_CMP_EQ, 33),
+		SCMP_A0(SCMP_CMP_EQ, 32, 0), SCMP_A0(SCMP_CMP_EQ, 33, 0),
 	};
-	const struct scmp_arg_cmp bus = SCMP_A0(SCMP_CMP_EQ, SIGBUS);
+	const struct scmp_arg_cmp bus = SCMP_A0(SCMP_CMP_EQ, SIGBUS, 0);
 	const struct scmp_arg_cmp vhu = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00,
 						(scmp_datum_t)VHU_IOCTL_TYPE << 8);
 	int ret;
