@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "imglock.h"
@@ -71,12 +72,16 @@ static bool stop(pid_t pid)
 	       WEXITSTATUS(st) == 0;
 }
 
-/* vhuctl export with args fails (status 1) with one line holding needle. */
+/*
+ * vhuctl export with args fails (status 1) with one line holding needle:
+ * at once, as --lock-wait 0 waits for nobody to let go.
+ */
 static bool refused(const char *what, const char *needle, const char *const *args)
 {
-	const char *argv[24] = { "export", "--datapath", "user", "--queues", "1" };
+	const char *argv[24] = { "export", "--datapath", "user", "--queues", "1",
+				 "--lock-wait", "0" };
 	struct run r;
-	int n = 5;
+	int n = 7;
 
 	while (*args && n < 23)
 		argv[n++] = *args++;
@@ -256,6 +261,53 @@ static void files(struct tmp_dir *d)
 		"--backing", link);
 	tap_ok(stat(s1, &st) && stat(s2, &st) && locked_bytes(img) == 0,
 	       "imglock: refused exports leave no socket and no lock");
+}
+
+/*
+ * --lock-wait: an export whose backing another user has waits for it to
+ * be let go, as after a restart its killed predecessor's I/O may still
+ * hold it; and gives up with the refusal when the time is up.
+ */
+static void lock_wait(struct tmp_dir *d)
+{
+	const char *img = tmp_file(d, "wait.img");
+	const char *s1 = tmp_file(d, "w1.sock"), *s2 = tmp_file(d, "w2.sock");
+	const char *l1 = tmp_file(d, "w1.log"), *l2 = tmp_file(d, "w2.log");
+	char *argv[] = { (char *)vhuctl(), "export", "--socket", (char *)s2,
+			 "--backing", (char *)img, "--datapath", "user", "--queues", "1",
+			 NULL };
+	const char *args[] = { "export", "--datapath", "user", "--queues", "1",
+			       "--lock-wait", "1", "--socket", s2, "--backing", img, NULL };
+	struct timespec t0, t1;
+	struct stat st;
+	struct run r;
+	pid_t a, b;
+	long ms;
+
+	make_file(img, MB);
+	a = START(l1, s1, "--backing", img);
+	tap_ok(a > 0, "imglock: lock-wait: a writer listens");
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	run_prog(&r, vhuctl(), args, 10000);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	if (!tap_ok(r.status == 1 && strstr(r.err, "waiting up to 1 s") &&
+		    strstr(r.err, "(failed to get the \"write\" lock)") && ms >= 1000,
+		    "imglock: lock-wait: a second writer with --lock-wait 1 waits, then is refused (%ld ms)",
+		    ms))
+		tap_diag("status %d, stderr: %s", r.status, r.err);
+
+	/* The default wait (5 s): the first writer goes within it. */
+	b = spawn(argv, l2);
+	usleep(1000 * 1000);
+	tap_ok(b > 0 && stat(s2, &st) && file_count(l2, "waiting up to 5 s") == 1,
+	       "imglock: lock-wait: a second writer waits (5 s by default) and does not listen yet");
+	tap_ok(stop(a), "imglock: lock-wait: the first writer stops");
+	if (!tap_ok(b > 0 && wait_socket(s2) && file_count(l2, "let go after") == 1,
+		    "imglock: lock-wait: ... and the second one then listens, saying so"))
+		diag_file("vhuctl", l2, 5);
+	tap_ok(stop(b), "imglock: lock-wait: ... and stops");
 }
 
 /* A backing must be a regular file or a block device. */
@@ -528,7 +580,7 @@ static void blockdev(struct tmp_dir *d)
 
 void t_imglock(void)
 {
-	struct tmp_dir a, b;
+	struct tmp_dir a, b, c;
 
 	if (!tmp_dir_make(&a, "vhuctl-lock")) {
 		tap_ok(false, "imglock: temporary directory");
@@ -539,11 +591,19 @@ void t_imglock(void)
 		tmp_dir_remove(&a);
 		return;
 	}
+	if (!tmp_dir_make(&c, "vhuctl-lock")) {
+		tap_ok(false, "imglock: temporary directory");
+		tmp_dir_remove(&a);
+		tmp_dir_remove(&b);
+		return;
+	}
 	files(&a);
 	qemu_guest(&a);
+	lock_wait(&c);
 	types(&b);
 	qsd(&b);
 	qemu_img(&b);
 	blockdev(&b);
-	tap_ok(tmp_dir_remove(&a) && tmp_dir_remove(&b), "imglock: no files left behind");
+	tap_ok(tmp_dir_remove(&a) && tmp_dir_remove(&b) && tmp_dir_remove(&c),
+	       "imglock: no files left behind");
 }

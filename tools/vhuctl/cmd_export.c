@@ -38,7 +38,7 @@ enum {
 	OPT_SERIAL, OPT_LBS, OPT_DATAPATH, OPT_SOCKET_MODE, OPT_SOCKET_GROUP, OPT_FD,
 	OPT_HANDSHAKE_TIMEOUT, OPT_FORCE_SHARE, OPT_EXPORT,
 	/* The daemon's, not an export's: anywhere on the command line. */
-	OPT_ALLOW_UID, OPT_ALLOW_GID, OPT_USER, OPT_GROUP, OPT_NO_SANDBOX,
+	OPT_ALLOW_UID, OPT_ALLOW_GID, OPT_USER, OPT_GROUP, OPT_NO_SANDBOX, OPT_LOCK_WAIT,
 };
 
 /* What a group has set, to know when the next group starts. */
@@ -331,14 +331,15 @@ static bool same_image(const struct stat *a, const struct stat *b)
  * open. A writable block device is opened O_EXCL unless --force-share: the
  * kernel then refuses one that is mounted, part of another device (RAID,
  * device-mapper) or opened O_EXCL by anyone else, which no lock shows.
+ * 0; 1 if another user has it (printed if report); -1 after the error.
  */
-static int open_backing(struct vu_export *ex, unsigned int i)
+static int try_backing(struct vu_export *ex, unsigned int i, bool report)
 {
 	struct vu_export_cfg *c = &ex[i].cfg;
 	int flags = (c->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
 	struct stat st, fst;
 	uint64_t size;
-	int fd;
+	int fd, ret;
 
 	if (stat(c->backing, &st) < 0) {
 		verr("backing %s: %s", c->backing, strerror(errno));
@@ -368,9 +369,10 @@ static int open_backing(struct vu_export *ex, unsigned int i)
 		flags |= O_EXCL;
 	fd = open(c->backing, flags);
 	if (fd < 0 && errno == EBUSY && (flags & O_EXCL)) {
-		verr("backing %s: in use: the device is mounted, part of another device or opened exclusively (O_EXCL) by another program; --force-share overrides this",
-		     c->backing);
-		return -1;
+		if (report)
+			verr("backing %s: in use: the device is mounted, part of another device or opened exclusively (O_EXCL) by another program; --force-share overrides this",
+			     c->backing);
+		return 1;
 	}
 	if (fd < 0) {
 		verr("backing %s: %s%s", c->backing, strerror(errno),
@@ -418,8 +420,11 @@ static int open_backing(struct vu_export *ex, unsigned int i)
 		     c->backing, size, c->lbs);
 		goto err;
 	}
-	if (img_lock(fd, c->backing, !c->readonly, c->force_share))
-		goto err;
+	ret = img_lock(fd, c->backing, !c->readonly, c->force_share, report);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
 	c->backing_fd = fd;
 	c->size = size;
 	return 0;
@@ -428,6 +433,40 @@ err_errno:
 err:
 	close(fd);
 	return -1;
+}
+
+/*
+ * --lock-wait: how long to wait for a backing's other user to let it go.
+ * The user in the way is often this daemon's own predecessor, killed and
+ * restarted: its backing stays open, and so locked, until the kernel has
+ * finished the I/O it had in flight (an io_uring ring is torn down after
+ * its process is gone; vhu.ko gives requests VHU_EXIT_WAIT_MS).
+ */
+#define LOCK_WAIT_DEFAULT_MS	5000
+#define LOCK_POLL_MS		50
+static unsigned int lock_wait_ms = LOCK_WAIT_DEFAULT_MS;
+
+/* try_backing(), again while another user has it, for lock_wait_ms. */
+static int open_backing(struct vu_export *ex, unsigned int i)
+{
+	const char *path = ex[i].cfg.backing;
+	uint64_t t0 = vu_now_ms(), waited = 0;
+	int ret;
+
+	while ((ret = try_backing(ex, i, waited >= lock_wait_ms)) > 0) {
+		if (waited >= lock_wait_ms)
+			return -1;
+		if (!waited)
+			vlog("backing %s: in use; waiting up to %u s for it to be let go (--lock-wait)",
+			     path, lock_wait_ms / 1000);
+		usleep(LOCK_POLL_MS * 1000);
+		waited = vu_now_ms() - t0;
+		if (waited > lock_wait_ms)
+			waited = lock_wait_ms;
+	}
+	if (!ret && waited)
+		vlog("backing %s: let go after %" PRIu64 " ms", path, waited);
+	return ret;
 }
 
 /* The path fd is bound to, into path (or "fd N" for one without). */
@@ -572,6 +611,14 @@ static int daemon_opt(int opt, const char *name, const char *arg)
 	case OPT_NO_SANDBOX:
 		p->sandbox = false;
 		return 0;
+	case OPT_LOCK_WAIT: {
+		unsigned int v;
+
+		if (parse_uint(name, arg, 0, 3600, &v))
+			return -1;
+		lock_wait_ms = v * 1000;
+		return 0;
+	}
 	}
 	usage_error(self, "%s '%s': no such %s", name, arg,
 		    opt == OPT_ALLOW_UID || opt == OPT_USER ? "user" : "group");
@@ -627,6 +674,7 @@ static int export_run(int argc, char **argv)
 		{ "user", required_argument, NULL, OPT_USER },
 		{ "group", required_argument, NULL, OPT_GROUP },
 		{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
+		{ "lock-wait", required_argument, NULL, OPT_LOCK_WAIT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -642,6 +690,7 @@ static int export_run(int argc, char **argv)
 	g = p->g;
 	group_defaults(&g[0]);
 	memset(&vu_priv, 0, sizeof(vu_priv));
+	lock_wait_ms = LOCK_WAIT_DEFAULT_MS;
 	vu_priv.sandbox = true;
 	ret = cmd_parse(self, argc, argv, "+", opts, export_opt, p);
 	if (ret >= 0)
@@ -725,7 +774,7 @@ const struct vhuctl_cmd cmd_export = {
 		 "        [--force-share] [--socket-mode MODE] [--socket-group GROUP]\n"
 		 "        [--fd N|NAME] [--socket PATH --backing FILE ...]\n"
 		 "        [--allow-uid USER]... [--allow-gid GROUP]... [--user USER] [--group GROUP]\n"
-		 "        [--no-sandbox]\n"
+		 "        [--no-sandbox] [--lock-wait SEC]\n"
 		 "   or: vhuctl export --export socket=PATH,backing=FILE[,readonly][,queues=N]... ...",
 	.run = export_run,
 };

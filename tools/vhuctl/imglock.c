@@ -95,10 +95,11 @@ static int no_locks(const char *path, bool force_share, int err)
 }
 
 /*
- * Nobody else has locked byte base + i for a bit i of mask: 0, or -1 after
- * printing who is in the way.
+ * Nobody else has locked byte base + i for a bit i of mask: 0; 1 if
+ * someone has (printed if report); -1 after printing the error.
  */
-static int check_bytes(int fd, const char *path, int base, unsigned int mask)
+static int check_bytes(int fd, const char *path, int base, unsigned int mask,
+		       bool report)
 {
 	for (int i = 0; i < IMG_PERM_BITS; i++) {
 		int r;
@@ -110,21 +111,24 @@ static int check_bytes(int fd, const char *path, int base, unsigned int mask)
 			return no_locks(path, false, errno);
 		if (!r)
 			continue;
+		if (!report)
+			return 1;
 		if (base == IMG_LOCK_SHARED_BASE)
 			verr("backing %s: in use: another user (a vhuctl export, QEMU) lets nobody else %s it (failed to get the \"%s\" lock); --force-share overrides this",
 			     path, perm_want[i], perm_name[i]);
 		else
 			verr("backing %s: in use: another user (a vhuctl export, QEMU) %s it (failed to get the shared \"%s\" lock); --force-share overrides this",
 			     path, perm_held[i], perm_name[i]);
-		return -1;
+		return 1;
 	}
 	return 0;
 }
 
-int img_lock(int fd, const char *path, bool writable, bool force_share)
+int img_lock(int fd, const char *path, bool writable, bool force_share,
+	     bool report)
 {
 	unsigned int perm, shared;
-	int i;
+	int i, r;
 
 	img_lock_perms(writable, force_share, &perm, &shared);
 	for (i = 0; i < IMG_PERM_BITS; i++) {
@@ -138,9 +142,10 @@ int img_lock(int fd, const char *path, bool writable, bool force_share)
 				continue;
 			/* A write lock on the byte: not QEMU's, but someone's. */
 			if ((errno == EAGAIN || errno == EACCES) && !force_share) {
-				verr("backing %s: in use: another process holds a write lock on byte %d; --force-share overrides this",
-				     path, bytes[k]);
-				return -1;
+				if (report)
+					verr("backing %s: in use: another process holds a write lock on byte %d; --force-share overrides this",
+					     path, bytes[k]);
+				return 1;
 			}
 			if (errno != EAGAIN && errno != EACCES)
 				return no_locks(path, force_share, errno);
@@ -148,8 +153,7 @@ int img_lock(int fd, const char *path, bool writable, bool force_share)
 	}
 	if (force_share)
 		return 0;
-	if (check_bytes(fd, path, IMG_LOCK_SHARED_BASE, perm) ||
-	    check_bytes(fd, path, IMG_LOCK_PERM_BASE, ~shared & IMG_PERM_ALL))
-		return -1;
-	return 0;
+	r = check_bytes(fd, path, IMG_LOCK_SHARED_BASE, perm, report);
+	return r ?: check_bytes(fd, path, IMG_LOCK_PERM_BASE, ~shared & IMG_PERM_ALL,
+				report);
 }

@@ -29,10 +29,12 @@ void img_lock_perms(bool writable, bool force_share, unsigned int *perm,
 
 /*
  * Take an export's locks on fd, the image at path, and check nobody else's
- * use conflicts with it: 0, or -1 after printing why (fd keeps whatever it
- * locked; closing it drops that). With force_share nothing is checked, and
- * a file system without locks is only logged.
+ * use conflicts with it: 0; 1 if another user's does (why is printed if
+ * report); -1 after printing the error. fd keeps whatever it locked, and
+ * closing it drops that. With force_share nothing is checked, and a file
+ * system without locks is only logged.
  */
-int img_lock(int fd, const char *path, bool writable, bool force_share);
+int img_lock(int fd, const char *path, bool writable, bool force_share,
+	     bool report);
 
 #endif
