@@ -47,6 +47,7 @@ struct group {
 	struct vu_sock_opts sock;
 	char fd_name[VU_FDNAME_MAX];	/* --fd NAME: from LISTEN_FDNAMES */
 	unsigned int set;	/* 1 << O_* */
+	char begun_by[40];	/* the option that, given again, began it */
 };
 
 static const struct vhuctl_cmd *self = &cmd_export;
@@ -58,7 +59,8 @@ static int parse_uint(const char *opt, const char *s, unsigned int min,
 	unsigned long v;
 
 	errno = 0;
-	v = strtoul(s, &end, 0);
+	/* Decimal only: "010" is ten, not eight. */
+	v = strtoul(s, &end, 10);
 	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
 		usage_error(self, "%s '%s': expected a number from %u to %u",
 			    opt, s, min, max);
@@ -246,8 +248,8 @@ static int parse_export_word(struct group *g, const char *word)
 			usage_error(self, "--export: unknown key '%s'", tok);
 			ret = -1;
 		} else if (keys[k].has_arg != !!eq) {
-			usage_error(self, "--export: key '%s' %s a value", tok,
-				    keys[k].has_arg ? "needs" : "takes no");
+			usage_error(self, "--export: key '%s' %s", tok,
+				    keys[k].has_arg ? "needs a value" : "takes no value");
 			ret = -1;
 		} else if (g->set & (1u << keys[k].opt)) {
 			usage_error(self, "--export: key '%s' given twice", tok);
@@ -376,7 +378,9 @@ static int try_backing(struct vu_export *ex, unsigned int i, bool report)
 	}
 	if (fd < 0) {
 		verr("backing %s: %s%s", c->backing, strerror(errno),
-		     errno == EINVAL && c->direct ? " (O_DIRECT unsupported here?)" : "");
+		     errno == EINVAL && c->direct ? " (O_DIRECT unsupported here?)" :
+		     (errno == EACCES || errno == EROFS || errno == EPERM) && !c->readonly ?
+		     " (to export it read-only, give --readonly)" : "");
 		return -1;
 	}
 	if (fstat(fd, &fst) < 0)
@@ -467,6 +471,38 @@ static int open_backing(struct vu_export *ex, unsigned int i)
 	if (!ret && waited)
 		vlog("backing %s: let go after %" PRIu64 " ms", path, waited);
 	return ret;
+}
+
+/*
+ * The directory of path, resolved, and its last component: "a.sock",
+ * "./a.sock" and "/run/../run/a.sock" name one socket. false if the
+ * directory cannot be resolved (compared as given then).
+ */
+static bool socket_name(const char *path, char *dir, const char **base)
+{
+	char tmp[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+
+	*base = slash ? slash + 1 : path;
+	if (!slash)
+		snprintf(tmp, sizeof(tmp), ".");
+	else if (slash == path)
+		snprintf(tmp, sizeof(tmp), "/");
+	else
+		snprintf(tmp, sizeof(tmp), "%.*s", (int)(slash - path), path);
+	return realpath(tmp, dir) != NULL;
+}
+
+static bool same_socket(const char *a, const char *b)
+{
+	char da[PATH_MAX], db[PATH_MAX];
+	const char *ba, *bb;
+
+	if (!strcmp(a, b))
+		return true;
+	if (!socket_name(a, da, &ba) || !socket_name(b, db, &bb))
+		return false;
+	return !strcmp(da, db) && !strcmp(ba, bb);
 }
 
 /* The path fd is bound to, into path (or "fd N" for one without). */
@@ -646,8 +682,10 @@ static int export_opt(void *ctx, int opt, const char *name, const char *arg)
 		return -1;
 	}
 	/* An option the group already has begins the next group. */
-	if (g[p->n].set & (1u << opt))
+	if (g[p->n].set & (1u << opt)) {
 		group_defaults(&g[++p->n]);
+		snprintf(g[p->n].begun_by, sizeof(g->begun_by), "%s", name);
+	}
 	return apply(&g[p->n], opt, name, arg) ? EXIT_USAGE : -1;
 }
 
@@ -692,7 +730,7 @@ static int export_run(int argc, char **argv)
 	memset(&vu_priv, 0, sizeof(vu_priv));
 	lock_wait_ms = LOCK_WAIT_DEFAULT_MS;
 	vu_priv.sandbox = true;
-	ret = cmd_parse(self, argc, argv, "+", opts, export_opt, p);
+	ret = cmd_parse(self, argc, argv, "+h", opts, export_opt, p);
 	if (ret >= 0)
 		goto out;
 	ret = EXIT_USAGE;
@@ -708,8 +746,13 @@ static int export_run(int argc, char **argv)
 	for (unsigned int i = 0; i < ng; i++) {
 		if (!(g[i].set & ((1u << OPT_SOCKET) | (1u << OPT_FD))) ||
 		    !(g[i].set & (1u << OPT_BACKING))) {
-			usage_error(self, "export %u needs both --socket (or --fd) and --backing",
-				    i + 1);
+			if (g[i].begun_by[0])
+				usage_error(self, "export %u needs both --socket (or --fd) and --backing; "
+					    "it began where %s was given a second time, as an option "
+					    "given again begins the next export", i + 1, g[i].begun_by);
+			else
+				usage_error(self, "export %u needs both --socket (or --fd) and --backing",
+					    i + 1);
 			goto out;
 		}
 		if ((g[i].set & (1u << OPT_FD)) &&
@@ -725,9 +768,13 @@ static int export_run(int argc, char **argv)
 	}
 	for (unsigned int i = 0; i < ng; i++) {
 		for (unsigned int j = 0; j < i; j++)
-			if (!strcmp(g[i].cfg.socket_path, g[j].cfg.socket_path)) {
-				usage_error(self, "socket %s is given twice",
-					    g[i].cfg.socket_path);
+			if (same_socket(g[i].cfg.socket_path, g[j].cfg.socket_path)) {
+				if (strcmp(g[i].cfg.socket_path, g[j].cfg.socket_path))
+					usage_error(self, "socket %s is given twice (also as %s)",
+						    g[i].cfg.socket_path, g[j].cfg.socket_path);
+				else
+					usage_error(self, "socket %s is given twice",
+						    g[i].cfg.socket_path);
 				goto out;
 			}
 	}
@@ -750,6 +797,9 @@ static int export_run(int argc, char **argv)
 			verr("%s: %s", ex[i].cfg.socket_path, err);
 			goto out_close;
 		}
+		if (err[0])
+			vlog("%s: --datapath auto: the userspace datapath, as the kernel's cannot run: %s",
+			     ex[i].cfg.socket_path, err);
 	}
 	/* The daemon owns the backing fds from here. */
 	ret = vu_daemon_run(ex, ng) ? EXIT_FAIL : EXIT_OK;
@@ -776,5 +826,33 @@ const struct vhuctl_cmd cmd_export = {
 		 "        [--allow-uid USER]... [--allow-gid GROUP]... [--user USER] [--group GROUP]\n"
 		 "        [--no-sandbox] [--lock-wait SEC]\n"
 		 "   or: vhuctl export --export socket=PATH,backing=FILE[,readonly][,queues=N]... ...",
+	.options =
+	"  an export (an option given again begins the next one):\n"
+	"  --socket PATH          the vhost-user UNIX socket to listen on\n"
+	"  --fd N|NAME            a listening socket passed by the service manager instead\n"
+	"  --backing FILE         the regular file or block device to serve\n"
+	"  --readonly             serve it read-only (VIRTIO_BLK_F_RO)\n"
+	"  --queues N             request queues offered, 1 to 64 (default: CPUs, at most 16)\n"
+	"  --queue-size N         the largest ring a frontend may ask for, a power of 2\n"
+	"  --direct               open the backing O_DIRECT (no host page cache)\n"
+	"  --serial S             the disk's serial (GET_ID), at most 20 bytes\n"
+	"  --logical-block-size 512|4096\n"
+	"                         the block size the guest sees\n"
+	"  --datapath auto|kernel|user\n"
+	"                         vhu.ko, or io_uring in the daemon (auto: vhu.ko if usable)\n"
+	"  --handshake-timeout SEC\n"
+	"                         seconds from a connection to SET_OWNER (default 30, 0: none)\n"
+	"  --force-share          refuse no other user of the backing (image locks)\n"
+	"  --socket-mode MODE     the socket's mode, octal (default 0600)\n"
+	"  --socket-group GROUP   the socket's group\n"
+	"  --export KEY=VALUE,... one export as one word, keys the options above\n"
+	"  the daemon:\n"
+	"  --allow-uid USER       serve only peers of these users (repeatable)\n"
+	"  --allow-gid GROUP      ... or of these groups (repeatable)\n"
+	"  --user USER            become this user once set up\n"
+	"  --group GROUP          ... and this group\n"
+	"  --no-sandbox           serve without the seccomp filter\n"
+	"  --lock-wait SEC        wait this long for a backing's other user (default 5)\n"
+	"  -h, --help             this usage\n",
 	.run = export_run,
 };

@@ -15,8 +15,7 @@ static int help_run(int argc, char **argv)
 			fprintf(stderr, "vhuctl help: unknown command '%s'\n", argv[1]);
 			return EXIT_USAGE;
 		}
-		cmd_usage(c);
-		printf("\n%s\n", c->summary);
+		cmd_help_text(c);
 		return EXIT_OK;
 	}
 

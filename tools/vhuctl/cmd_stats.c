@@ -160,7 +160,7 @@ static int stats_opt(void *ctx, int val, const char *name, const char *arg)
 		break;
 	case 'd':
 		errno = 0;
-		o->dev_id = strtol(arg, &end, 0);
+		o->dev_id = strtol(arg, &end, 10);
 		if (errno || *end || end == arg || o->dev_id < 0 ||
 		    o->dev_id > UINT32_MAX) {
 			usage_error(&cmd_stats, "%s '%s': expected a device id",
@@ -184,7 +184,7 @@ static int stats_run(int argc, char **argv)
 	char err[160];
 	int ret;
 
-	ret = cmd_parse(&cmd_stats, argc, argv, "+", opts, stats_opt, &o);
+	ret = cmd_parse(&cmd_stats, argc, argv, "+h", opts, stats_opt, &o);
 	if (ret >= 0)
 		return ret;
 	if (dump_stats(o.json, o.dev_id, err, sizeof(err))) {
@@ -198,5 +198,9 @@ const struct vhuctl_cmd cmd_stats = {
 	.name = "stats",
 	.summary = "show the vring counters of every vhu device (from the module)",
 	.usage = "[--dev ID] [--json]",
+	.options =
+	"  --dev ID               one device's counters only\n"
+	"  --json                 one JSON object\n"
+	"  -h, --help             this usage\n",
 	.run = stats_run,
 };

@@ -11,6 +11,8 @@ const struct vu_dp_ops *vu_dp_select(enum vu_dp_mode mode, char *err,
 {
 	char kerr[256];
 
+	if (errlen)
+		err[0] = '\0';
 	switch (mode) {
 	case VU_DP_KERNEL:
 		if (vu_dp_kernel_ops.probe(err, errlen))
@@ -23,8 +25,10 @@ const struct vu_dp_ops *vu_dp_select(enum vu_dp_mode mode, char *err,
 	case VU_DP_AUTO:
 		if (!vu_dp_kernel_ops.probe(kerr, sizeof(kerr)))
 			return &vu_dp_kernel_ops;
-		if (!vu_dp_user_ops.probe(err, errlen))
+		if (!vu_dp_user_ops.probe(err, errlen)) {
+			snprintf(err, errlen, "%s", kerr);
 			return &vu_dp_user_ops;
+		}
 		/* Say why neither works. */
 		{
 			char uerr[256];

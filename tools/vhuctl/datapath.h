@@ -171,7 +171,9 @@ extern const struct vu_dp_ops vu_dp_user_ops;
 
 /*
  * Pick the datapath for a mode: kernel or user as asked, auto = the kernel
- * when /dev/vhu is usable, else userspace. NULL with a reason in err.
+ * when /dev/vhu is usable, else userspace. NULL with a reason in err; else
+ * err is empty, or for auto falling back to userspace why the kernel's
+ * cannot run.
  */
 const struct vu_dp_ops *vu_dp_select(enum vu_dp_mode mode, char *err,
 				     size_t errlen);

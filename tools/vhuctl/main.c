@@ -7,6 +7,7 @@
  */
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,14 @@ void cmd_usage(const struct vhuctl_cmd *cmd)
 	printf("usage: vhuctl %s %s\n", cmd->name, cmd->usage);
 }
 
+void cmd_help_text(const struct vhuctl_cmd *cmd)
+{
+	cmd_usage(cmd);
+	printf("\n%s\n", cmd->summary);
+	if (cmd->options)
+		printf("\noptions:\n%s", cmd->options);
+}
+
 /* getopt_long() said '?': a missing value, or an option it does not know. */
 static void bad_option(const struct vhuctl_cmd *cmd, const struct option *opts,
 		       const char *arg)
@@ -64,6 +73,20 @@ static void bad_option(const struct vhuctl_cmd *cmd, const struct option *opts,
 			return;
 		}
 	usage_error(cmd, "unknown option '%s'", arg);
+}
+
+/* arg is one of opts' long options ("--name" or "--name=..."). */
+static bool is_option(const struct option *opts, const char *arg)
+{
+	if (strncmp(arg, "--", 2))
+		return false;
+	for (const struct option *o = opts; o->name; o++) {
+		size_t n = strlen(o->name);
+
+		if (!strncmp(arg + 2, o->name, n) && (!arg[2 + n] || arg[2 + n] == '='))
+			return true;
+	}
+	return false;
 }
 
 int cmd_parse(const struct vhuctl_cmd *cmd, int argc, char **argv,
@@ -87,13 +110,18 @@ int cmd_parse(const struct vhuctl_cmd *cmd, int argc, char **argv,
 			return EXIT_USAGE;
 		}
 		if (c == 'h') {
-			cmd_usage(cmd);
+			cmd_help_text(cmd);
 			return EXIT_OK;
 		}
 		if (idx >= 0)
 			snprintf(name, sizeof(name), "--%s", opts[idx].name);
 		else
 			snprintf(name, sizeof(name), "-%c", c);
+		if (optarg && is_option(opts, optarg)) {
+			usage_error(cmd, "option '%s' needs a value: it took the option '%s' as one",
+				    name, optarg);
+			return EXIT_USAGE;
+		}
 		ret = opt(ctx, c, name, optarg);
 		if (ret >= 0)
 			return ret;

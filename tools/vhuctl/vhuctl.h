@@ -17,6 +17,7 @@ struct vhuctl_cmd {
 	const char *name;
 	const char *summary;
 	const char *usage;
+	const char *options;	/* one line per option, for help COMMAND */
 	int (*run)(int argc, char **argv);
 };
 
@@ -41,6 +42,8 @@ void usage_error(const struct vhuctl_cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* "usage: vhuctl NAME USAGE" on stdout. */
 void cmd_usage(const struct vhuctl_cmd *cmd);
+/* Its usage, summary and options (help COMMAND, COMMAND --help). */
+void cmd_help_text(const struct vhuctl_cmd *cmd);
 
 /*
  * Parse a subcommand's arguments, which are options only, with
