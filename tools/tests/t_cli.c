@@ -58,6 +58,35 @@ static void queues_decimal(struct tmp_dir *dir, const char *img)
 		stop_child(pid, 5000, &st);
 }
 
+/* A socket in a missing directory: made if its parent is there. */
+static void socket_dir(struct tmp_dir *dir, const char *img)
+{
+	const char *bin = getenv("VHUCTL") ? getenv("VHUCTL") : "../vhuctl/vhuctl";
+	const char *log = tmp_file(dir, "d.log");
+	char sub[160], sock[200], deep[200];
+	struct stat st;
+	struct run r;
+	pid_t pid;
+	int st_;
+
+	snprintf(sub, sizeof(sub), "%s/run", dir->path);
+	snprintf(sock, sizeof(sock), "%s/d.sock", sub);
+	snprintf(deep, sizeof(deep), "%s/a/b/d.sock", dir->path);
+	pid = spawn((char *[]){ (char *)bin, "export", "--socket", sock, "--backing",
+				(char *)img, "--datapath", "user", NULL }, log);
+	tap_ok(pid > 0 && wait_socket(sock) && !stat(sub, &st) && (st.st_mode & 0777) == 0755 &&
+	       file_count(log, "created the directory") == 1,
+	       "cli: the socket's missing directory is made (0755), and logged");
+	if (pid > 0)
+		stop_child(pid, 5000, &st_);
+	tap_ok(stat(sock, &st) && !rmdir(sub), "cli: ... the socket goes at exit, the directory stays");
+	run_prog(&r, bin, (const char *const[]){ "export", "--socket", deep, "--backing", img,
+						 "--datapath", "user", NULL }, 10000);
+	tap_ok(r.status == 1 && strstr(r.err, "No such file or directory") &&
+	       stat(deep, &st) && errno == ENOENT,
+	       "cli: a socket two missing directories deep is refused, nothing made");
+}
+
 /*
  * A backing its user may only read, exported without --readonly: the
  * error says to give --readonly (run as user nobody, where this is root).
@@ -196,6 +225,7 @@ void t_cli(void)
 	    "--socket", sock, "--backing", img, "--socket", twice, "--backing", img,
 	    "--readonly");
 	queues_decimal(&dir, img);
+	socket_dir(&dir, img);
 	readonly_hint(&dir);
 	if (!module && access("/dev/vhu", F_OK) != 0) {
 		ERR("--datapath kernel without the module", 1, "vhu module not loaded",

@@ -106,6 +106,32 @@ static int inherit_socket(struct vu_export *e)
 	return 0;
 }
 
+/*
+ * The socket's directory, made when it is missing but its own parent is
+ * there (/run/vhu on a fresh host): mode 0755, given to --user so that the
+ * daemon can remove its socket at exit. A deeper path is left to bind()
+ * to refuse, as it is more likely a typo than a wish. The directory stays
+ * after the daemon, as a service manager's runtime directory would.
+ */
+static int make_socket_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct stat st;
+
+	if (!slash || slash == path)
+		return 0;
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if (!stat(dir, &st) || errno != ENOENT || mkdir(dir, 0755) < 0)
+		return 0;
+	vlog("created the directory %s for the socket", dir);
+	if (vu_priv.has_user && chown(dir, vu_priv.uid, (gid_t)-1) < 0) {
+		verr("cannot give %s to user %d: %s", dir, (int)vu_priv.uid, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int open_socket(struct vu_export *e)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -136,6 +162,8 @@ static int open_socket(struct vu_export *e)
 		if (fd >= 0)
 			close(fd);
 		unlink(path);
+	} else if (make_socket_dir(path)) {
+		return -1;
 	}
 
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
