@@ -53,7 +53,9 @@ HEADER_DIRS = $(patsubst %/include/generated/utsrelease.h,%,\
 # Fails, saying how to pass KDIR=, when KDIR is not a kernel build tree.
 check_kdir = test -n "$(KVER)" || { \
 	echo "error: no kernel build tree at KDIR=$(KDIR)" >&2; \
-	echo "  name the headers of the kernel to build for with KDIR=, e.g.:" >&2; \
+	echo "  for the running kernel, install its headers:" \
+		"apt-get install linux-headers-$(shell uname -r)" >&2; \
+	echo "  or name the headers of the kernel to build for with KDIR=, e.g.:" >&2; \
 	for d in $(or $(HEADER_DIRS),/usr/src/linux-headers-RELEASE); do \
 		echo "  make $(strip $(MAKECMDGOALS) KDIR=$$d)" >&2; done; \
 	exit 1; }
@@ -116,6 +118,9 @@ checkpatch:
 
 install: module
 	$(KBUILD) modules_install
+	@test "$(KVER)" = "$(shell uname -r)" || echo "note: vhu.ko was installed for" \
+		"$(KVER), not the running kernel $(shell uname -r): modprobe vhu works once" \
+		"$(KVER) runs (or: make install KDIR=<the running kernel's headers>)" >&2
 	$(MAKE) -C $(TOP)/tools install
 
 # Documentation/ as HTML in build/htmldocs, with Sphinx (python3-sphinx)
