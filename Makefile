@@ -20,13 +20,16 @@
 #   make bench               vhu vs qemu-storage-daemon vs fio, per kernel in a VM
 #   make sparse / checkpatch kernel code checks
 #   make htmldocs            Documentation/ as HTML in build/htmldocs
-#   make install             vhu.ko for KDIR, vhuctl and vhuctl(8)
+#   make install             vhu.ko for KDIR (loaded at boot: modules-load.d),
+#                            vhuctl, vhuctl(8), vhu-export@.service and
+#                            tmpfiles.d/vhu.conf under PREFIX (/usr/local)
 #   make dkms-install        vhu.ko through DKMS, for every kernel with headers
 #
 # Module objects go to build/<kernel release>/, so one tree builds for
 # several kernels side by side.
 
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+PREFIX ?= /usr/local
 VM := $(TOP)/tools/testing/vm/vhu-vm
 
 # The running kernel's build tree, as for any out-of-tree module; another
@@ -121,6 +124,8 @@ install: module
 	@test "$(KVER)" = "$(shell uname -r)" || echo "note: vhu.ko was installed for" \
 		"$(KVER), not the running kernel $(shell uname -r): modprobe vhu works once" \
 		"$(KVER) runs (or: make install KDIR=<the running kernel's headers>)" >&2
+	install -D -m 0644 $(TOP)/tools/systemd/vhu.modules-load \
+		$(DESTDIR)$(PREFIX)/lib/modules-load.d/vhu.conf
 	$(MAKE) -C $(TOP)/tools install
 
 # Documentation/ as HTML in build/htmldocs, with Sphinx (python3-sphinx)

@@ -33,5 +33,6 @@ void t_contain(void);
 void t_timebound(void);
 void t_priv(void);
 void t_sandbox(void);
+void t_service(void);
 
 #endif

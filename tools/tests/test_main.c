@@ -22,6 +22,7 @@ int main(void)
 	t_ring_max_dropped(getenv("VHUCTL") ? getenv("VHUCTL") : "../vhuctl/vhuctl", "user");
 	t_priv();
 	t_sandbox();
+	t_service();
 	t_replay();
 	t_bench();
 	return tap_done();

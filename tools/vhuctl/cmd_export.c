@@ -39,6 +39,7 @@ enum {
 	OPT_HANDSHAKE_TIMEOUT, OPT_FORCE_SHARE, OPT_EXPORT,
 	/* The daemon's, not an export's: anywhere on the command line. */
 	OPT_ALLOW_UID, OPT_ALLOW_GID, OPT_USER, OPT_GROUP, OPT_NO_SANDBOX, OPT_LOCK_WAIT,
+	OPT_CONFIG,
 };
 
 /* What a group has set, to know when the next group starts. */
@@ -661,11 +662,106 @@ static int daemon_opt(int opt, const char *name, const char *arg)
 	return -1;
 }
 
+static const struct option opts[] = {
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "backing", required_argument, NULL, OPT_BACKING },
+	{ "readonly", no_argument, NULL, OPT_READONLY },
+	{ "queues", required_argument, NULL, OPT_QUEUES },
+	{ "queue-size", required_argument, NULL, OPT_QUEUE_SIZE },
+	{ "direct", no_argument, NULL, OPT_DIRECT },
+	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "logical-block-size", required_argument, NULL, OPT_LBS },
+	{ "datapath", required_argument, NULL, OPT_DATAPATH },
+	{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
+	{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
+	{ "fd", required_argument, NULL, OPT_FD },
+	{ "export", required_argument, NULL, OPT_EXPORT },
+	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
+	{ "force-share", no_argument, NULL, OPT_FORCE_SHARE },
+	{ "allow-uid", required_argument, NULL, OPT_ALLOW_UID },
+	{ "allow-gid", required_argument, NULL, OPT_ALLOW_GID },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "group", required_argument, NULL, OPT_GROUP },
+	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
+	{ "lock-wait", required_argument, NULL, OPT_LOCK_WAIT },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static int export_opt(void *ctx, int opt, const char *name, const char *arg);
+
+/*
+ * --config FILE: the file's lines are options, without their "--": the
+ * name, then its value after a space or '=' (the rest of the line), as
+ *
+ *     export socket=/run/vhu/vm1.sock,backing=/srv/vm1.img,queues=4
+ *     lock-wait 10
+ *
+ * Blank lines and lines starting with '#' are skipped. Each is taken as
+ * on the command line, at the place of --config. -1 when all were taken,
+ * else the exit status (after an error naming the file and line).
+ */
+static int read_config(struct groups *p, const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int lineno = 0, ret = -1;
+
+	if (!f) {
+		verr("--config %s: %s", path, strerror(errno));
+		return EXIT_FAIL;
+	}
+	while (ret < 0 && getline(&line, &cap, f) > 0) {
+		char *key = line, *val, *end, name[48];
+		const struct option *o;
+
+		lineno++;
+		usage_context("%s:%d: ", path, lineno);
+		key += strspn(key, " \t");
+		end = key + strlen(key);
+		while (end > key && strchr(" \t\r\n", end[-1]))
+			*--end = '\0';
+		if (!*key || *key == '#')
+			continue;
+		val = key + strcspn(key, " \t=");
+		if (*val) {
+			*val++ = '\0';
+			val += strspn(val, " \t");
+		}
+		for (o = opts; o->name; o++)
+			if (!strcmp(o->name, key))
+				break;
+		if (!o->name || o->val == 'h' || o->val == OPT_CONFIG) {
+			usage_error(self, "unknown option '%s'", key);
+			ret = EXIT_USAGE;
+		} else if ((o->has_arg == required_argument) != !!*val) {
+			usage_error(self, "option '%s' %s", key,
+				    *val ? "takes no value" : "needs a value");
+			ret = EXIT_USAGE;
+		} else {
+			snprintf(name, sizeof(name), "--%s", key);
+			ret = export_opt(p, o->val, name, *val ? val : NULL);
+		}
+	}
+	usage_context(NULL);
+	if (ret < 0 && ferror(f)) {
+		verr("--config %s: %s", path, strerror(errno));
+		ret = EXIT_FAIL;
+	}
+	free(line);
+	fclose(f);
+	return ret;
+}
+
 static int export_opt(void *ctx, int opt, const char *name, const char *arg)
 {
 	struct groups *p = ctx;
 	struct group *g = p->g;
 
+	if (opt == OPT_CONFIG)
+		return read_config(p, arg);
 	if (opt >= OPT_ALLOW_UID)
 		return daemon_opt(opt, name, arg) ? EXIT_USAGE : -1;
 
@@ -691,31 +787,7 @@ static int export_opt(void *ctx, int opt, const char *name, const char *arg)
 
 static int export_run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, OPT_SOCKET },
-		{ "backing", required_argument, NULL, OPT_BACKING },
-		{ "readonly", no_argument, NULL, OPT_READONLY },
-		{ "queues", required_argument, NULL, OPT_QUEUES },
-		{ "queue-size", required_argument, NULL, OPT_QUEUE_SIZE },
-		{ "direct", no_argument, NULL, OPT_DIRECT },
-		{ "serial", required_argument, NULL, OPT_SERIAL },
-		{ "logical-block-size", required_argument, NULL, OPT_LBS },
-		{ "datapath", required_argument, NULL, OPT_DATAPATH },
-		{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
-		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
-		{ "fd", required_argument, NULL, OPT_FD },
-		{ "export", required_argument, NULL, OPT_EXPORT },
-		{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
-		{ "force-share", no_argument, NULL, OPT_FORCE_SHARE },
-		{ "allow-uid", required_argument, NULL, OPT_ALLOW_UID },
-		{ "allow-gid", required_argument, NULL, OPT_ALLOW_GID },
-		{ "user", required_argument, NULL, OPT_USER },
-		{ "group", required_argument, NULL, OPT_GROUP },
-		{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
-		{ "lock-wait", required_argument, NULL, OPT_LOCK_WAIT },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
+
 	struct groups *p = calloc(1, sizeof(*p));
 	struct vu_export *ex = NULL;
 	struct group *g;
@@ -824,7 +896,7 @@ const struct vhuctl_cmd cmd_export = {
 		 "        [--force-share] [--socket-mode MODE] [--socket-group GROUP]\n"
 		 "        [--fd N|NAME] [--socket PATH --backing FILE ...]\n"
 		 "        [--allow-uid USER]... [--allow-gid GROUP]... [--user USER] [--group GROUP]\n"
-		 "        [--no-sandbox] [--lock-wait SEC]\n"
+		 "        [--no-sandbox] [--lock-wait SEC] [--config FILE]\n"
 		 "   or: vhuctl export --export socket=PATH,backing=FILE[,readonly][,queues=N]... ...",
 	.options =
 	"  an export (an option given again begins the next one):\n"
@@ -853,6 +925,7 @@ const struct vhuctl_cmd cmd_export = {
 	"  --group GROUP          ... and this group\n"
 	"  --no-sandbox           serve without the seccomp filter\n"
 	"  --lock-wait SEC        wait this long for a backing's other user (default 5)\n"
+	"  --config FILE          options from FILE, one per line without '--'\n"
 	"  -h, --help             this usage\n",
 	.run = export_run,
 };

@@ -42,6 +42,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "notify.h"
 #include "vu_guard.h"
 #include "util.h"
 
@@ -467,6 +468,8 @@ int vu_daemon_run(struct vu_export *ex, unsigned int n)
 	 * the frontends' memory goes in first, as the filter keeps
 	 * sigaction() out.
 	 */
+	if (vu_notify_open())
+		goto out;
 	err_no = vu_guard_setup();
 	if (err_no) {
 		verr("cannot install the SIGBUS handler: %s", strerror(-err_no));
@@ -489,6 +492,9 @@ int vu_daemon_run(struct vu_export *ex, unsigned int n)
 			goto out;
 		}
 	}
+	/* Every socket listens since open_socket(): ready. */
+	snprintf(err, sizeof(err), "READY=1\nSTATUS=serving %u export%s", n, n == 1 ? "" : "s");
+	vu_notify(err);
 
 	for (;;) {
 		struct pollfd p[2] = {
@@ -520,6 +526,7 @@ out:
 	/* No new frontend from here on, whatever happens next. */
 	for (unsigned int i = 0; i < n; i++)
 		unlink_socket(&ex[i]);
+	vu_notify("STOPPING=1");
 	/* The stop eventfd stays readable: every thread sees it. */
 	if (started)
 		eventfd_write(stop_fd, 1);
@@ -540,6 +547,7 @@ out:
 		close(stop_fd);
 	if (sfd >= 0)
 		close(sfd);
+	vu_notify_close();
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return ret;
 }

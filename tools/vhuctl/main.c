@@ -22,11 +22,26 @@ const struct vhuctl_cmd *const vhuctl_cmds[] = {
 	NULL,
 };
 
+/* Where the options being parsed come from ("FILE:LINE: "), or "". */
+static char usage_where[320];
+
+void usage_context(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (fmt)
+		vsnprintf(usage_where, sizeof(usage_where), fmt, ap);
+	else
+		usage_where[0] = '\0';
+	va_end(ap);
+}
+
 void usage_error(const struct vhuctl_cmd *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "vhuctl %s: ", cmd->name);
+	fprintf(stderr, "vhuctl %s: %s", cmd->name, usage_where);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);

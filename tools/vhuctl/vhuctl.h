@@ -40,6 +40,8 @@ struct option;
 /* main.c: helpers every subcommand shares. */
 void usage_error(const struct vhuctl_cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* A prefix for usage_error()'s lines from here on ("FILE:LINE: "); NULL ends it. */
+void usage_context(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "usage: vhuctl NAME USAGE" on stdout. */
 void cmd_usage(const struct vhuctl_cmd *cmd);
 /* Its usage, summary and options (help COMMAND, COMMAND --help). */

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhuctl under a service manager: readiness on NOTIFY_SOCKET (Type=notify),
+ * exports from a --config file, and the systemd unit that runs it checked
+ * by systemd-analyze.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "test_util.h"
+
+static const char *vhuctl(void)
+{
+	return getenv("VHUCTL") ? getenv("VHUCTL") : "../vhuctl/vhuctl";
+}
+
+/* One datagram from fd into buf within ms: its length, or -1. */
+static ssize_t recv_within(int fd, char *buf, size_t len, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+
+	if (poll(&p, 1, ms) != 1)
+		return -1;
+	n = recv(fd, buf, len - 1, 0);
+	if (n >= 0)
+		buf[n] = '\0';
+	return n;
+}
+
+/* READY=1 once it listens, STOPPING=1 on SIGTERM. */
+static void notify(struct tmp_dir *d, const char *img)
+{
+	const char *ns = tmp_file(d, "notify"), *sock = tmp_file(d, "n.sock");
+	const char *log = tmp_file(d, "n.log");
+	char *argv[] = { (char *)vhuctl(), "export", "--socket", (char *)sock, "--backing",
+			 (char *)img, "--datapath", "user", NULL };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char buf[256] = "";
+	struct stat st;
+	int fd, status;
+	pid_t pid;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ns);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (!tap_ok(fd >= 0 && !bind(fd, (struct sockaddr *)&sa, sizeof(sa)),
+		    "service: a notify socket")) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	setenv("NOTIFY_SOCKET", ns, 1);
+	pid = spawn(argv, log);
+	unsetenv("NOTIFY_SOCKET");
+	if (!tap_ok(pid > 0 && recv_within(fd, buf, sizeof(buf), 5000) > 0 &&
+		    !strcmp(buf, "READY=1\nSTATUS=serving 1 export") && !stat(sock, &st),
+		    "service: READY=1 on NOTIFY_SOCKET once the export listens"))
+		tap_diag("received: %s", buf);
+	if (pid > 0)
+		kill(pid, SIGTERM);
+	buf[0] = '\0';
+	if (!tap_ok(pid > 0 && recv_within(fd, buf, sizeof(buf), 5000) > 0 &&
+		    !strcmp(buf, "STOPPING=1"), "service: STOPPING=1 on SIGTERM"))
+		tap_diag("received: %s", buf);
+	tap_ok(pid > 0 && !wait_pid_bounded(pid, 5000, &status) && WIFEXITED(status) &&
+	       WEXITSTATUS(status) == 0, "service: ... then exits 0");
+	close(fd);
+}
+
+/* Exports and daemon options from --config; bad lines named. */
+static void config(struct tmp_dir *d, const char *img)
+{
+	const char *conf = tmp_file(d, "vm1.conf"), *log = tmp_file(d, "c.log");
+	const char *s1 = tmp_file(d, "c1.sock"), *s2 = tmp_file(d, "c2.sock");
+	char *argv[] = { (char *)vhuctl(), "export", "--config", (char *)conf, NULL };
+	struct run r;
+	FILE *f;
+	pid_t pid;
+	int st;
+
+	f = fopen(conf, "w");
+	if (!f) {
+		tap_ok(false, "service: config file");
+		return;
+	}
+	fprintf(f, "# two exports\n\nexport socket=%s,backing=%s,readonly,datapath=user\n"
+		"  socket %s\nbacking=%s\nreadonly\ndatapath user\nqueues 3\nlock-wait 0\n",
+		s1, img, s2, img);
+	fclose(f);
+	pid = spawn(argv, log);
+	tap_ok(pid > 0 && wait_socket(s1) && wait_socket(s2) &&
+	       file_count(log, "read-only, 3 queues, user datapath") == 1,
+	       "service: --config serves the exports of its lines");
+	if (pid > 0)
+		stop_child(pid, 5000, &st);
+
+	f = fopen(conf, "w");
+	if (f) {
+		fprintf(f, "socket %s\nbacking %s\nqueues 0\n", s1, img);
+		fclose(f);
+	}
+	run_prog(&r, vhuctl(), (const char *const[]){ "export", "--config", conf, NULL }, 10000);
+	if (!tap_ok(r.status == 2 && strstr(r.err, "vm1.conf:3: --queues '0'") &&
+		    count_lines(r.err) == 1, "service: a bad line is named by file and line"))
+		tap_diag("status %d, stderr: %s", r.status, r.err);
+	f = fopen(conf, "w");
+	if (f) {
+		fprintf(f, "config /etc/passwd\n");
+		fclose(f);
+	}
+	run_prog(&r, vhuctl(), (const char *const[]){ "export", "--config", conf, NULL }, 10000);
+	tap_ok(r.status == 2 && strstr(r.err, "vm1.conf:1: unknown option 'config'"),
+	       "service: --config does not nest");
+}
+
+/* The unit as make install writes it, ExecStart the vhuctl under test. */
+static void unit(struct tmp_dir *d)
+{
+	const char *top = getenv("VHU_TOP") ? getenv("VHU_TOP") : "../..";
+	const char *path = tmp_file(d, "vhu-export@vm1.service");
+	char in[512], line[512], bindir[400];
+	const char *slash;
+	FILE *src, *dst;
+	struct run r;
+
+	if (access("/usr/bin/systemd-analyze", X_OK)) {
+		tap_ok(true, "# SKIP service: no systemd-analyze");
+		return;
+	}
+	slash = strrchr(vhuctl(), '/');
+	if (!slash || !realpath(vhuctl(), bindir)) {
+		tap_ok(false, "service: the path of vhuctl");
+		return;
+	}
+	*strrchr(bindir, '/') = '\0';
+	snprintf(in, sizeof(in), "%s/tools/systemd/vhu-export@.service.in", top);
+	src = fopen(in, "r");
+	dst = fopen(path, "w");
+	while (src && dst && fgets(line, sizeof(line), src)) {
+		char *at = strstr(line, "@SBINDIR@");
+
+		if (at) {
+			*at = '\0';
+			fprintf(dst, "%s%s%s", line, bindir, at + strlen("@SBINDIR@"));
+		} else {
+			fputs(line, dst);
+		}
+	}
+	if (src)
+		fclose(src);
+	if (dst)
+		fclose(dst);
+	run_prog(&r, "/usr/bin/systemd-analyze",
+		 (const char *const[]){ "verify", "--man=no", path, NULL }, 30000);
+	if (!tap_ok(src && dst && r.status == 0 && !r.err[0],
+		    "service: systemd-analyze verify finds nothing in vhu-export@.service"))
+		tap_diag("status %d, stderr: %s", r.status, r.err);
+}
+
+void t_service(void)
+{
+	struct tmp_dir d;
+	const char *img;
+
+	if (!tmp_dir_make(&d, "vhuctl-service")) {
+		tap_ok(false, "service: temporary directory");
+		return;
+	}
+	img = tmp_file(&d, "disk.img");
+	make_file(img, 1 << 20);
+	notify(&d, img);
+	config(&d, img);
+	unit(&d);
+	tap_ok(tmp_dir_remove(&d), "service: no files left behind");
+}
