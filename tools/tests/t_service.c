@@ -166,6 +166,32 @@ static void unit(struct tmp_dir *d)
 		tap_diag("status %d, stderr: %s", r.status, r.err);
 }
 
+/* bash completion: commands, and a command's options from its --help. */
+static void completion(void)
+{
+	const char *top = getenv("VHU_TOP") ? getenv("VHU_TOP") : "../..";
+	char script[1400], bindir[400];
+	struct run r;
+
+	if (!realpath(vhuctl(), bindir)) {
+		tap_ok(false, "service: the path of vhuctl");
+		return;
+	}
+	*strrchr(bindir, '/') = '\0';
+	snprintf(script, sizeof(script),
+		 "PATH=%s:$PATH; . %s/tools/completion/vhuctl.bash; "
+		 "t() { COMP_WORDS=(\"$@\"); COMP_CWORD=$(($# - 1)); _vhuctl; "
+		 "echo \"${COMPREPLY[*]}\"; }; "
+		 "t vhuctl ex; t vhuctl export --lo; t vhuctl export --datapath k; t vhuctl stats --",
+		 bindir, top);
+	run_prog(&r, "/bin/bash", (const char *const[]){ "-c", script, NULL }, 10000);
+	if (!tap_ok(r.status == 0 &&
+		    !strcmp(r.out, "export\n--logical-block-size --lock-wait\nkernel\n"
+				   "--dev --json --help\n"),
+		    "service: bash completion completes commands, options and values"))
+		tap_diag("status %d, out: %s err: %s", r.status, r.out, r.err);
+}
+
 void t_service(void)
 {
 	struct tmp_dir d;
@@ -180,5 +206,6 @@ void t_service(void)
 	notify(&d, img);
 	config(&d, img);
 	unit(&d);
+	completion();
 	tap_ok(tmp_dir_remove(&d), "service: no files left behind");
 }
