@@ -121,6 +121,7 @@
 #define VHU_API_F_STATS		(1ULL << 6)	/* VHU_CMD_GET_STATS */
 #define VHU_API_F_INFLIGHT	(1ULL << 7)	/* VHU_SET_VRING_INFLIGHT */
 #define VHU_API_F_WRITE_CACHE	(1ULL << 8)	/* VHU_SET_WRITE_CACHE */
+#define VHU_API_F_CAPACITY	(1ULL << 9)	/* VHU_SET_CAPACITY */
 #define VHU_API_F_ALL		(VHU_API_F_GENL | VHU_API_F_DATAPATH | \
 				 VHU_API_F_MEM_HOTPLUG | VHU_API_F_BLKDEV | \
 				 VHU_API_F_DISCARD | VHU_API_F_WRITE_ZEROES | \
@@ -551,6 +552,19 @@ struct vhu_backend {
 };
 
 #define VHU_SET_BACKEND		_IOW(VHU_IOCTL_TYPE, 0x30, struct vhu_backend)
+
+/**
+ * DOC: Resizing
+ *
+ * ``VHU_SET_CAPACITY`` (``__u64``, 512-byte sectors) changes the capacity
+ * of the device's backend while it runs, for a backing that grew or shrank
+ * (%VHU_API_F_CAPACITY). The new capacity must be a nonzero multiple of the
+ * logical block size and fit the backing as it is now; else -EINVAL. It
+ * fails with -ENODEV without a backend. Requests already taken keep the
+ * capacity they were checked against; the next ones see the new one. The
+ * guest learns of it from the daemon (a vhost-user config change message).
+ */
+#define VHU_SET_CAPACITY	_IOW(VHU_IOCTL_TYPE, 0x87, __u64)
 
 /* Capabilities of the backend (struct vhu_dev_info.caps). */
 #define VHU_CAP_WRITE		(1ULL << 0)
