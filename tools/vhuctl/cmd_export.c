@@ -24,6 +24,7 @@
 
 
 #include "backing.h"
+#include "ctl.h"
 #include "daemon.h"
 #include "export_opts.h"
 #include "log.h"
@@ -36,6 +37,9 @@
 #define group vu_export_group
 
 static const struct vhuctl_cmd *self = &cmd_export;
+
+/* --control PATH: the control socket; NULL for none. */
+static const char *control_path;
 
 /* A number option of the daemon's: 0, or -1 after the error. */
 static int parse_uint(const char *opt, const char *s, unsigned int min,
@@ -261,6 +265,14 @@ static int daemon_opt(int opt, const char *name, const char *arg)
 	case OPT_NO_SANDBOX:
 		p->sandbox = false;
 		return 0;
+	case OPT_CONTROL:
+		if (!*arg || strlen(arg) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+			usage_error(self, "%s '%s': empty or longer than %zu bytes", name, arg,
+				    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+			return -1;
+		}
+		control_path = arg;
+		return 0;
 	case OPT_LOCK_WAIT: {
 		unsigned int v;
 
@@ -298,6 +310,7 @@ static const struct option opts[] = {
 	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
 	{ "lock-wait", required_argument, NULL, OPT_LOCK_WAIT },
 	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -398,9 +411,9 @@ static int export_opt(void *ctx, int opt, const char *name, const char *arg)
 	return apply(&g[p->n], opt, name, arg) ? EXIT_USAGE : -1;
 }
 
-static int export_run(int argc, char **argv)
+/* vhuctl export, or vhuctl daemon (cmd): the same but for the control socket. */
+static int export_main(const struct vhuctl_cmd *cmd, int argc, char **argv)
 {
-
 	struct groups *p = calloc(1, sizeof(*p));
 	struct vu_export *ex = NULL;
 	struct group *g;
@@ -412,6 +425,8 @@ static int export_run(int argc, char **argv)
 		return EXIT_FAIL;
 	g = p->g;
 	group_defaults(&g[0]);
+	self = cmd;
+	control_path = cmd == &cmd_daemon ? VU_CTL_DEFAULT_PATH : NULL;
 	memset(&vu_priv, 0, sizeof(vu_priv));
 	lock_wait_ms = LOCK_WAIT_DEFAULT_MS;
 	vu_priv.sandbox = true;
@@ -420,7 +435,7 @@ static int export_run(int argc, char **argv)
 		goto out;
 	ret = EXIT_USAGE;
 	ng = g[p->n].set ? p->n + 1 : p->n;
-	if (!ng) {
+	if (!ng && !control_path) {
 		usage_error(self, "no export given");
 		goto out;
 	}
@@ -465,7 +480,7 @@ static int export_run(int argc, char **argv)
 	}
 
 	ret = EXIT_FAIL;
-	ex = calloc(ng, sizeof(*ex));
+	ex = calloc(ng ? ng : 1, sizeof(*ex));
 	if (!ex)
 		goto out;
 	for (unsigned int i = 0; i < ng; i++) {
@@ -487,7 +502,7 @@ static int export_run(int argc, char **argv)
 			     ex[i].cfg.socket_path, err);
 	}
 	/* The daemon owns the backing fds from here. */
-	ret = vu_daemon_run(ex, ng) ? EXIT_FAIL : EXIT_OK;
+	ret = vu_daemon_run_ctl(ex, ng, control_path) ? EXIT_FAIL : EXIT_OK;
 	goto out;
 
 out_close:
@@ -500,6 +515,11 @@ out:
 	return ret;
 }
 
+static int export_run(int argc, char **argv)
+{
+	return export_main(&cmd_export, argc, argv);
+}
+
 const struct vhuctl_cmd cmd_export = {
 	.name = "export",
 	.summary = "serve files or block devices to vhost-user-blk frontends (foreground)",
@@ -509,7 +529,7 @@ const struct vhuctl_cmd cmd_export = {
 		 "        [--force-share] [--socket-mode MODE] [--socket-group GROUP]\n"
 		 "        [--fd N|NAME] [--socket PATH --backing FILE ...]\n"
 		 "        [--allow-uid USER]... [--allow-gid GROUP]... [--user USER] [--group GROUP]\n"
-		 "        [--no-sandbox] [--lock-wait SEC] [--config FILE]\n"
+		 "        [--no-sandbox] [--lock-wait SEC] [--config FILE] [--control PATH]\n"
 		 "   or: vhuctl export --export socket=PATH,backing=FILE[,readonly][,queues=N]... ...",
 	.options =
 	"  an export (an option given again begins the next one):\n"
@@ -539,6 +559,24 @@ const struct vhuctl_cmd cmd_export = {
 	"  --no-sandbox           serve without the seccomp filter\n"
 	"  --lock-wait SEC        wait this long for a backing's other user (default 5)\n"
 	"  --config FILE          options from FILE, one per line without '--'\n"
+	"  --control PATH         also serve the control socket at PATH (vhuctl add, list, ...)\n"
 	"  -h, --help             this usage\n",
 	.run = export_run,
+};
+
+static int daemon_run(int argc, char **argv)
+{
+	return export_main(&cmd_daemon, argc, argv);
+}
+
+const struct vhuctl_cmd cmd_daemon = {
+	.name = "daemon",
+	.summary = "the export daemon with its control socket (foreground); it may start with\n"
+		   "no export, and vhuctl add, remove, list, stats, resize and monitor talk to it",
+	.usage = "[--control PATH] [--config FILE] [daemon options] [export options ...]",
+	.options =
+	"  --control PATH         the control socket (default " VU_CTL_DEFAULT_PATH ")\n"
+	"  and every option of vhuctl export (vhuctl help export)\n"
+	"  -h, --help             this usage\n",
+	.run = daemon_run,
 };

@@ -239,7 +239,11 @@ int vu_export_word(struct vu_export_group *g, const char *word, char *err,
 
 void vu_export_defaults(struct vu_export_group *g)
 {
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	/* Read once: the control socket's exports come after the sandbox. */
+	static long ncpu;
+
+	if (!__atomic_load_n(&ncpu, __ATOMIC_RELAXED))
+		__atomic_store_n(&ncpu, sysconf(_SC_NPROCESSORS_ONLN) ?: -1, __ATOMIC_RELAXED);
 
 	memset(g, 0, sizeof(*g));
 	g->cfg.queues = ncpu < 1 ? 1 : ncpu > EXPORT_DEFAULT_QUEUES_MAX ?
