@@ -23,6 +23,7 @@ int main(void)
 	t_priv();
 	t_sandbox();
 	t_service();
+	t_control();
 	t_replay();
 	t_bench();
 	return tap_done();

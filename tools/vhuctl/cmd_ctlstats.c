@@ -24,9 +24,12 @@ static int cstats_opt(void *ctx, int opt, const char *name, const char *arg)
 	struct cstats_ctx *s = ctx;
 	int ret = ctl_client_opt(&s->cl, opt, arg);
 
-	(void)name;
 	if (ret != -2)
 		return ret;
+	if (opt == OPT_KERNEL) {
+		usage_error(&cmd_ctl_stats, "%s: only with --kernel", name);
+		return EXIT_USAGE;
+	}
 	s->socket = arg;	/* --socket */
 	return -1;
 }
@@ -51,6 +54,8 @@ static int cstats_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, OPT_SOCKET },
+		/* --dev is --kernel's (kernel_stats()); here only to say so. */
+		{ "dev", required_argument, NULL, OPT_KERNEL },
 		CTL_CLIENT_OPTIONS,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -120,8 +125,8 @@ const struct vhuctl_cmd cmd_ctl_stats = {
 		 "   or: vhuctl stats --kernel [--dev ID] [--json]",
 	.options =
 	"  --socket PATH          one export's counters only\n"
-	"  --kernel               the module's counters over netlink, as before the\n"
-	"                         control socket (then --dev ID picks one device)\n"
+	"  --kernel               vhu.ko's counters of every device over netlink instead\n"
+	"  --dev ID               with --kernel: one device's counters only\n"
 	CTL_CLIENT_HELP,
 	.run = cstats_run,
 };

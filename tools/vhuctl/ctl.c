@@ -90,6 +90,7 @@ struct vu_ctl {
 	struct conn *clients;		/* protected by ev_lock */
 	unsigned int nclients;		/* protected by ev_lock */
 	struct vlog_ratelimit rl_refused;
+	uid_t uid;			/* the daemon's, once it dropped privileges */
 };
 
 /* The one control socket of this process, for the events. */
@@ -529,6 +530,13 @@ static void m_add(struct vu_daemon *d, struct json_object *params, struct req_fd
 	}
 	if (!vu_ctl_params_only(fds, fd_keys, r) || !add_options(&g, opts, r))
 		return;
+	e = vu_daemon_get(d, g.cfg.socket_path);
+	if (e) {
+		vu_daemon_put(d, e);
+		vu_ctl_fail(r, VU_RPC_FAILED, EEXIST, "socket %s is already served",
+			    g.cfg.socket_path);
+		return;
+	}
 	ib = fd_param(fds, "backing", true, rf, r);
 	if (ib < -1)
 		return;
@@ -1078,7 +1086,7 @@ static bool ctl_peer_allowed(struct vu_ctl *ctl, int fd, pid_t *pid)
 		return false;
 	}
 	*pid = uc.pid;
-	if (uc.uid == 0 || uc.uid == geteuid())
+	if (uc.uid == 0 || uc.uid == ctl->uid)
 		return true;
 	for (unsigned int i = 0; i < p->nuids; i++)
 		if (uc.uid == p->uids[i])
@@ -1170,6 +1178,8 @@ struct vu_ctl *vu_ctl_open(struct vu_daemon *d, const char *path)
 	}
 	strcpy(ctl->path, path);
 	ctl->d = d;
+	/* The user it runs as from vu_priv_enter() on (the filter refuses geteuid()). */
+	ctl->uid = vu_priv.has_user ? vu_priv.uid : geteuid();
 	ctl->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (ctl->stop_fd < 0) {
 		verr("eventfd: %s", strerror(errno));
