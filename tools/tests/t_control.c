@@ -633,6 +633,9 @@ void t_control(void)
 		       "control: a removed export's socket can be added again");
 		stalled_monitor(ctl, sa, &g2, &db);
 
+		/* The first monitor did not read meanwhile either: drained first. */
+		ev = wait_event(&mon, "dropped", NULL, &p);
+		json_object_put(ev);
 		dev_close(&db);
 		ev = wait_event(&mon, "disconnect", sb, &p);
 		tap_ok(ev && !strcmp(member_str(p, "reason"), "hangup"),

@@ -101,6 +101,8 @@ static int resize_run(int argc, char **argv)
 			ctl_print_json(result);
 		else
 			printf("%s: %lld bytes\n", ctl_str(result, "socket"), ctl_int(result, "size"));
+		if (!r.cl.json && *ctl_str(result, "warning"))
+			fprintf(stderr, "vhuctl resize: warning: %s\n", ctl_str(result, "warning"));
 	}
 	json_object_put(result);
 	ctl_client_close(&r.cl);

@@ -13,6 +13,7 @@
 
 #include "ctl.h"
 #include "daemon.h"
+#include "log.h"
 #include "vu_admin.h"
 
 struct stats_op {
@@ -192,6 +193,12 @@ void vu_ctl_resize(struct vu_daemon *d, struct json_object *params, struct vu_ct
 		json_object_object_add(r->result, "socket", json_object_new_string(socket));
 		json_object_object_add(r->result, "size",
 				       json_object_new_int64((int64_t)s->new_size));
+		/* Resized, but the frontend was not (surely) told. */
+		if (s->err[0]) {
+			vlog("%s: resized to %" PRIu64 " bytes: %s", socket, s->new_size, s->err);
+			json_object_object_add(r->result, "warning",
+					       json_object_new_string(s->err));
+		}
 		vu_ctl_event_resize(socket, s->new_size);
 		free(s);
 	}

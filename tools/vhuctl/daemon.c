@@ -783,6 +783,13 @@ int vu_daemon_run_ctl(struct vu_export *ex, unsigned int n, const char *control)
 		ctl = vu_ctl_open(d, control);
 		if (!ctl)
 			goto out;
+		/*
+		 * The kernel datapath sets up what it shares between exports
+		 * (its netlink socket) on its first probe: now, while the
+		 * daemon still may, for the kernel exports added later. Where
+		 * vhu.ko is missing, nothing is set up and nothing is lost.
+		 */
+		vu_dp_kernel_ops.probe(err, sizeof(err));
 		/* Exports of either datapath may come. */
 		vu_priv.all_datapaths = true;
 	}
