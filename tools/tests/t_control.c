@@ -429,6 +429,44 @@ static void other_user(const char *ctl, const char *log)
 	chmod(d, 0700);
 }
 
+/*
+ * An export whose thread is held up (a frontend stopped in the middle of a
+ * message): list answers within its deadline, that export busy, the other
+ * live.
+ */
+static void busy_export(const char *ctl, const char *busy, const char *live)
+{
+	struct json_object *rep = NULL;
+	struct vf vf;
+	uint64_t t0 = 0;
+	struct cl c;
+	bool sent;
+
+	if (!tap_ok(!vf_connect(&vf, busy) && cl_open(&c, ctl),
+		    "control: a frontend connects to be held up"))
+		return;
+	/* 4 bytes of a 12-byte header: the export waits up to 10 s for the rest. */
+	sent = write(vf.sock, "\x01\0\0\0", 4) == 4;
+	/* Until the export's thread has taken the bytes (a list before is live). */
+	for (uint64_t end = now_ms() + 3000; sent && now_ms() < end;) {
+		json_object_put(rep);
+		t0 = now_ms();
+		rep = call(&c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"list\"}\n",
+			   NULL, 0);
+		if (member_int(listed(result(rep), busy), "busy") == 1 || !rep)
+			break;
+	}
+	tap_ok(sent && member_int(listed(result(rep), busy), "busy") == 1 &&
+	       member_int(listed(result(rep), live), "busy") == -1 &&
+	       member_int(listed(result(rep), live), "size") == IMG_SIZE &&
+	       now_ms() - t0 < 3000,
+	       "control: list marks an export held up by its frontend busy, the other live, "
+	       "within its deadline (%llu ms)", (unsigned long long)(now_ms() - t0));
+	json_object_put(rep);
+	vf_close(&vf);
+	cl_close(&c);
+}
+
 /* A monitor client that never reads: the daemon serves on, drops, counts. */
 static void stalled_monitor(const char *ctl, const char *sock, struct vf_guest *g,
 			    struct tdev *dev)
@@ -470,6 +508,30 @@ static void stalled_monitor(const char *ctl, const char *sock, struct vf_guest *
 	json_object_put(ev);
 	cl_close(&m);
 	cl_close(&c);
+}
+
+/* vhuctl export --control: the one-line form with the control socket too. */
+static void export_control(struct tmp_dir *d, const char *img)
+{
+	const char *ctl = tmp_file(d, "e-control.sock"), *sock = tmp_file(d, "e.sock");
+	const char *log = tmp_file(d, "e.log");
+	char *argv[] = { (char *)vhuctl(), "export", "--control", (char *)ctl, "--socket",
+			 (char *)sock, "--backing", (char *)img, "--datapath", "user", NULL };
+	struct json_object *rep = NULL;
+	struct cl c = { .fd = -1 };
+	int status;
+	pid_t pid = spawn(argv, log);
+
+	if (pid > 0 && wait_socket(ctl) && wait_socket(sock) && cl_open(&c, ctl))
+		rep = call(&c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"list\"}\n", NULL, 0);
+	if (!tap_ok(listed(result(rep), sock) != NULL,
+		    "control: vhuctl export --control lists its export"))
+		diag_file("export", log, 20);
+	json_object_put(rep);
+	cl_close(&c);
+	if (pid > 0)
+		tap_ok(!stop_child(pid, 5000, &status) && WIFEXITED(status) &&
+		       WEXITSTATUS(status) == 0, "control: ... and stops on SIGTERM");
 }
 
 void t_control(void)
@@ -632,6 +694,7 @@ void t_control(void)
 		tap_ok(add(ctl, sa, ia, &r) == 0,
 		       "control: a removed export's socket can be added again");
 		stalled_monitor(ctl, sa, &g2, &db);
+		busy_export(ctl, sa, sb);
 
 		/* The first monitor did not read meanwhile either: drained first. */
 		ev = wait_event(&mon, "dropped", NULL, &p);
@@ -664,6 +727,7 @@ out_stop:
 	       "control: the sockets are removed at exit");
 	if (getenv("VHUCTL_TEST_LOG"))
 		diag_file("daemon", log, 200);
+	export_control(&d, ia);
 	close(nfd);
 	vf_guest_fini(&g);
 	tap_ok(tmp_dir_remove(&d), "control: no files left behind");

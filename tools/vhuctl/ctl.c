@@ -49,8 +49,11 @@
 #define CTL_EVENT_BUF		65536
 /* A client whose replies pile up past this is not read until it reads. */
 #define CTL_OUT_HIGH		(1024 * 1024)
-/* How long vu_ctl_close() waits for the clients' threads. */
-#define CTL_CLOSE_MS		(VU_CTL_OP_TIMEOUT_MS + 1000)
+/*
+ * How long vu_ctl_close() waits for the clients' threads, once the
+ * exports have stopped (which ends every wait for one).
+ */
+#define CTL_CLOSE_MS		1000
 
 struct fd_batch {
 	uint64_t pos;			/* stream offset of the chunk's last byte */
@@ -1219,17 +1222,25 @@ int vu_ctl_fd(const struct vu_ctl *ctl)
 	return ctl->listen_fd;
 }
 
-void vu_ctl_close(struct vu_ctl *ctl)
+void vu_ctl_stop(struct vu_ctl *ctl)
+{
+	if (!ctl)
+		return;
+	if (ctl->created && unlink(ctl->path) < 0)
+		vlog("%s: cannot remove it: %s", ctl->path, strerror(errno));
+	ctl->created = false;
+	close_fd(&ctl->listen_fd);
+	eventfd_write(ctl->stop_fd, 1);
+}
+
+bool vu_ctl_close(struct vu_ctl *ctl)
 {
 	struct timespec ts;
 	int ret = 0;
 
 	if (!ctl)
-		return;
-	if (ctl->created && unlink(ctl->path) < 0)
-		vlog("%s: cannot remove it: %s", ctl->path, strerror(errno));
-	close_fd(&ctl->listen_fd);
-	eventfd_write(ctl->stop_fd, 1);
+		return true;
+	vu_ctl_stop(ctl);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ts.tv_sec += CTL_CLOSE_MS / 1000;
 	ts.tv_nsec += (long)(CTL_CLOSE_MS % 1000) * 1000000;
@@ -1244,7 +1255,7 @@ void vu_ctl_close(struct vu_ctl *ctl)
 	if (ret) {
 		/* A client's operation still waits for an export: left to the exit. */
 		vlog("%s: a control client is still busy at shutdown", ctl->path);
-		return;
+		return false;
 	}
 	__atomic_store_n(&the_ctl, NULL, __ATOMIC_RELEASE);
 	vlog_rl_flush(&ctl->rl_refused);
@@ -1252,4 +1263,5 @@ void vu_ctl_close(struct vu_ctl *ctl)
 	pthread_mutex_destroy(&ctl->ev_lock);
 	pthread_cond_destroy(&ctl->ev_cond);
 	free(ctl);
+	return true;
 }

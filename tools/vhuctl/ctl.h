@@ -46,8 +46,13 @@ struct vu_ctl *vu_ctl_open(struct vu_daemon *d, const char *path);
 /* The listening fd, for the main loop; vu_ctl_accept() when readable. */
 int vu_ctl_fd(const struct vu_ctl *c);
 void vu_ctl_accept(struct vu_ctl *c);
-/* Stop taking clients, end the connections (bounded), unlink; NULL ok. */
-void vu_ctl_close(struct vu_ctl *c);
+/* Stop taking clients and tell the connections to end; unlink. NULL ok. */
+void vu_ctl_stop(struct vu_ctl *c);
+/*
+ * Wait (bounded) for the connections to end, then free c: false if one
+ * is still busy (it may hold an export: leave them to the exit). NULL ok.
+ */
+bool vu_ctl_close(struct vu_ctl *c);
 
 /* The events of the monitor: from any thread, never blocking. */
 void vu_ctl_event_add(const char *socket);

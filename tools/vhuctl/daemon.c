@@ -858,14 +858,19 @@ out:
 		unlink_socket(d->ex[i]);
 	pthread_mutex_unlock(&d->lock);
 	vu_notify("STOPPING=1");
-	/* The control socket's clients end before the exports they may hold. */
-	vu_ctl_close(ctl);
+	/* No new request; then the exports stop, which ends every wait for one. */
+	vu_ctl_stop(ctl);
 	/* The stop eventfd stays readable: every thread sees it. */
 	if (d->stop_fd >= 0)
 		eventfd_write(d->stop_fd, 1);
 	if (!wait_threads(d)) {
 		fflush(stderr);
 		_exit(VU_EXIT_ABANDONED);
+	}
+	/* The control socket's clients may hold exports: they end first. */
+	if (!vu_ctl_close(ctl)) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return ret;	/* left to the exit */
 	}
 	for (unsigned int i = 0; i < d->n; i++) {
 		struct vu_export *e = d->ex[i];
