@@ -96,19 +96,7 @@ static int add_opt(void *ctx, int opt, const char *name, const char *arg)
 static int add_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, OPT_SOCKET },
-		{ "backing", required_argument, NULL, OPT_BACKING },
-		{ "readonly", no_argument, NULL, OPT_READONLY },
-		{ "queues", required_argument, NULL, OPT_QUEUES },
-		{ "queue-size", required_argument, NULL, OPT_QUEUE_SIZE },
-		{ "direct", no_argument, NULL, OPT_DIRECT },
-		{ "serial", required_argument, NULL, OPT_SERIAL },
-		{ "logical-block-size", required_argument, NULL, OPT_LBS },
-		{ "datapath", required_argument, NULL, OPT_DATAPATH },
-		{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
-		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
-		{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
-		{ "force-share", no_argument, NULL, OPT_FORCE_SHARE },
+		VU_EXPORT_LONG_OPTIONS,
 		{ "export", required_argument, NULL, OPT_EXPORT },
 		{ "lock-wait", required_argument, NULL, OPT_LOCK_WAIT },
 		CTL_CLIENT_OPTIONS,

@@ -288,21 +288,9 @@ static int daemon_opt(int opt, const char *name, const char *arg)
 }
 
 static const struct option opts[] = {
-	{ "socket", required_argument, NULL, OPT_SOCKET },
-	{ "backing", required_argument, NULL, OPT_BACKING },
-	{ "readonly", no_argument, NULL, OPT_READONLY },
-	{ "queues", required_argument, NULL, OPT_QUEUES },
-	{ "queue-size", required_argument, NULL, OPT_QUEUE_SIZE },
-	{ "direct", no_argument, NULL, OPT_DIRECT },
-	{ "serial", required_argument, NULL, OPT_SERIAL },
-	{ "logical-block-size", required_argument, NULL, OPT_LBS },
-	{ "datapath", required_argument, NULL, OPT_DATAPATH },
-	{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
-	{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
+	VU_EXPORT_LONG_OPTIONS,
 	{ "fd", required_argument, NULL, OPT_FD },
 	{ "export", required_argument, NULL, OPT_EXPORT },
-	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
-	{ "force-share", no_argument, NULL, OPT_FORCE_SHARE },
 	{ "allow-uid", required_argument, NULL, OPT_ALLOW_UID },
 	{ "allow-gid", required_argument, NULL, OPT_ALLOW_GID },
 	{ "user", required_argument, NULL, OPT_USER },

@@ -1241,13 +1241,7 @@ bool vu_ctl_close(struct vu_ctl *ctl)
 	if (!ctl)
 		return true;
 	vu_ctl_stop(ctl);
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += CTL_CLOSE_MS / 1000;
-	ts.tv_nsec += (long)(CTL_CLOSE_MS % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	vu_deadline_ts(&ts, CTL_CLOSE_MS);
 	pthread_mutex_lock(&ctl->ev_lock);
 	while (ctl->nclients && !ret)
 		ret = pthread_cond_timedwait(&ctl->ev_cond, &ctl->ev_lock, &ts);

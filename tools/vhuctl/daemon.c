@@ -259,8 +259,7 @@ static void close_ops(struct vu_export *e)
 	pthread_mutex_unlock(&e->op_lock);
 }
 
-/* CLOCK_MONOTONIC (op_cond's clock) ms from now. */
-static void deadline_ts(struct timespec *ts, unsigned int ms)
+void vu_deadline_ts(struct timespec *ts, unsigned int ms)
 {
 	clock_gettime(CLOCK_MONOTONIC, ts);
 	ts->tv_sec += ms / 1000;
@@ -277,7 +276,7 @@ int vu_export_call(struct vu_export *e, struct vu_export_op *op, unsigned int ti
 	struct vu_export_op **pp;
 	int ret = 0;
 
-	deadline_ts(&ts, timeout_ms);
+	vu_deadline_ts(&ts, timeout_ms);
 	op->next = NULL;
 	op->done = false;
 	op->abandoned = false;
@@ -621,7 +620,7 @@ int vu_daemon_remove(struct vu_daemon *d, const char *socket, unsigned int timeo
 	pthread_mutex_unlock(&d->lock);
 	eventfd_write(e->remove_fd, 1);
 
-	deadline_ts(&ts, timeout_ms);
+	vu_deadline_ts(&ts, timeout_ms);
 	pthread_mutex_lock(&e->op_lock);
 	while (!(finished = __atomic_load_n(&e->finished, __ATOMIC_ACQUIRE)) &&
 	       !pthread_cond_timedwait(&e->op_cond, &e->op_lock, &ts))

@@ -140,4 +140,8 @@ void vu_daemon_put(struct vu_daemon *d, struct vu_export *e);
  */
 int vu_export_call(struct vu_export *e, struct vu_export_op *op, unsigned int timeout_ms);
 
+struct timespec;
+/* ms from now on CLOCK_MONOTONIC, for a condition variable on that clock. */
+void vu_deadline_ts(struct timespec *ts, unsigned int ms);
+
 #endif

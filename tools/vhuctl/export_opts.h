@@ -24,6 +24,22 @@ enum {
 	OPT_JSON, OPT_SIZE, OPT_KERNEL,
 };
 
+/* getopt_long()'s entries of an export's options (all but --fd and --export). */
+#define VU_EXPORT_LONG_OPTIONS						\
+	{ "socket", required_argument, NULL, OPT_SOCKET },		\
+	{ "backing", required_argument, NULL, OPT_BACKING },		\
+	{ "readonly", no_argument, NULL, OPT_READONLY },		\
+	{ "queues", required_argument, NULL, OPT_QUEUES },		\
+	{ "queue-size", required_argument, NULL, OPT_QUEUE_SIZE },	\
+	{ "direct", no_argument, NULL, OPT_DIRECT },			\
+	{ "serial", required_argument, NULL, OPT_SERIAL },		\
+	{ "logical-block-size", required_argument, NULL, OPT_LBS },	\
+	{ "datapath", required_argument, NULL, OPT_DATAPATH },		\
+	{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },	\
+	{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },	\
+	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT }, \
+	{ "force-share", no_argument, NULL, OPT_FORCE_SHARE }
+
 /* One export as its options gave it, and which were given. */
 struct vu_export_group {
 	struct vu_export_cfg cfg;
