@@ -510,6 +510,88 @@ static void stalled_monitor(const char *ctl, const char *sock, struct vf_guest *
 	cl_close(&c);
 }
 
+/*
+ * stats of a connected export that did I/O: the counters with vhu.ko's
+ * names. Skipped (as resize below) where this build has no export
+ * counters (the daemon says "not available").
+ */
+static void admin_stats(const char *ctl, const char *sock)
+{
+	static const char *const names[] = {
+		"reqs_in", "reqs_out", "reqs_flush", "reqs_get_id", "reqs_discard",
+		"reqs_write_zeroes", "reqs_unsupp", "reqs_ioerr", "bytes_read",
+		"bytes_written", "ring_errors", "inflight", "kicks", "calls", "last_avail_idx",
+	};
+	struct json_object *rep, *e, *qs, *q = NULL;
+	char req[512];
+	struct run r;
+	struct cl c;
+	bool all = true;
+
+	if (!tap_ok(cl_open(&c, ctl), "control: a client for stats"))
+		return;
+	snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"stats\","
+		 "\"params\":{\"socket\":\"%s\"}}\n", sock);
+	rep = call(&c, req, NULL, 0);
+	if (err_code(rep) == -32000 && strstr(err_msg(rep), "not available")) {
+		tap_ok(true, "# SKIP control: stats and resize: not in this build");
+		json_object_put(rep);
+		cl_close(&c);
+		return;
+	}
+	e = listed(result(rep), sock);
+	if (e && json_object_object_get_ex(e, "queues", &qs) && json_object_array_length(qs))
+		q = json_object_array_get_idx(qs, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		all &= json_object_object_get_ex(q, names[i], NULL);
+	tap_ok(q && all, "control: stats: every counter, by vhu.ko's names");
+	if (!tap_ok(q && !strcmp(member_str(q, "state"), "running") &&
+		    member_int(q, "reqs_in") >= 2 && member_int(q, "reqs_out") >= 1 &&
+		    member_int(q, "bytes_written") >= 512 && member_int(q, "bytes_read") >= 1024,
+		    "control: stats: the export's queue is running and counted its I/O"))
+		tap_diag("reply: %s", rep ? json_object_to_json_string(rep) : "none");
+	json_object_put(rep);
+	run_prog(&r, vhuctl(), (const char *const[]){ "stats", "--control", ctl, NULL }, 5000);
+	tap_ok(r.status == 0 && strstr(r.out, "REQS_IN") && strstr(r.out, sock),
+	       "control: vhuctl stats prints it as a table");
+	cl_close(&c);
+}
+
+/* resize of an export without a frontend, and its event. */
+static void admin_resize(struct cl *mon, const char *ctl, const char *sock, const char *img)
+{
+	struct json_object *rep, *ev, *p = NULL;
+	char req[512];
+	struct stat st;
+	struct cl c;
+
+	if (!tap_ok(cl_open(&c, ctl), "control: a client for resize"))
+		return;
+	snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resize\","
+		 "\"params\":{\"socket\":\"%s\",\"size\":%u}}\n", sock, 2 * IMG_SIZE);
+	rep = call(&c, req, NULL, 0);
+	if (err_code(rep) == -32000 && strstr(err_msg(rep), "not available")) {
+		tap_ok(true, "# SKIP control: resize: not in this build");
+		json_object_put(rep);
+		cl_close(&c);
+		return;
+	}
+	if (!tap_ok(member_int(result(rep), "size") == 2 * IMG_SIZE && !stat(img, &st) &&
+		    st.st_size == 2 * IMG_SIZE, "control: resize grows the export and its file"))
+		tap_diag("reply: %s", rep ? json_object_to_json_string(rep) : "none");
+	json_object_put(rep);
+	ev = wait_event(mon, "resize", sock, &p);
+	tap_ok(ev && member_int(p, "size") == 2 * IMG_SIZE, "control: monitor: resize with the size");
+	json_object_put(ev);
+	snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"resize\","
+		 "\"params\":{\"socket\":\"%s\",\"size\":1000}}\n", sock);
+	rep = call(&c, req, NULL, 0);
+	tap_ok(err_code(rep) == -32602 && !stat(img, &st) && st.st_size == 2 * IMG_SIZE,
+	       "control: resize to no multiple of the block size: -32602, nothing changed");
+	json_object_put(rep);
+	cl_close(&c);
+}
+
 /* vhuctl export --control: the one-line form with the control socket too. */
 static void export_control(struct tmp_dir *d, const char *img)
 {
@@ -687,6 +769,7 @@ void t_control(void)
 		       one(&db, 0, VIRTIO_BLK_T_IN, 8, 512) == VIRTIO_BLK_S_OK,
 		       "control: the other export keeps serving I/O");
 		dev_close(&da);
+		admin_stats(ctl, sb);
 
 		malformed(ctl, &d, sb, ib);
 		other_user(ctl, log);
@@ -704,6 +787,7 @@ void t_control(void)
 		tap_ok(ev && !strcmp(member_str(p, "reason"), "hangup"),
 		       "control: monitor: disconnect when the frontend hangs up");
 		json_object_put(ev);
+		admin_resize(&mon, ctl, sb, ib);
 		vf_guest_fini(&g2);
 	}
 

@@ -179,7 +179,8 @@ void vu_ctl_resize(struct vu_daemon *d, struct json_object *params, struct vu_ct
 	}
 	s->op.fn = resize_fn;
 	s->size = size;
-	ret = vu_export_call(e, &s->op, VU_CTL_OP_TIMEOUT_MS);
+	/* It may wait for the frontend's ack, as long as for one of its messages. */
+	ret = vu_export_call(e, &s->op, VU_CTL_OP_TIMEOUT_MS + VU_MSG_TIMEOUT_MS);
 	if (ret) {
 		vu_ctl_fail(r, VU_RPC_FAILED, -ret, "socket %s: %s", socket, ret == -ETIMEDOUT ?
 			    "busy: its thread did not get to the resize in time (a frontend's "
