@@ -345,6 +345,30 @@ static void malformed(const char *ctl, struct tmp_dir *d, const char *served,
 	tap_ok(err_code(rep) == -32602 && strstr(err_msg(rep), "fds.backing"),
 	       "control: add with a pipe for the backing: -32602 naming fds.backing");
 	json_object_put(rep);
+	/* A backing open read-only for an export that writes; a device that is not /dev/vhu. */
+	{
+		int ro = open(ximg, O_RDONLY | O_CLOEXEC), null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		int f2[3] = { ro, lfd, null };
+
+		snprintf(req, sizeof(req),
+			 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"add\",\"params\":{\"options\":"
+			 "{\"socket\":\"%s\",\"backing\":\"%s\"},"
+			 "\"fds\":{\"backing\":0,\"socket\":1}}}\n", xsock, ximg);
+		rep = call(&c, req, f2, 3);
+		tap_ok(err_code(rep) == -32602 && strstr(err_msg(rep), "readonly"),
+		       "control: add with a read-only backing fd, not readonly: -32602");
+		json_object_put(rep);
+		snprintf(req, sizeof(req),
+			 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"add\",\"params\":{\"options\":"
+			 "{\"socket\":\"%s\",\"backing\":\"%s\",\"readonly\":true},"
+			 "\"fds\":{\"backing\":0,\"socket\":1,\"device\":2}}}\n", xsock, ximg);
+		rep = call(&c, req, f2, 3);
+		tap_ok(err_code(rep) == -32602 && strstr(err_msg(rep), "fds.device"),
+		       "control: add with /dev/null as the device: -32602 naming fds.device");
+		json_object_put(rep);
+		close(ro);
+		close(null);
+	}
 	/* The socket of an export that is served already. */
 	snprintf(req, sizeof(req),
 		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"add\",\"params\":{\"options\":"
