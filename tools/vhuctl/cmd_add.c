@@ -184,16 +184,13 @@ out:
 
 const struct vhuctl_cmd cmd_add = {
 	.name = "add",
-	.summary = "add an export to a running daemon (vhuctl daemon): the same options as\n"
-		   "vhuctl export, for one export; the backing, the socket and /dev/vhu are\n"
-		   "opened here and passed to the daemon",
+	.summary = "add an export to a running daemon (the options of export)",
 	.usage = "--socket PATH --backing FILE [export options] [--lock-wait SEC]\n"
 		 "        [--control PATH] [--json]\n"
 		 "   or: vhuctl add --export socket=PATH,backing=FILE[,...] [--control PATH] [--json]",
 	.options =
-	"  --socket, --backing, --readonly, --queues, --queue-size, --direct, --serial,\n"
-	"  --logical-block-size, --datapath, --handshake-timeout, --force-share,\n"
-	"  --socket-mode, --socket-group, --export: as vhuctl export (vhuctl help export)\n"
+	VU_EXPORT_HELP
+	"  --export KEY=VALUE,... the export as one word, keys the options above\n"
 	"  --lock-wait SEC        wait this long for a backing's other user (default 5)\n"
 	CTL_CLIENT_HELP,
 	.run = add_run,

@@ -119,8 +119,7 @@ out:
 
 const struct vhuctl_cmd cmd_ctl_stats = {
 	.name = "stats",
-	.summary = "show the per-queue counters of a running daemon's exports (both datapaths,\n"
-		   "the same names); --kernel: vhu.ko's counters of every device (netlink)",
+	.summary = "per-queue counters of a running daemon's exports (--kernel: vhu.ko's)",
 	.usage = "[--socket PATH] [--control PATH] [--json]\n"
 		 "   or: vhuctl stats --kernel [--dev ID] [--json]",
 	.options =

@@ -521,23 +521,8 @@ const struct vhuctl_cmd cmd_export = {
 		 "   or: vhuctl export --export socket=PATH,backing=FILE[,readonly][,queues=N]... ...",
 	.options =
 	"  an export (an option given again begins the next one):\n"
-	"  --socket PATH          the vhost-user UNIX socket to listen on\n"
+VU_EXPORT_HELP
 	"  --fd N|NAME            a listening socket passed by the service manager instead\n"
-	"  --backing FILE         the regular file or block device to serve\n"
-	"  --readonly             serve it read-only (VIRTIO_BLK_F_RO)\n"
-	"  --queues N             request queues offered, 1 to 64 (default: CPUs, at most 16)\n"
-	"  --queue-size N         the largest ring a frontend may ask for, a power of 2\n"
-	"  --direct               open the backing O_DIRECT (no host page cache)\n"
-	"  --serial S             the disk's serial (GET_ID), at most 20 bytes\n"
-	"  --logical-block-size 512|4096\n"
-	"                         the block size the guest sees\n"
-	"  --datapath auto|kernel|user\n"
-	"                         vhu.ko, or io_uring in the daemon (auto: vhu.ko if usable)\n"
-	"  --handshake-timeout SEC\n"
-	"                         seconds from a connection to SET_OWNER (default 30, 0: none)\n"
-	"  --force-share          refuse no other user of the backing (image locks)\n"
-	"  --socket-mode MODE     the socket's mode, octal (default 0600)\n"
-	"  --socket-group GROUP   the socket's group\n"
 	"  --export KEY=VALUE,... one export as one word, keys the options above\n"
 	"  the daemon:\n"
 	"  --allow-uid USER       serve only peers of these users (repeatable)\n"
@@ -559,8 +544,7 @@ static int daemon_run(int argc, char **argv)
 
 const struct vhuctl_cmd cmd_daemon = {
 	.name = "daemon",
-	.summary = "the export daemon with its control socket (foreground); it may start with\n"
-		   "no export, and vhuctl add, remove, list, stats, resize and monitor talk to it",
+	.summary = "the export daemon with a control socket (foreground), maybe with no export",
 	.usage = "[--control PATH] [--config FILE] [daemon options] [export options ...]",
 	.options =
 	"  --control PATH         the control socket (default " VU_CTL_DEFAULT_PATH ")\n"

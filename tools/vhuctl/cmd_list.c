@@ -64,8 +64,7 @@ out:
 
 const struct vhuctl_cmd cmd_list = {
 	.name = "list",
-	.summary = "list the exports of a running daemon: socket, backing, size, datapath,\n"
-		   "queues and the connected frontend's pid",
+	.summary = "list a running daemon's exports and their frontends",
 	.usage = "[--control PATH] [--json]",
 	.options = CTL_CLIENT_HELP,
 	.run = list_run,

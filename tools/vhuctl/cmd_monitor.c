@@ -74,8 +74,7 @@ out:
 
 const struct vhuctl_cmd cmd_monitor = {
 	.name = "monitor",
-	.summary = "print a running daemon's events as they happen: add, remove, connect,\n"
-		   "disconnect, resize, ring-error, io-error (and dropped, for a slow reader)",
+	.summary = "print a running daemon's events as they happen",
 	.usage = "[--control PATH] [--json]",
 	.options = CTL_CLIENT_HELP,
 	.run = monitor_run,

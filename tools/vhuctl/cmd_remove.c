@@ -67,8 +67,7 @@ static int remove_run(int argc, char **argv)
 
 const struct vhuctl_cmd cmd_remove = {
 	.name = "remove",
-	.summary = "remove an export from a running daemon: its frontend is disconnected once\n"
-		   "its in-flight I/O is done, and its socket is removed",
+	.summary = "remove an export from a running daemon, its I/O drained",
 	.usage = "--socket PATH [--control PATH] [--json]",
 	.options =
 	"  --socket PATH          the export's socket\n"

@@ -111,8 +111,7 @@ static int resize_run(int argc, char **argv)
 
 const struct vhuctl_cmd cmd_resize = {
 	.name = "resize",
-	.summary = "resize an export: re-read its backing's size, or set it (a regular file\n"
-		   "is truncated or extended); a connected guest is told of the new capacity",
+	.summary = "resize an export; its guest is told of the new capacity",
 	.usage = "--socket PATH [--size BYTES] [--control PATH] [--json]",
 	.options =
 	"  --socket PATH          the export's socket\n"

@@ -40,6 +40,25 @@ enum {
 	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT }, \
 	{ "force-share", no_argument, NULL, OPT_FORCE_SHARE }
 
+/* The lines of help COMMAND for VU_EXPORT_LONG_OPTIONS. */
+#define VU_EXPORT_HELP							\
+	"  --socket PATH          the vhost-user UNIX socket to listen on\n" \
+	"  --backing FILE         the regular file or block device to serve\n" \
+	"  --readonly             serve it read-only (VIRTIO_BLK_F_RO)\n" \
+	"  --queues N             request queues offered, 1 to 64 (default: CPUs, at most 16)\n" \
+	"  --queue-size N         the largest ring a frontend may ask for, a power of 2\n" \
+	"  --direct               open the backing O_DIRECT (no host page cache)\n" \
+	"  --serial S             the disk's serial (GET_ID), at most 20 bytes\n" \
+	"  --logical-block-size 512|4096\n" \
+	"                         the block size the guest sees\n" \
+	"  --datapath auto|kernel|user\n" \
+	"                         vhu.ko, or io_uring in the daemon (auto: vhu.ko if usable)\n" \
+	"  --handshake-timeout SEC\n" \
+	"                         seconds from a connection to SET_OWNER (default 30, 0: none)\n" \
+	"  --force-share          refuse no other user of the backing (image locks)\n" \
+	"  --socket-mode MODE     the socket's mode, octal (default 0600)\n" \
+	"  --socket-group GROUP   the socket's group\n"
+
 /* One export as its options gave it, and which were given. */
 struct vu_export_group {
 	struct vu_export_cfg cfg;
