@@ -34,5 +34,6 @@ void t_timebound(void);
 void t_priv(void);
 void t_sandbox(void);
 void t_service(void);
+void t_admin(void);
 
 #endif

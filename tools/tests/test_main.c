@@ -16,6 +16,7 @@ int main(void)
 	t_imglock();
 	t_proto();
 	t_user();
+	t_admin();
 	t_contain();
 	t_timebound();
 	t_ring_max(getenv("VHUCTL") ? getenv("VHUCTL") : "../vhuctl/vhuctl", "user");
