@@ -812,6 +812,44 @@ void t_control(void)
 		       "control: monitor: disconnect when the frontend hangs up");
 		json_object_put(ev);
 		admin_resize(&mon, ctl, sb, ib);
+
+		/*
+		 * A data buffer outside the guest's memory: the request fails
+		 * (io-error); a head index past the ring: the queue stops
+		 * (ring-error). Both reported with their queue.
+		 */
+		{
+			struct vr_buf bad[] = {
+				{ hdr_gpa(0, 0), 16, false },
+				{ 0x7fff00000000ull, 512, true },
+				{ hdr_gpa(0, 0) + 16, 1, true },
+			};
+			struct tdev dc = { 0 };
+
+			if (tap_ok(dev_open(&dc, &g2, sb, 1, true, false, true) == 0,
+				   "control: a frontend connects again")) {
+				hdr(&dc, 0, 0)->type = VIRTIO_BLK_T_IN;
+				hdr(&dc, 0, 0)->sector = 0;
+				chain(&dc, bad, ARRAY_SIZE(bad));
+				ev = wait_event(&mon, "io-error", sb, &p);
+				tap_ok(ev && member_int(p, "queue") == 0,
+				       "control: monitor: io-error on queue 0");
+				json_object_put(ev);
+			}
+			dev_close(&dc);
+			memset(&dc, 0, sizeof(dc));
+			if (tap_ok(dev_open(&dc, &g2, sb, 1, true, false, true) == 0,
+				   "control: ... and again")) {
+				post_req(&dc, 0, 0, VIRTIO_BLK_T_IN, 0, 512);
+				dc.q[0].vr.avail->ring[0] = QSIZE + 3;
+				kick(&dc, 0);
+				ev = wait_event(&mon, "ring-error", sb, &p);
+				tap_ok(ev && member_int(p, "queue") == 0,
+				       "control: monitor: ring-error on queue 0");
+				json_object_put(ev);
+			}
+			dev_close(&dc);
+		}
 		vf_guest_fini(&g2);
 	}
 
