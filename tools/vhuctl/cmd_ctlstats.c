@@ -24,17 +24,17 @@ static int cstats_opt(void *ctx, int opt, const char *name, const char *arg)
 	struct cstats_ctx *s = ctx;
 	int ret = ctl_client_opt(&s->cl, opt, arg);
 
+	(void)name;
 	if (ret != -2)
 		return ret;
-	if (opt == OPT_KERNEL) {
-		usage_error(&cmd_ctl_stats, "%s: only with --kernel", name);
-		return EXIT_USAGE;
-	}
 	s->socket = arg;	/* --socket */
 	return -1;
 }
 
-/* --kernel anywhere: the module's counters, the other options theirs. */
+/*
+ * --kernel anywhere: the module's counters, the other options theirs;
+ * --dev (a vhu.ko device) implies it.
+ */
 static int kernel_stats(int argc, char **argv)
 {
 	char **args = calloc(argc + 1, sizeof(*args));
@@ -54,8 +54,6 @@ static int cstats_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, OPT_SOCKET },
-		/* --dev is --kernel's (kernel_stats()); here only to say so. */
-		{ "dev", required_argument, NULL, OPT_KERNEL },
 		CTL_CLIENT_OPTIONS,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -65,7 +63,8 @@ static int cstats_run(int argc, char **argv)
 	int ret;
 
 	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
-		if (!strcmp(argv[i], "--kernel"))
+		if (!strcmp(argv[i], "--kernel") || !strcmp(argv[i], "--dev") ||
+		    !strncmp(argv[i], "--dev=", 6))
 			return kernel_stats(argc, argv);
 	ctl_client_init(&s.cl, &cmd_ctl_stats);
 	ret = cmd_parse(&cmd_ctl_stats, argc, argv, "+h", opts, cstats_opt, &s);
@@ -125,7 +124,7 @@ const struct vhuctl_cmd cmd_ctl_stats = {
 	.options =
 	"  --socket PATH          one export's counters only\n"
 	"  --kernel               vhu.ko's counters of every device over netlink instead\n"
-	"  --dev ID               with --kernel: one device's counters only\n"
+	"  --dev ID               with --kernel (implied): one device's counters only\n"
 	CTL_CLIENT_HELP,
 	.run = cstats_run,
 };
