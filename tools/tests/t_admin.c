@@ -25,6 +25,8 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
 #include <linux/loop.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -40,16 +42,22 @@
 #include "vu_admin.h"
 #include "vu_server.h"
 
+/* Modules before it let no owner read its counters without CAP_NET_ADMIN. */
+#ifndef VHU_API_F_DEV_INFO
+#define VHU_API_F_DEV_INFO	0
+#endif
+
 #define ADM_SIZE	(1u << 20)
 #define ADM_QUEUES	2
 #define ADM_TIMEOUT_MS	1000	/* the export's message timeout */
 
-enum adm_op { OP_STATS, OP_RESIZE, OP_RESIZE_RO };
+enum adm_op { OP_STATS, OP_STATS_NO_ADMIN, OP_RESIZE, OP_RESIZE_RO };
 
 static struct adm {
 	const struct vu_dp_ops *ops;
 	bool user;			/* the userspace datapath: it reports events */
 	bool resize;			/* the resize tests run */
+	uint64_t api;			/* the loaded vhu.ko's VHU_API_F_* */
 	int logged_resizes;		/* "resized from 1M to 2M" lines expected */
 	int loop_fd;			/* the loop device over img, or -1 */
 	char loop_path[32];
@@ -83,11 +91,36 @@ static unsigned int events(enum vu_dev_event ev)
 	return __atomic_load_n(&A.events[ev], __ATOMIC_RELAXED);
 }
 
+/* This thread's CAP_NET_ADMIN, in its effective set or not. */
+static bool net_admin(bool on)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct c[2];
+
+	if (syscall(SYS_capget, &h, c))
+		return false;
+	if (on)
+		c[0].effective |= 1u << CAP_NET_ADMIN;
+	else
+		c[0].effective &= ~(1u << CAP_NET_ADMIN);
+	return !syscall(SYS_capset, &h, c);
+}
+
 static void run_op(void)
 {
 	switch (A.op) {
 	case OP_STATS:
 		A.ret = vu_dev_stats(&A.dev, A.st, ADM_QUEUES, A.err, sizeof(A.err));
+		break;
+	case OP_STATS_NO_ADMIN:
+		/* As the daemon once it gave up its privileges. */
+		A.ret = -EINVAL;
+		snprintf(A.err, sizeof(A.err), "cannot drop CAP_NET_ADMIN");
+		if (net_admin(false)) {
+			A.ret = vu_dev_stats(&A.dev, A.st, ADM_QUEUES, A.err, sizeof(A.err));
+			if (!net_admin(true))
+				A.ret = -EPERM;
+		}
 		break;
 	case OP_RESIZE:
 	case OP_RESIZE_RO:
@@ -448,6 +481,37 @@ static void t_ring_error(struct vf_guest *g)
 	       "admin ring error: after the frontend left, queue 0 reads stopped, 0");
 }
 
+/*
+ * The kernel datapath's counters for a daemon without CAP_NET_ADMIN: a
+ * module that lets an owner read its own device's (VHU_API_F_DEV_INFO
+ * came with that) gives them; an older one refuses, and the error says
+ * why.
+ */
+static void t_unprivileged(struct vf_guest *g)
+{
+	struct tdev d;
+	bool ok;
+
+	if (!tap_ok(dev_open(&d, g, A.sock, 1, true, false, true) == 0,
+		    "admin unprivileged: driver ok")) {
+		dev_close(&d);
+		return;
+	}
+	ok = one(&d, 0, VIRTIO_BLK_T_IN, 0, 4096) == VIRTIO_BLK_S_OK;
+	adm_post(OP_STATS_NO_ADMIN, 0);
+	ok = ok && adm_wait(3000);
+	if (A.api & VHU_API_F_DEV_INFO)
+		tap_ok(ok && A.ret == ADM_QUEUES && A.st[0].reqs_in == 1 &&
+		       A.st[0].bytes_read == 4096 && A.st[0].state == VHU_VRING_RUNNING,
+		       "admin unprivileged: the owner reads its device's counters without "
+		       "CAP_NET_ADMIN (%d: %s)", A.ret, A.err);
+	else
+		tap_ok(ok && A.ret == -EPERM && strstr(A.err, "CAP_NET_ADMIN"),
+		       "admin unprivileged: this vhu.ko wants CAP_NET_ADMIN, and the error "
+		       "says so (%s)", A.err);
+	dev_close(&d);
+}
+
 /* ---- resize -------------------------------------------------------------- */
 
 /*
@@ -650,7 +714,7 @@ static void t_blkdev(struct vf_guest *g)
 	dev_close(&d);
 }
 
-static void run(const struct vu_dp_ops *ops, bool resize, bool loop)
+static void run(const struct vu_dp_ops *ops, bool resize, bool loop, uint64_t api)
 {
 	struct vf_guest g;
 	bool started;
@@ -660,6 +724,7 @@ static void run(const struct vu_dp_ops *ops, bool resize, bool loop)
 		return;
 	}
 	started = adm_start(ops, resize, loop);
+	A.api = api;
 	if (tap_ok(started, "admin: the export serves in-process (%s datapath%s)",
 		   ops->name, loop ? ", a loop device" : "")) {
 		if (loop) {
@@ -669,6 +734,8 @@ static void run(const struct vu_dp_ops *ops, bool resize, bool loop)
 			A.logged_resizes = resize ? 3 : 0;
 			t_counters(&g);
 			t_ring_error(&g);
+			if (!A.user)
+				t_unprivileged(&g);
 			if (resize) {
 				t_resize(&g);
 				t_resize_no_ack();
@@ -682,7 +749,7 @@ static void run(const struct vu_dp_ops *ops, bool resize, bool loop)
 
 void t_admin(void)
 {
-	run(&vu_dp_user_ops, true, false);
+	run(&vu_dp_user_ops, true, false, 0);
 }
 
 void t_admin_kernel(void)
@@ -701,7 +768,7 @@ void t_admin_kernel(void)
 	if (!resize)
 		tap_diag("admin kernel: the loaded vhu.ko has no VHU_SET_CAPACITY: "
 			 "resize not tested on the kernel datapath");
-	run(&vu_dp_kernel_ops, resize, false);
-	run(&vu_dp_user_ops, true, true);
-	run(&vu_dp_kernel_ops, resize, true);
+	run(&vu_dp_kernel_ops, resize, false, api.features);
+	run(&vu_dp_user_ops, true, true, api.features);
+	run(&vu_dp_kernel_ops, resize, true, api.features);
 }
