@@ -238,7 +238,8 @@ static void vhu_genl_dev_snapshot(struct vhu_dev *dev, struct vhu_genl_dev *s)
 	spin_unlock(&dev->info_lock);
 }
 
-static int vhu_genl_put_backend(struct sk_buff *msg, const struct vhu_genl_dev *s)
+static int vhu_genl_put_backend(struct sk_buff *msg, const struct vhu_genl_dev *s,
+				bool with_path)
 {
 	char *buf, *path;
 	int ret;
@@ -252,7 +253,7 @@ static int vhu_genl_put_backend(struct sk_buff *msg, const struct vhu_genl_dev *
 		goto out;
 	}
 	ret = -EMSGSIZE;
-	if (nla_put_string(msg, VHU_ATTR_BACKING, path) ||
+	if ((with_path && nla_put_string(msg, VHU_ATTR_BACKING, path)) ||
 	    nla_put_u64_64bit(msg, VHU_ATTR_CAPACITY,
 			      s->config.capacity << SECTOR_SHIFT, VHU_ATTR_PAD) ||
 	    nla_put_u32(msg, VHU_ATTR_BLK_SIZE, s->config.blk_size) ||
@@ -266,9 +267,12 @@ out:
 	return ret;
 }
 
-/* One VHU_CMD_GET_DEV message for @dev; -EMSGSIZE when @msg is full. */
+/*
+ * One VHU_CMD_GET_DEV message for @dev, without VHU_ATTR_BACKING unless
+ * @with_path; -EMSGSIZE when @msg is full.
+ */
 static int vhu_genl_fill_dev(struct sk_buff *msg, u32 portid, u32 seq,
-			     int flags, struct vhu_dev *dev)
+			     int flags, struct vhu_dev *dev, bool with_path)
 {
 	struct vhu_genl_dev *s;
 	u32 nvrings = 0, q;
@@ -297,7 +301,7 @@ static int vhu_genl_fill_dev(struct sk_buff *msg, u32 portid, u32 seq,
 	    (s->name[0] && nla_put_string(msg, VHU_ATTR_NAME, s->name)))
 		goto err_cancel;
 	if (s->backing) {
-		ret = vhu_genl_put_backend(msg, s);
+		ret = vhu_genl_put_backend(msg, s, with_path);
 		if (ret)
 			goto err_cancel;
 	}
@@ -338,7 +342,7 @@ static int vhu_genl_get_dev_doit(struct sk_buff *skb, struct genl_info *info)
 		ret = -EPERM;
 		if (vhu_genl_may_see(dev, admin, task_tgid_nr(current)))
 			ret = vhu_genl_fill_dev(msg, info->snd_portid,
-						info->snd_seq, 0, dev);
+						info->snd_seq, 0, dev, true);
 		break;
 	}
 	mutex_unlock(&vhu_devs_lock);
@@ -365,7 +369,16 @@ static int vhu_genl_get_dev_dumpit(struct sk_buff *msg,
 		if (dev->id < cb->args[0] || !vhu_genl_dump_may_see(cb, dev))
 			continue;
 		ret = vhu_genl_fill_dev(msg, NETLINK_CB(cb->skb).portid,
-					cb->nlh->nlmsg_seq, NLM_F_MULTI, dev);
+					cb->nlh->nlmsg_seq, NLM_F_MULTI, dev, true);
+		/*
+		 * A dump's skb may be smaller than a path can be long: a
+		 * device that fits no skb goes without its path rather than
+		 * failing the dump.
+		 */
+		if (ret == -EMSGSIZE && !msg->len)
+			ret = vhu_genl_fill_dev(msg, NETLINK_CB(cb->skb).portid,
+						cb->nlh->nlmsg_seq, NLM_F_MULTI,
+						dev, false);
 		if (ret)
 			break;
 		cb->args[0] = dev->id + 1;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <linux/capability.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -543,6 +544,70 @@ TEST(dev_info)
 	EXPECT_EQ(-NLE_OBJ_NOTFOUND, get_dev(id, false, &ctx));
 	ASSERT_EQ(0, get_dev(id, true, &ctx));
 	EXPECT_FALSE(ctx.d.found);
+}
+
+/*
+ * A backing path of nearly PATH_MAX bytes: the request answers with it,
+ * and the dump still lists the device, whether its buffer holds the
+ * path or not.
+ */
+TEST(dev_info_long_path)
+{
+	char seg[201];
+	struct vhu_backend be = { 0 };
+	struct dev_ctx ctx;
+	int dir, next, file, fd, i;
+	uint32_t id;
+
+	if (!vhu_present())
+		SKIP(return, "no " VHU_DEVICE_PATH);
+	memset(seg, 'd', sizeof(seg) - 1);
+	seg[sizeof(seg) - 1] = 0;
+	dir = open("/tmp", O_DIRECTORY | O_RDONLY);
+	ASSERT_LE(0, dir);
+	ASSERT_EQ(0, mkdirat(dir, "vhu-ops-long", 0700));
+	next = openat(dir, "vhu-ops-long", O_DIRECTORY | O_RDONLY);
+	close(dir);
+	dir = next;
+	/* 19 levels of 201 bytes: a path of about 3840 bytes. */
+	for (i = 0; i < 19; i++) {
+		ASSERT_EQ(0, mkdirat(dir, seg, 0700));
+		next = openat(dir, seg, O_DIRECTORY | O_RDONLY);
+		ASSERT_LE(0, next);
+		close(dir);
+		dir = next;
+	}
+	file = openat(dir, "disk", O_RDWR | O_CREAT, 0600);
+	ASSERT_LE(0, file);
+	ASSERT_EQ(0, ftruncate(file, 1 << 20));
+	fd = open(VHU_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioctl(fd, VHU_SET_OWNER));
+	be.fd = file;
+	ASSERT_EQ(0, ioctl(fd, VHU_SET_BACKEND, &be));
+	id = dev_id(fd);
+
+	ASSERT_EQ(0, get_dev(id, false, &ctx));
+	EXPECT_LT(3800, strlen(ctx.d.backing));
+	EXPECT_EQ(0, strcmp(ctx.d.backing + strlen(ctx.d.backing) - 5, "/disk"));
+	ASSERT_EQ(0, get_dev(id, true, &ctx));
+	EXPECT_TRUE(ctx.d.found);
+	EXPECT_EQ(1 << 20, ctx.d.capacity);
+	TH_LOG("the dump %s the path", ctx.d.backing[0] ? "had" : "left out");
+
+	close(fd);
+	close(file);
+	ASSERT_EQ(0, unlinkat(dir, "disk", 0));
+	/* Back up, removing each level. */
+	for (i = 0; i < 19; i++) {
+		next = openat(dir, "..", O_DIRECTORY | O_RDONLY);
+		ASSERT_LE(0, next);
+		close(dir);
+		dir = next;
+		ASSERT_EQ(0, unlinkat(dir, seg, AT_REMOVEDIR));
+	}
+	close(dir);
+	EXPECT_EQ(0, rmdir("/tmp/vhu-ops-long"));
 }
 
 TEST(name_invalid)

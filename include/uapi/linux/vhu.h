@@ -721,7 +721,9 @@ enum vhu_cmd {
  * @VHU_ATTR_NAME: string: the name the owner set (%VHU_SET_NAME)
  * @VHU_ATTR_BACKING: string: the path of the backing file or block
  *	device, as the kernel's d_path() gives it (a file deleted since
- *	ends in " (deleted)")
+ *	ends in " (deleted)"); left out of a dump's message that would not
+ *	fit the dump's buffer with it (a path of several KiB), never out of
+ *	the answer to a request
  * @VHU_ATTR_CAPACITY: u64: the capacity in bytes (config.capacity * 512)
  * @VHU_ATTR_BLK_SIZE: u32: the logical block size (config.blk_size)
  * @VHU_ATTR_READONLY: u8: 1 if the device refuses writes, else 0
