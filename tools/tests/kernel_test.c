@@ -62,7 +62,7 @@ static bool stats_show(const char *a, const char *b)
 {
 	static struct run r;
 
-	run_prog(&r, vhuctl, (const char *const[]){ "stats", "--json", NULL }, 10000);
+	run_prog(&r, vhuctl, (const char *const[]){ "stats", "--kernel", "--json", NULL }, 10000);
 	if (r.status == 0 && strstr(r.out, a) && strstr(r.out, b))
 		return true;
 	tap_diag("stats (status %d): %s%s", r.status, r.out, r.err);
@@ -334,7 +334,7 @@ int main(void)
 			ok = !ftruncate(h.fd, 0) && !eventfd_write(kick_fd, 1);
 		}
 		for (int i = 0; ok && i < 50; i++) {
-			run_prog(&r, vhuctl, (const char *const[]){ "stats", "--json", NULL },
+			run_prog(&r, vhuctl, (const char *const[]){ "stats", "--kernel", "--json", NULL },
 				 10000);
 			if (strstr(r.out, "\"ring_errors\":1"))
 				break;

@@ -168,8 +168,8 @@ void t_cli(void)
 	ERR("version rejects an unknown option", 2, "unknown option", "version", "--bogus");
 
 	if (!module) {
-		ERR("stats without the module", 1, "", "stats");
-		RUN(&r, "stats", "--json");
+		ERR("stats without the module", 1, "", "stats", "--kernel");
+		RUN(&r, "stats", "--kernel", "--json");
 		tap_ok(r.status == 1 && count_lines(r.err) == 1, "cli: stats --json without the module fails");
 	}
 	ERR("stats --dev needs a number", 2, "--dev", "stats", "--dev", "x");

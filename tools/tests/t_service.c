@@ -187,7 +187,7 @@ static void completion(void)
 	run_prog(&r, "/bin/bash", (const char *const[]){ "-c", script, NULL }, 10000);
 	if (!tap_ok(r.status == 0 &&
 		    !strcmp(r.out, "export\n--logical-block-size --lock-wait\nkernel\n"
-				   "--dev --json --help\n"),
+				   "--socket --kernel --dev --control --json --help\n"),
 		    "service: bash completion completes commands, options and values"))
 		tap_diag("status %d, out: %s err: %s", r.status, r.out, r.err);
 }

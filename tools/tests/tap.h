@@ -34,6 +34,7 @@ void t_timebound(void);
 void t_priv(void);
 void t_sandbox(void);
 void t_service(void);
+void t_control(void);
 void t_admin(void);
 /* The same on the kernel datapath (root, vhu.ko loaded): vhuctl-test --admin-kernel. */
 void t_admin_kernel(void);

@@ -29,6 +29,7 @@ int main(int argc, char **argv)
 	t_priv();
 	t_sandbox();
 	t_service();
+	t_control();
 	t_replay();
 	t_bench();
 	return tap_done();

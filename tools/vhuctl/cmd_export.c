@@ -16,462 +16,79 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <linux/fs.h>
 
+#include "backing.h"
+#include "ctl.h"
 #include "daemon.h"
-#include "imglock.h"
+#include "export_opts.h"
 #include "log.h"
 #include "util.h"
 #include "vhuctl.h"
 
 #define MAX_EXPORTS 64
 
-enum {
-	OPT_SOCKET = 1, OPT_BACKING, OPT_READONLY, OPT_QUEUES, OPT_QUEUE_SIZE, OPT_DIRECT,
-	OPT_SERIAL, OPT_LBS, OPT_DATAPATH, OPT_SOCKET_MODE, OPT_SOCKET_GROUP, OPT_FD,
-	OPT_HANDSHAKE_TIMEOUT, OPT_FORCE_SHARE, OPT_EXPORT,
-	/* The daemon's, not an export's: anywhere on the command line. */
-	OPT_ALLOW_UID, OPT_ALLOW_GID, OPT_USER, OPT_GROUP, OPT_NO_SANDBOX, OPT_LOCK_WAIT,
-	OPT_CONFIG,
-};
-
 /* What a group has set, to know when the next group starts. */
-struct group {
-	struct vu_export_cfg cfg;
-	struct vu_sock_opts sock;
-	char fd_name[VU_FDNAME_MAX];	/* --fd NAME: from LISTEN_FDNAMES */
-	unsigned int set;	/* 1 << O_* */
-	char begun_by[40];	/* the option that, given again, began it */
-};
+#define group vu_export_group
 
 static const struct vhuctl_cmd *self = &cmd_export;
 
+/* --control PATH: the control socket; NULL for none. */
+static const char *control_path;
+
+/* A number option of the daemon's: 0, or -1 after the error. */
 static int parse_uint(const char *opt, const char *s, unsigned int min,
 		      unsigned int max, unsigned int *out)
 {
-	char *end;
-	unsigned long v;
+	char err[256];
 
-	errno = 0;
-	/* Decimal only: "010" is ten, not eight. */
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
-		usage_error(self, "%s '%s': expected a number from %u to %u",
-			    opt, s, min, max);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-/* --socket-mode: octal read and write bits (execute means nothing on a socket). */
-static int parse_mode(const char *opt, const char *s, mode_t *out)
-{
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(s, &end, 8);
-	if (errno || end == s || *end || *s == '-' || *s == '+' || v & ~0666ul) {
-		usage_error(self, "%s '%s': expected an octal mode of read and write bits "
-			    "(at most 0666)", opt, s);
-		return -1;
-	}
-	if (!(v & 0600)) {
-		usage_error(self, "%s '%s': the owner needs read and write", opt, s);
-		return -1;
-	}
-	*out = v;
-	return 0;
+	if (!vu_parse_uint(opt, s, min, max, out, err, sizeof(err)))
+		return 0;
+	usage_error(self, "%s", err);
+	return -1;
 }
 
 /* Apply one option to a group; 0, or -1 after printing the error. */
 static int apply(struct group *g, int opt, const char *name, const char *arg)
 {
-	struct vu_export_cfg *c = &g->cfg;
-	unsigned int v;
+	char err[512];
 
-	switch (opt) {
-	case OPT_SOCKET:
-		if (!*arg || strlen(arg) >= sizeof(c->socket_path)) {
-			usage_error(self, "--socket '%s': empty or longer than %zu bytes",
-				    arg, sizeof(c->socket_path) - 1);
-			return -1;
-		}
-		strcpy(c->socket_path, arg);
-		break;
-	case OPT_BACKING:
-		if (!*arg || strlen(arg) >= sizeof(c->backing)) {
-			usage_error(self, "--backing '%s': empty or too long", arg);
-			return -1;
-		}
-		strcpy(c->backing, arg);
-		break;
-	case OPT_READONLY:
-		c->readonly = true;
-		break;
-	case OPT_DIRECT:
-		c->direct = true;
-		break;
-	case OPT_FORCE_SHARE:
-		c->force_share = true;
-		break;
-	case OPT_QUEUES:
-		if (parse_uint(name, arg, 1, VHU_MAX_QUEUES, &v))
-			return -1;
-		c->queues = v;
-		break;
-	case OPT_QUEUE_SIZE:
-		if (parse_uint(name, arg, 2, VHU_MAX_VRING_NUM, &v))
-			return -1;
-		if (v & (v - 1)) {
-			usage_error(self, "%s %u: not a power of 2", name, v);
-			return -1;
-		}
-		c->queue_size = v;
-		break;
-	case OPT_SERIAL:
-		if (strlen(arg) > 20) {
-			usage_error(self, "%s '%s': longer than 20 bytes", name, arg);
-			return -1;
-		}
-		for (const char *p = arg; *p; p++)
-			if (*p < 0x20 || *p > 0x7e) {
-				usage_error(self, "%s: only printable ASCII", name);
-				return -1;
-			}
-		strcpy(c->serial, arg);
-		break;
-	case OPT_LBS:
-		if (parse_uint(name, arg, 512, 4096, &v))
-			return -1;
-		if (v != 512 && v != 4096) {
-			usage_error(self, "%s %u: must be 512 or 4096", name, v);
-			return -1;
-		}
-		c->lbs = v;
-		break;
-	case OPT_HANDSHAKE_TIMEOUT:
-		/* Seconds from connecting to SET_OWNER; 0: no limit. */
-		if (parse_uint(name, arg, 0, 3600, &v))
-			return -1;
-		c->handshake_timeout_ms = v ? v * 1000 : VU_HANDSHAKE_NONE;
-		break;
-	case OPT_DATAPATH:
-		if (!strcmp(arg, "auto"))
-			c->mode = VU_DP_AUTO;
-		else if (!strcmp(arg, "kernel"))
-			c->mode = VU_DP_KERNEL;
-		else if (!strcmp(arg, "user"))
-			c->mode = VU_DP_USER;
-		else {
-			usage_error(self, "%s '%s': expected auto, kernel or user",
-				    name, arg);
-			return -1;
-		}
-		break;
-	case OPT_SOCKET_MODE:
-		if (parse_mode(name, arg, &g->sock.mode))
-			return -1;
-		break;
-	case OPT_SOCKET_GROUP:
-		if (vu_lookup_group(arg, &g->sock.gid)) {
-			usage_error(self, "%s '%s': no such group", name, arg);
-			return -1;
-		}
-		g->sock.has_gid = true;
-		break;
-	case OPT_FD:
-		if (*arg >= '0' && *arg <= '9') {
-			if (parse_uint(name, arg, 0, INT_MAX, &v))
-				return -1;
-			g->sock.fd = v;
-			g->sock.has_fd = true;
-		} else if (!*arg || strlen(arg) >= sizeof(g->fd_name) || strchr(arg, ':')) {
-			usage_error(self, "%s '%s': expected a number or a socket's name", name, arg);
-			return -1;
-		} else {
-			strcpy(g->fd_name, arg);
-		}
-		break;
-	}
-	g->set |= 1u << opt;
-	return 0;
-}
-
-static const struct {
-	const char *key;
-	int opt;
-	bool has_arg;
-} keys[] = {
-	{ "socket", OPT_SOCKET, true },
-	{ "backing", OPT_BACKING, true },
-	{ "readonly", OPT_READONLY, false },
-	{ "queues", OPT_QUEUES, true },
-	{ "queue-size", OPT_QUEUE_SIZE, true },
-	{ "direct", OPT_DIRECT, false },
-	{ "serial", OPT_SERIAL, true },
-	{ "logical-block-size", OPT_LBS, true },
-	{ "datapath", OPT_DATAPATH, true },
-	{ "handshake-timeout", OPT_HANDSHAKE_TIMEOUT, true },
-	{ "force-share", OPT_FORCE_SHARE, false },
-	{ "socket-mode", OPT_SOCKET_MODE, true },
-	{ "socket-group", OPT_SOCKET_GROUP, true },
-	{ "fd", OPT_FD, true },
-};
-
-/* --export socket=...,backing=...: one complete group. */
-static int parse_export_word(struct group *g, const char *word)
-{
-	char *dup = strdup(word), *save = NULL, *tok;
-	int ret = 0;
-
-	if (!dup)
-		return -1;
-	for (tok = strtok_r(dup, ",", &save); tok && !ret;
-	     tok = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(tok, '=');
-		size_t k;
-
-		if (eq)
-			*eq = '\0';
-		for (k = 0; k < ARRAY_SIZE(keys); k++)
-			if (!strcmp(keys[k].key, tok))
-				break;
-		if (k == ARRAY_SIZE(keys)) {
-			usage_error(self, "--export: unknown key '%s'", tok);
-			ret = -1;
-		} else if (keys[k].has_arg != !!eq) {
-			usage_error(self, "--export: key '%s' %s", tok,
-				    keys[k].has_arg ? "needs a value" : "takes no value");
-			ret = -1;
-		} else if (g->set & (1u << keys[k].opt)) {
-			usage_error(self, "--export: key '%s' given twice", tok);
-			ret = -1;
-		} else {
-			ret = apply(g, keys[k].opt, tok, eq ? eq + 1 : NULL);
-		}
-	}
-	free(dup);
-	return ret;
-}
-
-/*
- * QEMU's vhost-user-blk asks for one queue per vCPU unless told otherwise,
- * and refuses a backend that offers fewer: offer one per host CPU, up to
- * 16 (each queue is a worker thread, also when the guest leaves it idle).
- */
-#define EXPORT_DEFAULT_QUEUES_MAX	16
-
-static void group_defaults(struct group *g)
-{
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-
-	memset(g, 0, sizeof(*g));
-	g->cfg.queues = ncpu < 1 ? 1 : ncpu > EXPORT_DEFAULT_QUEUES_MAX ?
-			EXPORT_DEFAULT_QUEUES_MAX : ncpu;
-	/* Any ring a frontend asks for: crosvm's are this large by default. */
-	g->cfg.queue_size = VHU_MAX_VRING_NUM;
-	g->cfg.lbs = 512;
-	g->cfg.mode = VU_DP_AUTO;
-	g->cfg.backing_fd = -1;
-}
-
-/*
- * The file offset alignment O_DIRECT needs on fd, a regular file: what
- * statx() says, or, where the file system does not say, 512 if a 512-byte
- * read at offset 512 works and else 4096 (the next size an export takes).
- */
-static unsigned int dio_align(int fd, uint64_t size)
-{
-	struct statx stx;
-	void *buf;
-	ssize_t n;
-
-	if (!statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) &&
-	    (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align)
-		return stx.stx_dio_offset_align < 512 ? 512 : stx.stx_dio_offset_align;
-	if (size < 1024 || posix_memalign(&buf, 4096, 512))
-		return 512;
-	n = pread(fd, buf, 512, 512);
-	free(buf);
-	return n < 0 && errno == EINVAL ? 4096 : 512;
-}
-
-/* What a file that cannot be a backing is, for the error. */
-static const char *file_type(mode_t mode)
-{
-	if (S_ISDIR(mode))
-		return "a directory";
-	if (S_ISCHR(mode))
-		return "a character device";
-	if (S_ISFIFO(mode))
-		return "a FIFO";
-	if (S_ISSOCK(mode))
-		return "a socket";
-	return "of an unknown type";
-}
-
-/* One image: the same inode, or the same block device through any node. */
-static bool same_image(const struct stat *a, const struct stat *b)
-{
-	if (S_ISBLK(a->st_mode) && S_ISBLK(b->st_mode))
-		return a->st_rdev == b->st_rdev;
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
-}
-
-/*
- * Open export i's backing file or block device (those of ex[0..i-1] are
- * open), check it and lock it (imglock.c). Its type is checked first:
- * opening a FIFO would wait for a writer, and a character device may act on
- * open. A writable block device is opened O_EXCL unless --force-share: the
- * kernel then refuses one that is mounted, part of another device (RAID,
- * device-mapper) or opened O_EXCL by anyone else, which no lock shows.
- * 0; 1 if another user has it (printed if report); -1 after the error.
- */
-static int try_backing(struct vu_export *ex, unsigned int i, bool report)
-{
-	struct vu_export_cfg *c = &ex[i].cfg;
-	int flags = (c->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
-	struct stat st, fst;
-	uint64_t size;
-	int fd, ret;
-
-	if (stat(c->backing, &st) < 0) {
-		verr("backing %s: %s", c->backing, strerror(errno));
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		verr("backing %s: %s, not a regular file or block device",
-		     c->backing, file_type(st.st_mode));
-		return -1;
-	}
-	for (unsigned int j = 0; j < i; j++) {
-		struct stat sj;
-
-		if (!fstat(ex[j].cfg.backing_fd, &sj) && same_image(&st, &sj) &&
-		    !(c->readonly && ex[j].cfg.readonly)) {
-			verr("backing %s is exported twice and not read-only in both",
-			     c->backing);
-			return -1;
-		}
-	}
-	if (c->direct)
-		flags |= O_DIRECT;
-	/* Not to wait for a writer should it have become a FIFO since. */
-	if (S_ISREG(st.st_mode))
-		flags |= O_NONBLOCK;
-	if (S_ISBLK(st.st_mode) && !c->readonly && !c->force_share)
-		flags |= O_EXCL;
-	fd = open(c->backing, flags);
-	if (fd < 0 && errno == EBUSY && (flags & O_EXCL)) {
-		if (report)
-			verr("backing %s: in use: the device is mounted, part of another device or opened exclusively (O_EXCL) by another program; --force-share overrides this",
-			     c->backing);
-		return 1;
-	}
-	if (fd < 0) {
-		verr("backing %s: %s%s", c->backing, strerror(errno),
-		     errno == EINVAL && c->direct ? " (O_DIRECT unsupported here?)" :
-		     (errno == EACCES || errno == EROFS || errno == EPERM) && !c->readonly ?
-		     " (to export it read-only, give --readonly)" : "");
-		return -1;
-	}
-	if (fstat(fd, &fst) < 0)
-		goto err_errno;
-	if ((st.st_mode ^ fst.st_mode) & S_IFMT || !same_image(&st, &fst)) {
-		verr("backing %s: replaced while it was being opened", c->backing);
-		goto err;
-	}
-	if ((flags & O_NONBLOCK) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
-		goto err_errno;
-	c->backing_lbs = 512;
-	if (S_ISREG(st.st_mode)) {
-		size = fst.st_size;
-		if (c->direct)
-			c->backing_lbs = dio_align(fd, size);
-		if (c->backing_lbs > c->lbs) {
-			verr("backing %s: O_DIRECT on it needs %u-byte alignment, more than the %u-byte logical block size",
-			     c->backing, c->backing_lbs, c->lbs);
-			goto err;
-		}
-	} else {
-		int ssz = 0;
-
-		if (ioctl(fd, BLKGETSIZE64, &size) < 0)
-			goto err_errno;
-		if (ioctl(fd, BLKSSZGET, &ssz) == 0 && ssz > 512)
-			c->backing_lbs = ssz;
-		if (c->backing_lbs > c->lbs) {
-			verr("backing %s: its logical block size %u is larger than %u",
-			     c->backing, c->backing_lbs, c->lbs);
-			goto err;
-		}
-	}
-	if (size < c->lbs) {
-		verr("backing %s: %s", c->backing,
-		     size ? "smaller than one logical block" : "is empty");
-		goto err;
-	}
-	if (size % c->lbs) {
-		verr("backing %s: size %" PRIu64 " is not a multiple of the %u-byte logical block size",
-		     c->backing, size, c->lbs);
-		goto err;
-	}
-	ret = img_lock(fd, c->backing, !c->readonly, c->force_share, report);
-	if (ret) {
-		close(fd);
-		return ret;
-	}
-	c->backing_fd = fd;
-	c->size = size;
-	return 0;
-err_errno:
-	verr("backing %s: %s", c->backing, strerror(errno));
-err:
-	close(fd);
+	if (!vu_export_apply(g, opt, name, arg, err, sizeof(err)))
+		return 0;
+	usage_error(self, "%s", err);
 	return -1;
 }
 
-/*
- * --lock-wait: how long to wait for a backing's other user to let it go.
- * The user in the way is often this daemon's own predecessor, killed and
- * restarted: its backing stays open, and so locked, until the kernel has
- * finished the I/O it had in flight (an io_uring ring is torn down after
- * its process is gone; vhu.ko gives requests VHU_EXIT_WAIT_MS).
- */
-#define LOCK_WAIT_DEFAULT_MS	5000
-#define LOCK_POLL_MS		50
+static int parse_export_word(struct group *g, const char *word)
+{
+	char err[512];
+
+	if (!vu_export_word(g, word, err, sizeof(err)))
+		return 0;
+	usage_error(self, "%s", err);
+	return -1;
+}
+
+static void group_defaults(struct group *g)
+{
+	vu_export_defaults(g);
+}
+
 static unsigned int lock_wait_ms = LOCK_WAIT_DEFAULT_MS;
 
-/* try_backing(), again while another user has it, for lock_wait_ms. */
+/* Export i's backing, those of ex[0..i) open. */
 static int open_backing(struct vu_export *ex, unsigned int i)
 {
-	const char *path = ex[i].cfg.backing;
-	uint64_t t0 = vu_now_ms(), waited = 0;
-	int ret;
+	struct vu_export_cfg *prev[MAX_EXPORTS];
 
-	while ((ret = try_backing(ex, i, waited >= lock_wait_ms)) > 0) {
-		if (waited >= lock_wait_ms)
-			return -1;
-		if (!waited)
-			vlog("backing %s: in use; waiting up to %u s for it to be let go (--lock-wait)",
-			     path, lock_wait_ms / 1000);
-		usleep(LOCK_POLL_MS * 1000);
-		waited = vu_now_ms() - t0;
-		if (waited > lock_wait_ms)
-			waited = lock_wait_ms;
-	}
-	if (!ret && waited)
-		vlog("backing %s: let go after %" PRIu64 " ms", path, waited);
-	return ret;
+	for (unsigned int j = 0; j < i; j++)
+		prev[j] = &ex[j].cfg;
+	return vu_open_backing(&ex[i].cfg, prev, i, lock_wait_ms);
 }
 
 /*
@@ -648,6 +265,14 @@ static int daemon_opt(int opt, const char *name, const char *arg)
 	case OPT_NO_SANDBOX:
 		p->sandbox = false;
 		return 0;
+	case OPT_CONTROL:
+		if (!*arg || strlen(arg) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+			usage_error(self, "%s '%s': empty or longer than %zu bytes", name, arg,
+				    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+			return -1;
+		}
+		control_path = arg;
+		return 0;
 	case OPT_LOCK_WAIT: {
 		unsigned int v;
 
@@ -663,21 +288,9 @@ static int daemon_opt(int opt, const char *name, const char *arg)
 }
 
 static const struct option opts[] = {
-	{ "socket", required_argument, NULL, OPT_SOCKET },
-	{ "backing", required_argument, NULL, OPT_BACKING },
-	{ "readonly", no_argument, NULL, OPT_READONLY },
-	{ "queues", required_argument, NULL, OPT_QUEUES },
-	{ "queue-size", required_argument, NULL, OPT_QUEUE_SIZE },
-	{ "direct", no_argument, NULL, OPT_DIRECT },
-	{ "serial", required_argument, NULL, OPT_SERIAL },
-	{ "logical-block-size", required_argument, NULL, OPT_LBS },
-	{ "datapath", required_argument, NULL, OPT_DATAPATH },
-	{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
-	{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
+	VU_EXPORT_LONG_OPTIONS,
 	{ "fd", required_argument, NULL, OPT_FD },
 	{ "export", required_argument, NULL, OPT_EXPORT },
-	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
-	{ "force-share", no_argument, NULL, OPT_FORCE_SHARE },
 	{ "allow-uid", required_argument, NULL, OPT_ALLOW_UID },
 	{ "allow-gid", required_argument, NULL, OPT_ALLOW_GID },
 	{ "user", required_argument, NULL, OPT_USER },
@@ -685,6 +298,7 @@ static const struct option opts[] = {
 	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
 	{ "lock-wait", required_argument, NULL, OPT_LOCK_WAIT },
 	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -785,9 +399,9 @@ static int export_opt(void *ctx, int opt, const char *name, const char *arg)
 	return apply(&g[p->n], opt, name, arg) ? EXIT_USAGE : -1;
 }
 
-static int export_run(int argc, char **argv)
+/* vhuctl export, or vhuctl daemon (cmd): the same but for the control socket. */
+static int export_main(const struct vhuctl_cmd *cmd, int argc, char **argv)
 {
-
 	struct groups *p = calloc(1, sizeof(*p));
 	struct vu_export *ex = NULL;
 	struct group *g;
@@ -799,6 +413,8 @@ static int export_run(int argc, char **argv)
 		return EXIT_FAIL;
 	g = p->g;
 	group_defaults(&g[0]);
+	self = cmd;
+	control_path = cmd == &cmd_daemon ? VU_CTL_DEFAULT_PATH : NULL;
 	memset(&vu_priv, 0, sizeof(vu_priv));
 	lock_wait_ms = LOCK_WAIT_DEFAULT_MS;
 	vu_priv.sandbox = true;
@@ -807,7 +423,7 @@ static int export_run(int argc, char **argv)
 		goto out;
 	ret = EXIT_USAGE;
 	ng = g[p->n].set ? p->n + 1 : p->n;
-	if (!ng) {
+	if (!ng && !control_path) {
 		usage_error(self, "no export given");
 		goto out;
 	}
@@ -852,7 +468,7 @@ static int export_run(int argc, char **argv)
 	}
 
 	ret = EXIT_FAIL;
-	ex = calloc(ng, sizeof(*ex));
+	ex = calloc(ng ? ng : 1, sizeof(*ex));
 	if (!ex)
 		goto out;
 	for (unsigned int i = 0; i < ng; i++) {
@@ -874,7 +490,7 @@ static int export_run(int argc, char **argv)
 			     ex[i].cfg.socket_path, err);
 	}
 	/* The daemon owns the backing fds from here. */
-	ret = vu_daemon_run(ex, ng) ? EXIT_FAIL : EXIT_OK;
+	ret = vu_daemon_run_ctl(ex, ng, control_path) ? EXIT_FAIL : EXIT_OK;
 	goto out;
 
 out_close:
@@ -887,6 +503,11 @@ out:
 	return ret;
 }
 
+static int export_run(int argc, char **argv)
+{
+	return export_main(&cmd_export, argc, argv);
+}
+
 const struct vhuctl_cmd cmd_export = {
 	.name = "export",
 	.summary = "serve files or block devices to vhost-user-blk frontends (foreground)",
@@ -896,27 +517,12 @@ const struct vhuctl_cmd cmd_export = {
 		 "        [--force-share] [--socket-mode MODE] [--socket-group GROUP]\n"
 		 "        [--fd N|NAME] [--socket PATH --backing FILE ...]\n"
 		 "        [--allow-uid USER]... [--allow-gid GROUP]... [--user USER] [--group GROUP]\n"
-		 "        [--no-sandbox] [--lock-wait SEC] [--config FILE]\n"
+		 "        [--no-sandbox] [--lock-wait SEC] [--config FILE] [--control PATH]\n"
 		 "   or: vhuctl export --export socket=PATH,backing=FILE[,readonly][,queues=N]... ...",
 	.options =
 	"  an export (an option given again begins the next one):\n"
-	"  --socket PATH          the vhost-user UNIX socket to listen on\n"
+VU_EXPORT_HELP
 	"  --fd N|NAME            a listening socket passed by the service manager instead\n"
-	"  --backing FILE         the regular file or block device to serve\n"
-	"  --readonly             serve it read-only (VIRTIO_BLK_F_RO)\n"
-	"  --queues N             request queues offered, 1 to 64 (default: CPUs, at most 16)\n"
-	"  --queue-size N         the largest ring a frontend may ask for, a power of 2\n"
-	"  --direct               open the backing O_DIRECT (no host page cache)\n"
-	"  --serial S             the disk's serial (GET_ID), at most 20 bytes\n"
-	"  --logical-block-size 512|4096\n"
-	"                         the block size the guest sees\n"
-	"  --datapath auto|kernel|user\n"
-	"                         vhu.ko, or io_uring in the daemon (auto: vhu.ko if usable)\n"
-	"  --handshake-timeout SEC\n"
-	"                         seconds from a connection to SET_OWNER (default 30, 0: none)\n"
-	"  --force-share          refuse no other user of the backing (image locks)\n"
-	"  --socket-mode MODE     the socket's mode, octal (default 0600)\n"
-	"  --socket-group GROUP   the socket's group\n"
 	"  --export KEY=VALUE,... one export as one word, keys the options above\n"
 	"  the daemon:\n"
 	"  --allow-uid USER       serve only peers of these users (repeatable)\n"
@@ -926,6 +532,23 @@ const struct vhuctl_cmd cmd_export = {
 	"  --no-sandbox           serve without the seccomp filter\n"
 	"  --lock-wait SEC        wait this long for a backing's other user (default 5)\n"
 	"  --config FILE          options from FILE, one per line without '--'\n"
+	"  --control PATH         also serve the control socket at PATH (vhuctl add, list, ...)\n"
 	"  -h, --help             this usage\n",
 	.run = export_run,
+};
+
+static int daemon_run(int argc, char **argv)
+{
+	return export_main(&cmd_daemon, argc, argv);
+}
+
+const struct vhuctl_cmd cmd_daemon = {
+	.name = "daemon",
+	.summary = "the export daemon with a control socket (foreground), maybe with no export",
+	.usage = "[--control PATH] [--config FILE] [daemon options] [export options ...]",
+	.options =
+	"  --control PATH         the control socket (default " VU_CTL_DEFAULT_PATH ")\n"
+	"  and every option of vhuctl export (vhuctl help export)\n"
+	"  -h, --help             this usage\n",
+	.run = daemon_run,
 };

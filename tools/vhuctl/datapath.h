@@ -50,6 +50,12 @@ struct vu_export_cfg {
 	enum vu_dp_mode mode;
 
 	int backing_fd;			/* opened by the export command */
+	/*
+	 * /dev/vhu opened by a client of the control socket, for the
+	 * kernel datapath (the daemon opens no path once serving).
+	 */
+	bool has_device_fd;
+	int device_fd;
 	uint64_t size;			/* bytes */
 	/*
 	 * The smallest block the backing serves, at most lbs: a block
@@ -190,6 +196,8 @@ struct vu_dp_ops {
 };
 
 extern const struct vu_dp_ops vu_dp_kernel_ops;
+/* The kernel datapath's vhu.ko device id (VHU_GET_DEV_INFO). */
+uint32_t vu_dpk_dev_id(const struct vu_dp *dp);
 extern const struct vu_dp_ops vu_dp_user_ops;
 
 /*

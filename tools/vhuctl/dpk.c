@@ -113,9 +113,13 @@ static int xioctl(struct vu_dp *dp, unsigned long req, void *arg)
 	return ret < 0 ? -errno : 0;
 }
 
-static int open_dev(struct vhu_api *api, char *err, size_t errlen)
+/* /dev/vhu, or a copy of the one a client passed (cfg->device_fd). */
+static int open_dev(const struct vu_export_cfg *cfg, struct vhu_api *api,
+		    char *err, size_t errlen)
 {
-	int fd = open(VHU_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	int fd = cfg && cfg->has_device_fd ?
+		 fcntl(cfg->device_fd, F_DUPFD_CLOEXEC, 0) :
+		 open(VHU_DEVICE_PATH, O_RDWR | O_CLOEXEC);
 
 	if (fd < 0) {
 		int e = errno;
@@ -149,7 +153,7 @@ static int open_dev(struct vhu_api *api, char *err, size_t errlen)
 static int dpk_probe(char *err, size_t errlen)
 {
 	struct vhu_api api;
-	int fd = open_dev(&api, err, errlen);
+	int fd = open_dev(NULL, &api, err, errlen);
 
 	if (fd < 0)
 		return fd;
@@ -259,7 +263,7 @@ static int dpk_open(struct vu_dp **out, const struct vu_export_cfg *cfg,
 	dp->cfg = cfg;
 	dp->write_cache = true;
 	dp->inflight.fd = -1;
-	dp->fd = open_dev(&api, err, errlen);
+	dp->fd = open_dev(cfg, &api, err, errlen);
 	if (dp->fd < 0) {
 		ret = dp->fd;
 		free(dp);
@@ -282,6 +286,11 @@ err:
 	close(dp->fd);
 	free(dp);
 	return ret;
+}
+
+uint32_t vu_dpk_dev_id(const struct vu_dp *dp)
+{
+	return dp->info.dev_id;
 }
 
 static void dpk_close(struct vu_dp *dp)

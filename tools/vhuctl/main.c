@@ -16,7 +16,14 @@
 
 const struct vhuctl_cmd *const vhuctl_cmds[] = {
 	&cmd_export,
-	&cmd_stats,
+	&cmd_daemon,
+	&cmd_add,
+	&cmd_remove,
+	&cmd_list,
+	/* stats: the control socket's; stats --kernel goes on to cmd_stats. */
+	&cmd_ctl_stats,
+	&cmd_resize,
+	&cmd_monitor,
 	&cmd_version,
 	&cmd_help,
 	NULL,

@@ -231,6 +231,8 @@ int vu_priv_enter(const struct vu_export *ex, unsigned int n)
 	}
 	if (!p->sandbox)
 		return 0;
+	if (p->all_datapaths)
+		dps = VU_SANDBOX_KERNEL | VU_SANDBOX_USER;
 	for (unsigned int i = 0; i < n; i++) {
 		if (ex[i].ops == &vu_dp_kernel_ops)
 			dps |= VU_SANDBOX_KERNEL;

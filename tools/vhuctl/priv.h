@@ -33,6 +33,8 @@ struct vu_priv {
 	uid_t uid;
 	gid_t gid;
 	bool sandbox;		/* the seccomp filter (sandbox.c) */
+	/* The filter lets both datapaths run (exports added at runtime). */
+	bool all_datapaths;
 };
 
 extern struct vu_priv vu_priv;

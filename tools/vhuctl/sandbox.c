@@ -67,6 +67,12 @@ static const char *const common[] = {
 	"sched_getaffinity",
 	/* At exit: the sockets the daemon bound. */
 	"unlink", "unlinkat",
+	/*
+	 * The control socket's "add": the path a passed listening socket is
+	 * bound to, which must be the export's (it is unlinked on remove).
+	 * It reads the process's own socket's address and nothing else.
+	 */
+	"getsockname",
 };
 
 /* The userspace datapath: io_uring, and the synchronous I/O calls. */

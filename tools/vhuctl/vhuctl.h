@@ -25,6 +25,14 @@ extern const struct vhuctl_cmd cmd_version;
 extern const struct vhuctl_cmd cmd_export;
 extern const struct vhuctl_cmd cmd_stats;
 extern const struct vhuctl_cmd cmd_help;
+/* The daemon with its control socket, and the control socket's clients. */
+extern const struct vhuctl_cmd cmd_daemon;
+extern const struct vhuctl_cmd cmd_add;
+extern const struct vhuctl_cmd cmd_remove;
+extern const struct vhuctl_cmd cmd_list;
+extern const struct vhuctl_cmd cmd_ctl_stats;
+extern const struct vhuctl_cmd cmd_resize;
+extern const struct vhuctl_cmd cmd_monitor;
 
 /* The dispatch table in main.c, NULL-terminated, and its entry for name. */
 extern const struct vhuctl_cmd *const vhuctl_cmds[];
