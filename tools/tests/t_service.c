@@ -122,13 +122,15 @@ static void config(struct tmp_dir *d, const char *img)
 	       "service: --config does not nest");
 }
 
-/* The unit as make install writes it, ExecStart the vhuctl under test. */
-static void unit(struct tmp_dir *d)
+/*
+ * A unit as make install writes it (NAME.service from NAME.service.in),
+ * ExecStart the vhuctl under test: systemd-analyze verify finds nothing.
+ */
+static void unit(struct tmp_dir *d, const char *name)
 {
 	const char *top = getenv("VHU_TOP") ? getenv("VHU_TOP") : "../..";
-	const char *path = tmp_file(d, "vhu-export@vm1.service");
-	char in[512], line[512], bindir[400];
-	const char *slash;
+	char in[512], line[512], bindir[400], file[128];
+	const char *path, *slash;
 	FILE *src, *dst;
 	struct run r;
 
@@ -142,18 +144,30 @@ static void unit(struct tmp_dir *d)
 		return;
 	}
 	*strrchr(bindir, '/') = '\0';
-	snprintf(in, sizeof(in), "%s/tools/systemd/vhu-export@.service.in", top);
+	/* An instance of a template unit: its name with "vm1". */
+	snprintf(file, sizeof(file), "%s%s.service", name,
+		 name[strlen(name) - 1] == '@' ? "vm1" : "");
+	path = tmp_file(d, file);
+	snprintf(in, sizeof(in), "%s/tools/systemd/%s.service.in", top, name);
 	src = fopen(in, "r");
 	dst = fopen(path, "w");
 	while (src && dst && fgets(line, sizeof(line), src)) {
-		char *at = strstr(line, "@SBINDIR@");
+		char *p = line, *at;
 
-		if (at) {
-			*at = '\0';
-			fprintf(dst, "%s%s%s", line, bindir, at + strlen("@SBINDIR@"));
-		} else {
-			fputs(line, dst);
+		while ((at = strchr(p, '@'))) {
+			fwrite(p, 1, at - p, dst);
+			if (!strncmp(at, "@SBINDIR@", 9)) {
+				fputs(bindir, dst);
+				p = at + 9;
+			} else if (!strncmp(at, "@SYSCONFDIR@", 12)) {
+				fputs("/etc", dst);
+				p = at + 12;
+			} else {
+				fputc('@', dst);
+				p = at + 1;
+			}
 		}
+		fputs(p, dst);
 	}
 	if (src)
 		fclose(src);
@@ -162,7 +176,7 @@ static void unit(struct tmp_dir *d)
 	run_prog(&r, "/usr/bin/systemd-analyze",
 		 (const char *const[]){ "verify", "--man=no", path, NULL }, 30000);
 	if (!tap_ok(src && dst && r.status == 0 && !r.err[0],
-		    "service: systemd-analyze verify finds nothing in vhu-export@.service"))
+		    "service: systemd-analyze verify finds nothing in %s.service", name))
 		tap_diag("status %d, stderr: %s", r.status, r.err);
 }
 
@@ -205,7 +219,8 @@ void t_service(void)
 	make_file(img, 1 << 20);
 	notify(&d, img);
 	config(&d, img);
-	unit(&d);
+	unit(&d, "vhu-export@");
+	unit(&d, "vhu");
 	completion();
 	tap_ok(tmp_dir_remove(&d), "service: no files left behind");
 }
