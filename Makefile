@@ -124,6 +124,9 @@ checkpatch:
 
 install: module
 	$(KBUILD) modules_install
+	@# Kbuild skips depmod where the headers have no System.map (Debian's):
+	@# without it modprobe, modules-load.d and the devname alias miss vhu.ko.
+	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KVER)
 	@test "$(KVER)" = "$(shell uname -r)" || echo "note: vhu.ko was installed for" \
 		"$(KVER), not the running kernel $(shell uname -r): modprobe vhu works once" \
 		"$(KVER) runs (or: make install KDIR=<the running kernel's headers>)" >&2
@@ -131,12 +134,14 @@ install: module
 		$(DESTDIR)$(PREFIX)/lib/modules-load.d/vhu.conf
 	$(MAKE) -C $(TOP)/tools install
 
-# Kbuild installs an external module under updates/ (extra/ before 6.2).
+# Kbuild installs an external module under updates/ (extra/ before 6.2),
+# compressed as the kernel's own are.
+MOD_INSTALLED = $(foreach d,updates extra,$(foreach k,kernel/vhu.ko vhu.ko,\
+	$(foreach z,"" .xz .zst .gz,$(INSTALL_MOD_PATH)/lib/modules/$(KVER)/$(d)/$(k)$(z))))
 uninstall:
 	@if test -n "$(KVER)"; then \
-		echo rm -f $(foreach d,updates extra,$(INSTALL_MOD_PATH)/lib/modules/$(KVER)/$(d)/vhu.ko); \
-		rm -f $(foreach d,updates extra,$(INSTALL_MOD_PATH)/lib/modules/$(KVER)/$(d)/vhu.ko); \
-		test -n "$(INSTALL_MOD_PATH)" || depmod $(KVER); \
+		rm -fv $(MOD_INSTALLED) && \
+		depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KVER); \
 	else echo "note: no kernel build tree at KDIR=$(KDIR): vhu.ko stays installed" \
 		"(make uninstall KDIR=<the headers it was built with>)" >&2; fi
 	rm -f $(DESTDIR)$(PREFIX)/lib/modules-load.d/vhu.conf
