@@ -145,6 +145,7 @@ int vf_connect(struct vf *vf, const char *path)
 	int err = ETIMEDOUT;
 
 	memset(vf, 0, sizeof(*vf));
+	vf->backend_fd = -1;
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	for (int i = 0; i < 300; i++) {
 		vf->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -163,6 +164,47 @@ int vf_connect(struct vf *vf, const char *path)
 void vf_close(struct vf *vf)
 {
 	close_fd(&vf->sock);
+	close_fd(&vf->backend_fd);
+}
+
+int vf_backend_recv(struct vf *vf, struct vu_hdr *h, void *p, uint32_t max,
+		    int timeout_ms)
+{
+	struct pollfd pfd = { .fd = vf->backend_fd, .events = POLLIN };
+	ssize_t n;
+	int r;
+
+	if (vf->backend_fd < 0)
+		return -EBADF;
+	r = poll(&pfd, 1, timeout_ms);
+	if (r < 0)
+		return -errno;
+	if (!r)
+		return -ETIMEDOUT;
+	n = recv(vf->backend_fd, h, sizeof(*h), MSG_WAITALL);
+	if (n == 0)
+		return -ECONNRESET;
+	if (n != sizeof(*h))
+		return n < 0 ? -errno : -EPROTO;
+	if (h->size > max)
+		return -EPROTO;
+	if (h->size && recv(vf->backend_fd, p, h->size, MSG_WAITALL) != h->size)
+		return -EPROTO;
+	return 0;
+}
+
+int vf_backend_reply(struct vf *vf, const struct vu_hdr *req, uint64_t v)
+{
+	struct {
+		struct vu_hdr h;
+		uint64_t v;
+	} __attribute__((packed)) r = {
+		{ req->request, VU_VERSION | VU_FLAG_REPLY, sizeof(v) }, v
+	};
+
+	if (send(vf->backend_fd, &r, sizeof(r), MSG_NOSIGNAL) != sizeof(r))
+		return -EIO;
+	return 0;
 }
 
 int vf_send_raw(struct vf *vf, uint32_t req, uint32_t flags, const void *p,
@@ -410,8 +452,9 @@ int vf_realize(struct vf *vf, unsigned int nq, uint64_t *features)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
 		return -6;
 	ret = vf_req_ack(vf, VU_REQ_SET_BACKEND_REQ_FD, NULL, 0, &sv[1], 1);
-	close(sv[0]);
 	close(sv[1]);
+	close_fd(&vf->backend_fd);
+	vf->backend_fd = sv[0];
 	if (ret)
 		return -7;
 	if (vf_req_ack(vf, VU_REQ_SET_OWNER, NULL, 0, NULL, 0))

@@ -26,6 +26,11 @@ struct vf {
 	 * negotiated (vf_call()).
 	 */
 	uint32_t hdr_flags;
+	/*
+	 * Our end of the backend-request channel vf_realize() gave the
+	 * backend (SET_BACKEND_REQ_FD), -1 if none: vf_backend_recv().
+	 */
+	int backend_fd;
 };
 
 /* Guest memory: one memfd, two regions, rings placed in region 0. */
@@ -86,6 +91,16 @@ int vf_send(struct vf *vf, uint32_t req, bool need_reply, const void *p,
 int vf_recv(struct vf *vf, struct vu_hdr *h, void *p, uint32_t max, int *fd);
 /* The daemon closed the connection (within 3 s). */
 bool vf_is_closed(struct vf *vf);
+
+/*
+ * A message from the backend on its channel (vf->backend_fd): 0 with
+ * the header and up to max payload bytes, -ETIMEDOUT after timeout_ms,
+ * -ECONNRESET if the backend closed it, -EPROTO if the payload is larger.
+ */
+int vf_backend_recv(struct vf *vf, struct vu_hdr *h, void *p, uint32_t max,
+		    int timeout_ms);
+/* Answer a backend message that asked for it (NEED_REPLY) with the u64 v. */
+int vf_backend_reply(struct vf *vf, const struct vu_hdr *req, uint64_t v);
 
 /* Receive the reply to req: flags exactly 0x5, payload exactly size. */
 int vf_recv_reply(struct vf *vf, uint32_t req, void *p, uint32_t size, int *fd);

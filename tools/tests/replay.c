@@ -75,6 +75,7 @@ bool rp_init(struct rp *rp, const char *who, const char *dp,
 	rp->vhuctl = getenv("VHUCTL") ? getenv("VHUCTL") : "../vhuctl/vhuctl";
 	rp->pid = -1;
 	rp->vf.sock = -1;
+	rp->vf.backend_fd = -1;
 	rp->g.fd = -1;
 	rp->inflight_fd = -1;
 	for (unsigned int q = 0; q < RP_MAX_Q; q++) {

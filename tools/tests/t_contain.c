@@ -163,6 +163,7 @@ static void dev_none(struct tdev *d, struct vf_guest *g)
 {
 	memset(d, 0, sizeof(*d));
 	d->vf.sock = -1;
+	d->vf.backend_fd = -1;
 	d->inflight_fd = -1;
 	for (unsigned int i = 0; i < NQ_MAX; i++)
 		d->q[i].vr.kick_fd = d->q[i].vr.call_fd = d->q[i].err = -1;

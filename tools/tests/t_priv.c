@@ -105,7 +105,9 @@ static bool stop(pid_t pid)
 static int try_export(const char *sock)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct vf vf = { .sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0) };
+	struct vf vf = {
+		.sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), .backend_fd = -1,
+	};
 	uint64_t f;
 	int ret;
 

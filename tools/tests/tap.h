@@ -34,5 +34,8 @@ void t_timebound(void);
 void t_priv(void);
 void t_sandbox(void);
 void t_service(void);
+void t_admin(void);
+/* The same on the kernel datapath (root, vhu.ko loaded): vhuctl-test --admin-kernel. */
+void t_admin_kernel(void);
 
 #endif

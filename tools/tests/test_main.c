@@ -4,18 +4,24 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "t_ring_max.h"
 #include "tap.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 2 && !strcmp(argv[1], "--admin-kernel")) {
+		t_admin_kernel();
+		return tap_done();
+	}
 	t_mem();
 	t_cli();
 	t_imglock();
 	t_proto();
 	t_user();
+	t_admin();
 	t_contain();
 	t_timebound();
 	t_ring_max(getenv("VHUCTL") ? getenv("VHUCTL") : "../vhuctl/vhuctl", "user");

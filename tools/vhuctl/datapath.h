@@ -22,6 +22,7 @@
 #include <linux/virtio_blk.h>
 
 #include "util.h"
+#include "vu_admin.h"
 #include "vu_mem.h"
 
 enum vu_dp_mode {
@@ -164,6 +165,28 @@ struct vu_dp_ops {
 	 * server calls this after every SET_FEATURES and wce change.
 	 */
 	int (*set_write_cache)(struct vu_dp *dp, bool write_cache);
+
+	/*
+	 * For the control socket (vu_admin.h), from the export's control
+	 * thread; an op left NULL is not supported. get_stats fills the
+	 * counters of queues 0..n (n at most the export's queues) and
+	 * returns n or -errno with err set; a queue that never ran reads as
+	 * stopped with every counter 0. Both datapaths count as vhu.ko does
+	 * (enum vhu_stats_attr), from the queue's last start on.
+	 */
+	int (*get_stats)(struct vu_dp *dp, struct vu_queue_stats *out,
+			 unsigned int n, char *err, size_t errlen);
+	/*
+	 * The backing now holds bytes (a nonzero multiple of the export's
+	 * logical block size): requests checked from now on see the new
+	 * capacity, those already taken keep the one they were checked
+	 * against; get_config reports it. 0, or -errno with err set and
+	 * the capacity unchanged.
+	 */
+	int (*set_capacity)(struct vu_dp *dp, uint64_t bytes, char *err,
+			    size_t errlen);
+	/* Events the datapath sees itself (vu_dev_set_event_cb()). */
+	void (*set_event_cb)(struct vu_dp *dp, vu_dev_event_fn *fn, void *ctx);
 };
 
 extern const struct vu_dp_ops vu_dp_kernel_ops;

@@ -11,20 +11,32 @@
  * The device's features and config space come from VHU_GET_DEV_INFO, the
  * module being the one that serves them; the block size the driver uses
  * is the backend's, set again when the driver's features call for another.
+ *
+ * The counters of the control socket's stats are the module's, read from
+ * its generic netlink family (VHU_CMD_GET_STATS for this device). The
+ * daemon makes no socket once its seccomp filter is in place, so one
+ * netlink socket is opened with the first datapath (or probe) before it,
+ * and shared by every export under a lock: a dump is short.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <netlink/genl/ctrl.h>
+#include <netlink/genl/genl.h>
+#include <netlink/netlink.h>
+
 #include <linux/vhu.h>
 
 #include "blkcfg.h"
 #include "datapath.h"
 #include "log.h"
+#include "sandbox.h"
 
 
 struct vu_dp {
@@ -33,7 +45,56 @@ struct vu_dp {
 	struct vhu_dev_info info;
 	struct vu_inflight inflight;	/* the server's mapping; addr NULL: none */
 	bool write_cache;		/* the mode set last, kept across frontends */
+	uint64_t api_features;		/* VHU_GET_API's */
 };
+
+/* The netlink socket for the counters (see the top of this file). */
+static struct {
+	pthread_mutex_t lock;		/* everything here */
+	struct nl_sock *sk;
+	int family;			/* or -errno: why there is no socket */
+	char why[96];
+} nl = { .lock = PTHREAD_MUTEX_INITIALIZER, .family = -ENOTCONN };
+
+/*
+ * Open the shared socket unless done or the filter is in place (then
+ * the call would be refused); a failure is kept to be reported by
+ * get_stats, it does not keep the export from serving.
+ */
+static void nl_prepare(void)
+{
+	struct nl_sock *sk;
+	int ret;
+
+	pthread_mutex_lock(&nl.lock);
+	if (nl.sk || vu_sandbox_installed())
+		goto out;
+	sk = nl_socket_alloc();
+	if (!sk) {
+		nl.family = -ENOMEM;
+		snprintf(nl.why, sizeof(nl.why), "cannot allocate a netlink socket");
+		goto out;
+	}
+	ret = genl_connect(sk);
+	if (ret < 0) {
+		nl.family = -EIO;
+		snprintf(nl.why, sizeof(nl.why), "cannot connect to generic netlink: %s",
+			 nl_geterror(ret));
+		nl_socket_free(sk);
+		goto out;
+	}
+	ret = genl_ctrl_resolve(sk, VHU_GENL_NAME);
+	if (ret < 0) {
+		nl.family = -ENOENT;
+		snprintf(nl.why, sizeof(nl.why), "the vhu module has no netlink family");
+		nl_socket_free(sk);
+		goto out;
+	}
+	nl.sk = sk;
+	nl.family = ret;
+out:
+	pthread_mutex_unlock(&nl.lock);
+}
 
 /* What this datapath relies on in the module. */
 #define VHU_API_F_NEEDED	(VHU_API_F_DATAPATH | VHU_API_F_MEM_HOTPLUG | \
@@ -90,6 +151,7 @@ static int dpk_probe(char *err, size_t errlen)
 	if (fd < 0)
 		return fd;
 	close(fd);
+	nl_prepare();
 	return 0;
 }
 
@@ -176,6 +238,8 @@ static int dpk_open(struct vu_dp **out, const struct vu_export_cfg *cfg,
 		free(dp);
 		return ret;
 	}
+	dp->api_features = api.features;
+	nl_prepare();
 	if (cfg->queues > api.max_queues || cfg->queue_size > api.max_vring_num) {
 		snprintf(err, errlen, "the vhu module supports at most %u queues of %u entries",
 			 api.max_queues, api.max_vring_num);
@@ -412,6 +476,142 @@ static int dpk_set_err(struct vu_dp *dp, uint32_t index, int fd)
 	return vring_file(dp, VHU_SET_VRING_ERR, index, fd);
 }
 
+/* ---- the control socket's ops ---------------------------------------- */
+
+struct stats_ctx {
+	struct vu_queue_stats *out;
+	unsigned int n;
+	uint32_t dev_id;
+	bool bad_version;
+};
+
+static int stats_cb(struct nl_msg *msg, void *arg)
+{
+	static const struct {
+		int attr;
+		size_t off;
+	} ctrs[] = {
+#define STAT(a, f) { VHU_STATS_A_##a, offsetof(struct vu_queue_stats, f) }
+		STAT(REQS_IN, reqs_in), STAT(REQS_OUT, reqs_out),
+		STAT(REQS_FLUSH, reqs_flush), STAT(REQS_GET_ID, reqs_get_id),
+		STAT(REQS_DISCARD, reqs_discard),
+		STAT(REQS_WRITE_ZEROES, reqs_write_zeroes),
+		STAT(REQS_UNSUPP, reqs_unsupp), STAT(REQS_IOERR, reqs_ioerr),
+		STAT(BYTES_READ, bytes_read), STAT(BYTES_WRITTEN, bytes_written),
+		STAT(RING_ERRORS, ring_errors), STAT(INFLIGHT, inflight),
+		STAT(KICKS, kicks), STAT(CALLS, calls),
+		STAT(LAST_AVAIL_IDX, last_avail_idx),
+#undef STAT
+	};
+	struct stats_ctx *ctx = arg;
+	struct nlattr *tb[VHU_ATTR_MAX + 1], *st[VHU_STATS_A_MAX + 1];
+	struct vu_queue_stats *s;
+	uint32_t q;
+
+	if (genlmsg_hdr(nlmsg_hdr(msg))->version != VHU_GENL_VERSION) {
+		ctx->bad_version = true;
+		return NL_SKIP;
+	}
+	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, VHU_ATTR_MAX, NULL) < 0 ||
+	    !tb[VHU_ATTR_DEV_ID] || !tb[VHU_ATTR_QUEUE] || !tb[VHU_ATTR_STATS] ||
+	    nla_get_u32(tb[VHU_ATTR_DEV_ID]) != ctx->dev_id)
+		return NL_SKIP;
+	q = nla_get_u32(tb[VHU_ATTR_QUEUE]);
+	if (q >= ctx->n ||
+	    nla_parse_nested(st, VHU_STATS_A_MAX, tb[VHU_ATTR_STATS], NULL) < 0)
+		return NL_SKIP;
+	s = &ctx->out[q];
+	if (st[VHU_STATS_A_STATE])
+		s->state = nla_get_u32(st[VHU_STATS_A_STATE]);
+	for (size_t i = 0; i < sizeof(ctrs) / sizeof(ctrs[0]); i++)
+		if (st[ctrs[i].attr])
+			*(uint64_t *)((char *)s + ctrs[i].off) =
+				nla_get_u64(st[ctrs[i].attr]);
+	return NL_OK;
+}
+
+/*
+ * VHU_CMD_GET_STATS restricted to this device. vhu.ko lists the vrings
+ * that have a ring size; the others read as stopped, every counter 0.
+ */
+static int dpk_get_stats(struct vu_dp *dp, struct vu_queue_stats *out,
+			 unsigned int n, char *err, size_t errlen)
+{
+	struct stats_ctx ctx = { .out = out, .n = n, .dev_id = dp->info.dev_id };
+	struct nl_msg *msg;
+	int ret;
+
+	for (unsigned int i = 0; i < n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].queue = i;
+		out[i].state = VHU_VRING_STOPPED;
+	}
+	pthread_mutex_lock(&nl.lock);
+	if (!nl.sk) {
+		ret = nl.family;
+		snprintf(err, errlen, "no netlink socket to vhu.ko: %s",
+			 nl.why[0] ? nl.why : "it was not opened before the daemon's sandbox");
+		goto out;
+	}
+	msg = nlmsg_alloc();
+	if (!msg || !genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, nl.family, 0,
+				 NLM_F_DUMP, VHU_CMD_GET_STATS, VHU_GENL_VERSION) ||
+	    nla_put_u32(msg, VHU_ATTR_DEV_ID, dp->info.dev_id) < 0) {
+		nlmsg_free(msg);
+		snprintf(err, errlen, "cannot build a netlink message");
+		ret = -ENOMEM;
+		goto out;
+	}
+	nl_socket_modify_cb(nl.sk, NL_CB_VALID, NL_CB_CUSTOM, stats_cb, &ctx);
+	ret = nl_send_auto(nl.sk, msg);
+	if (ret >= 0)
+		ret = nl_recvmsgs_default(nl.sk);
+	nlmsg_free(msg);
+	if (ret < 0) {
+		snprintf(err, errlen, "VHU_CMD_GET_STATS: %s%s", nl_geterror(ret),
+			 ret == -NLE_PERM ? " (this vhu.ko needs CAP_NET_ADMIN for "
+			 "it, which the daemon gave up)" : "");
+		ret = ret == -NLE_PERM ? -EPERM : -EIO;
+	} else if (ctx.bad_version) {
+		snprintf(err, errlen, "the loaded vhu module speaks another netlink "
+			 "version than %d", VHU_GENL_VERSION);
+		ret = -EPROTO;
+	} else {
+		ret = n;
+	}
+out:
+	pthread_mutex_unlock(&nl.lock);
+	return ret;
+}
+
+/* VHU_SET_CAPACITY, then the config space the module now reports. */
+static int dpk_set_capacity(struct vu_dp *dp, uint64_t bytes, char *err,
+			    size_t errlen)
+{
+	uint64_t sectors = bytes >> 9;
+	int ret;
+
+	if (!(dp->api_features & VHU_API_F_CAPACITY)) {
+		snprintf(err, errlen, "the loaded vhu module cannot change a "
+			 "device's capacity (no VHU_SET_CAPACITY: an older module?)");
+		return -EOPNOTSUPP;
+	}
+	ret = xioctl(dp, VHU_SET_CAPACITY, &sectors);
+	if (ret) {
+		snprintf(err, errlen, "VHU_SET_CAPACITY %llu sectors: %s",
+			 (unsigned long long)sectors, strerror(-ret));
+		return ret;
+	}
+	ret = xioctl(dp, VHU_GET_DEV_INFO, &dp->info);
+	if (ret) {
+		/* Only the config space's copy is stale: mend that one. */
+		dp->info.config.capacity = sectors;
+		vlog("%s: VHU_GET_DEV_INFO after a resize: %s", dp->cfg->socket_path,
+		     strerror(-ret));
+	}
+	return 0;
+}
+
 const struct vu_dp_ops vu_dp_kernel_ops = {
 	.name = "kernel",
 	.probe = dpk_probe,
@@ -430,5 +630,7 @@ const struct vu_dp_ops vu_dp_kernel_ops = {
 	.set_call = dpk_set_call,
 	.set_err = dpk_set_err,
 	.set_write_cache = dpk_set_write_cache,
+	.get_stats = dpk_get_stats,
+	.set_capacity = dpk_set_capacity,
 };
 

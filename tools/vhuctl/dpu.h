@@ -110,6 +110,31 @@ enum dpu_cmd {
 	DPU_CMD_STOP,			/* drain, exit */
 };
 
+/*
+ * A queue's counters, as vhu.ko's (enum vhu_stats_attr). Only the queue
+ * thread writes them while it runs (the control thread before it starts
+ * and after it ended), with relaxed atomic stores of plain increments:
+ * no lock and no read-modify-write on the I/O path, and the control
+ * thread reads each one whole (vu_dev_stats()), if not in step with the
+ * others.
+ */
+struct dpu_stats {
+	uint64_t reqs_in, reqs_out, reqs_flush, reqs_get_id, reqs_discard;
+	uint64_t reqs_write_zeroes, reqs_unsupp, reqs_ioerr;
+	uint64_t bytes_read, bytes_written, ring_errors, kicks, calls;
+	uint32_t inflight;		/* nr_inflight, published */
+	uint16_t last_avail;		/* vq.last_avail, published */
+	bool error;			/* stopped by a ring error */
+	bool started;			/* ran since the frontend attached */
+};
+
+#define DPU_STAT_SET(q, f, v)	__atomic_store_n(&(q)->st.f, (v), __ATOMIC_RELAXED)
+#define DPU_STAT_ADD(q, f, n)	DPU_STAT_SET(q, f, (q)->st.f + (n))
+#define DPU_STAT_GET(q, f)	__atomic_load_n(&(q)->st.f, __ATOMIC_RELAXED)
+
+/* I/O errors reported to the event callback: at most one a second per queue. */
+#define DPU_IOERR_EVENT_MS	1000
+
 struct dpu_queue {
 	struct vu_dp *dp;
 	uint32_t index;
@@ -144,6 +169,8 @@ struct dpu_queue {
 	struct dpu_req *free_reqs;	/* handed out before, now free */
 	uint32_t nr_reqs;		/* reqs[] handed out so far */
 	struct dpu_chain chain;		/* scratch for the walk */
+	struct dpu_stats st;
+	uint64_t ioerr_event_ms;	/* the last I/O error reported */
 };
 
 struct vu_dp {
@@ -152,6 +179,14 @@ struct vu_dp {
 	bool write_cache;		/* false: write-through (RWF_DSYNC) */
 	uint64_t features;		/* acked */
 	unsigned int lbs;		/* the driver's logical block size */
+	/*
+	 * The capacity in bytes requests are checked against: read once
+	 * per request by the queue threads, set by set_capacity.
+	 */
+	uint64_t size;
+	pthread_mutex_t ev_lock;	/* ev_fn, ev_ctx */
+	vu_dev_event_fn *ev_fn;
+	void *ev_ctx;
 	struct vu_mem_view *mem;
 	struct vu_inflight inflight;	/* the server's mapping; fd not owned */
 	struct dpu_queue q[VHU_MAX_QUEUES];
@@ -164,6 +199,8 @@ void dpu_blk_start(struct dpu_queue *q, struct dpu_req *req,
 void dpu_blk_complete(struct dpu_queue *q, struct dpu_req *req, int res);
 /* dpu_queue.c: the request is done, status set: put it in the used ring. */
 void dpu_req_done(struct dpu_queue *q, struct dpu_req *req);
+/* Tell the event callback, if any (any thread; never blocks for long). */
+void dpu_event(struct dpu_queue *q, enum vu_dev_event ev);
 /* An SQE, submitting pending ones when the SQ is full. */
 struct io_uring_sqe *dpu_get_sqe(struct dpu_queue *q);
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "dpu.h"
 
@@ -64,9 +65,69 @@ static struct iovec *iov_skip(struct iovec *iov, unsigned int *n, size_t skip)
 	return iov;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* An IOERR for the event callback, at most one a DPU_IOERR_EVENT_MS per queue. */
+static void ioerr_event(struct dpu_queue *q)
+{
+	uint64_t now;
+
+	if (!__atomic_load_n(&q->dp->ev_fn, __ATOMIC_RELAXED))
+		return;
+	now = now_ms();
+	if (q->ioerr_event_ms && now - q->ioerr_event_ms < DPU_IOERR_EVENT_MS)
+		return;
+	q->ioerr_event_ms = now ?: 1;
+	dpu_event(q, VU_DEV_EV_IO_ERROR);
+}
+
+/* The counters of a completed request, as vhu.ko counts them. */
+static void account(struct dpu_queue *q, const struct dpu_req *req)
+{
+	bool ok = req->status == VIRTIO_BLK_S_OK;
+
+	if (req->status == VIRTIO_BLK_S_UNSUPP) {
+		DPU_STAT_ADD(q, reqs_unsupp, 1);
+	} else if (req->status == VIRTIO_BLK_S_IOERR) {
+		DPU_STAT_ADD(q, reqs_ioerr, 1);
+		ioerr_event(q);
+	}
+	switch (req->type) {
+	case VIRTIO_BLK_T_IN:
+		DPU_STAT_ADD(q, reqs_in, 1);
+		if (ok && req->expect)
+			DPU_STAT_ADD(q, bytes_read, req->expect);
+		break;
+	case VIRTIO_BLK_T_OUT:
+		DPU_STAT_ADD(q, reqs_out, 1);
+		if (ok && req->expect)
+			DPU_STAT_ADD(q, bytes_written, req->expect);
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		DPU_STAT_ADD(q, reqs_flush, 1);
+		break;
+	case VIRTIO_BLK_T_GET_ID:
+		DPU_STAT_ADD(q, reqs_get_id, 1);
+		break;
+	case VIRTIO_BLK_T_DISCARD:
+		DPU_STAT_ADD(q, reqs_discard, 1);
+		break;
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		DPU_STAT_ADD(q, reqs_write_zeroes, 1);
+		break;
+	}
+}
+
 static void finish(struct dpu_queue *q, struct dpu_req *req, uint8_t status)
 {
 	req->status = status;
+	account(q, req);
 	free(req->iov);
 	free(req->bounce);
 	req->iov = NULL;
@@ -80,19 +141,28 @@ static unsigned int driver_lbs(const struct dpu_queue *q)
 	return __atomic_load_n(&q->dp->lbs, __ATOMIC_RELAXED);
 }
 
+/*
+ * The capacity a request is checked against, read once: a resize
+ * applies to the requests taken after it.
+ */
+static uint64_t disk_size(const struct dpu_queue *q)
+{
+	return __atomic_load_n(&q->dp->size, __ATOMIC_RELAXED);
+}
+
 /* [sector, +len) inside the disk, aligned and not too large. */
 static bool range_ok(const struct dpu_queue *q, uint64_t sector, uint64_t len)
 {
-	const struct vu_export_cfg *cfg = q->dp->cfg;
 	unsigned int lbs = driver_lbs(q);
+	uint64_t size = disk_size(q);
 
 	if (len > DPU_REQ_MAX_BYTES || len % lbs)
 		return false;
-	if (sector > cfg->size >> SECTOR_SHIFT)
+	if (sector > size >> SECTOR_SHIFT)
 		return false;
 	if ((sector << SECTOR_SHIFT) % lbs)
 		return false;
-	return len <= cfg->size - (sector << SECTOR_SHIFT);
+	return len <= size - (sector << SECTOR_SHIFT);
 }
 
 /* Write-through: every write is durable when it completes. */
@@ -174,13 +244,12 @@ static void submit_flush(struct dpu_queue *q, struct dpu_req *req)
 static uint8_t prep_segs(struct dpu_queue *q, struct dpu_req *req,
 			 struct iovec *out, unsigned int nout, uint64_t len)
 {
-	const struct vu_export_cfg *cfg = q->dp->cfg;
 	struct virtio_blk_discard_write_zeroes seg;
 	uint32_t lbs_sectors = driver_lbs(q) >> SECTOR_SHIFT;
 	uint32_t max = 0x3fffff & ~(lbs_sectors - 1);
 	bool discard = req->type == VIRTIO_BLK_T_DISCARD;
 	uint32_t known = discard ? 0 : VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
-	uint64_t disk = cfg->size >> SECTOR_SHIFT;
+	uint64_t disk = disk_size(q) >> SECTOR_SHIFT;
 
 	if (len != sizeof(seg) ||
 	    iov_gather(out, nout, &seg, sizeof(seg)) != sizeof(seg))
@@ -229,6 +298,7 @@ void dpu_blk_start(struct dpu_queue *q, struct dpu_req *req, struct dpu_chain *c
 
 	req->type = 0xff;
 	req->written = 0;
+	req->expect = 0;
 	req->syncing = false;
 	req->iov = NULL;
 	req->bounce = NULL;

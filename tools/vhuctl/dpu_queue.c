@@ -74,10 +74,16 @@ static void signal_fd(struct dpu_queue *q, bool call)
 
 	refresh_fds(q);
 	fd = call ? q->own_call_fd : q->own_err_fd;
-	if (fd >= 0 && !vu_signal_fd(fd))
+	if (fd < 0)
+		return;
+	if (vu_signal_fd(fd)) {
+		if (call)
+			DPU_STAT_ADD(q, calls, 1);
+	} else {
 		vlog_rl(&rl, "%s: queue %u: its %s fd takes no signal (full, or "
 			"nobody reads it); left as it is", q->dp->cfg->socket_path,
 			q->index, call ? "call" : "err");
+	}
 }
 
 /* ---- inflight area ---------------------------------------------------- */
@@ -190,14 +196,27 @@ static bool mem_faulted(const struct dpu_queue *q)
 
 static void ring_error(struct dpu_queue *q, const char *why)
 {
-	if (mem_faulted(q)) {
-		q->broken = true;
+	q->broken = true;
+	DPU_STAT_ADD(q, ring_errors, 1);
+	DPU_STAT_SET(q, error, true);
+	if (mem_faulted(q))
 		return;
-	}
 	vlog("%s: queue %u: ring error: %s; the queue stops",
 	     q->dp->cfg->socket_path, q->index, why);
-	q->broken = true;
 	signal_fd(q, false);
+	dpu_event(q, VU_DEV_EV_RING_ERROR);
+}
+
+void dpu_event(struct dpu_queue *q, enum vu_dev_event ev)
+{
+	struct vu_dp *dp = q->dp;
+
+	if (!__atomic_load_n(&dp->ev_fn, __ATOMIC_RELAXED))
+		return;
+	pthread_mutex_lock(&dp->ev_lock);
+	if (dp->ev_fn)
+		dp->ev_fn(dp->ev_ctx, ev, q->index);
+	pthread_mutex_unlock(&dp->ev_lock);
 }
 
 struct io_uring_sqe *dpu_get_sqe(struct dpu_queue *q)
@@ -224,6 +243,7 @@ void dpu_req_done(struct dpu_queue *q, struct dpu_req *req)
 	}
 	q->vq.busy[req->head] = 0;
 	q->nr_inflight--;
+	DPU_STAT_SET(q, inflight, q->nr_inflight);
 	q->nr_pushed++;
 	req->next_free = q->free_reqs;
 	q->free_reqs = req;
@@ -269,6 +289,7 @@ static int take(struct dpu_queue *q, uint16_t head)
 	req->head = head;
 	q->vq.busy[head] = 1;
 	q->nr_inflight++;
+	DPU_STAT_SET(q, inflight, q->nr_inflight);
 	inflight_take(q, head);
 	dpu_blk_start(q, req, &q->chain);
 	return 0;
@@ -361,8 +382,10 @@ static enum dpu_cmd reap(struct dpu_queue *q, enum dpu_cmd cmd)
 
 		n++;
 		if (ud == DPU_UD_KICK) {
-			if (res > 0 && (res & POLLIN))
+			if (res > 0 && (res & POLLIN)) {
 				drain_kick(q);
+				DPU_STAT_ADD(q, kicks, 1);
+			}
 			if (res >= 0 || res == -EINTR)
 				arm_kick(q);
 			else
@@ -400,8 +423,10 @@ static void *queue_thread(void *arg)
 	bool more = false;
 
 	for (;;) {
-		if (cmd == DPU_CMD_NONE)
+		if (cmd == DPU_CMD_NONE) {
 			more = handle_avail(q);
+			DPU_STAT_SET(q, last_avail, q->vq.last_avail);
+		}
 		flush_used(q);
 		if (cmd != DPU_CMD_NONE && !q->nr_inflight) {
 			if (cmd == DPU_CMD_STOP)
@@ -497,6 +522,11 @@ static int queue_setup(struct vu_dp *dp, struct dpu_queue *q,
 	q->broken = false;
 	q->cmd = DPU_CMD_NONE;
 	q->nr_inflight = q->nr_pushed = 0;
+	/* Counted from this start on, as vhu.ko's from SET_VRING_NUM. */
+	memset(&q->st, 0, sizeof(q->st));
+	q->st.started = true;
+	q->st.last_avail = vq->last_avail;
+	q->ioerr_event_ms = 0;
 	ret = io_uring_queue_init(entries, &q->uring, 0);
 	if (ret)
 		memset(&q->uring, 0, sizeof(q->uring));
@@ -531,6 +561,7 @@ static int dpu_start_queue(struct vu_dp *dp, const struct vu_dp_queue *dq)
 		return -EBUSY;
 	ret = queue_setup(dp, q, dq);
 	ret = ret ?: resubmit(q);
+	q->st.last_avail = q->vq.last_avail;
 	if (!ret) {
 		arm_kick(q);
 		arm_read(q, q->ctl_fd, &q->ctl_buf, DPU_UD_CTL);
@@ -701,6 +732,8 @@ static int dpu_open(struct vu_dp **out, const struct vu_export_cfg *cfg,
 	dp->cfg = cfg;
 	dp->write_cache = true;
 	dp->lbs = cfg->lbs;
+	dp->size = cfg->size;
+	pthread_mutex_init(&dp->ev_lock, NULL);
 	dp->inflight.fd = -1;
 	for (uint32_t i = 0; i < VHU_MAX_QUEUES; i++) {
 		struct dpu_queue *q = &dp->q[i];
@@ -742,6 +775,7 @@ static void dpu_close(struct vu_dp *dp)
 		pthread_mutex_destroy(&dp->q[i].lock);
 		pthread_cond_destroy(&dp->q[i].cond);
 	}
+	pthread_mutex_destroy(&dp->ev_lock);
 	close(dp->fd);
 	free(dp->mem);
 	free(dp);
@@ -755,12 +789,16 @@ static uint64_t dpu_device_features(struct vu_dp *dp)
 static void dpu_get_config(struct vu_dp *dp, struct virtio_blk_config *c)
 {
 	vu_blk_config(dp->cfg, dp->lbs, dp->write_cache, c);
+	c->capacity = __atomic_load_n(&dp->size, __ATOMIC_RELAXED) >> 9;
 }
 
 /* The frontend is gone: forget everything it set up. */
 static void dpu_detach(struct vu_dp *dp)
 {
 	stop_all(dp);
+	/* As vhu.ko's VHU_RESET_OWNER: no queue has counters any more. */
+	for (uint32_t i = 0; i < VHU_MAX_QUEUES; i++)
+		memset(&dp->q[i].st, 0, sizeof(dp->q[i].st));
 	memset(dp->mem, 0, sizeof(*dp->mem));
 	memset(&dp->inflight, 0, sizeof(dp->inflight));
 	dp->inflight.fd = -1;
@@ -827,6 +865,63 @@ static int dpu_set_write_cache(struct vu_dp *dp, bool write_cache)
 	return 0;
 }
 
+/* ---- the control socket's ops ---------------------------------------- */
+
+static int dpu_get_stats(struct vu_dp *dp, struct vu_queue_stats *out,
+			 unsigned int n, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	for (unsigned int i = 0; i < n; i++) {
+		struct dpu_queue *q = &dp->q[i];
+		struct vu_queue_stats *s = &out[i];
+
+		memset(s, 0, sizeof(*s));
+		s->queue = i;
+		s->state = VHU_VRING_STOPPED;
+		if (!q->st.started)
+			continue;
+		if (DPU_STAT_GET(q, error))
+			s->state = VHU_VRING_ERROR;
+		else if (q->running)
+			s->state = VHU_VRING_RUNNING;
+		s->reqs_in = DPU_STAT_GET(q, reqs_in);
+		s->reqs_out = DPU_STAT_GET(q, reqs_out);
+		s->reqs_flush = DPU_STAT_GET(q, reqs_flush);
+		s->reqs_get_id = DPU_STAT_GET(q, reqs_get_id);
+		s->reqs_discard = DPU_STAT_GET(q, reqs_discard);
+		s->reqs_write_zeroes = DPU_STAT_GET(q, reqs_write_zeroes);
+		s->reqs_unsupp = DPU_STAT_GET(q, reqs_unsupp);
+		s->reqs_ioerr = DPU_STAT_GET(q, reqs_ioerr);
+		s->bytes_read = DPU_STAT_GET(q, bytes_read);
+		s->bytes_written = DPU_STAT_GET(q, bytes_written);
+		s->ring_errors = DPU_STAT_GET(q, ring_errors);
+		s->inflight = DPU_STAT_GET(q, inflight);
+		s->kicks = DPU_STAT_GET(q, kicks);
+		s->calls = DPU_STAT_GET(q, calls);
+		s->last_avail_idx = DPU_STAT_GET(q, last_avail);
+	}
+	return n;
+}
+
+/* Each request reads the size once, as it is checked (dpu_blk.c). */
+static int dpu_set_capacity(struct vu_dp *dp, uint64_t bytes, char *err,
+			    size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	__atomic_store_n(&dp->size, bytes, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static void dpu_set_event_cb(struct vu_dp *dp, vu_dev_event_fn *fn, void *ctx)
+{
+	pthread_mutex_lock(&dp->ev_lock);
+	dp->ev_ctx = ctx;
+	__atomic_store_n(&dp->ev_fn, fn, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&dp->ev_lock);
+}
+
 const struct vu_dp_ops vu_dp_user_ops = {
 	.name = "user",
 	.probe = dpu_probe,
@@ -845,4 +940,7 @@ const struct vu_dp_ops vu_dp_user_ops = {
 	.set_call = dpu_set_call,
 	.set_err = dpu_set_err,
 	.set_write_cache = dpu_set_write_cache,
+	.get_stats = dpu_get_stats,
+	.set_capacity = dpu_set_capacity,
+	.set_event_cb = dpu_set_event_cb,
 };

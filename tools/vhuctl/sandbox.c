@@ -77,6 +77,7 @@ static const char *const user[] = {
 };
 
 static unsigned long refused;
+static bool installed;
 
 static int allow(scmp_filter_ctx ctx, const char *name, unsigned int ncmp,
 		 const struct scmp_arg_cmp *cmp);
@@ -171,6 +172,11 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 	n += sizeof(post) - 1;
 	n = write(STDERR_FILENO, buf, n);
 	errno = saved;
+}
+
+bool vu_sandbox_installed(void)
+{
+	return __atomic_load_n(&installed, __ATOMIC_RELAXED);
 }
 
 unsigned long vu_sandbox_refused(void)
@@ -273,8 +279,10 @@ int vu_sandbox_install(unsigned int datapaths, char *err, size_t errlen)
 	ret = seccomp_load(ctx);
 	if (ret)
 		snprintf(err, errlen, "loading the seccomp filter: %s", strerror(-ret));
-#if defined(__SANITIZE_ADDRESS__)
 	else
+		__atomic_store_n(&installed, true, __ATOMIC_RELAXED);
+#if defined(__SANITIZE_ADDRESS__)
+	if (!ret)
 		__atomic_store_n(&sandboxed, true, __ATOMIC_RELAXED);
 #endif
 out:

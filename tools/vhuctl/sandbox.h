@@ -6,6 +6,7 @@
 #ifndef SANDBOX_H
 #define SANDBOX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The datapaths the exports use: the filter allows what each needs. */
@@ -20,6 +21,12 @@
  * with the reason in @err. Cannot be undone.
  */
 int vu_sandbox_install(unsigned int datapaths, char *err, size_t errlen);
+
+/*
+ * Is the filter in place (in this process)? Then a call outside it is
+ * better not made: code that could open something later asks first.
+ */
+bool vu_sandbox_installed(void);
 
 /* The calls the filter refused so far (in this process). */
 unsigned long vu_sandbox_refused(void);

@@ -54,6 +54,13 @@ enum vu_request {
 	VU_REQ_MAX
 };
 
+/*
+ * Requests the backend sends on the backend-request channel
+ * (SET_BACKEND_REQ_FD). CONFIG_CHANGE_MSG has no payload; with
+ * NEED_REPLY the frontend answers with a u64, 0 for success.
+ */
+#define VU_BACKEND_CONFIG_CHANGE_MSG	2
+
 /* Header flags. */
 #define VU_VERSION		0x1
 #define VU_FLAG_VERSION_MASK	0x3
