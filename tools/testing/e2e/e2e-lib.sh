@@ -16,7 +16,8 @@
 #                          VAR
 #   poll_for SECONDS PID CMD...
 #                          run CMD every 0.1 s until it succeeds (0),
-#                          SECONDS pass or PID is gone (1)
+#                          SECONDS pass (by the clock: a loaded nested
+#                          guest makes each try slow) or PID is gone (1)
 
 guest_release() {
 	local rel
@@ -56,11 +57,10 @@ start_guest() {
 }
 
 poll_for() {
-	local tenths=$(($1 * 10)) pid=$2 i=0
+	local end=$((SECONDS + $1)) pid=$2
 	shift 2
 	until "$@"; do
-		[ $i -lt $tenths ] && kill -0 "$pid" 2>/dev/null || return 1
+		[ $SECONDS -lt $end ] && kill -0 "$pid" 2>/dev/null || return 1
 		sleep 0.1
-		i=$((i + 1))
 	done
 }
