@@ -25,6 +25,9 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
+#include <linux/loop.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -39,16 +42,25 @@
 #include "vu_admin.h"
 #include "vu_server.h"
 
+/* Modules before it let no owner read its counters without CAP_NET_ADMIN. */
+#ifndef VHU_API_F_DEV_INFO
+#define VHU_API_F_DEV_INFO	0
+#endif
+
 #define ADM_SIZE	(1u << 20)
 #define ADM_QUEUES	2
 #define ADM_TIMEOUT_MS	1000	/* the export's message timeout */
 
-enum adm_op { OP_STATS, OP_RESIZE, OP_RESIZE_RO };
+enum adm_op { OP_STATS, OP_STATS_NO_ADMIN, OP_RESIZE, OP_RESIZE_RO };
 
 static struct adm {
 	const struct vu_dp_ops *ops;
 	bool user;			/* the userspace datapath: it reports events */
 	bool resize;			/* the resize tests run */
+	uint64_t api;			/* the loaded vhu.ko's VHU_API_F_* */
+	int logged_resizes;		/* "resized from 1M to 2M" lines expected */
+	int loop_fd;			/* the loop device over img, or -1 */
+	char loop_path[32];
 	struct tmp_dir dir;
 	const char *sock, *img;
 	struct vu_export_cfg cfg;
@@ -79,11 +91,36 @@ static unsigned int events(enum vu_dev_event ev)
 	return __atomic_load_n(&A.events[ev], __ATOMIC_RELAXED);
 }
 
+/* This thread's CAP_NET_ADMIN, in its effective set or not. */
+static bool net_admin(bool on)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct c[2];
+
+	if (syscall(SYS_capget, &h, c))
+		return false;
+	if (on)
+		c[0].effective |= 1u << CAP_NET_ADMIN;
+	else
+		c[0].effective &= ~(1u << CAP_NET_ADMIN);
+	return !syscall(SYS_capset, &h, c);
+}
+
 static void run_op(void)
 {
 	switch (A.op) {
 	case OP_STATS:
 		A.ret = vu_dev_stats(&A.dev, A.st, ADM_QUEUES, A.err, sizeof(A.err));
+		break;
+	case OP_STATS_NO_ADMIN:
+		/* As the daemon once it gave up its privileges. */
+		A.ret = -EINVAL;
+		snprintf(A.err, sizeof(A.err), "cannot drop CAP_NET_ADMIN");
+		if (net_admin(false)) {
+			A.ret = vu_dev_stats(&A.dev, A.st, ADM_QUEUES, A.err, sizeof(A.err));
+			if (!net_admin(true))
+				A.ret = -EPERM;
+		}
 		break;
 	case OP_RESIZE:
 	case OP_RESIZE_RO:
@@ -132,7 +169,34 @@ static void *serve(void *arg)
 	return NULL;
 }
 
-static bool adm_start(const struct vu_dp_ops *ops, bool resize)
+/* A loop device over the image, as the backing (root). */
+static bool loop_setup(void)
+{
+	int ctl, n, img;
+	bool ok;
+
+	/* Without udev, nothing loads the module on the first open. */
+	if (access("/dev/loop-control", F_OK)) {
+		struct run r;
+
+		run_prog(&r, "/sbin/modprobe", (const char *const[]){ "loop", NULL }, 10000);
+	}
+	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	n = ctl < 0 ? -1 : ioctl(ctl, LOOP_CTL_GET_FREE);
+	close_fd(&ctl);
+	img = open(A.img, O_RDWR | O_CLOEXEC);
+	snprintf(A.loop_path, sizeof(A.loop_path), "/dev/loop%d", n);
+	A.loop_fd = n < 0 ? -1 : open(A.loop_path, O_RDWR | O_CLOEXEC);
+	ok = img >= 0 && A.loop_fd >= 0 && !ioctl(A.loop_fd, LOOP_SET_FD, img);
+	close_fd(&img);
+	if (!ok) {
+		tap_diag("admin: a loop device: %s", strerror(errno));
+		close_fd(&A.loop_fd);
+	}
+	return ok;
+}
+
+static bool adm_start(const struct vu_dp_ops *ops, bool resize, bool loop)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char err[256] = "";
@@ -142,13 +206,14 @@ static bool adm_start(const struct vu_dp_ops *ops, bool resize)
 	A.user = ops == &vu_dp_user_ops;
 	A.resize = resize;
 	A.listen_fd = A.stop_fd = A.cmd_fd = A.done_fd = A.saved_stderr = -1;
+	A.loop_fd = -1;
 	A.cfg.backing_fd = -1;
 	if (!tmp_dir_make(&A.dir, "vhuctl-admin"))
 		return false;
 	A.sock = tmp_file(&A.dir, "a.sock");
 	A.img = tmp_file(&A.dir, "a.img");
 	A.log = tmp_file(&A.dir, "log");
-	if (make_file(A.img, ADM_SIZE))
+	if (make_file(A.img, ADM_SIZE) || (loop && !loop_setup()))
 		return false;
 	/* The export's log lines (vlog() writes to stderr) into its log file. */
 	fflush(stderr);
@@ -163,14 +228,14 @@ static bool adm_start(const struct vu_dp_ops *ops, bool resize)
 		close(fd);
 	}
 	snprintf(A.cfg.socket_path, sizeof(A.cfg.socket_path), "%s", A.sock);
-	snprintf(A.cfg.backing, sizeof(A.cfg.backing), "%s", A.img);
+	snprintf(A.cfg.backing, sizeof(A.cfg.backing), "%s", loop ? A.loop_path : A.img);
 	snprintf(A.cfg.serial, sizeof(A.cfg.serial), "%s", SERIAL);
 	A.cfg.queues = ADM_QUEUES;
 	A.cfg.queue_size = QSIZE;
 	A.cfg.lbs = A.cfg.backing_lbs = 512;
 	A.cfg.mode = A.user ? VU_DP_USER : VU_DP_KERNEL;
 	A.cfg.size = ADM_SIZE;
-	A.cfg.backing_fd = open(A.img, O_RDWR | O_CLOEXEC);
+	A.cfg.backing_fd = open(A.cfg.backing, O_RDWR | O_CLOEXEC);
 	if (A.cfg.backing_fd < 0 || ops->open(&A.dp, &A.cfg, err, sizeof(err))) {
 		tap_diag("admin: %s", err);
 		A.dp = NULL;
@@ -211,12 +276,16 @@ static void adm_stop(bool started)
 		close_fd(&A.saved_stderr);
 		if (started)
 			tap_ok(file_count(A.log, "resized from 1048576 to 2097152 bytes") ==
-			       (A.resize ? 3 : 0) &&
-			       file_count(A.log, "ring error: descriptor loop") == A.user,
+			       A.logged_resizes &&
+			       file_count(A.log, "ring error: descriptor loop") ==
+			       (A.user && A.loop_fd < 0),
 			       "admin: the export logged its resizes and the ring error");
 		if (getenv("VHUCTL_TEST_LOG"))
 			diag_file("admin log", A.log, 100);
 	}
+	if (A.loop_fd >= 0 && ioctl(A.loop_fd, LOOP_CLR_FD, 0))
+		tap_diag("admin: %s: LOOP_CLR_FD: %s", A.loop_path, strerror(errno));
+	close_fd(&A.loop_fd);
 	tap_ok(tmp_dir_remove(&A.dir), "admin: nothing left behind");
 }
 
@@ -412,6 +481,37 @@ static void t_ring_error(struct vf_guest *g)
 	       "admin ring error: after the frontend left, queue 0 reads stopped, 0");
 }
 
+/*
+ * The kernel datapath's counters for a daemon without CAP_NET_ADMIN: a
+ * module that lets an owner read its own device's (VHU_API_F_DEV_INFO
+ * came with that) gives them; an older one refuses, and the error says
+ * why.
+ */
+static void t_unprivileged(struct vf_guest *g)
+{
+	struct tdev d;
+	bool ok;
+
+	if (!tap_ok(dev_open(&d, g, A.sock, 1, true, false, true) == 0,
+		    "admin unprivileged: driver ok")) {
+		dev_close(&d);
+		return;
+	}
+	ok = one(&d, 0, VIRTIO_BLK_T_IN, 0, 4096) == VIRTIO_BLK_S_OK;
+	adm_post(OP_STATS_NO_ADMIN, 0);
+	ok = ok && adm_wait(3000);
+	if (A.api & VHU_API_F_DEV_INFO)
+		tap_ok(ok && A.ret == ADM_QUEUES && A.st[0].reqs_in == 1 &&
+		       A.st[0].bytes_read == 4096 && A.st[0].state == VHU_VRING_RUNNING,
+		       "admin unprivileged: the owner reads its device's counters without "
+		       "CAP_NET_ADMIN (%d: %s)", A.ret, A.err);
+	else
+		tap_ok(ok && A.ret == -EPERM && strstr(A.err, "CAP_NET_ADMIN"),
+		       "admin unprivileged: this vhu.ko wants CAP_NET_ADMIN, and the error "
+		       "says so (%s)", A.err);
+	dev_close(&d);
+}
+
 /* ---- resize -------------------------------------------------------------- */
 
 /*
@@ -577,7 +677,44 @@ static void t_resize_no_channel(void)
 	vf_close(&vf);
 }
 
-static void run(const struct vu_dp_ops *ops, bool resize)
+/*
+ * A block device (a loop device) cannot be set, only read again: once
+ * the loop device grew, a resize without a size finds its new size.
+ */
+static void t_blkdev(struct vf_guest *g)
+{
+	uint64_t cap = 0;
+	struct tdev d;
+	bool ok;
+
+	if (!tap_ok(dev_open(&d, g, A.sock, 1, true, false, true) == 0,
+		    "admin block device: driver ok")) {
+		dev_close(&d);
+		return;
+	}
+	tap_ok(adm_resize(2 * ADM_SIZE) == -EINVAL && strstr(A.err, "block device") &&
+	       A.cfg.size == ADM_SIZE && config_capacity(&d) == ADM_SIZE / 512,
+	       "admin block device: a size is refused, nothing changed (%s)", A.err);
+	ok = !truncate(A.img, 2 * ADM_SIZE) && !ioctl(A.loop_fd, LOOP_SET_CAPACITY, 0);
+	if (!A.resize) {
+		tap_ok(ok && adm_resize(0) == -EOPNOTSUPP && strstr(A.err, "VHU_SET_CAPACITY") &&
+		       config_capacity(&d) == ADM_SIZE / 512,
+		       "admin block device: a module without VHU_SET_CAPACITY is named (%s)",
+		       A.err);
+		dev_close(&d);
+		return;
+	}
+	adm_post(OP_RESIZE, 0);
+	ok = ok && take_change(&d.vf, VU_VERSION | VU_FLAG_NEED_REPLY, 0, &cap) &&
+	     adm_wait(3000) && A.ret == 0 && A.new_size == 2 * ADM_SIZE;
+	tap_ok(ok && cap == 2 * ADM_SIZE / 512 &&
+	       one(&d, 0, VIRTIO_BLK_T_IN, ADM_SIZE / 512, 4096) == VIRTIO_BLK_S_OK,
+	       "admin block device: its new size read again, the frontend told, "
+	       "past the old end works (%d: %s)", A.ret, A.err);
+	dev_close(&d);
+}
+
+static void run(const struct vu_dp_ops *ops, bool resize, bool loop, uint64_t api)
 {
 	struct vf_guest g;
 	bool started;
@@ -586,14 +723,24 @@ static void run(const struct vu_dp_ops *ops, bool resize)
 		tap_ok(false, "admin: guest memory");
 		return;
 	}
-	started = adm_start(ops, resize);
-	if (tap_ok(started, "admin: the export serves in-process (%s datapath)", ops->name)) {
-		t_counters(&g);
-		t_ring_error(&g);
-		if (resize) {
-			t_resize(&g);
-			t_resize_no_ack();
-			t_resize_no_channel();
+	started = adm_start(ops, resize, loop);
+	A.api = api;
+	if (tap_ok(started, "admin: the export serves in-process (%s datapath%s)",
+		   ops->name, loop ? ", a loop device" : "")) {
+		if (loop) {
+			A.logged_resizes = resize;
+			t_blkdev(&g);
+		} else {
+			A.logged_resizes = resize ? 3 : 0;
+			t_counters(&g);
+			t_ring_error(&g);
+			if (!A.user)
+				t_unprivileged(&g);
+			if (resize) {
+				t_resize(&g);
+				t_resize_no_ack();
+				t_resize_no_channel();
+			}
 		}
 	}
 	adm_stop(started);
@@ -602,7 +749,7 @@ static void run(const struct vu_dp_ops *ops, bool resize)
 
 void t_admin(void)
 {
-	run(&vu_dp_user_ops, true);
+	run(&vu_dp_user_ops, true, false, 0);
 }
 
 void t_admin_kernel(void)
@@ -621,5 +768,7 @@ void t_admin_kernel(void)
 	if (!resize)
 		tap_diag("admin kernel: the loaded vhu.ko has no VHU_SET_CAPACITY: "
 			 "resize not tested on the kernel datapath");
-	run(&vu_dp_kernel_ops, resize);
+	run(&vu_dp_kernel_ops, resize, false, api.features);
+	run(&vu_dp_user_ops, true, true, api.features);
+	run(&vu_dp_kernel_ops, resize, true, api.features);
 }
