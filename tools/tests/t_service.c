@@ -37,6 +37,30 @@ static ssize_t recv_within(int fd, char *buf, size_t len, int ms)
 	return n;
 }
 
+/*
+ * A datagram socket bound at path, then argv spawned with NOTIFY_SOCKET
+ * naming it (output into log): the socket, *pid set; -1 if it cannot be
+ * made (nothing spawned).
+ */
+static int spawn_notified(const char *path, char *const argv[], const char *log, pid_t *pid)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		close(fd);
+		return -1;
+	}
+	setenv("NOTIFY_SOCKET", path, 1);
+	*pid = spawn(argv, log);
+	unsetenv("NOTIFY_SOCKET");
+	return fd;
+}
+
 /* READY=1 once it listens, STOPPING=1 on SIGTERM. */
 static void notify(struct tmp_dir *d, const char *img)
 {
@@ -44,23 +68,14 @@ static void notify(struct tmp_dir *d, const char *img)
 	const char *log = tmp_file(d, "n.log");
 	char *argv[] = { (char *)vhuctl(), "export", "--socket", (char *)sock, "--backing",
 			 (char *)img, "--datapath", "user", NULL };
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char buf[256] = "";
 	struct stat st;
 	int fd, status;
 	pid_t pid;
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ns);
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (!tap_ok(fd >= 0 && !bind(fd, (struct sockaddr *)&sa, sizeof(sa)),
-		    "service: a notify socket")) {
-		if (fd >= 0)
-			close(fd);
+	fd = spawn_notified(ns, argv, log, &pid);
+	if (!tap_ok(fd >= 0, "service: a notify socket"))
 		return;
-	}
-	setenv("NOTIFY_SOCKET", ns, 1);
-	pid = spawn(argv, log);
-	unsetenv("NOTIFY_SOCKET");
 	if (!tap_ok(pid > 0 && recv_within(fd, buf, sizeof(buf), 5000) > 0 &&
 		    !strcmp(buf, "READY=1\nSTATUS=serving 1 export") && !stat(sock, &st),
 		    "service: READY=1 on NOTIFY_SOCKET once the export listens"))
@@ -192,7 +207,6 @@ static void service_start(struct tmp_dir *d)
 	const char *ns = tmp_file(d, "svc-notify"), *ctl = tmp_file(d, "control.sock");
 	const char *log = tmp_file(d, "svc.log");
 	char in[512], conf[512], line[512], *argv[16], *tok, *save;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char buf[256] = "";
 	bool exec_ok = false;
 	int fd, status, n = 0;
@@ -226,17 +240,11 @@ static void service_start(struct tmp_dir *d)
 		argv[n++] = tok;
 	}
 	argv[n] = NULL;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ns);
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (!tap_ok(exec_ok && n >= 6 && fd >= 0 && !bind(fd, (struct sockaddr *)&sa, sizeof(sa)),
-		    "service: vhu.service's ExecStart and a notify socket")) {
-		if (fd >= 0)
-			close(fd);
+	if (!tap_ok(exec_ok && n >= 6, "service: vhu.service's ExecStart"))
 		return;
-	}
-	setenv("NOTIFY_SOCKET", ns, 1);
-	pid = spawn(argv, log);
-	unsetenv("NOTIFY_SOCKET");
+	fd = spawn_notified(ns, argv, log, &pid);
+	if (!tap_ok(fd >= 0, "service: a notify socket for vhu.service's daemon"))
+		return;
 	if (!tap_ok(pid > 0 && recv_within(fd, buf, sizeof(buf), 5000) > 0 &&
 		    !strncmp(buf, "READY=1\n", 8) && wait_socket(ctl),
 		    "service: vhu.service's daemon with the installed vhu.conf: READY=1, "
