@@ -218,8 +218,12 @@ void vhu_blk_run_blocking(struct vhu_req *req)
 	vhu_req_finish(req, ret ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK);
 }
 
-/* Check the ranges of a discard/write-zeroes request; copy them in. */
-static u8 vhu_blk_prep_segs(struct vhu_req *req, struct iov_iter *out)
+/*
+ * Check the ranges of a discard/write-zeroes request against @size, the
+ * capacity in bytes this request sees; copy them in.
+ */
+static u8 vhu_blk_prep_segs(struct vhu_req *req, struct iov_iter *out,
+			    u64 size)
 {
 	const struct vhu_blk_config *cfg = &req->be->config;
 	bool discard = req->type == VIRTIO_BLK_T_DISCARD;
@@ -248,26 +252,29 @@ static u8 vhu_blk_prep_segs(struct vhu_req *req, struct iov_iter *out)
 		if (flags & ~known)
 			return VIRTIO_BLK_S_UNSUPP;
 		if (!num || num > max_sectors || sector % align || num % align ||
-		    sector > req->be->size >> VHU_SECTOR_SHIFT ||
-		    num > (req->be->size >> VHU_SECTOR_SHIFT) - sector)
+		    sector > size >> VHU_SECTOR_SHIFT ||
+		    num > (size >> VHU_SECTOR_SHIFT) - sector)
 			return VIRTIO_BLK_S_IOERR;
 	}
 	return VIRTIO_BLK_S_OK;
 }
 
-/* Whether [sector, sector + len) is inside the disk and aligned. */
-static bool vhu_blk_range_ok(struct vhu_backend_info *be, u64 sector,
-			     size_t len)
+/*
+ * Whether [sector, sector + len) is inside a disk of @size bytes and
+ * aligned.
+ */
+static bool vhu_blk_range_ok(struct vhu_backend_info *be, u64 size,
+			     u64 sector, size_t len)
 {
 	u32 bs = be->config.blk_size;
 
 	if (len > VHU_REQ_MAX_BYTES || len % bs)
 		return false;
-	if (sector > be->size >> VHU_SECTOR_SHIFT)
+	if (sector > size >> VHU_SECTOR_SHIFT)
 		return false;
 	if ((sector << VHU_SECTOR_SHIFT) % bs)
 		return false;
-	return len <= be->size - (sector << VHU_SECTOR_SHIFT);
+	return len <= size - (sector << VHU_SECTOR_SHIFT);
 }
 
 /**
@@ -288,6 +295,8 @@ void vhu_blk_submit(struct vhu_req *req, struct iov_iter *out,
 		    struct iov_iter *in)
 {
 	struct vhu_backend_info *be = req->be;
+	/* VHU_SET_CAPACITY may change it: one value for the whole check. */
+	u64 size = READ_ONCE(be->size);
 	struct virtio_blk_outhdr hdr;
 	u64 sector;
 	u8 status;
@@ -301,13 +310,14 @@ void vhu_blk_submit(struct vhu_req *req, struct iov_iter *out,
 
 	switch (req->type) {
 	case VIRTIO_BLK_T_IN:
-		if (!vhu_blk_range_ok(be, sector, iov_iter_count(in)))
+		if (!vhu_blk_range_ok(be, size, sector, iov_iter_count(in)))
 			break;
 		vhu_blk_rw(req, in, sector << VHU_SECTOR_SHIFT);
 		return;
 	case VIRTIO_BLK_T_OUT:
 		if (!(be->caps & VHU_CAP_WRITE) ||
-		    !vhu_blk_range_ok(be, sector, iov_iter_count(out)))
+		    !vhu_blk_range_ok(be, size, sector,
+				      iov_iter_count(out)))
 			break;
 		vhu_blk_rw(req, out, sector << VHU_SECTOR_SHIFT);
 		return;
@@ -331,7 +341,7 @@ void vhu_blk_submit(struct vhu_req *req, struct iov_iter *out,
 			vhu_req_finish(req, VIRTIO_BLK_S_UNSUPP);
 			return;
 		}
-		status = vhu_blk_prep_segs(req, out);
+		status = vhu_blk_prep_segs(req, out, size);
 		if (status != VIRTIO_BLK_S_OK) {
 			vhu_req_finish(req, status);
 			return;
@@ -523,10 +533,12 @@ long vhu_blk_set_backend(struct vhu_dev *dev, void __user *argp)
 		goto err_free;
 	vhu_blk_caps(be, b.flags);
 
-	vhu_blk_free_backend(dev->be);
-	dev->be = be;
+	spin_lock(&dev->info_lock);
+	swap(dev->be, be);
+	spin_unlock(&dev->info_lock);
+	vhu_blk_free_backend(be);
 	/* Bits acknowledged for the old backend that this one lacks are gone. */
-	dev->acked_features &= be->features;
+	WRITE_ONCE(dev->acked_features, dev->acked_features & dev->be->features);
 	return 0;
 
 err_free:
@@ -534,4 +546,48 @@ err_free:
 err_fput:
 	fput(file);
 	return ret;
+}
+
+/**
+ * vhu_blk_set_capacity() - VHU_SET_CAPACITY
+ * @dev: the device
+ * @argp: the new capacity, a __u64 in 512-byte sectors
+ *
+ * The backend stays in place while its vrings run: only its size and
+ * config.capacity change. Requests read be->size once (READ_ONCE()) when
+ * they are submitted and are checked against that value, so each sees
+ * either the old capacity or the new one, never a mix; the ones taken
+ * before keep the capacity they were checked against.
+ *
+ * Context: process context, holds @dev->mutex.
+ * Return: 0, -ENODEV without a backend, -EINVAL for a capacity that is
+ * zero, not a multiple of the logical block size or beyond the backing's
+ * current size, -EFAULT.
+ */
+long vhu_blk_set_capacity(struct vhu_dev *dev, void __user *argp)
+{
+	struct vhu_backend_info *be = dev->be;
+	u64 sectors, limit;
+	u32 bs;
+
+	lockdep_assert_held(&dev->mutex);
+
+	if (get_user(sectors, (u64 __user *)argp))
+		return -EFAULT;
+	if (!be)
+		return -ENODEV;
+	bs = be->config.blk_size;
+	/* A block device's inode has its size, as a regular file's. */
+	limit = round_down(i_size_read(be->file->f_mapping->host), bs) >>
+		VHU_SECTOR_SHIFT;
+	if (!sectors || sectors % (bs >> VHU_SECTOR_SHIFT) || sectors > limit)
+		return -EINVAL;
+
+	spin_lock(&dev->info_lock);
+	be->config.capacity = sectors;
+	WRITE_ONCE(be->size, sectors << VHU_SECTOR_SHIFT);
+	spin_unlock(&dev->info_lock);
+	vhu_genl_notify(dev, VHU_EVENT_CAPACITY, VHU_NO_QUEUE,
+			sectors << VHU_SECTOR_SHIFT);
+	return 0;
 }

@@ -44,6 +44,12 @@ static int vhu_open(struct inode *inode, struct file *file)
 	dev->file = file;
 	dev->write_cache = true;
 	mutex_init(&dev->mutex);
+	spin_lock_init(&dev->info_lock);
+	/* Only notifications: never a "callbacks suppressed" line. */
+	ratelimit_state_init(&dev->io_err_rs,
+			     msecs_to_jiffies(VHU_EVENT_IO_ERROR_INTERVAL_MS),
+			     VHU_EVENT_IO_ERROR_BURST);
+	ratelimit_set_flags(&dev->io_err_rs, RATELIMIT_MSG_ON_RELEASE);
 	init_llist_head(&dev->blocking);
 	for (i = 0; i < VHU_MAX_QUEUES; i++)
 		vhu_vq_init(dev, &dev->vqs[i], i);
@@ -63,6 +69,7 @@ static int vhu_open(struct inode *inode, struct file *file)
 /* Stop every vring and drop what the owner gave us. */
 static void vhu_dev_reset(struct vhu_dev *dev)
 {
+	struct vhu_backend_info *be;
 	int i;
 
 	lockdep_assert_held(&dev->mutex);
@@ -72,15 +79,19 @@ static void vhu_dev_reset(struct vhu_dev *dev)
 	/* Nothing in flight: no blocking request is left for it. */
 	vhu_worker_stop_dev(dev);
 	vhu_mem_replace(dev, NULL, false);
-	vhu_blk_free_backend(dev->be);
+	spin_lock(&dev->info_lock);
+	be = dev->be;
 	dev->be = NULL;
-	dev->acked_features = 0;
+	dev->name[0] = '\0';
+	spin_unlock(&dev->info_lock);
+	vhu_blk_free_backend(be);
+	WRITE_ONCE(dev->acked_features, 0);
 	WRITE_ONCE(dev->write_cache, true);
 	if (dev->mm) {
 		mmput(dev->mm);
 		dev->mm = NULL;
 	}
-	dev->owner_tgid = 0;
+	WRITE_ONCE(dev->owner_tgid, 0);
 }
 
 /* Tear the device down, however long its backend takes, and free it. */
@@ -120,6 +131,7 @@ static int vhu_release(struct inode *inode, struct file *file)
 	mutex_lock(&vhu_devs_lock);
 	list_del(&dev->node);
 	mutex_unlock(&vhu_devs_lock);
+	vhu_genl_notify(dev, VHU_EVENT_RELEASE, VHU_NO_QUEUE, 0);
 
 	mutex_lock(&dev->mutex);
 	for (i = 0; i < VHU_MAX_QUEUES && !busy; i++)
@@ -198,7 +210,7 @@ static long vhu_set_owner(struct vhu_dev *dev, void __user *argp)
 	if (!mm)
 		return -EINVAL;
 	dev->mm = mm;
-	dev->owner_tgid = task_tgid_nr(current);
+	WRITE_ONCE(dev->owner_tgid, task_tgid_nr(current));
 	return 0;
 }
 
@@ -212,6 +224,8 @@ static long vhu_reset_owner(struct vhu_dev *dev, void __user *argp)
 		if (ret)
 			return ret;
 	}
+	/* Before the reset, which forgets the owner the event names. */
+	vhu_genl_notify(dev, VHU_EVENT_RESET, VHU_NO_QUEUE, 0);
 	vhu_dev_reset(dev);
 	return 0;
 }
@@ -228,7 +242,7 @@ static long vhu_set_features(struct vhu_dev *dev, void __user *argp)
 		return -EINVAL;
 	if (vhu_vq_any_enabled(dev))
 		return -EBUSY;
-	dev->acked_features = features;
+	WRITE_ONCE(dev->acked_features, features);
 	return 0;
 }
 
@@ -290,6 +304,46 @@ static long vhu_set_write_cache(struct vhu_dev *dev, void __user *argp)
 	return 0;
 }
 
+static long vhu_set_capacity(struct vhu_dev *dev, void __user *argp)
+{
+	return vhu_blk_set_capacity(dev, argp);
+}
+
+/*
+ * A name is printable, NUL-terminated and NUL-padded: a later ABI may give
+ * the bytes after the NUL a meaning.
+ */
+static long vhu_set_name(struct vhu_dev *dev, void __user *argp)
+{
+	struct vhu_name *n;
+	size_t len, i;
+	long ret = -EINVAL;
+
+	lockdep_assert_held(&dev->mutex);
+
+	n = memdup_user(argp, sizeof(*n));
+	if (IS_ERR(n))
+		return PTR_ERR(n);
+	if (n->reserved[0] || n->reserved[1])
+		goto out;
+	len = strnlen((const char *)n->name, sizeof(n->name));
+	if (len == sizeof(n->name))
+		goto out;
+	for (i = 0; i < len; i++)
+		if (n->name[i] < 0x20 || n->name[i] == 0x7f)
+			goto out;
+	if (memchr_inv(n->name + len, 0, sizeof(n->name) - len))
+		goto out;
+	BUILD_BUG_ON(sizeof(dev->name) != sizeof(n->name));
+	spin_lock(&dev->info_lock);
+	memcpy(dev->name, n->name, sizeof(dev->name));
+	spin_unlock(&dev->info_lock);
+	ret = 0;
+out:
+	kfree(n);
+	return ret;
+}
+
 /* Only the owner's mm may call it: -EPERM otherwise. */
 #define VHU_IOCTL_OWNER		BIT(0)
 /* Runs without @dev->mutex. */
@@ -323,6 +377,8 @@ static const struct vhu_ioctl_desc vhu_ioctls[] = {
 	VHU_IOCTL_DEF(VHU_DEL_MEM_REGION, vhu_del_mem_region, VHU_IOCTL_OWNER),
 	VHU_IOCTL_DEF(VHU_SET_BACKEND, vhu_set_backend, VHU_IOCTL_OWNER),
 	VHU_IOCTL_DEF(VHU_SET_WRITE_CACHE, vhu_set_write_cache, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_CAPACITY, vhu_set_capacity, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_NAME, vhu_set_name, VHU_IOCTL_OWNER),
 	VHU_IOCTL_DEF(VHU_SET_VRING_NUM, vhu_set_vring_num, VHU_IOCTL_OWNER),
 	VHU_IOCTL_DEF(VHU_SET_VRING_ADDR, vhu_set_vring_addr, VHU_IOCTL_OWNER),
 	VHU_IOCTL_DEF(VHU_SET_VRING_BASE, vhu_set_vring_base, VHU_IOCTL_OWNER),

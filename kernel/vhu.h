@@ -6,6 +6,8 @@
  *   vhu_devs_lock (global device list)
  *   vhu_dev.mutex (device configuration; every ioctl but VHU_GET_API)
  *   vhu_vq.mutex (one vring: its configuration and its processing)
+ *   vhu_dev.info_lock (spinlock: what netlink reads of a device without
+ *     its mutex, which a hung backend can hold for long)
  * Stopping a vring waits for its in-flight requests holding vhu_dev.mutex
  * but not vhu_vq.mutex, which the worker takes to complete them.
  * The memory table is read under RCU and pinned by requests (refs).
@@ -23,8 +25,10 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
+#include <linux/ratelimit.h>
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
+#include <linux/spinlock.h>
 #include <linux/uio.h>
 #include <linux/virtio_blk.h>
 #include <linux/workqueue.h>
@@ -130,8 +134,12 @@ struct vhu_poll {
  * @bdev: the block device, or NULL for a regular file
  * @caps: VHU_CAP_* bits
  * @features: virtio feature bits offered
- * @size: bytes the guest may address (config.capacity * 512)
- * @config: the effective configuration
+ * @size: bytes the guest may address (config.capacity * 512); written
+ *	under vhu_dev.mutex and vhu_dev.info_lock (VHU_SET_CAPACITY) with
+ *	WRITE_ONCE(), read once per request with READ_ONCE(), so that each
+ *	request checks its range against one value
+ * @config: the effective configuration; written under vhu_dev.mutex and
+ *	vhu_dev.info_lock, read under either
  */
 struct vhu_backend_info {
 	struct file *file;
@@ -347,13 +355,21 @@ struct vhu_vq {
  * @node: on the global device list; protected by vhu_devs_lock
  * @mutex: serializes configuration ioctls
  * @mm: the owner's address space (mm_users reference); protected by @mutex
- * @owner_tgid: the owner's thread group id; protected by @mutex
- * @acked_features: features set with VHU_SET_FEATURES; protected by @mutex
+ * @owner_tgid: the owner's thread group id; written under @mutex, read
+ *	locklessly by netlink
+ * @acked_features: features set with VHU_SET_FEATURES; written under
+ *	@mutex, read locklessly by netlink
  * @write_cache: the write cache mode (VHU_SET_WRITE_CACHE): true for
  *	write-back, false for write-through (writes submitted O_DSYNC);
  *	written under @mutex, read locklessly at submission
  * @be: the backend, NULL if none; protected by @mutex, and stable while a
- *	vring is enabled (VHU_SET_BACKEND is refused then)
+ *	vring is enabled (VHU_SET_BACKEND is refused then); replaced under
+ *	@info_lock too, so netlink may read it under @info_lock alone
+ * @info_lock: protects @name, and @be for readers without @mutex
+ * @name: the name set with VHU_SET_NAME, NUL-terminated; written under
+ *	@mutex and @info_lock, read under either
+ * @io_err_rs: bounds the VHU_EVENT_IO_ERROR notifications of the device
+ *	(its own lock)
  * @mem: the memory table (RCU); updated under @mutex
  * @worker: runs the requests that block, a thread of the owner (worker.c);
  *	set under @mutex, read under RCU by the vrings' workers, cleared
@@ -374,6 +390,9 @@ struct vhu_dev {
 	u64 acked_features;
 	bool write_cache;
 	struct vhu_backend_info *be;
+	spinlock_t info_lock; /* @name, @be for netlink */
+	char name[VHU_NAME_BYTES];
+	struct ratelimit_state io_err_rs;
 	struct vhu_mem_table __rcu *mem;
 	struct vhost_task *worker;
 	bool worker_killed;
@@ -390,6 +409,10 @@ void vhu_device_exit(void);
 
 int vhu_genl_init(void);
 void vhu_genl_exit(void);
+/* No vring: for the events that have none. */
+#define VHU_NO_QUEUE	U32_MAX
+void vhu_genl_notify(struct vhu_dev *dev, enum vhu_event event, u32 queue,
+		     u64 capacity);
 
 /* mem.c */
 struct vhu_mem_table *vhu_mem_table_from_user(const void __user *argp);
@@ -449,6 +472,7 @@ void vhu_worker_stop_dev(struct vhu_dev *dev);
 
 /* blk.c */
 long vhu_blk_set_backend(struct vhu_dev *dev, void __user *argp);
+long vhu_blk_set_capacity(struct vhu_dev *dev, void __user *argp);
 void vhu_blk_free_backend(struct vhu_backend_info *be);
 void vhu_blk_submit(struct vhu_req *req, struct iov_iter *out,
 		    struct iov_iter *in);

@@ -48,6 +48,7 @@ static void vhu_vq_error(struct vhu_vq *vq, const char *why)
 			     vq->dev->id, vq->index, why);
 	if (vq->err)
 		eventfd_signal(vq->err);
+	vhu_genl_notify(vq->dev, VHU_EVENT_RING_ERROR, vq->index, 0);
 }
 
 /* ---- notifications ---- */
@@ -98,6 +99,21 @@ static int vhu_vq_notify(struct vhu_vq *vq, bool on)
 
 /* ---- used ring ---- */
 
+/*
+ * Count a request answered VIRTIO_BLK_S_IOERR, and tell the "events"
+ * group, VHU_EVENT_IO_ERROR_BURST times per VHU_EVENT_IO_ERROR_INTERVAL_MS
+ * at most for the device. The completion itself may run in interrupt
+ * context, but it only queues the request for the vring's worker
+ * (vhu_req_complete()); the worker accounts it here, in process context,
+ * so the notification is built with GFP_KERNEL.
+ */
+static void vhu_vq_ioerr(struct vhu_vq *vq)
+{
+	vhu_stat_add(&vq->stats.reqs_ioerr, 1);
+	if (__ratelimit(&vq->dev->io_err_rs))
+		vhu_genl_notify(vq->dev, VHU_EVENT_IO_ERROR, vq->index, 0);
+}
+
 static void vhu_vq_account(struct vhu_vq *vq, struct vhu_req *req)
 {
 	struct vhu_vq_stats *s = &vq->stats;
@@ -106,7 +122,7 @@ static void vhu_vq_account(struct vhu_vq *vq, struct vhu_req *req)
 	if (req->status == VIRTIO_BLK_S_UNSUPP)
 		vhu_stat_add(&s->reqs_unsupp, 1);
 	else if (req->status == VIRTIO_BLK_S_IOERR)
-		vhu_stat_add(&s->reqs_ioerr, 1);
+		vhu_vq_ioerr(vq);
 
 	switch (req->type) {
 	case VIRTIO_BLK_T_IN:

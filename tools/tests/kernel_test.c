@@ -205,6 +205,15 @@ int main(void)
 	tap_ok(stats_show("\"reqs_in\":1", "\"state\":\"running\""),
 	       "kernel: vhuctl stats --json shows the running vring and the read");
 	{
+		char name[PATH_MAX + 16], backing[PATH_MAX + 16];
+
+		/* Plain temporary paths: nothing in them JSON would escape. */
+		snprintf(name, sizeof(name), "\"name\":\"%s\"", sock);
+		snprintf(backing, sizeof(backing), "\"backing\":\"%s\"", img);
+		tap_ok(stats_show(name, backing),
+		       "kernel: vhuctl stats --json names the device after its socket, with its backing");
+	}
+	{
 		static struct run r;
 
 		run_prog(&r, vhuctl, (const char *const[]){ "version", "--json", NULL }, 10000);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vhuctl stats [--dev ID] [--json]: per-vring counters of every vhu
- * device, from the module's VHU_CMD_GET_STATS netlink dump.
+ * device, from the module's VHU_CMD_GET_STATS netlink dump, with each
+ * device's name (the export's socket) and backing from VHU_CMD_GET_DEV.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,6 +17,7 @@
 
 #include <linux/vhu.h>
 
+#include "genl.h"
 #include "log.h"
 #include "util.h"
 #include "vhuctl.h"
@@ -42,10 +44,61 @@ static const struct {
 	{ VHU_STATS_A_LAST_AVAIL_IDX, "last_avail_idx" },
 };
 
+/* What tells the exports apart: a device's name and backing. */
+struct dev_label {
+	uint32_t id;
+	char *name;
+	char *backing;
+};
+
 struct stats_ctx {
 	bool json;
 	int rows;
+	struct dev_label *devs;
+	size_t ndevs;
 };
+
+static int add_label(const struct vhu_genl_dev *d, void *arg)
+{
+	struct stats_ctx *ctx = arg;
+	struct dev_label *l;
+
+	l = realloc(ctx->devs, (ctx->ndevs + 1) * sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	ctx->devs = l;
+	l = &ctx->devs[ctx->ndevs];
+	l->id = d->dev_id;
+	l->name = strdup(d->name);
+	l->backing = strdup(d->backing);
+	if (!l->name || !l->backing) {
+		free(l->name);
+		free(l->backing);
+		return -ENOMEM;
+	}
+	ctx->ndevs++;
+	return 0;
+}
+
+static void free_labels(struct stats_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->ndevs; i++) {
+		free(ctx->devs[i].name);
+		free(ctx->devs[i].backing);
+	}
+	free(ctx->devs);
+}
+
+/* The label of device @id; "" for one that came after the labels were read. */
+static const struct dev_label *find_label(const struct stats_ctx *ctx, uint32_t id)
+{
+	static const struct dev_label none = { .name = "", .backing = "" };
+
+	for (size_t i = 0; i < ctx->ndevs; i++)
+		if (ctx->devs[i].id == id)
+			return &ctx->devs[i];
+	return &none;
+}
 
 static const char *state_name(uint32_t s)
 {
@@ -66,6 +119,7 @@ static int stats_cb(struct nl_msg *msg, void *arg)
 	struct nlattr *tb[VHU_ATTR_MAX + 1], *st[VHU_STATS_A_MAX + 1];
 	uint64_t v[ARRAY_SIZE(counters)] = { 0 };
 	uint32_t dev, pid, queue, state = 0;
+	const struct dev_label *l;
 
 	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, VHU_ATTR_MAX, NULL) < 0 ||
 	    !tb[VHU_ATTR_DEV_ID] || !tb[VHU_ATTR_QUEUE] || !tb[VHU_ATTR_STATS])
@@ -81,22 +135,30 @@ static int stats_cb(struct nl_msg *msg, void *arg)
 		if (st[counters[i].attr])
 			v[i] = nla_get_u64(st[counters[i].attr]);
 
+	l = find_label(ctx, dev);
+
 	if (ctx->json) {
 		printf("%s{\"dev\":%" PRIu32 ",\"owner_pid\":%" PRIu32
-		       ",\"queue\":%" PRIu32 ",\"state\":\"%s\"",
-		       ctx->rows ? "," : "", dev, pid, queue, state_name(state));
+		       ",\"name\":", ctx->rows ? "," : "", dev, pid);
+		json_string(l->name);
+		printf(",\"backing\":");
+		json_string(l->backing);
+		printf(",\"queue\":%" PRIu32 ",\"state\":\"%s\"", queue,
+		       state_name(state));
 		for (size_t i = 0; i < ARRAY_SIZE(counters); i++)
 			printf(",\"%s\":%" PRIu64, counters[i].name, v[i]);
 		putchar('}');
 	} else {
 		if (!ctx->rows)
-			printf("%-5s %-8s %-5s %-8s %12s %12s %10s %8s %14s %14s\n",
+			printf("%-5s %-8s %-5s %-8s %12s %12s %10s %8s %14s %14s %s\n",
 			       "DEV", "PID", "QUEUE", "STATE", "READS", "WRITES",
-			       "FLUSHES", "ERRORS", "BYTES_READ", "BYTES_WRITTEN");
+			       "FLUSHES", "ERRORS", "BYTES_READ", "BYTES_WRITTEN",
+			       "NAME -> BACKING");
 		printf("%-5" PRIu32 " %-8" PRIu32 " %-5" PRIu32 " %-8s %12" PRIu64
 		       " %12" PRIu64 " %10" PRIu64 " %8" PRIu64 " %14" PRIu64
-		       " %14" PRIu64 "\n", dev, pid, queue, state_name(state),
-		       v[0], v[1], v[2], v[7] + v[10], v[8], v[9]);
+		       " %14" PRIu64 " %s -> %s\n", dev, pid, queue, state_name(state),
+		       v[0], v[1], v[2], v[7] + v[10], v[8], v[9],
+		       *l->name ? l->name : "-", *l->backing ? l->backing : "-");
 	}
 	ctx->rows++;
 	return NL_OK;
@@ -109,9 +171,20 @@ static int dump_stats(bool json, long dev_id, char *err, size_t errlen)
 	struct nl_msg *msg = NULL;
 	int family, ret;
 
+	/*
+	 * The labels first: a module without VHU_CMD_GET_DEV shows none, a
+	 * --dev that is not there is no error (the dump just shows nothing).
+	 */
+	ret = vhu_genl_get_devs(dev_id, add_label, &ctx, err, errlen);
+	if (ret && ret != -EOPNOTSUPP && ret != -ENOENT) {
+		free_labels(&ctx);
+		return ret;
+	}
 	family = vhu_genl_open(&sk, err, errlen);
-	if (family < 0)
+	if (family < 0) {
+		free_labels(&ctx);
 		return family;
+	}
 	msg = nlmsg_alloc();
 	if (!msg || !genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0,
 				 NLM_F_DUMP, VHU_CMD_GET_STATS, VHU_GENL_VERSION) ||
@@ -130,7 +203,7 @@ static int dump_stats(bool json, long dev_id, char *err, size_t errlen)
 		printf("]\n");
 	if (ret < 0) {
 		snprintf(err, errlen, "VHU_CMD_GET_STATS failed: %s%s", nl_geterror(ret),
-			 ret == -NLE_PERM ? " (needs CAP_NET_ADMIN)" : "");
+			 ret == -NLE_PERM ? " (needs CAP_NET_ADMIN, an older module)" : "");
 		ret = -EIO;
 		goto out;
 	}
@@ -140,6 +213,7 @@ static int dump_stats(bool json, long dev_id, char *err, size_t errlen)
 out:
 	nlmsg_free(msg);
 	nl_socket_free(sk);
+	free_labels(&ctx);
 	return ret;
 }
 

@@ -17,6 +17,9 @@
  * daemon makes no socket once its seccomp filter is in place, so one
  * netlink socket is opened with the first datapath (or probe) before it,
  * and shared by every export under a lock: a dump is short.
+ *
+ * The device is named after the export's socket path (VHU_SET_NAME), so
+ * that netlink readers (vhuctl stats) can tell the exports apart.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +48,7 @@ struct vu_dp {
 	struct vhu_dev_info info;
 	struct vu_inflight inflight;	/* the server's mapping; addr NULL: none */
 	bool write_cache;		/* the mode set last, kept across frontends */
-	uint64_t api_features;		/* VHU_GET_API's */
+	uint64_t api_features;		/* VHU_API_F_* of the loaded module */
 };
 
 /* The netlink socket for the counters (see the top of this file). */
@@ -195,7 +198,30 @@ static int set_backend(struct vu_dp *dp, unsigned int lbs, char *err, size_t err
 	return ret;
 }
 
-/* Own the device and give it the backend: the state right after open. */
+/*
+ * Name the device after the export's socket. Only a label: a module
+ * without VHU_SET_NAME, or a path it refuses (not printable), leaves the
+ * device unnamed, with a log line for the latter.
+ */
+static void set_name(struct vu_dp *dp)
+{
+	struct vhu_name n;
+	int ret;
+
+	if (!(dp->api_features & VHU_API_F_DEV_INFO))
+		return;
+	memset(&n, 0, sizeof(n));
+	snprintf((char *)n.name, sizeof(n.name), "%s", dp->cfg->socket_path);
+	ret = xioctl(dp, VHU_SET_NAME, &n);
+	if (ret)
+		vlog("%s: VHU_SET_NAME: %s (the device stays unnamed)",
+		     dp->cfg->socket_path, strerror(-ret));
+}
+
+/*
+ * Own the device, name it and give it the backend: the state right after
+ * open (VHU_RESET_OWNER forgets the name too).
+ */
 static int setup(struct vu_dp *dp, char *err, size_t errlen)
 {
 	int ret;
@@ -205,6 +231,7 @@ static int setup(struct vu_dp *dp, char *err, size_t errlen)
 		snprintf(err, errlen, "VHU_SET_OWNER: %s", strerror(-ret));
 		return ret;
 	}
+	set_name(dp);
 	ret = set_backend(dp, dp->cfg->lbs, err, errlen);
 	if (ret)
 		return ret;

@@ -122,11 +122,14 @@
 #define VHU_API_F_INFLIGHT	(1ULL << 7)	/* VHU_SET_VRING_INFLIGHT */
 #define VHU_API_F_WRITE_CACHE	(1ULL << 8)	/* VHU_SET_WRITE_CACHE */
 #define VHU_API_F_CAPACITY	(1ULL << 9)	/* VHU_SET_CAPACITY */
+#define VHU_API_F_DEV_INFO	(1ULL << 10)	/* VHU_SET_NAME, VHU_CMD_GET_DEV */
+#define VHU_API_F_EVENTS	(1ULL << 11)	/* multicast group "events" */
 #define VHU_API_F_ALL		(VHU_API_F_GENL | VHU_API_F_DATAPATH | \
 				 VHU_API_F_MEM_HOTPLUG | VHU_API_F_BLKDEV | \
 				 VHU_API_F_DISCARD | VHU_API_F_WRITE_ZEROES | \
 				 VHU_API_F_STATS | VHU_API_F_INFLIGHT | \
-				 VHU_API_F_WRITE_CACHE)
+				 VHU_API_F_WRITE_CACHE | VHU_API_F_CAPACITY | \
+				 VHU_API_F_DEV_INFO | VHU_API_F_EVENTS)
 
 /* Limits. */
 #define VHU_MAX_MEM_REGIONS	509	/* as vhost-user's VHOST_USER_MAX_RAM_SLOTS */
@@ -563,8 +566,34 @@ struct vhu_backend {
  * fails with -ENODEV without a backend. Requests already taken keep the
  * capacity they were checked against; the next ones see the new one. The
  * guest learns of it from the daemon (a vhost-user config change message).
+ * Members of the netlink group %VHU_MCGRP_EVENTS hear of it
+ * (%VHU_EVENT_CAPACITY).
  */
 #define VHU_SET_CAPACITY	_IOW(VHU_IOCTL_TYPE, 0x87, __u64)
+
+/* Bytes of struct vhu_name.name, the terminating NUL included. */
+#define VHU_NAME_BYTES		256
+
+/**
+ * struct vhu_name - ioctl(VHU_SET_NAME): a name for the device
+ * @name: a NUL-terminated string of printable bytes (no byte below 0x20,
+ *	nor 0x7f), NUL-padded: every byte after the first NUL is zero. An
+ *	empty string clears the name.
+ * @reserved: zero
+ *
+ * The owner names its device for tools that list devices over netlink
+ * (%VHU_ATTR_NAME): ``vhuctl`` sets the path of the export's vhost-user
+ * socket. The kernel only stores it; it need not be unique. -EINVAL for a
+ * name that is not terminated, not padded, not printable, or a non-zero
+ * @reserved. %VHU_RESET_OWNER clears it. Needs the owner
+ * (%VHU_API_F_DEV_INFO).
+ */
+struct vhu_name {
+	__u8 name[VHU_NAME_BYTES];
+	__aligned_u64 reserved[2];
+};
+
+#define VHU_SET_NAME		_IOW(VHU_IOCTL_TYPE, 0x88, struct vhu_name)
 
 /* Capabilities of the backend (struct vhu_dev_info.caps). */
 #define VHU_CAP_WRITE		(1ULL << 0)
@@ -607,7 +636,8 @@ struct vhu_dev_info {
  * DOC: Generic netlink
  *
  * The family "vhu" (%VHU_GENL_NAME, version %VHU_GENL_VERSION) serves
- * tools that do not own a device:
+ * tools that do not own a device. Documentation/netlink/specs/vhu.yaml
+ * describes it in the kernel's YNL format.
  *
  * - %VHU_CMD_GET_VERSION (no attributes in the request) answers with
  *   %VHU_ATTR_VERSION, %VHU_ATTR_API_FEATURES, %VHU_ATTR_VIRTIO_FEATURES,
@@ -616,26 +646,59 @@ struct vhu_dev_info {
  *   with a ring size, of every device: %VHU_ATTR_DEV_ID,
  *   %VHU_ATTR_OWNER_PID, %VHU_ATTR_QUEUE and a nested %VHU_ATTR_STATS of
  *   enum vhu_stats_attr. A %VHU_ATTR_DEV_ID in the request restricts the
- *   dump to that device. Devices are not namespaced, so it needs
- *   CAP_NET_ADMIN in the initial user namespace. The counters run from the
- *   vring's %VHU_SET_VRING_NUM on and are read without a lock: each is
+ *   dump to that device. The counters run from the vring's
+ *   %VHU_SET_VRING_NUM on and are read without a lock: each is
  *   consistent, but not with the others.
+ * - %VHU_CMD_GET_DEV (%VHU_API_F_DEV_INFO) describes a device: with
+ *   %VHU_ATTR_DEV_ID a request answers for that device (-ENOENT if there
+ *   is none), a dump answers for every device. Each answer has
+ *   %VHU_ATTR_DEV_ID, %VHU_ATTR_OWNER_PID, %VHU_ATTR_FEATURES,
+ *   %VHU_ATTR_ACKED_FEATURES and %VHU_ATTR_NUM_VRINGS; %VHU_ATTR_NAME once
+ *   the owner set one (%VHU_SET_NAME); and with a backend
+ *   %VHU_ATTR_BACKING, %VHU_ATTR_CAPACITY, %VHU_ATTR_BLK_SIZE,
+ *   %VHU_ATTR_READONLY, %VHU_ATTR_CAPS and %VHU_ATTR_NUM_QUEUES.
+ *
+ * Devices are not namespaced. A task with CAP_NET_ADMIN in the initial
+ * user namespace sees every device. Any other task sees, in the dumps and
+ * requests of %VHU_CMD_GET_STATS and %VHU_CMD_GET_DEV, only the devices
+ * whose owner is its own process (%VHU_ATTR_OWNER_PID, a thread group id
+ * in the initial pid namespace, is that of the task sending the request),
+ * so that a daemon that dropped its privileges can still
+ * watch its own devices: a dump leaves the others out, a
+ * %VHU_CMD_GET_DEV request for another one fails with -EPERM.
+ *
+ * The multicast group "events" (%VHU_MCGRP_EVENTS, %VHU_API_F_EVENTS)
+ * carries %VHU_CMD_EVENT notifications: %VHU_ATTR_EVENT (enum vhu_event),
+ * %VHU_ATTR_DEV_ID, %VHU_ATTR_OWNER_PID, and %VHU_ATTR_QUEUE or
+ * %VHU_ATTR_CAPACITY as the event has them. Joining it needs
+ * CAP_NET_ADMIN; the events are sent in the initial network namespace
+ * only. A member that does not read fast enough loses events (its
+ * socket reports ENOBUFS).
+ *
+ * Commands and attributes are only ever appended: what a module has
+ * beyond this list is a %VHU_API_F_* bit, and %VHU_GENL_VERSION changes
+ * only when a number changes meaning.
  */
 #define VHU_GENL_NAME		"vhu"
 /* 2: the attributes below; 1 was a pre-release with other numbers. */
 #define VHU_GENL_VERSION	2
+#define VHU_MCGRP_EVENTS	"events"
 
 /**
  * enum vhu_cmd - generic netlink commands of the "vhu" family
  * @VHU_CMD_UNSPEC: unused
  * @VHU_CMD_GET_VERSION: the module's version, API bits and limits
  * @VHU_CMD_GET_STATS: a dump of per-vring counters
+ * @VHU_CMD_GET_DEV: a device's description, or a dump of every device's
+ * @VHU_CMD_EVENT: a notification of the group %VHU_MCGRP_EVENTS
  * @__VHU_CMD_MAX: internal
  */
 enum vhu_cmd {
 	VHU_CMD_UNSPEC,
 	VHU_CMD_GET_VERSION,
 	VHU_CMD_GET_STATS,
+	VHU_CMD_GET_DEV,
+	VHU_CMD_EVENT,
 
 	__VHU_CMD_MAX
 };
@@ -655,6 +718,22 @@ enum vhu_cmd {
  * @VHU_ATTR_OWNER_PID: u32: thread group id of the owner, 0 if none
  * @VHU_ATTR_QUEUE: u32: vring index
  * @VHU_ATTR_STATS: nested: enum vhu_stats_attr
+ * @VHU_ATTR_NAME: string: the name the owner set (%VHU_SET_NAME)
+ * @VHU_ATTR_BACKING: string: the path of the backing file or block
+ *	device, as the kernel's d_path() gives it (a file deleted since
+ *	ends in " (deleted)"); left out of a dump's message that would not
+ *	fit the dump's buffer with it (a path of several KiB), never out of
+ *	the answer to a request
+ * @VHU_ATTR_CAPACITY: u64: the capacity in bytes (config.capacity * 512)
+ * @VHU_ATTR_BLK_SIZE: u32: the logical block size (config.blk_size)
+ * @VHU_ATTR_READONLY: u8: 1 if the device refuses writes, else 0
+ * @VHU_ATTR_FEATURES: u64: virtio features offered (%VHU_GET_FEATURES)
+ * @VHU_ATTR_ACKED_FEATURES: u64: virtio features acknowledged
+ *	(%VHU_SET_FEATURES)
+ * @VHU_ATTR_CAPS: u64: %VHU_CAP_* bits of the backend
+ * @VHU_ATTR_NUM_QUEUES: u32: config.num_queues of the backend
+ * @VHU_ATTR_NUM_VRINGS: u32: vrings with a ring size (%VHU_SET_VRING_NUM)
+ * @VHU_ATTR_EVENT: u32: enum vhu_event
  * @__VHU_ATTR_MAX: internal
  */
 enum vhu_attr {
@@ -669,11 +748,50 @@ enum vhu_attr {
 	VHU_ATTR_OWNER_PID,
 	VHU_ATTR_QUEUE,
 	VHU_ATTR_STATS,
+	VHU_ATTR_NAME,
+	VHU_ATTR_BACKING,
+	VHU_ATTR_CAPACITY,
+	VHU_ATTR_BLK_SIZE,
+	VHU_ATTR_READONLY,
+	VHU_ATTR_FEATURES,
+	VHU_ATTR_ACKED_FEATURES,
+	VHU_ATTR_CAPS,
+	VHU_ATTR_NUM_QUEUES,
+	VHU_ATTR_NUM_VRINGS,
+	VHU_ATTR_EVENT,
 
 	__VHU_ATTR_MAX
 };
 
 #define VHU_ATTR_MAX (__VHU_ATTR_MAX - 1)
+
+/**
+ * enum vhu_event - what a %VHU_CMD_EVENT notification reports
+ * @VHU_EVENT_UNSPEC: unused
+ * @VHU_EVENT_RING_ERROR: a vring stopped on a ring error (as its err
+ *	eventfd is signalled); with %VHU_ATTR_QUEUE
+ * @VHU_EVENT_RESET: the owner reset the device (%VHU_RESET_OWNER)
+ * @VHU_EVENT_RELEASE: the device's last file reference was closed: the
+ *	device is gone
+ * @VHU_EVENT_CAPACITY: %VHU_SET_CAPACITY changed the capacity; with
+ *	%VHU_ATTR_CAPACITY, the new size in bytes
+ * @VHU_EVENT_IO_ERROR: a request completed with VIRTIO_BLK_S_IOERR; with
+ *	%VHU_ATTR_QUEUE. At most %VHU_EVENT_IO_ERROR_BURST of them per device
+ *	in %VHU_EVENT_IO_ERROR_INTERVAL_MS; the others are only counted
+ *	(%VHU_STATS_A_REQS_IOERR), so that a failing backend cannot flood
+ *	the group.
+ */
+enum vhu_event {
+	VHU_EVENT_UNSPEC,
+	VHU_EVENT_RING_ERROR,
+	VHU_EVENT_RESET,
+	VHU_EVENT_RELEASE,
+	VHU_EVENT_CAPACITY,
+	VHU_EVENT_IO_ERROR,
+};
+
+#define VHU_EVENT_IO_ERROR_BURST	10
+#define VHU_EVENT_IO_ERROR_INTERVAL_MS	5000
 
 /**
  * enum vhu_vring_status - the state of a vring (%VHU_STATS_A_STATE)
