@@ -21,8 +21,11 @@
 #   make sparse / checkpatch kernel code checks
 #   make htmldocs            Documentation/ as HTML in build/htmldocs
 #   make install             vhu.ko for KDIR (loaded at boot: modules-load.d),
-#                            vhuctl, vhuctl(8), vhu-export@.service and
-#                            tmpfiles.d/vhu.conf under PREFIX (/usr/local)
+#                            vhuctl, vhuctl(8), vhu.service,
+#                            vhu-export@.service, tmpfiles.d/vhu.conf, the
+#                            udev rule of /dev/vhu and bash completion under
+#                            PREFIX (/usr/local), /etc/vhu/vhu.conf if absent
+#   make uninstall           remove what install installed, but /etc/vhu
 #   make dkms-install        vhu.ko through DKMS, for every kernel with headers
 #
 # Module objects go to build/<kernel release>/, so one tree builds for
@@ -45,7 +48,7 @@ W ?= 1
 VM_KERNELS ?= 6.1 6.12
 
 .PHONY: all deps module tools selftests check check-debug soak fuzz demo bench \
-	sparse checkpatch kernel-doc htmldocs install dkms-src dkms-install \
+	sparse checkpatch kernel-doc htmldocs install uninstall dkms-src dkms-install \
 	dkms-uninstall clean
 
 all: module tools selftests
@@ -121,12 +124,28 @@ checkpatch:
 
 install: module
 	$(KBUILD) modules_install
+	@# Kbuild skips depmod where the headers have no System.map (Debian's):
+	@# without it modprobe, modules-load.d and the devname alias miss vhu.ko.
+	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KVER)
 	@test "$(KVER)" = "$(shell uname -r)" || echo "note: vhu.ko was installed for" \
 		"$(KVER), not the running kernel $(shell uname -r): modprobe vhu works once" \
 		"$(KVER) runs (or: make install KDIR=<the running kernel's headers>)" >&2
 	install -D -m 0644 $(TOP)/tools/systemd/vhu.modules-load \
 		$(DESTDIR)$(PREFIX)/lib/modules-load.d/vhu.conf
 	$(MAKE) -C $(TOP)/tools install
+
+# Kbuild installs an external module under updates/ (extra/ before 6.2),
+# compressed as the kernel's own are.
+MOD_INSTALLED = $(foreach d,updates extra,$(foreach k,kernel/vhu.ko vhu.ko,\
+	$(foreach z,"" .xz .zst .gz,$(INSTALL_MOD_PATH)/lib/modules/$(KVER)/$(d)/$(k)$(z))))
+uninstall:
+	@if test -n "$(KVER)"; then \
+		rm -fv $(MOD_INSTALLED) && \
+		depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KVER); \
+	else echo "note: no kernel build tree at KDIR=$(KDIR): vhu.ko stays installed" \
+		"(make uninstall KDIR=<the headers it was built with>)" >&2; fi
+	rm -f $(DESTDIR)$(PREFIX)/lib/modules-load.d/vhu.conf
+	$(MAKE) -C $(TOP)/tools uninstall
 
 # Documentation/ as HTML in build/htmldocs, with Sphinx (python3-sphinx)
 # and the kernel's kernel-doc extension taken from Debian's linux-source

@@ -37,6 +37,30 @@ static ssize_t recv_within(int fd, char *buf, size_t len, int ms)
 	return n;
 }
 
+/*
+ * A datagram socket bound at path, then argv spawned with NOTIFY_SOCKET
+ * naming it (output into log): the socket, *pid set; -1 if it cannot be
+ * made (nothing spawned).
+ */
+static int spawn_notified(const char *path, char *const argv[], const char *log, pid_t *pid)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		close(fd);
+		return -1;
+	}
+	setenv("NOTIFY_SOCKET", path, 1);
+	*pid = spawn(argv, log);
+	unsetenv("NOTIFY_SOCKET");
+	return fd;
+}
+
 /* READY=1 once it listens, STOPPING=1 on SIGTERM. */
 static void notify(struct tmp_dir *d, const char *img)
 {
@@ -44,23 +68,14 @@ static void notify(struct tmp_dir *d, const char *img)
 	const char *log = tmp_file(d, "n.log");
 	char *argv[] = { (char *)vhuctl(), "export", "--socket", (char *)sock, "--backing",
 			 (char *)img, "--datapath", "user", NULL };
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char buf[256] = "";
 	struct stat st;
 	int fd, status;
 	pid_t pid;
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ns);
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (!tap_ok(fd >= 0 && !bind(fd, (struct sockaddr *)&sa, sizeof(sa)),
-		    "service: a notify socket")) {
-		if (fd >= 0)
-			close(fd);
+	fd = spawn_notified(ns, argv, log, &pid);
+	if (!tap_ok(fd >= 0, "service: a notify socket"))
 		return;
-	}
-	setenv("NOTIFY_SOCKET", ns, 1);
-	pid = spawn(argv, log);
-	unsetenv("NOTIFY_SOCKET");
 	if (!tap_ok(pid > 0 && recv_within(fd, buf, sizeof(buf), 5000) > 0 &&
 		    !strcmp(buf, "READY=1\nSTATUS=serving 1 export") && !stat(sock, &st),
 		    "service: READY=1 on NOTIFY_SOCKET once the export listens"))
@@ -122,13 +137,15 @@ static void config(struct tmp_dir *d, const char *img)
 	       "service: --config does not nest");
 }
 
-/* The unit as make install writes it, ExecStart the vhuctl under test. */
-static void unit(struct tmp_dir *d)
+/*
+ * A unit as make install writes it (NAME.service from NAME.service.in),
+ * ExecStart the vhuctl under test: systemd-analyze verify finds nothing.
+ */
+static void unit(struct tmp_dir *d, const char *name)
 {
 	const char *top = getenv("VHU_TOP") ? getenv("VHU_TOP") : "../..";
-	const char *path = tmp_file(d, "vhu-export@vm1.service");
-	char in[512], line[512], bindir[400];
-	const char *slash;
+	char in[512], line[512], bindir[400], file[128];
+	const char *path, *slash;
 	FILE *src, *dst;
 	struct run r;
 
@@ -142,18 +159,30 @@ static void unit(struct tmp_dir *d)
 		return;
 	}
 	*strrchr(bindir, '/') = '\0';
-	snprintf(in, sizeof(in), "%s/tools/systemd/vhu-export@.service.in", top);
+	/* An instance of a template unit: its name with "vm1". */
+	snprintf(file, sizeof(file), "%s%s.service", name,
+		 name[strlen(name) - 1] == '@' ? "vm1" : "");
+	path = tmp_file(d, file);
+	snprintf(in, sizeof(in), "%s/tools/systemd/%s.service.in", top, name);
 	src = fopen(in, "r");
 	dst = fopen(path, "w");
 	while (src && dst && fgets(line, sizeof(line), src)) {
-		char *at = strstr(line, "@SBINDIR@");
+		char *p = line, *at;
 
-		if (at) {
-			*at = '\0';
-			fprintf(dst, "%s%s%s", line, bindir, at + strlen("@SBINDIR@"));
-		} else {
-			fputs(line, dst);
+		while ((at = strchr(p, '@'))) {
+			fwrite(p, 1, at - p, dst);
+			if (!strncmp(at, "@SBINDIR@", 9)) {
+				fputs(bindir, dst);
+				p = at + 9;
+			} else if (!strncmp(at, "@SYSCONFDIR@", 12)) {
+				fputs("/etc", dst);
+				p = at + 12;
+			} else {
+				fputc('@', dst);
+				p = at + 1;
+			}
 		}
+		fputs(p, dst);
 	}
 	if (src)
 		fclose(src);
@@ -162,8 +191,68 @@ static void unit(struct tmp_dir *d)
 	run_prog(&r, "/usr/bin/systemd-analyze",
 		 (const char *const[]){ "verify", "--man=no", path, NULL }, 30000);
 	if (!tap_ok(src && dst && r.status == 0 && !r.err[0],
-		    "service: systemd-analyze verify finds nothing in vhu-export@.service"))
+		    "service: systemd-analyze verify finds nothing in %s.service", name))
 		tap_diag("status %d, stderr: %s", r.status, r.err);
+}
+
+/*
+ * vhu.service's ExecStart as written, with the config file make install
+ * puts in /etc/vhu (comments only): the daemon starts with no export and
+ * is ready once its control socket listens. Only the control socket's
+ * path is this test's own.
+ */
+static void service_start(struct tmp_dir *d)
+{
+	const char *top = getenv("VHU_TOP") ? getenv("VHU_TOP") : "../..";
+	const char *ns = tmp_file(d, "svc-notify"), *ctl = tmp_file(d, "control.sock");
+	const char *log = tmp_file(d, "svc.log");
+	char in[512], conf[512], line[512], *argv[16], *tok, *save;
+	char buf[256] = "";
+	bool exec_ok = false;
+	int fd, status, n = 0;
+	struct run r;
+	FILE *f;
+	pid_t pid;
+
+	run_prog(&r, vhuctl(), (const char *const[]){ "help", "daemon", NULL }, 10000);
+	if (r.status) {
+		tap_ok(true, "# SKIP service: this vhuctl has no daemon command");
+		return;
+	}
+	snprintf(in, sizeof(in), "%s/tools/systemd/vhu.service.in", top);
+	snprintf(conf, sizeof(conf), "%s/tools/systemd/vhu.conf", top);
+	f = fopen(in, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "ExecStart=@SBINDIR@/vhuctl ", 27)) {
+			exec_ok = true;
+			break;
+		}
+	if (f)
+		fclose(f);
+	argv[n++] = (char *)vhuctl();
+	/* The words after vhuctl; the unit's paths become the test's. */
+	for (tok = exec_ok ? strtok_r(line + 27, " \n", &save) : NULL; tok && n < 14;
+	     tok = strtok_r(NULL, " \n", &save)) {
+		if (!strcmp(tok, "/run/vhu/control.sock"))
+			tok = (char *)ctl;
+		else if (!strcmp(tok, "@SYSCONFDIR@/vhu/vhu.conf"))
+			tok = conf;
+		argv[n++] = tok;
+	}
+	argv[n] = NULL;
+	if (!tap_ok(exec_ok && n >= 6, "service: vhu.service's ExecStart"))
+		return;
+	fd = spawn_notified(ns, argv, log, &pid);
+	if (!tap_ok(fd >= 0, "service: a notify socket for vhu.service's daemon"))
+		return;
+	if (!tap_ok(pid > 0 && recv_within(fd, buf, sizeof(buf), 5000) > 0 &&
+		    !strncmp(buf, "READY=1\n", 8) && wait_socket(ctl),
+		    "service: vhu.service's daemon with the installed vhu.conf: READY=1, "
+		    "no export, its control socket listens"))
+		tap_diag("received: %s", buf);
+	tap_ok(pid > 0 && !stop_child(pid, 5000, &status) && WIFEXITED(status) &&
+	       WEXITSTATUS(status) == 0, "service: ... and it exits 0 on SIGTERM");
+	close(fd);
 }
 
 /* bash completion: commands, and a command's options from its --help. */
@@ -205,7 +294,9 @@ void t_service(void)
 	make_file(img, 1 << 20);
 	notify(&d, img);
 	config(&d, img);
-	unit(&d);
+	unit(&d, "vhu-export@");
+	unit(&d, "vhu");
+	service_start(&d);
 	completion();
 	tap_ok(tmp_dir_remove(&d), "service: no files left behind");
 }
