@@ -878,3 +878,103 @@ out_stop:
 	vf_guest_fini(&g);
 	tap_ok(tmp_dir_remove(&d), "control: no files left behind");
 }
+
+/*
+ * The kernel datapath (root, vhu.ko loaded: vhuctl-test --admin-kernel):
+ * an export added at runtime runs its queues in vhu.ko, whose ring and
+ * I/O errors reach the monitor through the module's events group.
+ */
+void t_control_kernel(void)
+{
+	struct tmp_dir d;
+	const char *ctl, *log, *sk, *ik;
+	struct json_object *rep, *ev, *p = NULL;
+	struct vf_guest g;
+	struct tdev dk = { 0 };
+	struct cl mon;
+	struct run r;
+	char *argv[5];
+	int status;
+	pid_t pid;
+	struct stat st;
+
+	if (!tmp_dir_make(&d, "vhuctl-control-k") || vf_guest_init(&g)) {
+		tap_ok(false, "control, kernel: set up");
+		return;
+	}
+	ctl = tmp_file(&d, "control.sock");
+	log = tmp_file(&d, "daemon.log");
+	sk = tmp_file(&d, "k.sock");
+	ik = tmp_file(&d, "k.img");
+	make_file(ik, IMG_SIZE);
+
+	argv[0] = (char *)vhuctl();
+	argv[1] = "daemon";
+	argv[2] = "--control";
+	argv[3] = (char *)ctl;
+	argv[4] = NULL;
+	pid = spawn(argv, log);
+	for (int i = 0; i < 500 && stat(ctl, &st); i++)
+		usleep(10000);
+	if (!tap_ok(pid > 0 && cl_open(&mon, ctl), "control, kernel: a monitor connects")) {
+		diag_file("daemon", log, 20);
+		goto out_stop;
+	}
+	rep = call(&mon, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"monitor\",\"params\":{}}\n",
+		   NULL, 0);
+	json_object_put(rep);
+	run_prog(&r, vhuctl(), (const char *const[]){ "add", "--control", ctl, "--socket", sk,
+		 "--backing", ik, "--queues", "1", "--datapath", "kernel", NULL }, 10000);
+	if (!tap_ok(r.status == 0, "control, kernel: vhuctl add --datapath kernel")) {
+		tap_diag("status %d, out: %s err: %s", r.status, r.out, r.err);
+		goto out_mon;
+	}
+	{
+		/* As on the userspace datapath: a buffer outside the guest's memory. */
+		struct vr_buf bad[] = {
+			{ hdr_gpa(0, 0), 16, false },
+			{ 0x7fff00000000ull, 512, true },
+			{ hdr_gpa(0, 0) + 16, 1, true },
+		};
+
+		if (tap_ok(dev_open(&dk, &g, sk, 1, true, false, true) == 0,
+			   "control, kernel: a frontend connects")) {
+			hdr(&dk, 0, 0)->type = VIRTIO_BLK_T_IN;
+			hdr(&dk, 0, 0)->sector = 0;
+			chain(&dk, bad, ARRAY_SIZE(bad));
+			ev = wait_event(&mon, "io-error", sk, &p);
+			tap_ok(ev && member_int(p, "queue") == 0,
+			       "control, kernel: monitor: vhu.ko's io-error on queue 0");
+			json_object_put(ev);
+		}
+		dev_close(&dk);
+		memset(&dk, 0, sizeof(dk));
+		if (tap_ok(dev_open(&dk, &g, sk, 1, true, false, true) == 0,
+			   "control, kernel: ... and again")) {
+			post_req(&dk, 0, 0, VIRTIO_BLK_T_IN, 0, 512);
+			dk.q[0].vr.avail->ring[0] = QSIZE + 3;
+			kick(&dk, 0);
+			ev = wait_event(&mon, "ring-error", sk, &p);
+			tap_ok(ev && member_int(p, "queue") == 0,
+			       "control, kernel: monitor: vhu.ko's ring-error on queue 0");
+			json_object_put(ev);
+		}
+		dev_close(&dk);
+	}
+	tap_ok(file_count(log, "sandbox: refused") == 0,
+	       "control, kernel: the sandbox refused no system call");
+out_mon:
+	cl_close(&mon);
+out_stop:
+	if (pid > 0) {
+		kill(pid, SIGTERM);
+		tap_ok(!wait_pid_bounded(pid, 5000, &status) && WIFEXITED(status) &&
+		       WEXITSTATUS(status) == 0, "control, kernel: SIGTERM: exit 0");
+		if (kill(pid, 0) == 0)
+			stop_child(pid, 1000, &status);
+	}
+	if (getenv("VHUCTL_TEST_LOG"))
+		diag_file("daemon", log, 200);
+	vf_guest_fini(&g);
+	tap_ok(tmp_dir_remove(&d), "control, kernel: no files left behind");
+}

@@ -38,5 +38,6 @@ void t_control(void);
 void t_admin(void);
 /* The same on the kernel datapath (root, vhu.ko loaded): vhuctl-test --admin-kernel. */
 void t_admin_kernel(void);
+void t_control_kernel(void);
 
 #endif

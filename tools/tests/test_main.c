@@ -14,6 +14,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc == 2 && !strcmp(argv[1], "--admin-kernel")) {
 		t_admin_kernel();
+		t_control_kernel();
 		return tap_done();
 	}
 	t_mem();

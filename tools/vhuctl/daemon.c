@@ -43,6 +43,7 @@
 
 #include "ctl.h"
 #include "daemon.h"
+#include "genl.h"
 #include "log.h"
 #include "notify.h"
 #include "sockfile.h"
@@ -388,6 +389,57 @@ static void *export_thread(void *arg)
 	return NULL;
 }
 
+/* The export's vhu.ko device, for the kernel's events: once its datapath is open. */
+static void note_kdev(struct vu_export *e)
+{
+	e->kdev_id = e->ops == &vu_dp_kernel_ops && e->dp ?
+		(int64_t)vu_dpk_dev_id(e->dp) : -1;
+}
+
+/*
+ * vhu.ko's ring errors and I/O errors on this daemon's devices, for the
+ * control socket's monitor. The kernel datapath's queues run in the
+ * module, which reports them on its "events" group; devices of other
+ * processes are ignored. Only these two are relayed: a reset, a release
+ * or a new capacity is the daemon's own doing, and is told as it does it.
+ */
+static void relay_kernel_events(struct vu_daemon *d, struct vhu_genl_events *kev)
+{
+	static struct vlog_ratelimit rl_lost =
+		VLOG_RATELIMIT_INIT("lost kernel events", VLOG_RL_INTERVAL_MS, 1);
+	struct vhu_genl_event ev[16];
+	int n;
+
+	while ((n = vhu_genl_events_read(kev, ev, 16)) > 0) {
+		for (int i = 0; i < n; i++) {
+			const char *what = NULL;
+			char socket[sizeof(((struct vu_export_cfg *)0)->socket_path)] = "";
+
+			if (ev[i].type == VHU_GENL_EVENT_LOST) {
+				vlog_rl(&rl_lost, "vhu.ko's events came faster than they "
+					"were read: some were lost (the counters have them)");
+				continue;
+			}
+			if (ev[i].type == VHU_EVENT_RING_ERROR)
+				what = "ring-error";
+			else if (ev[i].type == VHU_EVENT_IO_ERROR)
+				what = "io-error";
+			if (!what || ev[i].queue == VHU_GENL_NO_QUEUE)
+				continue;
+			pthread_mutex_lock(&d->lock);
+			for (unsigned int j = 0; j < d->n; j++)
+				if (d->ex[j]->kdev_id == (int64_t)ev[i].dev_id) {
+					snprintf(socket, sizeof(socket), "%s",
+						 d->ex[j]->cfg.socket_path);
+					break;
+				}
+			pthread_mutex_unlock(&d->lock);
+			if (socket[0])
+				vu_ctl_event_queue(socket, what, ev[i].queue);
+		}
+	}
+}
+
 /* Per export: what its thread needs besides vu_daemon_run()'s setup. */
 static int export_prepare(struct vu_daemon *d, struct vu_export *e)
 {
@@ -531,6 +583,7 @@ int vu_daemon_add(struct vu_daemon *d, struct vu_export *e, char *err, size_t er
 	}
 	vu_dev_init(&e->dev, e->cfg.socket_path, &e->cfg, e->ops, e->dp);
 	e->dev.stop_fd = d->stop_fd;
+	note_kdev(e);
 	if (export_prepare(d, e) || start_thread(e)) {
 		ret = -ENOMEM;
 		snprintf(err, errlen, "cannot start its thread");
@@ -704,9 +757,11 @@ int vu_daemon_run_ctl(struct vu_export *ex, unsigned int n, const char *control)
 		VLOG_RATELIMIT_INIT("SIGHUP", VLOG_RL_INTERVAL_MS, 1);
 	struct vu_daemon *d;
 	struct vu_ctl *ctl = NULL;
+	struct vhu_genl_events *kev = NULL;
 	sigset_t set, old;
 	char err[256];
 	int sfd = -1, ret = 1, err_no;
+	bool have_kernel;
 
 	/*
 	 * Blocked before anything can fail, so every way out (these signals,
@@ -739,6 +794,7 @@ int vu_daemon_run_ctl(struct vu_export *ex, unsigned int n, const char *control)
 		ex[i].started = false;
 		ex[i].remove_fd = -1;
 		ex[i].op_fd = -1;
+		ex[i].kdev_id = -1;
 		memset(&ex[i].dev, 0, sizeof(ex[i].dev));
 		ex[i].dev.conn_fd = -1;
 		vlog_ratelimit_init(&ex[i].rl_refused, "refused frontends",
@@ -771,6 +827,7 @@ int vu_daemon_run_ctl(struct vu_export *ex, unsigned int n, const char *control)
 		}
 		vu_dev_init(&e->dev, e->cfg.socket_path, &e->cfg, e->ops, e->dp);
 		e->dev.stop_fd = d->stop_fd;
+		note_kdev(e);
 		if (open_socket(e))
 			goto out;
 		vlog("%s: serving %s (%" PRIu64 " bytes%s, %u queue%s, %s datapath)",
@@ -788,7 +845,15 @@ int vu_daemon_run_ctl(struct vu_export *ex, unsigned int n, const char *control)
 		 * daemon still may, for the kernel exports added later. Where
 		 * vhu.ko is missing, nothing is set up and nothing is lost.
 		 */
-		vu_dp_kernel_ops.probe(err, sizeof(err));
+		have_kernel = !vu_dp_kernel_ops.probe(err, sizeof(err));
+		/*
+		 * Joining vhu.ko's events needs CAP_NET_ADMIN: now or never.
+		 * Without the module or the capability, the monitor still has
+		 * every event but the kernel datapath's ring and I/O errors.
+		 */
+		if (vhu_genl_events_open(&kev, err, sizeof(err)) && have_kernel)
+			vlog("vhu.ko's ring and I/O errors will not reach the monitor: %s",
+			     err);
 		/* Exports of either datapath may come. */
 		vu_priv.all_datapaths = true;
 	}
@@ -818,15 +883,16 @@ int vu_daemon_run_ctl(struct vu_export *ex, unsigned int n, const char *control)
 	vu_notify(err);
 
 	for (;;) {
-		struct pollfd p[4] = {
+		struct pollfd p[5] = {
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = d->fail_fd, .events = POLLIN },
 			{ .fd = d->reap_fd, .events = POLLIN },
 			{ .fd = ctl ? vu_ctl_fd(ctl) : -1, .events = POLLIN },
+			{ .fd = kev ? vhu_genl_events_fd(kev) : -1, .events = POLLIN },
 		};
 		struct signalfd_siginfo si;
 
-		if (poll(p, 4, -1) < 0) {
+		if (poll(p, 5, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			verr("poll: %s", strerror(errno));
@@ -838,6 +904,8 @@ int vu_daemon_run_ctl(struct vu_export *ex, unsigned int n, const char *control)
 			reap(d);
 		if (p[3].revents)
 			vu_ctl_accept(ctl);
+		if (p[4].revents)
+			relay_kernel_events(d, kev);
 		if (p[0].revents && read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGHUP) {
 				vlog_rl(&rl_hup, "SIGHUP received and ignored "
@@ -857,6 +925,8 @@ out:
 		unlink_socket(d->ex[i]);
 	pthread_mutex_unlock(&d->lock);
 	vu_notify("STOPPING=1");
+	if (kev)
+		vhu_genl_events_close(kev);
 	/* No new request; then the exports stop, which ends every wait for one. */
 	vu_ctl_stop(ctl);
 	/* The stop eventfd stays readable: every thread sees it. */

@@ -66,6 +66,7 @@ struct vu_export {
 	bool heap;			/* added at runtime: freed once removed */
 	bool started;			/* its thread was started */
 	pid_t frontend_pid;		/* its thread's: the connected frontend, or 0 */
+	int64_t kdev_id;		/* vhu.ko's device id (kernel datapath), or -1; set before its thread starts */
 	int remove_fd;			/* readable once the export is removed */
 	int op_fd;			/* readable when an operation is queued */
 	pthread_mutex_t op_lock;
