@@ -7,11 +7,11 @@ _vhuctl()
 	local cmd=${COMP_WORDS[1]:-} opts
 
 	if [ "$COMP_CWORD" -eq 1 ]; then
-		COMPREPLY=($(compgen -W "export stats version help --help --version" -- "$cur"))
+		COMPREPLY=($(compgen -W "export daemon add remove list stats resize monitor version help --help --version" -- "$cur"))
 		return
 	fi
 	case "$prev" in
-	--backing|--config)
+	--backing|--config|--control)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return ;;
 	--socket)
@@ -31,7 +31,7 @@ _vhuctl()
 		return ;;
 	esac
 	if [ "$cmd" = help ]; then
-		COMPREPLY=($(compgen -W "export stats version help" -- "$cur"))
+		COMPREPLY=($(compgen -W "export daemon add remove list stats resize monitor version help" -- "$cur"))
 		return
 	fi
 	case "$cur" in

@@ -271,12 +271,14 @@ static void completion(void)
 		 "PATH=%s:$PATH; . %s/tools/completion/vhuctl.bash; "
 		 "t() { COMP_WORDS=(\"$@\"); COMP_CWORD=$(($# - 1)); _vhuctl; "
 		 "echo \"${COMPREPLY[*]}\"; }; "
-		 "t vhuctl ex; t vhuctl export --lo; t vhuctl export --datapath k; t vhuctl stats --",
+		 "t vhuctl ex; t vhuctl export --lo; t vhuctl export --datapath k; t vhuctl stats --; "
+		 "t vhuctl re; t vhuctl help mo; t vhuctl add --contr",
 		 bindir, top);
 	run_prog(&r, "/bin/bash", (const char *const[]){ "-c", script, NULL }, 10000);
 	if (!tap_ok(r.status == 0 &&
 		    !strcmp(r.out, "export\n--logical-block-size --lock-wait\nkernel\n"
-				   "--socket --kernel --dev --control --json --help\n"),
+				   "--socket --kernel --dev --control --json --help\n"
+				   "remove resize\nmonitor\n--control\n"),
 		    "service: bash completion completes commands, options and values"))
 		tap_diag("status %d, out: %s err: %s", r.status, r.out, r.err);
 }
