@@ -640,6 +640,47 @@ static void export_control(struct tmp_dir *d, const char *img)
 		       WEXITSTATUS(status) == 0, "control: ... and stops on SIGTERM");
 }
 
+/*
+ * A data buffer outside the guest's memory: the request fails (io-error);
+ * a head index past the ring: the queue stops (ring-error). Each reported
+ * to the monitor with its queue, whichever datapath serves sock.
+ */
+static void queue_errors(struct cl *mon, struct vf_guest *g, const char *sock,
+			 const char *what)
+{
+	struct vr_buf bad[] = {
+		{ hdr_gpa(0, 0), 16, false },
+		{ 0x7fff00000000ull, 512, true },
+		{ hdr_gpa(0, 0) + 16, 1, true },
+	};
+	struct json_object *ev, *p = NULL;
+	struct tdev dc = { 0 };
+
+	if (tap_ok(dev_open(&dc, g, sock, 1, true, false, true) == 0,
+		   "%s: a frontend connects again", what)) {
+		hdr(&dc, 0, 0)->type = VIRTIO_BLK_T_IN;
+		hdr(&dc, 0, 0)->sector = 0;
+		chain(&dc, bad, ARRAY_SIZE(bad));
+		ev = wait_event(mon, "io-error", sock, &p);
+		tap_ok(ev && member_int(p, "queue") == 0, "%s: monitor: io-error on queue 0",
+		       what);
+		json_object_put(ev);
+	}
+	dev_close(&dc);
+	memset(&dc, 0, sizeof(dc));
+	if (tap_ok(dev_open(&dc, g, sock, 1, true, false, true) == 0,
+		   "%s: ... and again", what)) {
+		post_req(&dc, 0, 0, VIRTIO_BLK_T_IN, 0, 512);
+		dc.q[0].vr.avail->ring[0] = QSIZE + 3;
+		kick(&dc, 0);
+		ev = wait_event(mon, "ring-error", sock, &p);
+		tap_ok(ev && member_int(p, "queue") == 0, "%s: monitor: ring-error on queue 0",
+		       what);
+		json_object_put(ev);
+	}
+	dev_close(&dc);
+}
+
 void t_control(void)
 {
 	struct tmp_dir d;
@@ -813,43 +854,7 @@ void t_control(void)
 		json_object_put(ev);
 		admin_resize(&mon, ctl, sb, ib);
 
-		/*
-		 * A data buffer outside the guest's memory: the request fails
-		 * (io-error); a head index past the ring: the queue stops
-		 * (ring-error). Both reported with their queue.
-		 */
-		{
-			struct vr_buf bad[] = {
-				{ hdr_gpa(0, 0), 16, false },
-				{ 0x7fff00000000ull, 512, true },
-				{ hdr_gpa(0, 0) + 16, 1, true },
-			};
-			struct tdev dc = { 0 };
-
-			if (tap_ok(dev_open(&dc, &g2, sb, 1, true, false, true) == 0,
-				   "control: a frontend connects again")) {
-				hdr(&dc, 0, 0)->type = VIRTIO_BLK_T_IN;
-				hdr(&dc, 0, 0)->sector = 0;
-				chain(&dc, bad, ARRAY_SIZE(bad));
-				ev = wait_event(&mon, "io-error", sb, &p);
-				tap_ok(ev && member_int(p, "queue") == 0,
-				       "control: monitor: io-error on queue 0");
-				json_object_put(ev);
-			}
-			dev_close(&dc);
-			memset(&dc, 0, sizeof(dc));
-			if (tap_ok(dev_open(&dc, &g2, sb, 1, true, false, true) == 0,
-				   "control: ... and again")) {
-				post_req(&dc, 0, 0, VIRTIO_BLK_T_IN, 0, 512);
-				dc.q[0].vr.avail->ring[0] = QSIZE + 3;
-				kick(&dc, 0);
-				ev = wait_event(&mon, "ring-error", sb, &p);
-				tap_ok(ev && member_int(p, "queue") == 0,
-				       "control: monitor: ring-error on queue 0");
-				json_object_put(ev);
-			}
-			dev_close(&dc);
-		}
+		queue_errors(&mon, &g2, sb, "control");
 		vf_guest_fini(&g2);
 	}
 
@@ -888,9 +893,8 @@ void t_control_kernel(void)
 {
 	struct tmp_dir d;
 	const char *ctl, *log, *sk, *ik;
-	struct json_object *rep, *ev, *p = NULL;
+	struct json_object *rep;
 	struct vf_guest g;
-	struct tdev dk = { 0 };
 	struct cl mon;
 	struct run r;
 	char *argv[5];
@@ -929,38 +933,7 @@ void t_control_kernel(void)
 		tap_diag("status %d, out: %s err: %s", r.status, r.out, r.err);
 		goto out_mon;
 	}
-	{
-		/* As on the userspace datapath: a buffer outside the guest's memory. */
-		struct vr_buf bad[] = {
-			{ hdr_gpa(0, 0), 16, false },
-			{ 0x7fff00000000ull, 512, true },
-			{ hdr_gpa(0, 0) + 16, 1, true },
-		};
-
-		if (tap_ok(dev_open(&dk, &g, sk, 1, true, false, true) == 0,
-			   "control, kernel: a frontend connects")) {
-			hdr(&dk, 0, 0)->type = VIRTIO_BLK_T_IN;
-			hdr(&dk, 0, 0)->sector = 0;
-			chain(&dk, bad, ARRAY_SIZE(bad));
-			ev = wait_event(&mon, "io-error", sk, &p);
-			tap_ok(ev && member_int(p, "queue") == 0,
-			       "control, kernel: monitor: vhu.ko's io-error on queue 0");
-			json_object_put(ev);
-		}
-		dev_close(&dk);
-		memset(&dk, 0, sizeof(dk));
-		if (tap_ok(dev_open(&dk, &g, sk, 1, true, false, true) == 0,
-			   "control, kernel: ... and again")) {
-			post_req(&dk, 0, 0, VIRTIO_BLK_T_IN, 0, 512);
-			dk.q[0].vr.avail->ring[0] = QSIZE + 3;
-			kick(&dk, 0);
-			ev = wait_event(&mon, "ring-error", sk, &p);
-			tap_ok(ev && member_int(p, "queue") == 0,
-			       "control, kernel: monitor: vhu.ko's ring-error on queue 0");
-			json_object_put(ev);
-		}
-		dev_close(&dk);
-	}
+	queue_errors(&mon, &g, sk, "control, kernel");
 	tap_ok(file_count(log, "sandbox: refused") == 0,
 	       "control, kernel: the sandbox refused no system call");
 out_mon:
