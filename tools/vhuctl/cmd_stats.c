@@ -21,6 +21,7 @@
 #include "log.h"
 #include "util.h"
 #include "vhuctl.h"
+#include "vu_admin.h"
 
 
 static const struct {
@@ -100,19 +101,6 @@ static const struct dev_label *find_label(const struct stats_ctx *ctx, uint32_t 
 	return &none;
 }
 
-static const char *state_name(uint32_t s)
-{
-	switch (s) {
-	case VHU_VRING_STOPPED:
-		return "stopped";
-	case VHU_VRING_RUNNING:
-		return "running";
-	case VHU_VRING_ERROR:
-		return "error";
-	}
-	return "unknown";
-}
-
 static int stats_cb(struct nl_msg *msg, void *arg)
 {
 	struct stats_ctx *ctx = arg;
@@ -144,7 +132,7 @@ static int stats_cb(struct nl_msg *msg, void *arg)
 		printf(",\"backing\":");
 		json_string(l->backing);
 		printf(",\"queue\":%" PRIu32 ",\"state\":\"%s\"", queue,
-		       state_name(state));
+		       vu_queue_state_name(state));
 		for (size_t i = 0; i < ARRAY_SIZE(counters); i++)
 			printf(",\"%s\":%" PRIu64, counters[i].name, v[i]);
 		putchar('}');
@@ -156,7 +144,7 @@ static int stats_cb(struct nl_msg *msg, void *arg)
 			       "NAME -> BACKING");
 		printf("%-5" PRIu32 " %-8" PRIu32 " %-5" PRIu32 " %-8s %12" PRIu64
 		       " %12" PRIu64 " %10" PRIu64 " %8" PRIu64 " %14" PRIu64
-		       " %14" PRIu64 " %s -> %s\n", dev, pid, queue, state_name(state),
+		       " %14" PRIu64 " %s -> %s\n", dev, pid, queue, vu_queue_state_name(state),
 		       v[0], v[1], v[2], v[7] + v[10], v[8], v[9],
 		       *l->name ? l->name : "-", *l->backing ? l->backing : "-");
 	}
