@@ -154,31 +154,51 @@ static void t_log_marks(struct vf_guest *g)
 	int ret = dev_open(&d, g, user.sock_rw, 1, true, false, true);
 
 	if (!tap_ok(ret == 0 && !tlog_make(&l, LOG_BYTES) && !tlog_make(&l2, LOG_BYTES),
-		    "log: driver ok, log memfds made (%d)", ret))
+		    "user log: driver ok, log memfds made (%d)", ret))
 		goto out;
 	tap_ok(!vf_get_u64(&d.vf, VU_REQ_GET_FEATURES, &f) && (f & BIT(VU_F_LOG_ALL)) &&
 	       !vf_get_u64(&d.vf, VU_REQ_GET_PROTOCOL_FEATURES, &pf) &&
 	       (pf & BIT(VU_PF_LOG_SHMFD)) && (d.vf.pf & BIT(VU_PF_LOG_SHMFD)),
-	       "log: VHOST_F_LOG_ALL and LOG_SHMFD offered, LOG_SHMFD acked");
+	       "user log: VHOST_F_LOG_ALL and LOG_SHMFD offered, LOG_SHMFD acked");
 	f = 0;
 	vf_get_u64(&d.vf, VU_REQ_GET_FEATURES, &f);
 	f &= ~(BIT(VU_F_LOG_ALL) | BIT(VIRTIO_RING_F_INDIRECT_DESC));
 
 	tap_ok(set_log_base(&d.vf, l.fd, LOG_BYTES, 0) == 0,
-	       "log: SET_LOG_BASE taken while the queue runs, the reply echoes it");
+	       "user log: SET_LOG_BASE taken while the queue runs, the reply echoes it");
 	tap_ok(read_at(&d, 1, d0, 8192) == VIRTIO_BLK_S_OK &&
 	       tlog_exactly(&l, NULL, 0, "LOG_ALL off"),
-	       "log: with VHOST_F_LOG_ALL off a read marks nothing");
+	       "user log: with VHOST_F_LOG_ALL off a read marks nothing");
 
-	tap_ok(vf_u64_ack(&d.vf, VU_REQ_SET_FEATURES, f | BIT(VU_F_LOG_ALL)) == 0 &&
-	       vring_log(&d, true, used) == 0,
-	       "log: LOG_ALL on and the used ring logged, the queue running");
+	{
+		int on = file_count(user.d.log, "dirty logging on");
+
+		tap_ok(vf_u64_ack(&d.vf, VU_REQ_SET_FEATURES, f | BIT(VU_F_LOG_ALL)) == 0 &&
+		       file_count(user.d.log, "dirty logging on") == on + 1 &&
+		       vring_log(&d, true, used) == 0,
+		       "user log: LOG_ALL on (the queue not stopped) and the used ring logged");
+	}
+	{
+		struct vu_vring_addr a;
+		int efd = eventfd(0, EFD_CLOEXEC);
+
+		vf_ring_addrs(0, QSIZE, &a);
+		a.flags = VU_VRING_F_LOG;
+		a.log = UINT64_MAX - 100;
+		tap_ok(vf_req_ack(&d.vf, VU_REQ_SET_VRING_ADDR, &a, sizeof(a), NULL, 0) > 0 &&
+		       file_count(user.d.log, "used ring log address") >= 1,
+		       "user log: a used ring log address that overflows is refused");
+		tap_ok(efd >= 0 && vf_req_ack(&d.vf, VU_REQ_SET_LOG_FD, NULL, 0, &efd, 1) == 0,
+		       "user log: SET_LOG_FD taken (its fd closed: the fd count at the end)");
+		close_fd(&efd);
+		tlog_sync(&l, NULL, 0);
+	}
 	{
 		uint64_t want[] = { PG(used), sp, PG(d0), PG(d0) + 1 };
 
 		tap_ok(read_at(&d, 1, d0, 8192) == VIRTIO_BLK_S_OK &&
 		       tlog_exactly(&l, want, 4, "8K read"),
-		       "log: an 8K read marks its 2 data pages, the status page and the used ring");
+		       "user log: an 8K read marks its 2 data pages, the status page and the used ring");
 	}
 	{
 		/* 4K of data across a page boundary: both pages. */
@@ -186,14 +206,14 @@ static void t_log_marks(struct vf_guest *g)
 
 		tap_ok(read_at(&d, 1, d0 + 0x800, 4096) == VIRTIO_BLK_S_OK &&
 		       tlog_exactly(&l, want, 4, "crossing read"),
-		       "log: a read across a page boundary marks both pages");
+		       "user log: a read across a page boundary marks both pages");
 	}
 	{
 		uint64_t want[] = { PG(used), PG(hdr_gpa(0, 0) + 16) };
 
 		tap_ok(one(&d, 0, VIRTIO_BLK_T_OUT, 0, 4096) == VIRTIO_BLK_S_OK &&
 		       tlog_exactly(&l, want, 2, "write"),
-		       "log: a write marks its status page and the used ring only");
+		       "user log: a write marks its status page and the used ring only");
 	}
 	{
 		/* The used ring logged at another address: marks go there. */
@@ -202,7 +222,7 @@ static void t_log_marks(struct vf_guest *g)
 		tap_ok(vring_log(&d, true, VF_GPA1 + 0x80000) == 0 &&
 		       read_at(&d, 1, d0, 8192) == VIRTIO_BLK_S_OK &&
 		       tlog_exactly(&l, want, 4, "moved log_guest_addr"),
-		       "log: the used ring is logged at the log address SET_VRING_ADDR gives");
+		       "user log: the used ring is logged at the log address SET_VRING_ADDR gives");
 	}
 	{
 		uint64_t want[] = { sp, PG(d0), PG(d0) + 1 };
@@ -210,7 +230,7 @@ static void t_log_marks(struct vf_guest *g)
 		tap_ok(vring_log(&d, false, 0) == 0 &&
 		       read_at(&d, 1, d0, 8192) == VIRTIO_BLK_S_OK &&
 		       tlog_exactly(&l, want, 3, "no F_LOG"),
-		       "log: without VHOST_VRING_F_LOG the used ring is not marked");
+		       "user log: without VHOST_VRING_F_LOG the used ring is not marked");
 	}
 	{
 		uint64_t want[] = { PG(used), sp, PG(d0), PG(d0) + 1 };
@@ -220,7 +240,7 @@ static void t_log_marks(struct vf_guest *g)
 		       read_at(&d, 1, d0, 8192) == VIRTIO_BLK_S_OK &&
 		       tlog_exactly(&l2, want, 4, "new log") &&
 		       tlog_exactly(&l, NULL, 0, "old log"),
-		       "log: a new SET_LOG_BASE while running: marks go to the new log only");
+		       "user log: a new SET_LOG_BASE while running: marks go to the new log only");
 	}
 	{
 		/* A log too small for region 1: its pages are skipped, said once. */
@@ -230,7 +250,7 @@ static void t_log_marks(struct vf_guest *g)
 		       read_at(&d, 1, d0, 8192) == VIRTIO_BLK_S_OK &&
 		       tlog_exactly(&l, want, 2, "small log") &&
 		       file_count(user.d.log, "beyond the dirty log") >= 1,
-		       "log: pages beyond a small log are skipped (logged), the rest marked");
+		       "user log: pages beyond a small log are skipped (logged), the rest marked");
 		set_log_base(&d.vf, l.fd, LOG_BYTES, 0);
 		tlog_sync(&l, NULL, 0);
 	}
@@ -249,12 +269,12 @@ static void t_log_marks(struct vf_guest *g)
 		kick(&d, 0);
 		tap_ok(wait_used(&d, 0) && *status(&d, 0, 1) == VIRTIO_BLK_S_OK &&
 		       tlog_exactly(&l, want, 3, "GET_ID"),
-		       "log: GET_ID marks the serial's page");
+		       "user log: GET_ID marks the serial's page");
 	}
 	tap_ok(vf_u64_ack(&d.vf, VU_REQ_SET_FEATURES, f) == 0 &&
 	       read_at(&d, 1, d0, 8192) == VIRTIO_BLK_S_OK &&
 	       tlog_exactly(&l, NULL, 0, "LOG_ALL off again"),
-	       "log: LOG_ALL off while running: nothing marked any more");
+	       "user log: LOG_ALL off while running: nothing marked any more");
 out:
 	dev_close(&d);
 	tlog_free(&l);
@@ -277,7 +297,7 @@ static void t_log_toggle(struct vf_guest *g)
 	if (!tap_ok(ret == 0 && !tlog_make(&l, LOG_BYTES) &&
 		    set_log_base(&d.vf, l.fd, LOG_BYTES, 0) == 0 &&
 		    !vf_get_u64(&d.vf, VU_REQ_GET_FEATURES, &f),
-		    "log toggle: driver ok with a log (%d)", ret))
+		    "user log toggle: driver ok with a log (%d)", ret))
 		goto out;
 	f &= ~(BIT(VU_F_LOG_ALL) | BIT(VIRTIO_RING_F_INDIRECT_DESC));
 	for (int round = 0; round < 20 && ok; round++) {
@@ -291,7 +311,7 @@ static void t_log_toggle(struct vf_guest *g)
 			ok = *status(&d, 0, s) == VIRTIO_BLK_S_OK &&
 			     used_len(&d, 0, s) == SLOT_DATA + 1;
 	}
-	tap_ok(ok, "log toggle: LOG_ALL on and off 20 times under I/O, all requests OK");
+	tap_ok(ok, "user log toggle: LOG_ALL on and off 20 times under I/O, all requests OK");
 	tlog_sync(&l, NULL, 0);
 	ok = vf_u64_ack(&d.vf, VU_REQ_SET_FEATURES, f | BIT(VU_F_LOG_ALL)) == 0;
 	for (int s = 0; s < SLOTS; s++)
@@ -301,7 +321,7 @@ static void t_log_toggle(struct vf_guest *g)
 	for (int s = 0; s < SLOTS && ok; s++)
 		for (uint64_t p = PG(data_gpa(0, s)); p <= PG(data_gpa(0, s) + SLOT_DATA - 1); p++)
 			ok = vu_log_test(&(struct vu_log){ l.map, l.size }, p);
-	tap_ok(ok, "log toggle: then every data page of %d reads is marked", SLOTS);
+	tap_ok(ok, "user log toggle: then every data page of %d reads is marked", SLOTS);
 out:
 	dev_close(&d);
 	tlog_free(&l);
@@ -357,7 +377,7 @@ static void t_log_bad(struct vf_guest *g)
 		ok = realized(&vf) && (n == 0 || fds[0] >= 0) &&
 		     !vf_send(&vf, VU_REQ_SET_LOG_BASE, false, &m, sizeof(m), fds, n) &&
 		     vf_is_closed(&vf) && file_count(user.d.log, b->why) > before;
-		tap_ok(ok, "log bad: %s: connection closed, \"%s\" in the log", b->what, b->why);
+		tap_ok(ok, "user log bad: %s: connection closed, \"%s\" in the log", b->what, b->why);
 		vf_close(&vf);
 		if (b->nfds < 0)
 			close_fd(&fds[0]);
@@ -373,13 +393,13 @@ static void t_log_bad(struct vf_guest *g)
 		ret = ret ?: tlog_make(&l, 8192);
 		ret = ret ?: vf_send(&vf, VU_REQ_SET_LOG_BASE, false, &m, sizeof(m), &l.fd, 1);
 		tap_ok(!ret && vf_is_closed(&vf),
-		       "log bad: SET_LOG_BASE without LOG_SHMFD negotiated: refused");
+		       "user log bad: SET_LOG_BASE without LOG_SHMFD negotiated: refused");
 		vf_close(&vf);
 		tlog_free(&l);
 	}
 	ret = dev_open(&d, g, user.sock_rw, 1, true, false, true);
 	tap_ok(ret == 0 && one(&d, 0, VIRTIO_BLK_T_IN, 0, 4096) == VIRTIO_BLK_S_OK,
-	       "log bad: the export still serves I/O (%d)", ret);
+	       "user log bad: the export still serves I/O (%d)", ret);
 	dev_close(&d);
 }
 
@@ -399,25 +419,25 @@ static void t_log_shrunk(struct vf_guest *g)
 		    !vf_get_u64(&d.vf, VU_REQ_GET_FEATURES, &f) &&
 		    vf_u64_ack(&d.vf, VU_REQ_SET_FEATURES,
 			       (f & ~BIT(VIRTIO_RING_F_INDIRECT_DESC)) | BIT(VU_F_LOG_ALL)) == 0,
-		    "log shrunk: driver ok, logging (%d)", ret)) {
+		    "user log shrunk: driver ok, logging (%d)", ret)) {
 		dev_close(&d);
 		tlog_free(&l);
 		return;
 	}
-	tap_ok(!ftruncate(l.fd, 0), "log shrunk: the log memfd cut to 0 bytes");
+	tap_ok(!ftruncate(l.fd, 0), "user log shrunk: the log memfd cut to 0 bytes");
 	tlog_free(&l);
 	post_req(&d, 0, 1, VIRTIO_BLK_T_IN, 0, 8192);
 	kick(&d, 0);
 	tap_ok(vf_is_closed(&d.vf) && exportd_alive(&user.d),
-	       "log shrunk: that connection is dropped, the daemon lives");
+	       "user log shrunk: that connection is dropped, the daemon lives");
 	dev_close(&d);
 	ret = dev_open(&d, g, user.sock_rw, 1, true, false, true);
 	tap_ok(ret == 0 && one(&d, 0, VIRTIO_BLK_T_IN, 0, 4096) == VIRTIO_BLK_S_OK,
-	       "log shrunk: a new frontend is served (%d)", ret);
+	       "user log shrunk: a new frontend is served (%d)", ret);
 	dev_close(&d);
 }
 
-void t_log(struct vf_guest *g)
+void t_user_log(struct vf_guest *g)
 {
 	t_log_marks(g);
 	t_log_toggle(g);
