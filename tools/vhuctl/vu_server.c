@@ -575,7 +575,7 @@ static const struct vu_req_desc requests[VU_REQ_MAX] = {
 	[VU_REQ_SET_LOG_BASE] = {
 		.name = "SET_LOG_BASE", .handle = h_set_log_base,
 		.size = sizeof(struct vu_log_msg), .fds = 1, .has_reply = true,
-		.need_pf = BIT(VU_PF_LOG_SHMFD),
+		.reply_needs_pf = true, .need_pf = BIT(VU_PF_LOG_SHMFD),
 	},
 	[VU_REQ_SET_LOG_FD] = {
 		.name = "SET_LOG_FD", .handle = h_set_log_fd, .fds = 1,
