@@ -43,6 +43,9 @@
 		 BIT(VU_PF_CONFIG) | BIT(VU_PF_INFLIGHT_SHMFD) |		\
 		 BIT(VU_PF_CONFIGURE_MEM_SLOTS) | BIT(VU_PF_STATUS))
 
+/* The protocol features qemu_realize() acks. */
+static uint64_t realize_pf = QEMU_PF;
+
 static uint8_t buf[1 << 16];
 static size_t pos;
 /* ctl bits added to every message: CTL_NEED_REPLY once REPLY_ACK is on. */
@@ -194,7 +197,7 @@ static void qemu_realize(unsigned int nq, bool reconnect)
 	ctl_all = 0;
 	msg(VU_REQ_GET_FEATURES);
 	msg(VU_REQ_GET_PROTOCOL_FEATURES);
-	u64(VU_REQ_SET_PROTOCOL_FEATURES, QEMU_PF);
+	u64(VU_REQ_SET_PROTOCOL_FEATURES, realize_pf);
 	ctl_all = CTL_NEED_REPLY;
 	msg(VU_REQ_GET_QUEUE_NUM);
 	msg(VU_REQ_GET_MAX_MEM_SLOTS);
@@ -280,6 +283,83 @@ static void seed_qemu_io(void)
 	post(2, VIRTIO_BLK_T_FLUSH, 0, 0);
 	post(3, VIRTIO_BLK_T_GET_ID, 0, 20);
 	qemu_stop(1);
+}
+
+/* SET_LOG_BASE of size bytes at off in nfds memfds of units * 64K. */
+static void log_base(uint64_t size, uint64_t off, uint8_t units, uint8_t nfds)
+{
+	struct vu_log_msg l = { size, off };
+	uint8_t fds[2] = { FD_SPEC(FD_MEMFD, units), FD_SPEC(FD_DUP, 0) };
+
+	uint8_t ctl = ctl_all;
+
+	/* QEMU 7.2 sends it without NEED_REPLY: it has its own reply. */
+	ctl_all = 0;
+	rec(VU_REQ_SET_LOG_BASE, 0, &l, sizeof(l), fds, nfds);
+	ctl_all = ctl;
+}
+
+/* SET_VRING_ADDR of queue q, its used ring logged at its own gpa or not. */
+static void vring_addr_log(uint32_t q, bool log)
+{
+	struct vu_vring_addr a = {
+		.index = q,
+		.flags = log ? VU_VRING_F_LOG : 0,
+		.desc = UADDR0 + RING_GPA(q),
+		.avail = UADDR0 + RING_GPA(q) + 0x1000,
+		.used = UADDR0 + RING_GPA(q) + 0x2000,
+		.log = log ? RING_GPA(q) + 0x2000 : 0,
+	};
+
+	rec(VU_REQ_SET_VRING_ADDR, 0, &a, sizeof(a), NULL, 0);
+}
+
+/*
+ * QEMU 7.2 migrating a VM with I/O in progress: the log (192K covers
+ * region 1 at 4G), LOG_ALL and the used rings logged while they run, a
+ * log resize, the end of logging, then the VM stops.
+ */
+static void seed_qemu_migrate(void)
+{
+	uint8_t efd = FD_SPEC(FD_EVENTFD, 1);
+
+	realize_pf = QEMU_PF | BIT(VU_PF_LOG_SHMFD);
+	qemu_realize(1, false);
+	qemu_driver_ok(1, false, true);
+	post(0, VIRTIO_BLK_T_OUT, 8, 4096);
+	log_base(3 * FUZZ_MEM_UNIT, 0, 3, 1);
+	u64(VU_REQ_SET_FEATURES, FEATURES | BIT(VU_F_LOG_ALL));
+	vring_addr_log(0, true);
+	post(1, VIRTIO_BLK_T_IN, 8, 4096);
+	post(2, VIRTIO_BLK_T_GET_ID, 0, 20);
+	log_base(4 * FUZZ_MEM_UNIT, 0, 4, 1);
+	post(3, VIRTIO_BLK_T_IN, 16, 512);
+	rec(VU_REQ_SET_LOG_FD, 0, NULL, 0, &efd, 1);
+	vring_addr_log(0, false);
+	u64(VU_REQ_SET_FEATURES, FEATURES);
+	qemu_stop(1);
+	realize_pf = QEMU_PF;
+}
+
+/* Hostile SET_LOG_BASE messages, each after a realize (they close it). */
+static void seed_log_hostile(void)
+{
+	static const struct { uint64_t size, off; uint8_t units, nfds; } bad[] = {
+		{ 4096, 0, 1, 0 },			/* no fd */
+		{ 4096, 0, 1, 2 },			/* two */
+		{ 0, 0, 1, 1 },				/* empty */
+		{ 2 * FUZZ_MEM_UNIT, 0, 1, 1 },		/* past the memfd */
+		{ 8192, UINT64_MAX - 4095, 1, 1 },	/* offset overflow */
+		{ 4096, 100, 1, 1 },			/* offset misaligned */
+		{ 1ull << 40, 0, 1, 1 },		/* huge */
+	};
+
+	realize_pf = QEMU_PF | BIT(VU_PF_LOG_SHMFD);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		qemu_realize(1, true);
+		log_base(bad[i].size, bad[i].off, bad[i].units, bad[i].nfds);
+	}
+	realize_pf = QEMU_PF;
 }
 
 /* Cloud Hypervisor (replay_ch.c): every message with NEED_REPLY. */
@@ -417,5 +497,9 @@ int main(int argc, char **argv)
 	out(argv[1], "firecracker-io");
 	seed_crosvm();
 	out(argv[1], "crosvm");
+	seed_qemu_migrate();
+	out(argv[1], "qemu-7.2-migrate");
+	seed_log_hostile();
+	out(argv[1], "log-base-hostile");
 	return 0;
 }

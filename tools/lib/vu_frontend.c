@@ -442,7 +442,8 @@ int vf_realize(struct vf *vf, unsigned int nq, uint64_t *features)
 	if (vf_get_u64(vf, VU_REQ_GET_PROTOCOL_FEATURES, &pf) ||
 	    (pf & WANT_PF) != WANT_PF)
 		return -2;
-	vf->pf = pf & WANT_PF;
+	/* As QEMU: every protocol feature it knows that is offered. */
+	vf->pf = pf & (WANT_PF | BIT(VU_PF_LOG_SHMFD));
 	if (vf_send(vf, VU_REQ_SET_PROTOCOL_FEATURES, false, &vf->pf, 8, NULL, 0))
 		return -3;
 	if (vf_get_u64(vf, VU_REQ_GET_QUEUE_NUM, &qn) || qn < nq)
@@ -469,8 +470,9 @@ int vf_realize(struct vf *vf, unsigned int nq, uint64_t *features)
 		    NULL, 0) ||
 	    vf_recv_reply(vf, VU_REQ_GET_CONFIG, &cfg, VU_CONFIG_HDR_SIZE + 57, NULL))
 		return -11;
+	/* What a driver acks: QEMU adds VHOST_F_LOG_ALL only to migrate. */
 	if (features)
-		*features = f;
+		*features = f & ~BIT(VU_F_LOG_ALL);
 	return 0;
 }
 

@@ -158,7 +158,8 @@ int vf_get_inflight(struct vf *vf, unsigned int nq, uint32_t num,
  * SET_OWNER, call/err fds, GET_CONFIG), the guest driver's DRIVER_OK
  * (features, status, inflight area, memory, vrings, enable) and a VM
  * stop (status 0, disable, GET_VRING_BASE). 0, or the negative number of
- * the step that failed.
+ * the step that failed. vf_realize() gives the features a driver may ack:
+ * those offered but VHOST_F_LOG_ALL, which QEMU sets only to migrate.
  */
 int vf_realize(struct vf *vf, unsigned int nq, uint64_t *features);
 int vf_driver_ok(struct vf *vf, struct vf_guest *g, unsigned int nq,

@@ -23,9 +23,10 @@
  *    DEVICE_STATE. No SET_BACKEND_REQ_FD (Blk::activate() has no backend
  *    request handler), no GET_MAX_MEM_SLOTS, no SET_STATUS.
  *
- * Not replayed: snapshot and live migration, which need DEVICE_STATE and
- * LOG_SHMFD (vhuctl offers neither, so Cloud Hypervisor refuses them),
- * and memory hotplug (off by default).
+ * Not replayed: snapshot and live migration, which need DEVICE_STATE
+ * (vhuctl does not offer it, so Cloud Hypervisor refuses them; its dirty
+ * logging, LOG_SHMFD, is tested in t_user_log.c), and memory hotplug
+ * (off by default).
  */
 #include <unistd.h>
 

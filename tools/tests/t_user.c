@@ -281,6 +281,7 @@ void t_user(void)
 	t_hotplug(&g);
 	t_inflight(&g);
 	t_stress(&g);
+	t_user_log(&g);
 	t_rate(&g, 1);
 	t_rate(&g, 4);
 

@@ -140,5 +140,6 @@ void t_hotplug(struct vf_guest *g);
 void t_inflight(struct vf_guest *g);
 void t_stress(struct vf_guest *g);
 void t_rate(struct vf_guest *g, unsigned int nq);			/* t_user_io.c */
+void t_user_log(struct vf_guest *g);					/* t_user_log.c */
 
 #endif

@@ -25,6 +25,7 @@ int tap_done(void);
 void t_cli(void);
 void t_imglock(void);
 void t_mem(void);
+void t_log(void);
 void t_proto(void);
 void t_bench(void);
 void t_user(void);

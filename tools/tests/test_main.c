@@ -18,6 +18,7 @@ int main(int argc, char **argv)
 		return tap_done();
 	}
 	t_mem();
+	t_log();
 	t_cli();
 	t_imglock();
 	t_proto();

@@ -171,6 +171,9 @@ struct dpu_queue {
 	struct dpu_chain chain;		/* scratch for the walk */
 	struct dpu_stats st;
 	uint64_t ioerr_event_ms;	/* the last I/O error reported */
+	/* VHOST_VRING_F_LOG: changed only while parked (set_queue_log). */
+	bool log_used;
+	uint64_t log_used_gpa;
 };
 
 struct vu_dp {
@@ -189,8 +192,27 @@ struct vu_dp {
 	void *ev_ctx;
 	struct vu_mem_view *mem;
 	struct vu_inflight inflight;	/* the server's mapping; fd not owned */
+	/*
+	 * Dirty logging: the server's mapping of the log, and whether
+	 * VHOST_F_LOG_ALL is on. Both change only with every queue thread
+	 * parked (set_log, set_features), so a thread reads them plainly and
+	 * never writes a log the server has unmapped.
+	 */
+	struct vu_log log;
+	bool log_all;
 	struct dpu_queue q[VHU_MAX_QUEUES];
 };
+
+/* Is the queue's device writing to be logged? One predictable branch. */
+static inline bool dpu_logging(const struct dpu_queue *q)
+{
+	return __builtin_expect(q->dp->log_all, 0);
+}
+
+/* dpu_queue.c: mark [gpa, +len) and [iov, +len) dirty (while logging). */
+void dpu_log_gpa(struct dpu_queue *q, uint64_t gpa, uint64_t len);
+void dpu_log_iov(struct dpu_queue *q, const struct iovec *iov, unsigned int n,
+		 uint64_t len);
 
 /* dpu_blk.c: start a request for a walked chain (completes it on error). */
 void dpu_blk_start(struct dpu_queue *q, struct dpu_req *req,

@@ -124,9 +124,24 @@ static void account(struct dpu_queue *q, const struct dpu_req *req)
 	}
 }
 
+/*
+ * Dirty logging: the pages the request wrote. A read's buffers are
+ * marked whether or not it succeeded (a failed read may have written
+ * part of them); the status byte is written by dpu_req_done() next.
+ */
+static void log_req(struct dpu_queue *q, const struct dpu_req *req)
+{
+	if (req->type == VIRTIO_BLK_T_IN && req->iov)
+		dpu_log_iov(q, req->iov, req->niov, req->expect);
+	if (req->status_ptr)
+		dpu_log_iov(q, &(struct iovec){ req->status_ptr, 1 }, 1, 1);
+}
+
 static void finish(struct dpu_queue *q, struct dpu_req *req, uint8_t status)
 {
 	req->status = status;
+	if (dpu_logging(q))
+		log_req(q, req);
 	account(q, req);
 	free(req->iov);
 	free(req->bounce);
@@ -284,6 +299,8 @@ static void get_id(struct dpu_queue *q, struct dpu_req *req,
 
 	memcpy(id, q->dp->cfg->serial, strnlen(q->dp->cfg->serial, sizeof(id)));
 	req->written += iov_scatter(in, nin, id, n);
+	if (dpu_logging(q))
+		dpu_log_iov(q, in, nin, n);
 	finish(q, req, VIRTIO_BLK_S_OK);
 }
 

@@ -41,6 +41,7 @@
 #include "dpu.h"
 #include "log.h"
 #include "util.h"
+#include "vu_log.h"
 
 static int dup_fd(int fd)
 {
@@ -230,11 +231,83 @@ struct io_uring_sqe *dpu_get_sqe(struct dpu_queue *q)
 	return sqe;
 }
 
+/* ---- dirty logging ----------------------------------------------------- */
+
+/* Pages the log does not cover, or buffers outside the memory view. */
+static void log_skipped(struct dpu_queue *q, uint64_t n)
+{
+	static struct vlog_ratelimit rl =
+		VLOG_RATELIMIT_INIT("dirty log misses", VLOG_RL_INTERVAL_MS, VLOG_RL_BURST);
+
+	vlog_rl(&rl, "%s: queue %u: %" PRIu64 " written pages beyond the dirty log "
+		"(%" PRIu64 " bytes); not marked", q->dp->cfg->socket_path, q->index,
+		n, q->dp->log.size);
+}
+
+void dpu_log_gpa(struct dpu_queue *q, uint64_t gpa, uint64_t len)
+{
+	uint64_t n = vu_log_write(&q->dp->log, gpa, len);
+
+	if (n)
+		log_skipped(q, n);
+}
+
+void dpu_log_iov(struct dpu_queue *q, const struct iovec *iov, unsigned int n,
+		 uint64_t len)
+{
+	uint64_t skipped = vu_log_iov(&q->dp->log, q->mem, iov, n, len);
+
+	if (skipped)
+		log_skipped(q, skipped);
+}
+
+/* A field of the used ring the device wrote, where it logs its used ring. */
+static void log_used(struct dpu_queue *q, uint64_t off, uint64_t len)
+{
+	if (q->log_used)
+		dpu_log_gpa(q, q->log_used_gpa + off, len);
+}
+
+/* The element just pushed and the index that will publish it. */
+static void log_used_elem(struct dpu_queue *q)
+{
+	uint16_t slot = (uint16_t)(q->vq.used_idx - 1) & (q->vq.num - 1);
+
+	log_used(q, offsetof(struct vring_used, ring) +
+		 slot * sizeof(struct vring_used_elem), sizeof(struct vring_used_elem));
+	log_used(q, offsetof(struct vring_used, idx), sizeof(uint16_t));
+}
+
+/*
+ * dpu_ring_notify() writes used->flags, or avail_event after the ring:
+ * logged where it changed them (the same value again changes no page).
+ */
+static void ring_notify(struct dpu_queue *q, bool on)
+{
+	uint64_t off = q->vq.event_idx ?
+		offsetof(struct vring_used, ring) + q->vq.num * sizeof(struct vring_used_elem) :
+		offsetof(struct vring_used, flags);
+	uint16_t *field = (uint16_t *)(void *)((char *)q->vq.used + off);
+	uint16_t old;
+
+	if (!dpu_logging(q) || !q->log_used) {
+		dpu_ring_notify(&q->vq, on);
+		return;
+	}
+	old = READ_ONCE(*field);
+	dpu_ring_notify(&q->vq, on);
+	if (READ_ONCE(*field) != old)
+		log_used(q, off, sizeof(uint16_t));
+}
+
 void dpu_req_done(struct dpu_queue *q, struct dpu_req *req)
 {
 	if (req->status_ptr)
 		__atomic_store_n(req->status_ptr, req->status, __ATOMIC_RELAXED);
 	dpu_ring_push(&q->vq, req->head, req->written);
+	/* Marked before the used index store (release) that publishes it. */
+	if (dpu_logging(q))
+		log_used_elem(q);
 	if (q->inflight) {
 		/* One element at a time, so a crash leaves at most one in doubt. */
 		inflight_pre_put(q, req->head);
@@ -302,7 +375,7 @@ static bool handle_avail(struct dpu_queue *q)
 
 	if (mem_faulted(q))
 		return false;
-	dpu_ring_notify(&q->vq, false);
+	ring_notify(q, false);
 	while (!q->broken && req_free(q) && !mem_faulted(q)) {
 		const char *why;
 		uint16_t head;
@@ -317,10 +390,10 @@ static bool handle_avail(struct dpu_queue *q)
 		}
 		if (!ret) {
 			/* Empty: ask for a kick, then look once more. */
-			dpu_ring_notify(&q->vq, true);
+			ring_notify(q, true);
 			if (!dpu_ring_avail_pending(&q->vq))
 				break;
-			dpu_ring_notify(&q->vq, false);
+			ring_notify(q, false);
 			continue;
 		}
 		/* A bad chain is not consumed: the base still points at it. */
@@ -519,6 +592,8 @@ static int queue_setup(struct vu_dp *dp, struct dpu_queue *q,
 		entries <<= 1;
 	q->mem = dp->mem;
 	q->inflight = inflight_of(dp, dq->index, dq->num);
+	q->log_used = dq->log_used;
+	q->log_used_gpa = dq->log_used_gpa;
 	q->broken = false;
 	q->cmd = DPU_CMD_NONE;
 	q->nr_inflight = q->nr_pushed = 0;
@@ -781,9 +856,10 @@ static void dpu_close(struct vu_dp *dp)
 	free(dp);
 }
 
+/* The device's features, and dirty logging (VHOST_F_LOG_ALL). */
 static uint64_t dpu_device_features(struct vu_dp *dp)
 {
-	return vu_blk_features(dp->cfg);
+	return vu_blk_features(dp->cfg) | BIT(VU_F_LOG_ALL);
 }
 
 static void dpu_get_config(struct vu_dp *dp, struct virtio_blk_config *c)
@@ -804,12 +880,28 @@ static void dpu_detach(struct vu_dp *dp)
 	dp->inflight.fd = -1;
 	dp->features = 0;
 	dp->lbs = dp->cfg->lbs;
+	/* The server unmaps the log right after. */
+	memset(&dp->log, 0, sizeof(dp->log));
+	dp->log_all = false;
+	for (uint32_t i = 0; i < VHU_MAX_QUEUES; i++)
+		dp->q[i].log_used = false;
 	/* The write cache mode stays: the frontend keeps showing it. */
 }
 
 /* Queue threads read the block size as they check each request. */
 static int dpu_set_features(struct vu_dp *dp, uint64_t features)
 {
+	bool log_all = features & BIT(VU_F_LOG_ALL);
+
+	/*
+	 * Logging turns on or off with the threads parked: a write completed
+	 * after this returns is logged, and none is once it went off.
+	 */
+	if (log_all != dp->log_all) {
+		pause_all(dp);
+		dp->log_all = log_all;
+		resume_all(dp);
+	}
 	dp->features = features;
 	__atomic_store_n(&dp->lbs, vu_blk_driver_lbs(dp->cfg, features), __ATOMIC_RELAXED);
 	return 0;
@@ -826,6 +918,32 @@ static int dpu_set_inflight(struct vu_dp *dp, const struct vu_inflight *inf)
 	for (uint32_t i = 0; i < dp->cfg->queues; i++)
 		if (dp->q[i].running)
 			dp->q[i].inflight = NULL;	/* tracked from the next start */
+	resume_all(dp);
+	return 0;
+}
+
+/*
+ * A new log (or none) with every queue thread parked: once this returns
+ * none writes the old one, which the server then unmaps.
+ */
+static int dpu_set_log(struct vu_dp *dp, const struct vu_log *log)
+{
+	pause_all(dp);
+	dp->log = *log;
+	resume_all(dp);
+	return 0;
+}
+
+static int dpu_set_queue_log(struct vu_dp *dp, uint32_t index, bool log,
+			     uint64_t used_gpa)
+{
+	struct dpu_queue *q = &dp->q[index];
+
+	if (!q->running)
+		return -EINVAL;
+	pause_all(dp);
+	q->log_used = log;
+	q->log_used_gpa = used_gpa;
 	resume_all(dp);
 	return 0;
 }
@@ -943,4 +1061,6 @@ const struct vu_dp_ops vu_dp_user_ops = {
 	.get_stats = dpu_get_stats,
 	.set_capacity = dpu_set_capacity,
 	.set_event_cb = dpu_set_event_cb,
+	.set_log = dpu_set_log,
+	.set_queue_log = dpu_set_queue_log,
 };

@@ -331,7 +331,8 @@ static int refuse(struct vu_dev *dev, struct vu_msg *m,
 	if (kind == REFUSE_EMPTY)
 		return vu_send_reply(dev, m, NULL, 0, -1);
 	/* Else the frontend waits for a reply we cannot give. */
-	if (d && d->has_reply)
+	if (d && d->has_reply &&
+	    !(d->reply_needs_pf && (d->need_pf & ~dev->acked_protocol_features)))
 		return -EPROTO;
 	if (ack)
 		return vu_reply_u64(dev, m, 1);

@@ -50,6 +50,7 @@ struct vu_req_desc {
 	uint8_t fds;
 	uint8_t refusal;	/* enum refusal_kind */
 	bool has_reply;		/* the request has its own reply payload */
+	bool reply_needs_pf;	/* ... only once need_pf is negotiated */
 	uint64_t need_pf;	/* protocol features that must be negotiated */
 };
 

@@ -70,6 +70,8 @@ enum vu_request {
 
 /* Virtio feature bit that enables the protocol-feature negotiation. */
 #define VU_F_PROTOCOL_FEATURES	30
+/* The vhost feature bit that turns dirty logging on (VHOST_F_LOG_ALL). */
+#define VU_F_LOG_ALL		26
 
 /* Protocol features. */
 #define VU_PF_MQ			0
@@ -153,6 +155,12 @@ struct vu_config_msg {
 };
 #define VU_CONFIG_HDR_SIZE	12
 
+/* SET_LOG_BASE with LOG_SHMFD: the log is in the message's one fd. */
+struct vu_log_msg {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;	/* where the bit of guest page 0 is */
+};
+
 struct vu_inflight_msg {
 	uint64_t mmap_size;
 	uint64_t mmap_offset;
@@ -166,6 +174,7 @@ _Static_assert(sizeof(struct vu_vring_state) == 8, "vring state payload");
 _Static_assert(sizeof(struct vu_vring_addr) == 40, "vring address payload");
 _Static_assert(sizeof(struct vu_mem_reg_msg) == 40, "memory region payload");
 _Static_assert(sizeof(struct vu_inflight_msg) == 24, "inflight payload");
+_Static_assert(sizeof(struct vu_log_msg) == 16, "log payload");
 _Static_assert(sizeof(struct vu_mem_table_msg) <= VU_MAX_PAYLOAD,
 	       "a full memory table fits the payload limit");
 
@@ -178,6 +187,7 @@ union vu_payload {
 	struct vu_mem_reg_msg mem_reg;
 	struct vu_config_msg config;
 	struct vu_inflight_msg inflight;
+	struct vu_log_msg log;
 	uint8_t raw[VU_MAX_PAYLOAD];
 };
 

@@ -21,6 +21,7 @@
 
 #include "blkcfg.h"
 #include "util.h"
+#include "vu_log.h"
 #include "vu_msg.h"
 
 /* ---- features and ownership ------------------------------------------ */
@@ -56,6 +57,7 @@ static int h_set_features(struct vu_dev *dev, struct vu_msg *m)
 {
 	uint64_t f = m->p.u64;
 	char why[512];
+	bool log_only;
 	int ret;
 
 	if (f & ~dev->features)
@@ -64,7 +66,13 @@ static int h_set_features(struct vu_dev *dev, struct vu_msg *m)
 	ret = vu_blk_check_features(dev->cfg, f, why, sizeof(why));
 	if (ret)
 		return FAIL(dev, m, ret, "%s", why);
-	if (f != dev->acked_features) {
+	/*
+	 * Dirty logging starts and ends while the rings run (QEMU at the
+	 * start and end of a migration): a change of VHOST_F_LOG_ALL alone
+	 * goes to the datapath without stopping them.
+	 */
+	log_only = dev->features_set && (f ^ dev->acked_features) == BIT(VU_F_LOG_ALL);
+	if (f != dev->acked_features && !log_only) {
 		ret = vu_vring_stop_all(dev);
 		if (ret) {
 			vu_vring_start_all(dev);
@@ -76,6 +84,9 @@ static int h_set_features(struct vu_dev *dev, struct vu_msg *m)
 		vu_vring_start_all(dev);
 		return FAIL(dev, m, ret, "datapath: %s", strerror(-ret));
 	}
+	if (log_only)
+		vlog("%s: dirty logging %s", dev->name,
+		     f & BIT(VU_F_LOG_ALL) ? "on" : "off");
 	dev->acked_features = f;
 	dev->features_set = true;
 	/* The virtio spec: CONFIG_WCE without FLUSH starts write-through. */
@@ -105,7 +116,16 @@ static void inflight_release(struct vu_inflight *inf)
 	inf->fd = -1;
 }
 
-/* Everything a frontend set up: queues, memory, inflight, fds. */
+static void log_release(struct vu_log *log)
+{
+	if (log->addr) {
+		vu_guard_remove(log->addr);
+		munmap(log->addr, log->size);
+	}
+	memset(log, 0, sizeof(*log));
+}
+
+/* Everything a frontend set up: queues, memory, inflight, log, fds. */
 static void release_session(struct vu_dev *dev)
 {
 	for (uint32_t i = 0; i < dev->cfg->queues; i++) {
@@ -120,6 +140,7 @@ static void release_session(struct vu_dev *dev)
 	dev->ops->detach(dev->dp);
 	vu_mem_clear(&dev->mem);
 	inflight_release(&dev->inflight);
+	log_release(&dev->log);
 	close_fd(&dev->backend_req_fd);
 	dev->owner = false;
 	dev->acked_features = 0;
@@ -454,6 +475,81 @@ static int h_set_inflight_fd(struct vu_dev *dev, struct vu_msg *m)
 	return 0;
 }
 
+/* ---- dirty log ------------------------------------------------------- */
+
+/*
+ * SET_LOG_BASE with LOG_SHMFD: map the log from the message's fd and hand
+ * it to the datapath, which stops writing the old one before it returns.
+ * The reply echoes the payload (rust-vmm frontends read it as such; QEMU
+ * reads any). A refusal cannot be told in that reply (QEMU 7.2 checks
+ * nothing else, and a frontend that went on migrating without the log
+ * would lose the pages we write), so it closes the connection.
+ *
+ * The frontend may shrink the fd afterwards: the mapping is registered
+ * with the connection's guard like guest memory, so a write to a page
+ * that went away drops the connection instead of killing the daemon.
+ */
+static int h_set_log_base(struct vu_dev *dev, struct vu_msg *m)
+{
+	const struct vu_log_msg *l = &m->p.log;
+	uint64_t size = l->mmap_size, off = l->mmap_offset;
+	struct vu_log log, old;
+	struct stat st;
+	void *addr;
+	int fd = m->fds[0], seals, ret;
+
+	if (!size)
+		return FAIL(dev, m, -EINVAL, "an empty log");
+	if (size > VU_LOG_MAX_SIZE)
+		return FAIL(dev, m, -EINVAL, "a log of %" PRIu64 " bytes (at most %llu: "
+			    "32 TiB of guest memory)", size, VU_LOG_MAX_SIZE);
+	if (off % (uint64_t)sysconf(_SC_PAGESIZE))
+		return FAIL(dev, m, -EINVAL, "log offset %" PRIu64 " is not page aligned", off);
+	if (off > UINT64_MAX - size)
+		return FAIL(dev, m, -EINVAL, "log offset %" PRIu64 " + size %" PRIu64
+			    " overflows", off, size);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return FAIL(dev, m, -EINVAL, "the log fd is not a regular file (memfd "
+			    "or shared memory)");
+	if ((uint64_t)st.st_size < off + size)
+		return FAIL(dev, m, -EINVAL, "a log of %" PRIu64 " bytes at %" PRIu64
+			    " extends past the end of its fd (%" PRIu64 " bytes)",
+			    size, off, (uint64_t)st.st_size);
+	seals = fcntl(fd, F_GET_SEALS);
+	addr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+		    fd, (off_t)off);
+	if (addr == MAP_FAILED) {
+		ret = -errno;
+		return FAIL(dev, m, ret, "mmap of the log: %s", strerror(-ret));
+	}
+	if (vu_guard_add(&dev->guard, addr, size, seals > 0 && (seals & F_SEAL_SHRINK))) {
+		munmap(addr, size);
+		return FAIL(dev, m, -ENOSPC, "the daemon maps too many areas");
+	}
+	log.addr = addr;
+	log.size = size;
+	ret = dev->ops->set_log(dev->dp, &log);
+	if (ret) {
+		log_release(&log);
+		return FAIL(dev, m, ret, "datapath: %s", strerror(-ret));
+	}
+	old = dev->log;
+	dev->log = log;
+	log_release(&old);
+	return vu_send_reply(dev, m, l, sizeof(*l), -1);
+}
+
+/*
+ * SET_LOG_FD: an eventfd to tell the frontend the log changed. Nothing
+ * here needs it (QEMU never sends it); the fd is closed with the message.
+ */
+static int h_set_log_fd(struct vu_dev *dev, struct vu_msg *m)
+{
+	(void)dev;
+	(void)m;
+	return 0;
+}
+
 /* ---- the request table ----------------------------------------------- */
 
 /* For requests no vhost-user-blk backend takes: a feature never offered. */
@@ -477,10 +573,13 @@ static const struct vu_req_desc requests[VU_REQ_MAX] = {
 		.size_kind = SZ_MEM_TABLE, .fd_kind = FD_BY_PAYLOAD,
 	},
 	[VU_REQ_SET_LOG_BASE] = {
-		.name = "SET_LOG_BASE", .need_pf = BIT(VU_PF_LOG_SHMFD),
+		.name = "SET_LOG_BASE", .handle = h_set_log_base,
+		.size = sizeof(struct vu_log_msg), .fds = 1, .has_reply = true,
+		.reply_needs_pf = true, .need_pf = BIT(VU_PF_LOG_SHMFD),
 	},
 	[VU_REQ_SET_LOG_FD] = {
-		.name = "SET_LOG_FD", .need_pf = BIT(VU_PF_LOG_SHMFD),
+		.name = "SET_LOG_FD", .handle = h_set_log_fd, .fds = 1,
+		.need_pf = BIT(VU_PF_LOG_SHMFD),
 	},
 	[VU_REQ_SET_VRING_NUM] = {
 		.name = "SET_VRING_NUM", .handle = vu_vring_set_num,
@@ -656,6 +755,11 @@ void vu_dev_init(struct vu_dev *dev, const char *name,
 		dev->q[i].kick_fd = dev->q[i].call_fd = dev->q[i].err_fd = -1;
 	dev->features = ops->device_features(dp) | BIT(VU_F_PROTOCOL_FEATURES);
 	dev->protocol_features = VU_PROTOCOL_FEATURES;
+	/* Dirty logging only where the datapath can log. */
+	if (ops->set_log && ops->set_queue_log)
+		dev->protocol_features |= BIT(VU_PF_LOG_SHMFD);
+	else
+		dev->features &= ~BIT(VU_F_LOG_ALL);
 	dev->write_cache = true;
 }
 

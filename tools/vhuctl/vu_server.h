@@ -56,10 +56,18 @@ struct vu_dev {
 	struct vu_mem mem;
 	struct vu_queue q[VHU_MAX_QUEUES];
 	struct vu_inflight inflight;
+	/*
+	 * The dirty log (SET_LOG_BASE), mapped here and registered with the
+	 * guard: the datapath writes it while VHOST_F_LOG_ALL is acked.
+	 */
+	struct vu_log log;
 	int backend_req_fd;
 };
 
-/* Protocol features this backend offers. */
+/*
+ * Protocol features this backend offers; LOG_SHMFD too where the datapath
+ * can log (ops->set_log).
+ */
 #define VU_PROTOCOL_FEATURES						\
 	((1ull << VU_PF_MQ) | (1ull << VU_PF_REPLY_ACK) |		\
 	 (1ull << VU_PF_BACKEND_REQ) | (1ull << VU_PF_CONFIG) |		\

@@ -58,6 +58,8 @@ static int translate_queue(struct vu_dev *dev, uint32_t i,
 	out->kick_fd = q->kick_fd;
 	out->call_fd = q->call_fd;
 	out->err_fd = q->err_fd;
+	out->log_used = q->addr.flags & VU_VRING_F_LOG;
+	out->log_used_gpa = out->log_used ? q->addr.log : 0;
 	if (!out->desc_hva || !out->avail_hva || !out->used_hva)
 		return -EFAULT;
 	/*
@@ -274,6 +276,25 @@ int vu_vring_set_num(struct vu_dev *dev, struct vu_msg *m)
 	return 0;
 }
 
+static bool same_rings(const struct vu_vring_addr *a, const struct vu_vring_addr *b)
+{
+	return a->desc == b->desc && a->avail == b->avail && a->used == b->used;
+}
+
+/* Does b log the used ring differently from a? */
+static bool log_changed(const struct vu_vring_addr *a, const struct vu_vring_addr *b)
+{
+	bool la = a->flags & VU_VRING_F_LOG, lb = b->flags & VU_VRING_F_LOG;
+
+	return la != lb || (lb && a->log != b->log);
+}
+
+/*
+ * SET_VRING_ADDR. On a running queue whose rings stay where they are, a
+ * change of VHOST_VRING_F_LOG or of the log address alone goes to the
+ * datapath without stopping it; anything else stops the queue and
+ * starts it again at the new addresses.
+ */
 int vu_vring_set_addr(struct vu_dev *dev, struct vu_msg *m)
 {
 	const struct vu_vring_addr *a = &m->p.addr;
@@ -284,12 +305,17 @@ int vu_vring_set_addr(struct vu_dev *dev, struct vu_msg *m)
 	if (i < 0)
 		return i;
 	q = &dev->q[i];
-	if (a->flags & VU_VRING_F_LOG)
-		return FAIL(dev, m, -EINVAL, "dirty logging was not negotiated");
-	if (a->flags)
+	if ((a->flags & VU_VRING_F_LOG) && !(dev->protocol_features & BIT(VU_PF_LOG_SHMFD)))
+		return FAIL(dev, m, -EINVAL, "dirty logging is not offered (datapath %s)",
+			    dev->ops->name);
+	if (a->flags & ~VU_VRING_F_LOG)
 		return FAIL(dev, m, -EINVAL, "unknown flags 0x%x", a->flags);
 	if (!q->have_num)
 		return FAIL(dev, m, -EINVAL, "queue %d has no size yet", i);
+	/* Its used ring's pages in the log: page numbers must not wrap. */
+	if ((a->flags & VU_VRING_F_LOG) && a->log > UINT64_MAX - used_bytes(q->num))
+		return FAIL(dev, m, -EINVAL, "used ring log address 0x%" PRIx64
+			    " overflows", a->log);
 	if ((a->desc & 15) || (a->avail & 1) || (a->used & 3))
 		return FAIL(dev, m, -EINVAL, "misaligned ring address");
 	num = q->num;
@@ -297,6 +323,17 @@ int vu_vring_set_addr(struct vu_dev *dev, struct vu_msg *m)
 	    !vu_mem_uva_to_hva(&dev->mem, a->avail, avail_bytes(num)) ||
 	    !vu_mem_uva_to_hva(&dev->mem, a->used, used_bytes(num)))
 		return FAIL(dev, m, -EFAULT, "queue %d ring outside every memory region", i);
+	if (q->running && same_rings(&q->addr, a) && log_changed(&q->addr, a)) {
+		/* Logging of the used ring starts or ends (QEMU, migrating). */
+		bool log = a->flags & VU_VRING_F_LOG;
+		int ret = dev->ops->set_queue_log(dev->dp, i, log, log ? a->log : 0);
+
+		if (ret)
+			return FAIL(dev, m, ret, "datapath: queue %d used ring log: %s", i,
+				    strerror(-ret));
+		q->addr = *a;
+		return 0;
+	}
 	if (q->running) {
 		int ret = vu_vring_stop(dev, i);
 
