@@ -54,7 +54,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -226,11 +229,45 @@ static void generate(const char *path)
 	exit(0);
 }
 
+/*
+ * -y: two processes per CPU, pinned, that yield to each other when the
+ * CPU would otherwise idle, so that every CPU switches address spaces
+ * all the time (see e2e-migrate: QEMU
+ * 7.2's TCG loses guest writes made through its TLB entries across a
+ * migration's dirty-bitmap sync; a switch flushes them).
+ */
+static void start_yielders(void)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	for (long c = 0; c < ncpu * 2; c++) {
+		cpu_set_t set;
+		pid_t pid = fork();
+
+		if (pid < 0) {
+			printf("MIG: fork: %s\n", strerror(errno));
+			exit(1);
+		}
+		if (pid)
+			continue;
+		struct sched_param sp = { 0 };
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* Only where the CPU would idle: the I/O goes first. */
+		sched_setscheduler(0, SCHED_IDLE, &sp);
+		CPU_ZERO(&set);
+		CPU_SET(c / 2, &set);
+		sched_setaffinity(0, sizeof(set), &set);
+		for (;;)
+			sched_yield();
+	}
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: mig-io -g [-b FIRST] [-n BLOCKS] FILE\n"
 		"       mig-io [-b FIRST] [-n BLOCKS] [-w WFIRST] [-m WBLOCKS] [-s SLOTS]\n"
-		"              [-t THREADS] [-T SECONDS] [-x stale|lost] DEV\n");
+		"              [-t THREADS] [-T SECONDS] [-x stale|lost] [-y] DEV\n");
 	exit(2);
 }
 
@@ -245,10 +282,10 @@ int main(int argc, char **argv)
 	unsigned char *wbuf;
 	char line[256];
 	size_t got = 0;
-	int opt, gen = 0, in = 0, ret;
+	int opt, gen = 0, in = 0, ret, yielders = 0;
 	pthread_t wt;
 
-	while ((opt = getopt(argc, argv, "gb:n:w:m:s:t:T:x:")) != -1) {
+	while ((opt = getopt(argc, argv, "gb:n:w:m:s:t:T:x:y")) != -1) {
 		switch (opt) {
 		case 'g': gen = 1; break;
 		case 'b': rfirst = strtoull(optarg, NULL, 0); break;
@@ -259,6 +296,7 @@ int main(int argc, char **argv)
 		case 't': nthreads = strtoul(optarg, NULL, 0); break;
 		case 'T': seconds = strtoul(optarg, NULL, 0); break;
 		case 'x': inject = optarg; break;
+		case 'y': yielders = 1; break;
 		default: usage();
 		}
 	}
@@ -288,6 +326,8 @@ int main(int argc, char **argv)
 	for (unsigned int s = 0; s < nslots; s++)
 		table[s] = NO_BLOCK;
 
+	if (yielders)
+		start_yielders();
 	for (unsigned int i = 0; i < nthreads; i++) {
 		rd[i].lo = nslots * i / nthreads;
 		rd[i].hi = nslots * (i + 1) / nthreads;
