@@ -438,6 +438,7 @@ static int g_stats_cb(struct nl_msg *msg, void *arg)
 		G_STAT(RING_ERRORS, ring_errors), G_STAT(INFLIGHT, inflight),
 		G_STAT(KICKS, kicks), G_STAT(CALLS, calls),
 		G_STAT(LAST_AVAIL_IDX, last_avail_idx),
+		G_STAT(LOG_SKIPPED, log_skipped),
 #undef G_STAT
 	};
 	struct nlattr *tb[VHU_ATTR_MAX + 1], *st[VHU_STATS_A_MAX + 1];
