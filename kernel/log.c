@@ -356,8 +356,8 @@ int vhu_log_used(struct vhu_vq *vq, u64 offset, u64 len)
  *
  * Called before the used index store that publishes them. A request's
  * data is the bytes it reported written but its status byte; for a read
- * that failed, all the bytes it asked for (the backend may have written
- * part of them).
+ * that failed in the backend, all the bytes it handed to the backend
+ * (which may have written part of them).
  *
  * Context: in the owner's mm, holds @vq->mutex.
  * Return: 0, or -EFAULT if the log or the descriptor table is not

@@ -221,7 +221,8 @@ struct vhu_api {
  * While ``VHOST_F_LOG_ALL`` is acknowledged (%VHU_SET_FEATURES), the device
  * marks every page it writes: the bytes of the device-writable buffers a
  * request wrote (the data of a read, the GET_ID string; all the data
- * buffers of a read that failed, which may have been written in part), its
+ * buffers of a read that failed in the backend, which may have written
+ * part of them), its
  * status byte, and, for a vring whose %VHU_SET_VRING_ADDR had
  * %VHU_VRING_F_LOG, the used ring's fields it writes (elements, index,
  * flags, avail event) at their offset from @log_guest_addr. A request's
