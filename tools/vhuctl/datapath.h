@@ -81,7 +81,16 @@ struct vu_dp_queue {
 	int kick_fd;			/* -1: polling requested (NOFD) */
 	int call_fd;			/* -1: no interrupts */
 	int err_fd;			/* -1: none */
+	bool log_used;		/* VHOST_VRING_F_LOG */
+	uint64_t log_used_gpa;	/* guest-physical address of the used ring */
 };
+
+/* The dirty log (VHOST_USER_SET_LOG_BASE, LOG_SHMFD), mapped by the server. */
+struct vu_log {
+	void *addr;	/* NULL: no log */
+	uint64_t size;	/* bytes: covers size * 8 pages of VU_LOG_PAGE */
+};
+#define VU_LOG_PAGE 4096u
 
 /* The inflight area (INFLIGHT_SHMFD), mapped by the server. */
 struct vu_inflight {
@@ -193,6 +202,19 @@ struct vu_dp_ops {
 			    size_t errlen);
 	/* Events the datapath sees itself (vu_dev_set_event_cb()). */
 	void (*set_event_cb)(struct vu_dp *dp, vu_dev_event_fn *fn, void *ctx);
+
+	/* NULL: this datapath cannot log; then the server offers neither
+	 * VHOST_F_LOG_ALL nor PROTOCOL_F_LOG_SHMFD. */
+	/*
+	 * Install the log (log->addr NULL: drop it). Allowed while queues run;
+	 * returns only once the datapath no longer writes the old log, so the
+	 * server may unmap it right after.
+	 */
+	int (*set_log)(struct vu_dp *dp, const struct vu_log *log);
+	/* While the queue runs (SET_VRING_ADDR that changes only the log flag
+	 * or log address): log its used ring at used_gpa, or stop. */
+	int (*set_queue_log)(struct vu_dp *dp, uint32_t index, bool log,
+			     uint64_t used_gpa);
 };
 
 extern const struct vu_dp_ops vu_dp_kernel_ops;
