@@ -86,6 +86,7 @@ static void vhu_dev_reset(struct vhu_dev *dev)
 	spin_unlock(&dev->info_lock);
 	vhu_blk_free_backend(be);
 	WRITE_ONCE(dev->acked_features, 0);
+	vhu_log_reset(dev);
 	WRITE_ONCE(dev->write_cache, true);
 	if (dev->mm) {
 		mmput(dev->mm);
@@ -230,6 +231,10 @@ static long vhu_reset_owner(struct vhu_dev *dev, void __user *argp)
 	return 0;
 }
 
+/*
+ * While vrings run, only VHOST_F_LOG_ALL may change: the frontend turns
+ * dirty logging on and off around a live migration.
+ */
 static long vhu_set_features(struct vhu_dev *dev, void __user *argp)
 {
 	u64 features;
@@ -240,9 +245,11 @@ static long vhu_set_features(struct vhu_dev *dev, void __user *argp)
 		return -EFAULT;
 	if (features & ~vhu_dev_features(dev))
 		return -EINVAL;
-	if (vhu_vq_any_enabled(dev))
+	if ((features ^ dev->acked_features) & ~BIT_ULL(VHOST_F_LOG_ALL) &&
+	    vhu_vq_any_enabled(dev))
 		return -EBUSY;
 	WRITE_ONCE(dev->acked_features, features);
+	vhu_log_set_all(dev);
 	return 0;
 }
 
@@ -379,6 +386,7 @@ static const struct vhu_ioctl_desc vhu_ioctls[] = {
 	VHU_IOCTL_DEF(VHU_SET_WRITE_CACHE, vhu_set_write_cache, VHU_IOCTL_OWNER),
 	VHU_IOCTL_DEF(VHU_SET_CAPACITY, vhu_set_capacity, VHU_IOCTL_OWNER),
 	VHU_IOCTL_DEF(VHU_SET_NAME, vhu_set_name, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_LOG_BASE, vhu_log_set_base, VHU_IOCTL_OWNER),
 	VHU_IOCTL_DEF(VHU_SET_VRING_NUM, vhu_set_vring_num, VHU_IOCTL_OWNER),
 	VHU_IOCTL_DEF(VHU_SET_VRING_ADDR, vhu_set_vring_addr, VHU_IOCTL_OWNER),
 	VHU_IOCTL_DEF(VHU_SET_VRING_BASE, vhu_set_vring_base, VHU_IOCTL_OWNER),

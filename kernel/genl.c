@@ -119,6 +119,7 @@ static int vhu_put_stats(struct sk_buff *msg, struct vhu_vq *vq)
 		VHU_STAT(BYTES_WRITTEN, bytes_written),
 		VHU_STAT(RING_ERRORS, ring_errors),
 		VHU_STAT(CALLS, calls),
+		VHU_STAT(LOG_SKIPPED, log_skipped),
 #undef VHU_STAT
 	};
 	struct nlattr *nest;

@@ -8,6 +8,8 @@
  *   vhu_vq.mutex (one vring: its configuration and its processing)
  *   vhu_dev.info_lock (spinlock: what netlink reads of a device without
  *     its mutex, which a hung backend can hold for long)
+ * The dirty log is copied into every vring (vhu_vq.log) under
+ * vhu_dev.mutex and each vhu_vq.mutex, and used under vhu_vq.mutex only.
  * Stopping a vring waits for its in-flight requests holding vhu_dev.mutex
  * but not vhu_vq.mutex, which the worker takes to complete them.
  * The memory table is read under RCU and pinned by requests (refs).
@@ -34,6 +36,7 @@
 #include <linux/workqueue.h>
 #include <linux/virtio_byteorder.h>
 #include <linux/virtio_ring.h>
+#include <linux/vhost_types.h>
 #include <linux/wait.h>
 #include <uapi/linux/vhu.h>
 
@@ -50,7 +53,8 @@
 				 BIT_ULL(VIRTIO_RING_F_EVENT_IDX) | \
 				 BIT_ULL(VIRTIO_BLK_F_SEG_MAX) | \
 				 BIT_ULL(VIRTIO_BLK_F_BLK_SIZE) | \
-				 BIT_ULL(VIRTIO_BLK_F_TOPOLOGY))
+				 BIT_ULL(VIRTIO_BLK_F_TOPOLOGY) | \
+				 BIT_ULL(VHOST_F_LOG_ALL))
 /* Every virtio feature some backend may be offered. */
 #define VHU_BLK_ALL_FEATURES	(VHU_BLK_BASE_FEATURES | \
 				 BIT_ULL(VIRTIO_BLK_F_SIZE_MAX) | \
@@ -214,6 +218,8 @@ struct vhu_req {
  * @bytes_written: bytes written to the backend
  * @ring_errors: unrecoverable ring errors
  * @calls: call eventfd signals
+ * @log_skipped: pages written while logging that the dirty log did not
+ *	cover
  *
  * Written by the worker under vhu_vq.mutex, read locklessly (READ_ONCE).
  */
@@ -230,6 +236,26 @@ struct vhu_vq_stats {
 	u64 bytes_written;
 	u64 ring_errors;
 	u64 calls;
+	u64 log_skipped;
+};
+
+/**
+ * struct vhu_vq_log - what a vring knows of dirty logging (log.c)
+ * @all: VHOST_F_LOG_ALL is acknowledged: mark what the vring writes
+ * @used: VHU_VRING_F_LOG: mark the used ring's writes too
+ * @used_gpa: guest-physical address of the used ring (log_guest_addr)
+ * @base: the bitmap in the owner's address space, 0 if none
+ * @size: bytes at @base
+ *
+ * Protected by vhu_vq.mutex. @all, @base and @size are the device's
+ * (vhu_dev.log, VHU_SET_FEATURES), copied in under vhu_dev.mutex too.
+ */
+struct vhu_vq_log {
+	bool all;
+	bool used;
+	u64 used_gpa;
+	unsigned long base;
+	u64 size;
 };
 
 /**
@@ -306,6 +332,7 @@ enum vhu_worker_state {
  *	@mutex
  * @kicks: kick wake-ups
  * @stats: counters
+ * @log: dirty logging; protected by @mutex
  */
 struct vhu_vq {
 	struct vhu_dev *dev;
@@ -346,6 +373,7 @@ struct vhu_vq {
 	struct iovec *scratch;
 	atomic64_t kicks;
 	struct vhu_vq_stats stats;
+	struct vhu_vq_log log;
 };
 
 /**
@@ -376,6 +404,8 @@ struct vhu_vq {
  *	with a grace period before it is stopped
  * @worker_killed: @worker exited with the owner: the vrings' workers run
  *	their blocking requests themselves; read under RCU
+ * @log: the dirty log (VHU_SET_LOG_BASE), user_addr 0 if none; protected
+ *	by @mutex, and copied into each vring (vhu_vq.log)
  * @blocking: requests queued for @worker, pushed by the vrings' workers
  * @free_work: the teardown, when the release leaves it to a kernel worker
  * @vqs: the vrings
@@ -396,6 +426,7 @@ struct vhu_dev {
 	struct vhu_mem_table __rcu *mem;
 	struct vhost_task *worker;
 	bool worker_killed;
+	struct vhu_log log;
 	struct llist_head blocking;
 	struct work_struct free_work;
 	struct vhu_vq vqs[VHU_MAX_QUEUES];
@@ -462,6 +493,14 @@ int vhu_inflight_put(struct vhu_vq *vq, u16 head);
 int vhu_inflight_used(struct vhu_vq *vq);
 void vhu_inflight_drop_resubmit(struct vhu_vq *vq);
 void vhu_inflight_reset(struct vhu_vq *vq);
+
+/* log.c */
+long vhu_log_set_base(struct vhu_dev *dev, void __user *argp);
+void vhu_log_set_all(struct vhu_dev *dev);
+void vhu_log_reset(struct vhu_dev *dev);
+long vhu_log_set_vring(struct vhu_vq *vq, const struct vhu_vring_addr *a);
+int vhu_log_complete(struct vhu_vq *vq, struct llist_node *list, u16 used_idx);
+int vhu_log_used(struct vhu_vq *vq, u64 offset, u64 len);
 
 /* worker.c */
 int vhu_worker_start(struct vhu_vq *vq);

@@ -87,14 +87,24 @@ static void vhu_vq_call(struct vhu_vq *vq)
 /* Ask for kicks (@on) or suppress them while we are processing anyway. */
 static int vhu_vq_notify(struct vhu_vq *vq, bool on)
 {
+	u64 off;
+	int ret;
+
 	if (vq->event_idx) {
 		if (!on)
 			return 0;
-		return put_user(cpu_to_vhu16(vq->last_avail_idx),
-				(__virtio16 __user *)&vq->used->ring[vq->num]);
+		ret = put_user(cpu_to_vhu16(vq->last_avail_idx),
+			       (__virtio16 __user *)&vq->used->ring[vq->num]);
+		off = offsetof(struct vring_used, ring) +
+		      (u64)vq->num * sizeof(struct vring_used_elem);
+	} else {
+		ret = put_user(cpu_to_vhu16(on ? 0 : VRING_USED_F_NO_NOTIFY),
+			       &vq->used->flags);
+		off = offsetof(struct vring_used, flags);
 	}
-	return put_user(cpu_to_vhu16(on ? 0 : VRING_USED_F_NO_NOTIFY),
-			&vq->used->flags);
+	if (unlikely(vq->log.all) && !ret)
+		ret = vhu_log_used(vq, off, sizeof(__virtio16));
+	return ret;
 }
 
 /* ---- used ring ---- */
@@ -156,7 +166,9 @@ static void vhu_vq_account(struct vhu_vq *vq, struct vhu_req *req)
  *
  * Status bytes and used elements first, then one used->idx update and at
  * most one call. With an inflight area the batch is linked there before
- * the update and cleared after it. Then the requests are put back.
+ * the update and cleared after it. While dirty logging (log.c), the
+ * batch's pages are marked before the update, the index's after it. Then
+ * the requests are put back.
  *
  * Context: in the owner's mm (the worker, or the owner draining a stopped
  * vring), holds @vq->mutex.
@@ -165,7 +177,7 @@ void vhu_vq_complete(struct vhu_vq *vq)
 {
 	struct llist_node *list;
 	struct vhu_req *req, *tmp;
-	u16 batch_head = 0;
+	u16 batch_head = 0, used_start = vq->used_idx;
 	int n = 0;
 
 	lockdep_assert_held(&vq->mutex);
@@ -197,13 +209,20 @@ void vhu_vq_complete(struct vhu_vq *vq)
 	}
 	if (vhu_inflight_publish(vq, batch_head))
 		vhu_vq_error(vq, "inflight area not writable");
+	if (unlikely(vq->log.all) && vhu_log_complete(vq, list, used_start))
+		vhu_vq_error(vq, "dirty log not writable");
 
 	/* Used elements before the index that publishes them. */
 	smp_wmb();
-	if (put_user(cpu_to_vhu16(vq->used_idx), &vq->used->idx))
+	if (put_user(cpu_to_vhu16(vq->used_idx), &vq->used->idx)) {
 		vhu_vq_error(vq, "used index not writable");
-	else
+	} else {
+		if (unlikely(vq->log.all) &&
+		    vhu_log_used(vq, offsetof(struct vring_used, idx),
+				 sizeof(__virtio16)))
+			vhu_vq_error(vq, "dirty log not writable");
 		vhu_vq_call(vq);
+	}
 
 	/* Then the batch is no longer in flight (vhost-user's order). */
 	llist_for_each_entry_safe(req, tmp, list, node) {

@@ -255,22 +255,35 @@ unlock:
 	return ret;
 }
 
-/* VHU_SET_VRING_ADDR. Context: takes @vq->mutex. */
+/* Whether @a names the rings @vq has. Context: holds @vq->mutex. */
+static bool vhu_vq_same_rings(struct vhu_vq *vq, const struct vhu_vring_addr *a)
+{
+	lockdep_assert_held(&vq->mutex);
+	return vq->desc == u64_to_user_ptr(a->desc_user_addr) &&
+	       vq->avail == u64_to_user_ptr(a->avail_user_addr) &&
+	       vq->used == u64_to_user_ptr(a->used_user_addr);
+}
+
+/*
+ * VHU_SET_VRING_ADDR. An enabled vring takes only a change of its logging
+ * (flags, log_guest_addr): a migration starts and ends while it runs.
+ * Context: takes @vq->mutex.
+ */
 static long vhu_vq_set_addr(struct vhu_vq *vq, const struct vhu_vring_addr *a)
 {
 	long ret = 0;
 
 	mutex_lock(&vq->mutex);
-	if (vq->enabled)
-		ret = -EBUSY;
-	else if (a->flags & ~VHU_VRING_F_ALL)
+	if (a->flags & ~VHU_VRING_F_ALL)
 		ret = -EINVAL;
-	else if (a->flags & VHU_VRING_F_LOG)
-		ret = -EOPNOTSUPP;
+	else if (vq->enabled && !vhu_vq_same_rings(vq, a))
+		ret = -EBUSY;
 	else if (a->desc_user_addr % 16 || a->avail_user_addr % 2 ||
 		 a->used_user_addr % 4)
 		ret = -EINVAL;
-	if (!ret) {
+	if (!ret)
+		ret = vhu_log_set_vring(vq, a);
+	if (!ret && !vq->enabled) {
 		vq->desc = u64_to_user_ptr(a->desc_user_addr);
 		vq->avail = u64_to_user_ptr(a->avail_user_addr);
 		vq->used = u64_to_user_ptr(a->used_user_addr);

@@ -14,6 +14,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <linux/vhost_types.h>
 
 #include <netlink/genl/ctrl.h>
 #include <netlink/genl/genl.h>
@@ -186,8 +187,10 @@ int g_setup_vrings(struct guest *g)
 
 	if (ioctl(g->vhu, VHU_GET_FEATURES, &features))
 		return -errno;
+	/* Dirty logging only where a test turns it on (vhu_log_test). */
 	features &= ~((1ULL << VIRTIO_RING_F_EVENT_IDX) |
-		      (1ULL << VIRTIO_RING_F_INDIRECT_DESC));
+		      (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |
+		      (1ULL << VHOST_F_LOG_ALL));
 	if (g->event_idx)
 		features |= 1ULL << VIRTIO_RING_F_EVENT_IDX;
 	if (g->indirect)
@@ -438,6 +441,7 @@ static int g_stats_cb(struct nl_msg *msg, void *arg)
 		G_STAT(RING_ERRORS, ring_errors), G_STAT(INFLIGHT, inflight),
 		G_STAT(KICKS, kicks), G_STAT(CALLS, calls),
 		G_STAT(LAST_AVAIL_IDX, last_avail_idx),
+		G_STAT(LOG_SKIPPED, log_skipped),
 #undef G_STAT
 	};
 	struct nlattr *tb[VHU_ATTR_MAX + 1], *st[VHU_STATS_A_MAX + 1];

@@ -100,7 +100,7 @@ struct g_stats {
 	uint64_t reqs_in, reqs_out, reqs_flush, reqs_get_id, reqs_discard;
 	uint64_t reqs_write_zeroes, reqs_unsupp, reqs_ioerr;
 	uint64_t bytes_read, bytes_written, ring_errors, inflight;
-	uint64_t kicks, calls, last_avail_idx;
+	uint64_t kicks, calls, last_avail_idx, log_skipped;
 	int msgs;		/* messages for the device */
 };
 

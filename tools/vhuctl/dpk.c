@@ -20,6 +20,11 @@
  *
  * The device is named after the export's socket path (VHU_SET_NAME), so
  * that netlink readers (vhuctl stats) can tell the exports apart.
+ *
+ * Dirty logging (a module with VHU_API_F_LOG) is the module's too: the
+ * log the server mapped is installed with VHU_SET_LOG_BASE, and the
+ * module marks the pages it writes while VHOST_F_LOG_ALL is acknowledged,
+ * the used ring's with VHU_VRING_F_LOG. Both change while the vrings run.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +39,7 @@
 #include <netlink/genl/genl.h>
 #include <netlink/netlink.h>
 
+#include <linux/vhost_types.h>
 #include <linux/vhu.h>
 
 #include "blkcfg.h"
@@ -49,6 +55,8 @@ struct vu_dp {
 	struct vu_inflight inflight;	/* the server's mapping; addr NULL: none */
 	bool write_cache;		/* the mode set last, kept across frontends */
 	uint64_t api_features;		/* VHU_API_F_* of the loaded module */
+	/* Each queue's rings as last given, for a change of its logging. */
+	struct vhu_vring_addr addr[VHU_MAX_QUEUES];
 };
 
 /* The netlink socket for the counters (see the top of this file). */
@@ -299,9 +307,14 @@ static void dpk_close(struct vu_dp *dp)
 	free(dp);
 }
 
+/* VHOST_F_LOG_ALL only from a module that logs (VHU_API_F_LOG). */
 static uint64_t dpk_device_features(struct vu_dp *dp)
 {
-	return dp->info.features;
+	uint64_t f = dp->info.features;
+
+	if (!(dp->api_features & VHU_API_F_LOG))
+		f &= ~(1ULL << VHOST_F_LOG_ALL);
+	return f;
 }
 
 static void dpk_get_config(struct vu_dp *dp, struct virtio_blk_config *c)
@@ -353,6 +366,8 @@ static void dpk_detach(struct vu_dp *dp)
  * A driver that uses another block size than the device has (it did not
  * accept VIRTIO_BLK_F_BLK_SIZE) gets the backend again with its size, as
  * no vring runs yet; vhu.ko refuses one below a block device's own.
+ * While vrings run, vhu.ko takes a change of VHOST_F_LOG_ALL alone (the
+ * block size is the same then) and refuses anything else with -EBUSY.
  */
 static int dpk_set_features(struct vu_dp *dp, uint64_t features)
 {
@@ -464,18 +479,24 @@ static int dpk_start_queue(struct vu_dp *dp, const struct vu_dp_queue *q)
 	struct vhu_vring_state en = { .index = q->index, .num = 1 };
 	struct vhu_vring_addr a = {
 		.index = q->index,
+		.flags = q->log_used ? VHU_VRING_F_LOG : 0,
 		.desc_user_addr = q->desc_hva,
 		.used_user_addr = q->used_hva,
 		.avail_user_addr = q->avail_hva,
+		.log_guest_addr = q->log_used ? q->log_used_gpa : 0,
 	};
 	bool area = false;
 	int ret;
 
 	if (q->kick_fd < 0)
 		return -EOPNOTSUPP;	/* a polled ring (NOFD) needs a kick fd here */
+	if (q->index >= VHU_MAX_QUEUES)
+		return -EINVAL;
 	ret = xioctl(dp, VHU_SET_VRING_NUM, &num);
 	ret = ret ?: xioctl(dp, VHU_SET_VRING_BASE, &base);
 	ret = ret ?: xioctl(dp, VHU_SET_VRING_ADDR, &a);
+	if (!ret)
+		dp->addr[q->index] = a;
 	ret = ret ?: vring_file(dp, VHU_SET_VRING_KICK, q->index, q->kick_fd);
 	ret = ret ?: vring_file(dp, VHU_SET_VRING_CALL, q->index, q->call_fd);
 	ret = ret ?: vring_file(dp, VHU_SET_VRING_ERR, q->index, q->err_fd);
@@ -499,6 +520,48 @@ static int dpk_stop_queue(struct vu_dp *dp, uint32_t index, uint32_t *base)
 
 	if (!ret)
 		*base = s.num;
+	return ret;
+}
+
+/*
+ * The dirty log the server mapped. vhu.ko writes the old one no more once
+ * VHU_SET_LOG_BASE returned, so the server may unmap it right after; a
+ * log the frontend shrinks under us only stops the vrings that write it
+ * (a ring error), the daemon never touches it.
+ */
+static int dpk_set_log(struct vu_dp *dp, const struct vu_log *log)
+{
+	struct vhu_log l = {
+		.user_addr = (uintptr_t)log->addr,
+		.size = log->addr ? log->size : 0,
+	};
+
+	if (!(dp->api_features & VHU_API_F_LOG))
+		return -EOPNOTSUPP;
+	return xioctl(dp, VHU_SET_LOG_BASE, &l);
+}
+
+/*
+ * A running queue's used ring logging: VHU_SET_VRING_ADDR with the rings
+ * it runs on, which vhu.ko takes on an enabled vring.
+ */
+static int dpk_set_queue_log(struct vu_dp *dp, uint32_t index, bool log,
+			     uint64_t used_gpa)
+{
+	struct vhu_vring_addr a;
+	int ret;
+
+	if (!(dp->api_features & VHU_API_F_LOG))
+		return -EOPNOTSUPP;
+	if (index >= VHU_MAX_QUEUES)
+		return -EINVAL;
+	a = dp->addr[index];
+	a.index = index;
+	a.flags = log ? VHU_VRING_F_LOG : 0;
+	a.log_guest_addr = log ? used_gpa : 0;
+	ret = xioctl(dp, VHU_SET_VRING_ADDR, &a);
+	if (!ret)
+		dp->addr[index] = a;
 	return ret;
 }
 
@@ -668,5 +731,7 @@ const struct vu_dp_ops vu_dp_kernel_ops = {
 	.set_write_cache = dpk_set_write_cache,
 	.get_stats = dpk_get_stats,
 	.set_capacity = dpk_set_capacity,
+	.set_log = dpk_set_log,
+	.set_queue_log = dpk_set_queue_log,
 };
 

@@ -64,6 +64,8 @@
  *   per vring: VHU_SET_VRING_NUM, _BASE, _ADDR, _KICK, _CALL, _ERR,
  *              [_INFLIGHT] -> VHU_SET_VRING_ENABLE(1)
  *   -> I/O, with memory table changes at any time ->
+ *   [migration: VHU_SET_LOG_BASE, VHU_SET_FEATURES with VHOST_F_LOG_ALL,
+ *    VHU_SET_VRING_ADDR with VHU_VRING_F_LOG, ..., and back] ->
  *   VHU_GET_VRING_BASE (stops and drains the vring) ->
  *   VHU_RESET_OWNER or close
  *
@@ -98,8 +100,12 @@
  * enabled, %VHU_SET_FEATURES, %VHU_SET_BACKEND and that vring's
  * %VHU_SET_VRING_NUM, _ADDR, _BASE and _INFLIGHT fail with -EBUSY. A vring
  * stopped by a ring error (see %VHU_SET_VRING_ERR) still counts as enabled
- * until it is stopped explicitly. The memory table, the eventfds and the
- * write cache mode can be changed at any time.
+ * until it is stopped explicitly. The memory table, the eventfds, the
+ * write cache mode and the dirty log (%VHU_SET_LOG_BASE) can be changed at
+ * any time. Two exceptions let a live migration start and end while the
+ * vrings run: %VHU_SET_FEATURES that changes only ``VHOST_F_LOG_ALL``, and
+ * %VHU_SET_VRING_ADDR that changes only the flags and @log_guest_addr of
+ * an enabled vring.
  */
 
 /**
@@ -124,12 +130,15 @@
 #define VHU_API_F_CAPACITY	(1ULL << 9)	/* VHU_SET_CAPACITY */
 #define VHU_API_F_DEV_INFO	(1ULL << 10)	/* VHU_SET_NAME, VHU_CMD_GET_DEV */
 #define VHU_API_F_EVENTS	(1ULL << 11)	/* multicast group "events" */
+/* Dirty logging: VHU_SET_LOG_BASE, VHOST_F_LOG_ALL, VHU_VRING_F_LOG. */
+#define VHU_API_F_LOG		(1ULL << 12)
 #define VHU_API_F_ALL		(VHU_API_F_GENL | VHU_API_F_DATAPATH | \
 				 VHU_API_F_MEM_HOTPLUG | VHU_API_F_BLKDEV | \
 				 VHU_API_F_DISCARD | VHU_API_F_WRITE_ZEROES | \
 				 VHU_API_F_STATS | VHU_API_F_INFLIGHT | \
 				 VHU_API_F_WRITE_CACHE | VHU_API_F_CAPACITY | \
-				 VHU_API_F_DEV_INFO | VHU_API_F_EVENTS)
+				 VHU_API_F_DEV_INFO | VHU_API_F_EVENTS | \
+				 VHU_API_F_LOG)
 
 /* Limits. */
 #define VHU_MAX_MEM_REGIONS	509	/* as vhost-user's VHOST_USER_MAX_RAM_SLOTS */
@@ -183,15 +192,87 @@ struct vhu_api {
  * it those of this backend (as struct vhu_dev_info.features).
  *
  * ``VHU_SET_FEATURES`` (``__u64``) sets the bits the driver acknowledged:
- * -EINVAL for a bit that is not offered, -EBUSY while a vring is enabled.
+ * -EINVAL for a bit that is not offered, -EBUSY while a vring is enabled,
+ * unless the only bit that changes is ``VHOST_F_LOG_ALL`` (bit 26 of
+ * <linux/vhost_types.h>), which may be turned on and off while the vrings
+ * run (see DOC: Dirty logging).
  * The datapath acts on %VIRTIO_F_VERSION_1 (required to enable a vring),
- * %VIRTIO_RING_F_EVENT_IDX and %VIRTIO_RING_F_INDIRECT_DESC; the request
- * types it serves follow from the backend.
+ * %VIRTIO_RING_F_EVENT_IDX, %VIRTIO_RING_F_INDIRECT_DESC and
+ * ``VHOST_F_LOG_ALL``; the request types it serves follow from the backend.
+ * ``VHOST_F_LOG_ALL`` is offered with every backend by a module with
+ * %VHU_API_F_LOG.
  */
 #define VHU_GET_FEATURES	_IOR(VHU_IOCTL_TYPE, 0x00, __u64)
 #define VHU_SET_FEATURES	_IOW(VHU_IOCTL_TYPE, 0x00, __u64)
 #define VHU_SET_OWNER		_IO(VHU_IOCTL_TYPE, 0x01)
 #define VHU_RESET_OWNER		_IO(VHU_IOCTL_TYPE, 0x02)
+
+/**
+ * DOC: Dirty logging
+ *
+ * For a live migration the frontend must learn which pages of guest
+ * memory the device wrote (%VHU_API_F_LOG). The log is a bitmap in the
+ * owner's address space, as vhost's (VHOST_SET_LOG_BASE): one bit per
+ * 4 KiB page of guest-physical memory, page p = gpa >> 12 being bit p % 8
+ * of byte p / 8. The device only ever sets bits, with atomic operations
+ * (the frontend clears them as it syncs); it never reads the bitmap
+ * otherwise.
+ *
+ * While ``VHOST_F_LOG_ALL`` is acknowledged (%VHU_SET_FEATURES), the device
+ * marks every page it writes: the bytes of the device-writable buffers a
+ * request wrote (the data of a read, the GET_ID string; all the data
+ * buffers of a read that failed in the backend, which may have written
+ * part of them), its
+ * status byte, and, for a vring whose %VHU_SET_VRING_ADDR had
+ * %VHU_VRING_F_LOG, the used ring's fields it writes (elements, index,
+ * flags, avail event) at their offset from @log_guest_addr. A request's
+ * pages are marked after its buffers and its used element were written
+ * and before the used index store that publishes it; the used index's
+ * page right after that store. So once %VHU_GET_VRING_BASE returned, the
+ * log holds every page the vring wrote.
+ *
+ * A page beyond the log (p >= 8 * size), or written while no log is
+ * installed, is not marked but counted (%VHU_STATS_A_LOG_SKIPPED). A log
+ * that cannot be written (the owner unmapped it or made it read-only)
+ * stops the vring as a ring error does (%VHU_SET_VRING_ERR), as vhost
+ * fails the vring with -EFAULT: the requests in flight still complete, and
+ * nothing but the owner's own log pages is ever written.
+ *
+ * With ``VHOST_F_LOG_ALL`` off, the datapath does nothing of this.
+ * ``VHOST_F_LOG_ALL`` may be acknowledged before a log is installed (QEMU
+ * sets the features of a device it starts during a migration before the
+ * log base).
+ */
+
+/* No flags yet. */
+#define VHU_LOG_F_ALL		0
+
+/**
+ * struct vhu_log - ioctl(VHU_SET_LOG_BASE): the dirty log
+ * @user_addr: the bitmap in the owner's address space, 8-byte aligned;
+ *	0 drops the log
+ * @size: bytes of bitmap at @user_addr, covering @size * 8 pages of guest
+ *	memory; not 0 with a @user_addr, 0 without
+ * @flags: %VHU_LOG_F_* bits (none yet)
+ * @reserved: zero
+ *
+ * Installs, replaces or drops the log, at any time, also while vrings run
+ * and log. The ioctl returns once no vring writes the old log any more, so
+ * the owner may unmap it right after. The owner must keep the new one
+ * mapped and writable while it is installed (see DOC: Dirty logging).
+ * -EINVAL for a misaligned @user_addr, a range that wraps, a @size without
+ * an address or an address without a @size, an unknown flag or a non-zero
+ * @reserved; -EFAULT for a range that fails access_ok().
+ * %VHU_RESET_OWNER drops the log. Needs the owner (%VHU_API_F_LOG).
+ */
+struct vhu_log {
+	__aligned_u64 user_addr;
+	__aligned_u64 size;
+	__u32 flags;
+	__u32 reserved[3];
+};
+
+#define VHU_SET_LOG_BASE	_IOW(VHU_IOCTL_TYPE, 0x04, struct vhu_log)
 
 /**
  * struct vhu_mem_region - one region of guest memory
@@ -311,7 +392,7 @@ struct vhu_vring_file {
 	__s32 fd;
 };
 
-/* Log used-ring writes to @log_guest_addr (dirty logging). */
+/* Log used-ring writes at @log_guest_addr (DOC: Dirty logging). */
 #define VHU_VRING_F_LOG		(1U << 0)
 #define VHU_VRING_F_ALL		(VHU_VRING_F_LOG)
 
@@ -323,13 +404,16 @@ struct vhu_vring_file {
  * @used_user_addr: used ring, 4-byte aligned
  * @avail_user_addr: available ring, 2-byte aligned
  * @log_guest_addr: guest-physical address of the used ring for dirty
- *	logging; only with %VHU_VRING_F_LOG
+ *	logging, 4-byte aligned; only with %VHU_VRING_F_LOG, ignored without
  *
  * As struct vhost_vring_addr; all three rings are addresses in the owner's
  * address space (-EINVAL if misaligned) and must lie inside the memory
- * table when the vring is enabled. This module does not implement dirty
- * logging (``VHOST_F_LOG_ALL`` is not offered): %VHU_VRING_F_LOG fails with
- * -EOPNOTSUPP, and @log_guest_addr is otherwise ignored.
+ * table when the vring is enabled. With %VHU_VRING_F_LOG, the used ring's
+ * writes are marked in the dirty log while ``VHOST_F_LOG_ALL`` is
+ * acknowledged (see DOC: Dirty logging). On an enabled vring the ioctl
+ * succeeds only if the three ring addresses are those the vring has: it
+ * then changes the flags and @log_guest_addr alone, for the requests
+ * completed afterwards (-EBUSY otherwise).
  */
 struct vhu_vring_addr {
 	__u32 index;
@@ -829,6 +913,9 @@ enum vhu_vring_status {
  * @VHU_STATS_A_KICKS: u64: kick eventfd wake-ups
  * @VHU_STATS_A_CALLS: u64: call eventfd signals
  * @VHU_STATS_A_LAST_AVAIL_IDX: u64: the next avail index the device reads
+ * @VHU_STATS_A_LOG_SKIPPED: u64: pages written while ``VHOST_F_LOG_ALL``
+ *	was on that the dirty log did not cover, or while none was installed
+ *	(%VHU_API_F_LOG)
  * @__VHU_STATS_A_MAX: internal
  */
 enum vhu_stats_attr {
@@ -850,6 +937,7 @@ enum vhu_stats_attr {
 	VHU_STATS_A_KICKS,
 	VHU_STATS_A_CALLS,
 	VHU_STATS_A_LAST_AVAIL_IDX,
+	VHU_STATS_A_LOG_SKIPPED,
 
 	__VHU_STATS_A_MAX
 };
