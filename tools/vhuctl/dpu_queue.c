@@ -284,16 +284,17 @@ static void log_used_elem(struct dpu_queue *q)
  */
 static void ring_notify(struct dpu_queue *q, bool on)
 {
-	uint64_t off = q->vq.event_idx ?
-		offsetof(struct vring_used, ring) + q->vq.num * sizeof(struct vring_used_elem) :
-		offsetof(struct vring_used, flags);
-	uint16_t *field = (uint16_t *)(void *)((char *)q->vq.used + off);
-	uint16_t old;
+	uint16_t *field, old;
+	uint64_t off;
 
 	if (!dpu_logging(q) || !q->log_used) {
 		dpu_ring_notify(&q->vq, on);
 		return;
 	}
+	off = q->vq.event_idx ?
+	      offsetof(struct vring_used, ring) + q->vq.num * sizeof(struct vring_used_elem) :
+	      offsetof(struct vring_used, flags);
+	field = (uint16_t *)(void *)((char *)q->vq.used + off);
 	old = READ_ONCE(*field);
 	dpu_ring_notify(&q->vq, on);
 	if (READ_ONCE(*field) != old)
