@@ -22,6 +22,11 @@
  * from the moment it is taken until its used element is visible; a
  * queue started on an area that still lists requests (the daemon died
  * with I/O in flight) resubmits them first, in the order they were taken.
+ *
+ * While VHOST_F_LOG_ALL is on, every guest page the queue writes is
+ * marked in the dirty log (vu_log.c) after the write and before the used
+ * index that publishes it; the log, LOG_ALL and a queue's used-ring
+ * logging change only with the threads parked, as the memory table does.
  */
 #include <errno.h>
 #include <fcntl.h>
