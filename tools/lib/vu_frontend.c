@@ -555,7 +555,8 @@ int vf_driver_ok(struct vf *vf, struct vf_guest *g, unsigned int nq,
 
 	if (vf_get_u64(vf, VU_REQ_GET_FEATURES, &f))
 		return -1;
-	f &= ~(BIT(VIRTIO_BLK_F_DISCARD) | BIT(VIRTIO_BLK_F_WRITE_ZEROES));
+	/* QEMU sets VHOST_F_LOG_ALL only to migrate. */
+	f &= ~(BIT(VIRTIO_BLK_F_DISCARD) | BIT(VIRTIO_BLK_F_WRITE_ZEROES) | BIT(VU_F_LOG_ALL));
 	if (vf_u64_ack(vf, VU_REQ_SET_FEATURES, f))
 		return -2;
 	if (vf_u64_ack(vf, VU_REQ_SET_STATUS, 0xb) ||

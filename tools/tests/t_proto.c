@@ -85,13 +85,15 @@ void t_proto(void)
 	}
 	proto.sock0 = tmp_file(dir, "blk0.sock");
 	proto.sock1 = tmp_file(dir, "blk1.sock");
+	proto.sock2 = tmp_file(dir, "blk2.sock");
 	exportd_add(d, proto.sock0, tmp_file(dir, "disk0.img"), DISK_SIZE, 2, &tdp_ops);
 	exportd_add(d, proto.sock1, tmp_file(dir, "disk1.img"), DISK_SIZE, 1,
 		    &tdp_ops)->readonly = true;
+	exportd_add(d, proto.sock2, tmp_file(dir, "disk2.img"), DISK_SIZE, 2, &tdp_log_ops);
 	if (!tap_ok(exportd_start(d, tmp_file(dir, "daemon.log")),
-		    "daemon: listening on two sockets"))
+		    "daemon: listening on three sockets"))
 		goto out;
-	tap_ok(tdp_count(TDP_OPEN, 0) == 2, "daemon: one datapath per export");
+	tap_ok(tdp_count(TDP_OPEN, 0) == 3, "daemon: one datapath per export");
 
 	t_qemu_lifecycle(&g, &inflight_fd);
 	t_bad_live(&g, &inflight_fd);
@@ -103,6 +105,7 @@ void t_proto(void)
 	t_spec(&g);
 	t_blk_features();
 	t_blk_size_refused();
+	t_proto_log(&g);
 	t_real_qemu();
 	tap_ok(exportd_settle(d) == d->baseline_fds,
 	       "daemon: no fd leaked across all sessions");
@@ -112,10 +115,10 @@ void t_proto(void)
 	vf_realize(&vf, 2, NULL);
 	m = log_mark();
 	tap_ok(exportd_stop(d), "daemon: SIGTERM ends it with status 0");
-	tap_ok(tdp_find(TDP_DETACH, m) >= 0 && tdp_count(TDP_CLOSE, m) == 2,
-	       "daemon: shutdown releases the connection and both datapaths");
-	tap_ok(access(proto.sock0, F_OK) && access(proto.sock1, F_OK),
-	       "daemon: both sockets unlinked");
+	tap_ok(tdp_find(TDP_DETACH, m) >= 0 && tdp_count(TDP_CLOSE, m) == 3,
+	       "daemon: shutdown releases the connection and the three datapaths");
+	tap_ok(access(proto.sock0, F_OK) && access(proto.sock1, F_OK) &&
+	       access(proto.sock2, F_OK), "daemon: the three sockets unlinked");
 	tap_ok(vf_is_closed(&vf), "daemon: the frontend sees the connection closed");
 	vf_close(&vf);
 	connects = file_count(d->log, "frontend connected");

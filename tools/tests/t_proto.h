@@ -20,11 +20,12 @@
 
 /*
  * The daemon with the recording datapath: export 0 on sock0 (2 queues),
- * export 1 on sock1 (read-only, 1 queue).
+ * export 1 on sock1 (read-only, 1 queue), export 2 on sock2 (2 queues, a
+ * datapath that logs dirty pages: tdp_log_ops).
  */
 struct proto {
 	struct tmp_dir dir;
-	const char *sock0, *sock1;
+	const char *sock0, *sock1, *sock2;
 	struct exportd d;
 };
 
@@ -55,6 +56,7 @@ void t_set_mem_table(struct vf_guest *g);			/* t_proto_crosvm.c */
 void t_spec(struct vf_guest *g);				/* t_proto_spec.c */
 void t_blk_features(void);					/* t_proto_blk.c */
 void t_blk_size_refused(void);
+void t_proto_log(struct vf_guest *g);				/* t_proto_log.c */
 void t_real_qemu(void);						/* t_real_qemu.c */
 
 #endif

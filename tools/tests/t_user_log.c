@@ -75,23 +75,9 @@ static unsigned int tlog_sync(struct tlog *l, uint64_t *pages, unsigned int max)
 	return n;
 }
 
-/* Exactly the pages want[0..nw) are marked (then cleared). */
-static bool tlog_exactly(struct tlog *l, const uint64_t *want, unsigned int nw,
-			 const char *what)
-{
-	uint64_t got[64];
-	unsigned int n = tlog_sync(l, got, 64);
-	bool ok = n == nw;
-
-	for (unsigned int i = 0; ok && i < nw; i++)
-		ok = got[i] == want[i];
-	if (!ok) {
-		tap_diag("%s: %u pages marked:", what, n);
-		for (unsigned int i = 0; i < n && i < 64; i++)
-			tap_diag("  page 0x%llx", (unsigned long long)got[i]);
-	}
-	return ok;
-}
+/* The log installed last, for settle(). */
+static int cur_fd = -1;
+static uint64_t cur_size;
 
 /* SET_LOG_BASE with LOG_SHMFD: the reply echoes the payload. */
 static int set_log_base(struct vf *vf, int fd, uint64_t size, uint64_t off)
@@ -102,7 +88,47 @@ static int set_log_base(struct vf *vf, int fd, uint64_t size, uint64_t off)
 	ret = ret ?: vf_recv_reply(vf, VU_REQ_SET_LOG_BASE, &r, sizeof(r), NULL);
 	if (!ret && (r.mmap_size != size || r.mmap_offset != off))
 		ret = -EPROTO;
+	if (!ret) {
+		cur_fd = fd;
+		cur_size = size;
+	}
 	return ret;
+}
+
+/*
+ * Wait for every mark of what was used: the used index is marked right
+ * after it is stored, so after the driver saw it. SET_LOG_BASE of the
+ * same log parks the queue threads, each at the end of its pass.
+ */
+static bool settle(struct tdev *d)
+{
+	return set_log_base(&d->vf, cur_fd, cur_size, 0) == 0;
+}
+
+/*
+ * Once the device settled, exactly the pages want[0..nw) are marked in l
+ * (then cleared).
+ */
+static bool tlog_exactly(struct tdev *d, struct tlog *l, const uint64_t *want,
+			 unsigned int nw, const char *what)
+{
+	uint64_t got[64];
+	unsigned int n;
+	bool ok;
+
+	if (!settle(d))
+		return false;
+	n = tlog_sync(l, got, 64);
+	ok = n == nw;
+
+	for (unsigned int i = 0; ok && i < nw; i++)
+		ok = got[i] == want[i];
+	if (!ok) {
+		tap_diag("%s: %u pages marked:", what, n);
+		for (unsigned int i = 0; i < n && i < 64; i++)
+			tap_diag("  page 0x%llx", (unsigned long long)got[i]);
+	}
+	return ok;
 }
 
 /* Queue 0's SET_VRING_ADDR, logging its used ring at log or not. */
@@ -167,7 +193,7 @@ static void t_log_marks(struct vf_guest *g)
 	tap_ok(set_log_base(&d.vf, l.fd, LOG_BYTES, 0) == 0,
 	       "user log: SET_LOG_BASE taken while the queue runs, the reply echoes it");
 	tap_ok(read_at(&d, 1, d0, 8192) == VIRTIO_BLK_S_OK &&
-	       tlog_exactly(&l, NULL, 0, "LOG_ALL off"),
+	       tlog_exactly(&d, &l, NULL, 0, "LOG_ALL off"),
 	       "user log: with VHOST_F_LOG_ALL off a read marks nothing");
 
 	{
@@ -197,7 +223,7 @@ static void t_log_marks(struct vf_guest *g)
 		uint64_t want[] = { PG(used), sp, PG(d0), PG(d0) + 1 };
 
 		tap_ok(read_at(&d, 1, d0, 8192) == VIRTIO_BLK_S_OK &&
-		       tlog_exactly(&l, want, 4, "8K read"),
+		       tlog_exactly(&d, &l, want, 4, "8K read"),
 		       "user log: an 8K read marks its 2 data pages, the status page and the used ring");
 	}
 	{
@@ -205,14 +231,14 @@ static void t_log_marks(struct vf_guest *g)
 		uint64_t want[] = { PG(used), sp, PG(d0 + 0x800), PG(d0 + 0x800) + 1 };
 
 		tap_ok(read_at(&d, 1, d0 + 0x800, 4096) == VIRTIO_BLK_S_OK &&
-		       tlog_exactly(&l, want, 4, "crossing read"),
+		       tlog_exactly(&d, &l, want, 4, "crossing read"),
 		       "user log: a read across a page boundary marks both pages");
 	}
 	{
 		uint64_t want[] = { PG(used), PG(hdr_gpa(0, 0) + 16) };
 
 		tap_ok(one(&d, 0, VIRTIO_BLK_T_OUT, 0, 4096) == VIRTIO_BLK_S_OK &&
-		       tlog_exactly(&l, want, 2, "write"),
+		       tlog_exactly(&d, &l, want, 2, "write"),
 		       "user log: a write marks its status page and the used ring only");
 	}
 	{
@@ -221,7 +247,7 @@ static void t_log_marks(struct vf_guest *g)
 
 		tap_ok(vring_log(&d, true, VF_GPA1 + 0x80000) == 0 &&
 		       read_at(&d, 1, d0, 8192) == VIRTIO_BLK_S_OK &&
-		       tlog_exactly(&l, want, 4, "moved log_guest_addr"),
+		       tlog_exactly(&d, &l, want, 4, "moved log_guest_addr"),
 		       "user log: the used ring is logged at the log address SET_VRING_ADDR gives");
 	}
 	{
@@ -229,7 +255,7 @@ static void t_log_marks(struct vf_guest *g)
 
 		tap_ok(vring_log(&d, false, 0) == 0 &&
 		       read_at(&d, 1, d0, 8192) == VIRTIO_BLK_S_OK &&
-		       tlog_exactly(&l, want, 3, "no F_LOG"),
+		       tlog_exactly(&d, &l, want, 3, "no F_LOG"),
 		       "user log: without VHOST_VRING_F_LOG the used ring is not marked");
 	}
 	{
@@ -238,8 +264,8 @@ static void t_log_marks(struct vf_guest *g)
 		tap_ok(vring_log(&d, true, used) == 0 &&
 		       set_log_base(&d.vf, l2.fd, LOG_BYTES, 0) == 0 &&
 		       read_at(&d, 1, d0, 8192) == VIRTIO_BLK_S_OK &&
-		       tlog_exactly(&l2, want, 4, "new log") &&
-		       tlog_exactly(&l, NULL, 0, "old log"),
+		       tlog_exactly(&d, &l2, want, 4, "new log") &&
+		       tlog_exactly(&d, &l, NULL, 0, "old log"),
 		       "user log: a new SET_LOG_BASE while running: marks go to the new log only");
 	}
 	{
@@ -248,7 +274,7 @@ static void t_log_marks(struct vf_guest *g)
 
 		tap_ok(set_log_base(&d.vf, l.fd, 4096, 0) == 0 &&
 		       read_at(&d, 1, d0, 8192) == VIRTIO_BLK_S_OK &&
-		       tlog_exactly(&l, want, 2, "small log") &&
+		       tlog_exactly(&d, &l, want, 2, "small log") &&
 		       file_count(user.d.log, "beyond the dirty log") >= 1,
 		       "user log: pages beyond a small log are skipped (logged), the rest marked");
 		set_log_base(&d.vf, l.fd, LOG_BYTES, 0);
@@ -268,12 +294,12 @@ static void t_log_marks(struct vf_guest *g)
 		post(&d, 0, 1, sg, 3);
 		kick(&d, 0);
 		tap_ok(wait_used(&d, 0) && *status(&d, 0, 1) == VIRTIO_BLK_S_OK &&
-		       tlog_exactly(&l, want, 3, "GET_ID"),
+		       tlog_exactly(&d, &l, want, 3, "GET_ID"),
 		       "user log: GET_ID marks the serial's page");
 	}
 	tap_ok(vf_u64_ack(&d.vf, VU_REQ_SET_FEATURES, f) == 0 &&
 	       read_at(&d, 1, d0, 8192) == VIRTIO_BLK_S_OK &&
-	       tlog_exactly(&l, NULL, 0, "LOG_ALL off again"),
+	       tlog_exactly(&d, &l, NULL, 0, "LOG_ALL off again"),
 	       "user log: LOG_ALL off while running: nothing marked any more");
 out:
 	dev_close(&d);

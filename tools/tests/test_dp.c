@@ -210,3 +210,47 @@ const struct vu_dp_ops tdp_ops = {
 	.set_err = t_err,
 	.set_write_cache = t_write_cache,
 };
+
+static uint64_t t_features_offered_log(struct vu_dp *dp)
+{
+	return vu_blk_features(dp->cfg) | BIT(VU_F_LOG_ALL);
+}
+
+static int t_set_log(struct vu_dp *dp, const struct vu_log *log)
+{
+	(void)dp;
+	if (log->addr)
+		__atomic_fetch_or((uint8_t *)log->addr, 0x80, __ATOMIC_RELAXED);
+	rec(TDP_LOG, 0, log->size, log->addr != NULL, 0);
+	return 0;
+}
+
+static int t_set_queue_log(struct vu_dp *dp, uint32_t index, bool log,
+			   uint64_t used_gpa)
+{
+	(void)dp;
+	rec(TDP_QUEUE_LOG, index, log, used_gpa, 0);
+	return 0;
+}
+
+const struct vu_dp_ops tdp_log_ops = {
+	.name = "test-recording-log",
+	.probe = t_probe,
+	.open = t_open,
+	.close = t_close,
+	.device_features = t_features_offered_log,
+	.get_config = t_get_config,
+	.detach = t_detach,
+	.set_features = t_features,
+	.set_mem_table = t_mem_table,
+	.add_region = t_add_region,
+	.remove_region = t_remove_region,
+	.set_inflight = t_inflight,
+	.start_queue = t_start,
+	.stop_queue = t_stop,
+	.set_call = t_call,
+	.set_err = t_err,
+	.set_write_cache = t_write_cache,
+	.set_log = t_set_log,
+	.set_queue_log = t_set_queue_log,
+};

@@ -16,6 +16,7 @@ enum tdp_op {
 	TDP_OPEN = 1, TDP_CLOSE, TDP_GET_CONFIG, TDP_DETACH, TDP_FEATURES,
 	TDP_MEM_TABLE, TDP_ADD_REGION, TDP_REMOVE_REGION, TDP_INFLIGHT,
 	TDP_START, TDP_STOP, TDP_CALL, TDP_ERR, TDP_WRITE_CACHE,
+	TDP_LOG, TDP_QUEUE_LOG,
 };
 
 struct tdp_event {
@@ -34,6 +35,12 @@ struct tdp_log {
 };
 
 extern const struct vu_dp_ops tdp_ops;
+/*
+ * The same with dirty logging: VHOST_F_LOG_ALL offered, set_log (which
+ * records the log's size and sets bit 7 of its first byte, so the test
+ * sees the mapping is shared and writable) and set_queue_log.
+ */
+extern const struct vu_dp_ops tdp_log_ops;
 /* The log, in MAP_SHARED memory set up before the daemon forks. */
 extern struct tdp_log *tdp_log;
 

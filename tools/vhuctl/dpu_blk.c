@@ -125,23 +125,15 @@ static void account(struct dpu_queue *q, const struct dpu_req *req)
 }
 
 /*
- * Dirty logging: the pages the request wrote. A read's buffers are
- * marked whether or not it succeeded (a failed read may have written
- * part of them); the status byte is written by dpu_req_done() next.
+ * Dirty logging: a read's buffers, now written, whether or not it
+ * succeeded (a failed read may have written part of them). The status
+ * byte is marked by dpu_req_done(), which writes it.
  */
-static void log_req(struct dpu_queue *q, const struct dpu_req *req)
-{
-	if (req->type == VIRTIO_BLK_T_IN && req->iov)
-		dpu_log_iov(q, req->iov, req->niov, req->expect);
-	if (req->status_ptr)
-		dpu_log_iov(q, &(struct iovec){ req->status_ptr, 1 }, 1, 1);
-}
-
 static void finish(struct dpu_queue *q, struct dpu_req *req, uint8_t status)
 {
 	req->status = status;
-	if (dpu_logging(q))
-		log_req(q, req);
+	if (dpu_logging(q) && req->type == VIRTIO_BLK_T_IN && req->iov)
+		dpu_log_iov(q, req->iov, req->niov, req->expect);
 	account(q, req);
 	free(req->iov);
 	free(req->bounce);

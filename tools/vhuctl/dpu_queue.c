@@ -22,6 +22,11 @@
  * from the moment it is taken until its used element is visible; a
  * queue started on an area that still lists requests (the daemon died
  * with I/O in flight) resubmits them first, in the order they were taken.
+ *
+ * While VHOST_F_LOG_ALL is on, every guest page the queue writes is
+ * marked in the dirty log (vu_log.c) after the write and before the used
+ * index that publishes it; the log, LOG_ALL and a queue's used-ring
+ * logging change only with the threads parked, as the memory table does.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -268,14 +273,20 @@ static void log_used(struct dpu_queue *q, uint64_t off, uint64_t len)
 		dpu_log_gpa(q, q->log_used_gpa + off, len);
 }
 
-/* The element just pushed and the index that will publish it. */
+/* The element just pushed. */
 static void log_used_elem(struct dpu_queue *q)
 {
 	uint16_t slot = (uint16_t)(q->vq.used_idx - 1) & (q->vq.num - 1);
 
 	log_used(q, offsetof(struct vring_used, ring) +
 		 slot * sizeof(struct vring_used_elem), sizeof(struct vring_used_elem));
-	log_used(q, offsetof(struct vring_used, idx), sizeof(uint16_t));
+}
+
+/* The used index, once stored. */
+static void log_used_idx(struct dpu_queue *q)
+{
+	if (dpu_logging(q))
+		log_used(q, offsetof(struct vring_used, idx), sizeof(uint16_t));
 }
 
 /*
@@ -284,34 +295,44 @@ static void log_used_elem(struct dpu_queue *q)
  */
 static void ring_notify(struct dpu_queue *q, bool on)
 {
-	uint64_t off = q->vq.event_idx ?
-		offsetof(struct vring_used, ring) + q->vq.num * sizeof(struct vring_used_elem) :
-		offsetof(struct vring_used, flags);
-	uint16_t *field = (uint16_t *)(void *)((char *)q->vq.used + off);
-	uint16_t old;
+	uint16_t *field, old;
+	uint64_t off;
 
 	if (!dpu_logging(q) || !q->log_used) {
 		dpu_ring_notify(&q->vq, on);
 		return;
 	}
+	off = q->vq.event_idx ?
+	      offsetof(struct vring_used, ring) + q->vq.num * sizeof(struct vring_used_elem) :
+	      offsetof(struct vring_used, flags);
+	field = (uint16_t *)(void *)((char *)q->vq.used + off);
 	old = READ_ONCE(*field);
 	dpu_ring_notify(&q->vq, on);
 	if (READ_ONCE(*field) != old)
 		log_used(q, off, sizeof(uint16_t));
 }
 
+/*
+ * Dirty logging: each page is marked after the device wrote it (a sync
+ * that cleared its bit in between copied the new bytes then), and a
+ * request's data, status and used element before the used index store
+ * that publishes it; the used index itself right after that store.
+ */
 void dpu_req_done(struct dpu_queue *q, struct dpu_req *req)
 {
-	if (req->status_ptr)
+	if (req->status_ptr) {
 		__atomic_store_n(req->status_ptr, req->status, __ATOMIC_RELAXED);
+		if (dpu_logging(q))
+			dpu_log_iov(q, &(struct iovec){ req->status_ptr, 1 }, 1, 1);
+	}
 	dpu_ring_push(&q->vq, req->head, req->written);
-	/* Marked before the used index store (release) that publishes it. */
 	if (dpu_logging(q))
 		log_used_elem(q);
 	if (q->inflight) {
 		/* One element at a time, so a crash leaves at most one in doubt. */
 		inflight_pre_put(q, req->head);
 		dpu_ring_flush(&q->vq);
+		log_used_idx(q);
 		inflight_put(q, req->head);
 	}
 	q->vq.busy[req->head] = 0;
@@ -405,10 +426,14 @@ static bool handle_avail(struct dpu_queue *q)
 
 static void flush_used(struct dpu_queue *q)
 {
+	bool call;
+
 	if (!q->nr_pushed)
 		return;
 	q->nr_pushed = 0;
-	if (dpu_ring_publish(&q->vq))
+	call = dpu_ring_publish(&q->vq);
+	log_used_idx(q);
+	if (call)
 		signal_fd(q, true);
 }
 

@@ -22,8 +22,9 @@
 
 /*
  * Every export's regions twice over (a memory table is mapped before the
- * one it replaces goes) and its inflight area, for the most exports one
- * daemon serves, with room to spare.
+ * one it replaces goes), its inflight area and its dirty log (twice while
+ * a new one replaces it), for the most exports one daemon serves, with
+ * room to spare.
  */
 #define GUARD_SLOTS 8192
 

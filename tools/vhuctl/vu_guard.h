@@ -2,8 +2,8 @@
 /*
  * Containing faults in a frontend's shared memory (the guard).
  *
- * The daemon maps every frontend's guest memory and inflight area from
- * fds the frontend handed over. A frontend that shrinks such a file (a
+ * The daemon maps every frontend's guest memory, inflight area and dirty
+ * log from fds the frontend handed over. A frontend that shrinks such a file (a
  * memfd without F_SEAL_SHRINK, a /dev/shm or hugetlbfs file) after it
  * was mapped turns every later access to the lost pages into SIGBUS,
  * which by default kills the daemon and every export with it.

@@ -26,7 +26,8 @@ uint64_t vu_log_write(const struct vu_log *log, uint64_t gpa, uint64_t len)
 		/* Bits lo % 8 .. hi % 8 of this byte. */
 		uint8_t mask = (uint8_t)((0xffu >> (7 - (hi - lo))) << (lo % 8));
 
-		__atomic_fetch_or(&map[byte], mask, __ATOMIC_RELAXED);
+		/* Release: the bytes written before are seen with the bit. */
+		__atomic_fetch_or(&map[byte], mask, __ATOMIC_RELEASE);
 	}
 	return pages - (end - first + 1);
 }
