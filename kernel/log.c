@@ -168,6 +168,9 @@ static int vhu_log_set_bits(struct vhu_vq *vq, u64 first, u64 last)
 {
 	u64 p = first;
 
+	/* Only the owner's tasks complete requests; never pin without an mm. */
+	if (unlikely(!current->mm))
+		return -EFAULT;
 	while (p <= last) {
 		unsigned long uaddr = vq->log.base + p / BITS_PER_BYTE;
 		unsigned long page_uaddr = uaddr & PAGE_MASK;

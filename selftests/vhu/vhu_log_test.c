@@ -8,7 +8,8 @@
  * bit too many fails as a bit too few does. Then what must mark nothing
  * (LOG_ALL off, writes, pages beyond the log), changing the log and
  * LOG_ALL while the vring runs, the argument checks, and a log the owner
- * unmapped or made read-only (a ring error, nothing else).
+ * unmapped or made read-only (a ring error, nothing else), and a read in
+ * flight when logging starts.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -566,6 +567,82 @@ TEST_F(log, not_the_owner)
 		      errno == EPERM ? 0 : 1);
 	ASSERT_EQ(pid, waitpid(pid, &st, 0));
 	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* A guest on a dm device that can hang, for requests held in flight. */
+FIXTURE(late) {
+	struct guest g;
+	struct backend b;
+	struct log l;
+	bool up;		/* guest_up() called: guest_down() at the end */
+	bool stalled;
+};
+
+FIXTURE_SETUP(late)
+{
+	self->up = false;
+	self->stalled = false;
+	self->l.map = NULL;
+	srand(getpid());
+}
+
+FIXTURE_TEARDOWN(late)
+{
+	if (self->stalled)
+		backend_stall(&self->b, false);
+	if (self->up)
+		guest_down(&self->g, &self->b);
+	log_free(&self->l);
+}
+
+/*
+ * A read taken before LOG_ALL was turned on, whose data lands after it:
+ * the frontend's first sync must see its pages, and does (the device
+ * finds a request's buffers when it completes, not when it takes it).
+ */
+TEST_F_TIMEOUT(late, read_in_flight_when_logging_starts, 120)
+{
+	const struct guest_cfg cfg = { .kind = B_DM, .nq = 1 };
+	struct guest *g = &self->g;
+	uint8_t *expect = calloc(1, LOG_BYTES);
+	uint64_t f = 0, a;
+	struct g_stats s;
+	int slot, i;
+
+	ASSERT_NE(NULL, expect);
+	self->up = true;
+	if (!guest_up(_metadata, g, &self->b, &cfg))
+		return;
+	ASSERT_EQ(0, ioctl(g->vhu, VHU_GET_FEATURES, &f));
+	if (!(f & (1ULL << VHOST_F_LOG_ALL)))
+		SKIP(return, "vhu.ko without dirty logging");
+	ASSERT_EQ(0, log_alloc(&self->l, LOG_BYTES));
+	a = g->vq[0].base + FREE_OFF + 0x800;
+
+	ASSERT_EQ(0, backend_stall(&self->b, true));
+	self->stalled = true;
+	slot = g_slot_alloc(g, 0);
+	ASSERT_LE(0, slot);
+	ASSERT_EQ(0, g_submit_at(g, 0, slot, VIRTIO_BLK_T_IN, 8, 2 * PG, NULL, a));
+	g_kick(g, 0, true);
+	for (i = 0; i < 200; i++) {
+		ASSERT_EQ(0, g_stats(g, 0, &s));
+		if (s.inflight)
+			break;
+		usleep(10000);
+	}
+	ASSERT_EQ(1U, s.inflight);
+
+	ASSERT_EQ(0, set_log(g, self->l.map, self->l.bytes));
+	ASSERT_EQ(0, set_log_all(g, true));
+	ASSERT_EQ(0, backend_stall(&self->b, false));
+	self->stalled = false;
+	ASSERT_EQ(1, g_wait(g, 0, 1, TIMEOUT_MS));
+	EXPECT_EQ(VIRTIO_BLK_S_OK, g->vq[0].status[slot]);
+	set_expect(expect, a, 2 * PG);
+	set_expect(expect, g_slot_gpa(g, 0, slot) + G_SLOT_STATUS, 1);
+	check_log(_metadata, &self->l, expect);
+	free(expect);
 }
 
 TEST_HARNESS_MAIN

@@ -43,7 +43,6 @@ static const struct {
 	{ VHU_STATS_A_KICKS, "kicks" },
 	{ VHU_STATS_A_CALLS, "calls" },
 	{ VHU_STATS_A_LAST_AVAIL_IDX, "last_avail_idx" },
-	{ VHU_STATS_A_LOG_SKIPPED, "log_skipped" },
 };
 
 /* What tells the exports apart: a device's name and backing. */

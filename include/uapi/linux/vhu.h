@@ -222,10 +222,10 @@ struct vhu_api {
  * marks every page it writes: the bytes of the device-writable buffers a
  * request wrote (the data of a read, the GET_ID string; all the data
  * buffers of a read that failed in the backend, which may have written
- * part of them), its
- * status byte, and, for a vring whose %VHU_SET_VRING_ADDR had
- * %VHU_VRING_F_LOG, the used ring's fields it writes (elements, index,
- * flags, avail event) at their offset from @log_guest_addr. A request's
+ * part of them), its status byte, and, for a vring whose
+ * %VHU_SET_VRING_ADDR had %VHU_VRING_F_LOG, the used ring's fields it
+ * writes (elements, index, flags, avail event) at their offset from
+ * @log_guest_addr. A request's
  * pages are marked after its buffers and its used element were written
  * and before the used index store that publishes it; the used index's
  * page right after that store. So once %VHU_GET_VRING_BASE returned, the
@@ -914,7 +914,8 @@ enum vhu_vring_status {
  * @VHU_STATS_A_CALLS: u64: call eventfd signals
  * @VHU_STATS_A_LAST_AVAIL_IDX: u64: the next avail index the device reads
  * @VHU_STATS_A_LOG_SKIPPED: u64: pages written while ``VHOST_F_LOG_ALL``
- *	was on that the dirty log did not cover, or while none was installed
+ *	was on that the dirty log did not cover, or while none was installed,
+ *	counted per buffer (a page two buffers share counts twice)
  *	(%VHU_API_F_LOG)
  * @__VHU_STATS_A_MAX: internal
  */
