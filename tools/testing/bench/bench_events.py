@@ -20,6 +20,10 @@
 #                needs kernel.sched_schedstats=1, so only in the events pass)
 #   syscalls     raw_syscalls:sys_enter counted by perf stat -t on those
 #                threads (only in the events pass)
+#   wakes        sched:sched_wakeup counted the same way: wakeups the
+#                backend's threads made of other threads (the tracepoint
+#                fires in the waker's context; a wakeup queued to another
+#                CPU fires there, and is not counted)
 # and, for the whole machine, /proc/interrupts: device interrupts, local
 # timer interrupts, and IPIs (rescheduling, function call, TLB shootdown).
 #
@@ -140,7 +144,7 @@ def per_io(d, ios):
     if "run_ns" in t:
         # Under icount: guest instructions / 1000 (= µs of CPU).
         r["kinstr"] = t["run_ns"] / 1e3 / ios
-    for k in ("vcsw", "nvcsw", "wakeups", "syscalls"):
+    for k in ("vcsw", "nvcsw", "wakeups", "syscalls", "wakes"):
         if k in t:
             r[k] = t[k] / ios
     for k, v in d.get("irq", {}).items():
@@ -148,8 +152,12 @@ def per_io(d, ios):
     return r
 
 
+# perf stat's events, and the name of each count in the results.
+PERF_EVENTS = (("raw_syscalls:sys_enter", "syscalls"), ("sched:sched_wakeup", "wakes"))
+
+
 class Perf:
-    """perf stat counting raw_syscalls:sys_enter on a set of threads,
+    """perf stat counting PERF_EVENTS on a set of threads,
     started disabled and switched on and off through its control FIFOs,
     so that the count covers exactly the window between enable() and
     disable() (perf's own start-up is not in it)."""
@@ -167,7 +175,8 @@ class Perf:
         tl = ",".join(str(t) for t in sorted(tids))
         try:
             self.proc = subprocess.Popen(
-                ["perf", "stat", "-x", ",", "--no-big-num", "-e", "raw_syscalls:sys_enter",
+                ["perf", "stat", "-x", ",", "--no-big-num", "-e",
+                 ",".join(e for e, _ in PERF_EVENTS),
                  "-D", "-1", "--control", "fifo:%s,%s" % (ctl, ack), "-t", tl],
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         except OSError as e:
@@ -194,7 +203,7 @@ class Perf:
         return self._cmd("disable")
 
     def stop(self):
-        """The count, or None (and self.err says why). Always cleans up."""
+        """{name: count}, or None (and self.err says why). Always cleans up."""
         try:
             return self._stop()
         finally:
@@ -214,13 +223,17 @@ class Perf:
             self.proc.communicate()
             self.err = "perf stat did not stop"
             return None
+        out = {}
         for line in err.splitlines():
             f = line.split(",")
-            if len(f) > 2 and f[2].startswith("raw_syscalls:sys_enter"):
-                if f[0].isdigit():
-                    return int(f[0])
-                self.err = "perf: %s" % f[0]
-                return None
+            for ev, name in PERF_EVENTS:
+                if len(f) > 2 and f[2].startswith(ev):
+                    if not f[0].isdigit():
+                        self.err = "perf: %s: %s" % (ev, f[0])
+                        return None
+                    out[name] = int(f[0])
+        if len(out) == len(PERF_EVENTS):
+            return out
         self.err = "perf: " + (err.strip().splitlines() or ["no output"])[-1][:200]
         return None
 
