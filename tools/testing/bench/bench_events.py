@@ -66,6 +66,25 @@ def backend_tids(pid):
     return tids
 
 
+def is_worker(comm):
+    """vhu.ko's per-queue worker: vhu-<dev>-<queue>."""
+    f = comm.split("-")
+    return len(f) == 3 and f[0] == "vhu" and f[1].isdigit() and f[2].isdigit()
+
+
+def wait_tids(pid, worker, timeout=2.0):
+    """backend_tids(pid), once a vhu.ko queue worker is among them if
+    worker (a device's workers start with it, and after the previous
+    job's device is torn down); the last set found after timeout s."""
+    end = time.monotonic() + timeout
+    while True:
+        tids = backend_tids(pid)
+        if not worker or any(is_worker(c) for c in tids.values()) or \
+                time.monotonic() >= end:
+            return tids
+        time.sleep(0.02)
+
+
 def _thread(tid):
     """One thread's counters, or None if it is gone."""
     ss = _read("/proc/%d/schedstat" % tid)
