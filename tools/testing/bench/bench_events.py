@@ -72,17 +72,35 @@ def is_worker(comm):
     return len(f) == 3 and f[0] == "vhu" and f[1].isdigit() and f[2].isdigit()
 
 
+def _run_ns(tids):
+    out = {}
+    for tid in tids:
+        ss = _read("/proc/%d/schedstat" % tid)
+        if ss is not None:
+            out[tid] = int(ss.split()[0])
+    return out
+
+
 def wait_tids(pid, worker, timeout=2.0):
-    """backend_tids(pid), once a vhu.ko queue worker is among them if
-    worker (a device's workers start with it, and after the previous
-    job's device is torn down); the last set found after timeout s."""
+    """backend_tids(pid) once the job's threads are there: the same set
+    twice 50 ms apart, one of them having run 5 ms or more in between,
+    and if worker, a vhu.ko queue worker among them. A backend starts a
+    queue's threads with the device, after tearing down the previous
+    job's: a set taken too early misses the busy thread, and holds one
+    that is about to exit (perf stat -t then fails). The last set found
+    after timeout s."""
     end = time.monotonic() + timeout
     while True:
         tids = backend_tids(pid)
-        if not worker or any(is_worker(c) for c in tids.values()) or \
+        a = _run_ns(tids)
+        time.sleep(0.05)
+        again = backend_tids(pid)
+        b = _run_ns(again)
+        busy = any(b[t] - a[t] >= 5e6 for t in a if t in b)
+        if (again == tids and busy and
+                (not worker or any(is_worker(c) for c in tids.values()))) or \
                 time.monotonic() >= end:
-            return tids
-        time.sleep(0.02)
+            return again
 
 
 def _thread(tid):
