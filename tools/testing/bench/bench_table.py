@@ -4,6 +4,8 @@
 # text (bench-matrix, bench-report) or as reStructuredText (bench-report
 # --rst, for Documentation/performance.rst). Input: bench-matrix's JSON.
 
+import re
+
 BACKENDS = ("vhu-kernel", "vhu-user", "qsd")
 JOB_LABELS = {"qd1": "4K randread QD1", "qd32": "4K randread QD32",
               "wr1": "4K randwrite QD1", "wr32": "4K randwrite QD32",
@@ -96,7 +98,7 @@ def targets(info, res):
             _pio(uu, "kinstr"), 0.5, True)
         add("4K %s QD32 IOPS kernel/user >= 1.5x" % what, kk and kk["iops"],
             uu and uu["iops"], 1.5)
-        add("4K %s QD32 IOPS kernel/qsd >= %dx" % (what, 4 if one else 2), kk and kk["iops"],
+        add("4K %s QD32 IOPS kernel/qsd >= 4x (1 vCPU), 2x" % what, kk and kk["iops"],
             qq and qq["iops"], 4.0 if one else 2.0)
     for j, what in (("qd1", "randread"), ("wr1", "randwrite")):
         kk, qq = k(j), q(j)
@@ -147,7 +149,8 @@ def rst_targets(docs):
         t = targets(info, res)
         if not names:
             names = [n for n, _, _, _ in t]
-        cols.append(("%s %dv" % (info.get("kernel", "?").split("+")[0], info.get("cpus")),
+        m = re.match(r"\d+\.\d+", info.get("kernel", "?"))
+        cols.append(("%s, %d vCPU" % (m.group(0) if m else "?", info.get("cpus")),
                      {n: ("-" if r is None else "%.2fx %s" % (r, "met" if m else "missed"))
                       for n, r, _, m in t}))
     head = ["target"] + [c for c, _ in cols]
