@@ -526,6 +526,8 @@ void vhu_worker_queue_blocking(struct vhu_req *req);
 void vhu_worker_stop_dev(struct vhu_dev *dev);
 
 /* blk.c */
+int vhu_blk_init(void);
+void vhu_blk_exit(void);
 long vhu_blk_set_backend(struct vhu_dev *dev, void __user *argp);
 long vhu_blk_set_capacity(struct vhu_dev *dev, void __user *argp);
 void vhu_blk_free_backend(struct vhu_backend_info *be);
