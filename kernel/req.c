@@ -168,6 +168,16 @@ void vhu_req_complete(struct vhu_req *req)
 {
 	struct vhu_vq *vq = req->vq;
 
+	/*
+	 * Completed by the worker itself while it takes requests: it uses
+	 * it at the end of the pass, nobody needs waking. Not from an
+	 * interrupt that came while the worker ran (in_task()).
+	 */
+	if (in_task() && READ_ONCE(vq->submitter) == current) {
+		req->node.next = vq->local;
+		vq->local = &req->node;
+		return;
+	}
 	/* The device is freed only after a grace period. */
 	rcu_read_lock();
 	llist_add(&req->node, &vq->done);

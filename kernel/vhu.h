@@ -13,7 +13,8 @@
  * The memory table is read under RCU and pinned by requests (refs).
  * Completions come from any context and only touch vhu_vq.done (llist)
  * and wake the worker, under rcu_read_lock() so the worker stays valid
- * (it is stopped, and the device freed, after a grace period).
+ * (it is stopped, and the device freed, after a grace period); those the
+ * worker makes itself while submitting go on vhu_vq.local, without a wake.
  */
 #ifndef _VHU_H
 #define _VHU_H
@@ -329,6 +330,12 @@ enum vhu_worker_state {
  *	under RCU
  * @kicked: bit 0 set by the kick callback, cleared by the worker
  * @done: completed requests, pushed from any context
+ * @submitter: the worker while it takes requests from the avail ring
+ *	(vhu_vq_handle_avail()), else NULL; written under @mutex, read by
+ *	completions
+ * @local: requests @submitter completed itself while it took them (a
+ *	synchronous backend, a request that failed early), last first; only
+ *	@submitter uses it, under @mutex, and empties it before unlocking
  * @inflight: requests taken from the avail ring and not yet used; changed
  *	under @mutex, read locklessly
  * @inflight_wq: woken when @inflight drops to zero, and by completions
@@ -378,6 +385,8 @@ struct vhu_vq {
 	u8 worker_state;
 	unsigned long kicked;
 	struct llist_head done;
+	struct task_struct *submitter;
+	struct llist_node *local;
 	atomic_t inflight;
 	wait_queue_head_t inflight_wq;
 	unsigned long *busy;

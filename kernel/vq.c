@@ -171,10 +171,19 @@ void vhu_vq_complete(struct vhu_vq *vq)
 
 	lockdep_assert_held(&vq->mutex);
 
-	list = llist_del_all(&vq->done);
+	list = llist_reverse_order(llist_del_all(&vq->done));
+	/* The worker's own completions first: they came first. */
+	if (vq->local) {
+		struct llist_node *local = llist_reverse_order(vq->local), *tail;
+
+		vq->local = NULL;
+		for (tail = local; tail->next; tail = tail->next)
+			;
+		tail->next = list;
+		list = local;
+	}
 	if (!list)
 		return;
-	list = llist_reverse_order(list);
 
 	llist_for_each_entry(req, list, node) {
 		struct vring_used_elem e = {
@@ -448,9 +457,17 @@ static void vhu_vq_start_req(struct vhu_vq *vq, struct vhu_mem_table *t,
 
 	req = vhu_req_get(vq, head, t);
 
-	/* The status byte: the last device-writable byte of the chain. */
-	if (c->have_status && c->pinned &&
-	    vhu_mem_translate_bvec(t, c->status_gpa, 1, &sbv, 1) == 1) {
+	/*
+	 * The status byte: the last device-writable byte of the chain, so
+	 * the last byte of its last piece once the whole chain translated.
+	 */
+	if (c->have_status && c->pinned && !c->bad && c->nin) {
+		const struct bio_vec *last = &vq->bvscratch[niov - 1];
+
+		req->status_page = last->bv_page;
+		req->status_off = last->bv_offset + last->bv_len - 1;
+	} else if (c->have_status && c->pinned &&
+		   vhu_mem_translate_bvec(t, c->status_gpa, 1, &sbv, 1) == 1) {
 		req->status_page = sbv.bv_page;
 		req->status_off = sbv.bv_offset;
 	} else if (c->have_status && t &&
@@ -571,6 +588,9 @@ static bool vhu_vq_handle_avail(struct vhu_vq *vq)
 
 	lockdep_assert_held(&vq->mutex);
 
+	/* What completes in this task from now on goes on vq->local. */
+	WRITE_ONCE(vq->submitter, current);
+
 	vhu_vq_notify(vq, false);
 	if (vq->nr_resubmit && !vhu_vq_resubmit(vq, t, &w)) {
 		/* Weight reached: go on in the next pass. */
@@ -631,6 +651,7 @@ static bool vhu_vq_handle_avail(struct vhu_vq *vq)
 		vq->last_avail_idx++;
 	}
 put_mem:
+	WRITE_ONCE(vq->submitter, NULL);
 	vhu_mem_put(t);
 	return more;
 }
@@ -639,7 +660,8 @@ put_mem:
  * vhu_vq_process() - one pass of the worker over its vring
  * @vq: the vring
  *
- * Completes finished requests, then takes new ones if the vring was kicked.
+ * Completes finished requests, then takes new ones if the vring was kicked,
+ * then completes those that finished meanwhile (vq->local among them).
  *
  * Context: the vring's worker, with the owner's mm adopted.
  */
