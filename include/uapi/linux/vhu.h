@@ -296,9 +296,11 @@ struct vhu_memory {
  * ioctl(VHU_SET_VRING_NUM): @num is the ring size, a power of 2 up to
  * %VHU_MAX_VRING_NUM (-EINVAL otherwise). Resets the vring's counters.
  * Allocates what the vring needs for that size (a request per entry, about
- * 150 bytes each, and 16 KiB), charged to the caller's memory cgroup:
- * -ENOMEM if that fails. Requests allocate nothing more, but for discard
- * and write-zeroes segments beyond the first.
+ * 230 bytes each, and 16 KiB; with %VHU_MEM_F_PIN 290 KiB more), charged
+ * to the caller's memory cgroup: -ENOMEM if that fails. Requests allocate
+ * nothing more, but for discard and write-zeroes segments beyond the
+ * first, and with %VHU_MEM_F_PIN the page list of a request over four
+ * pieces.
  *
  * ioctl(VHU_SET_VRING_BASE): @num is the next avail index to process, at
  * most 0xffff.
