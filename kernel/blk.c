@@ -5,7 +5,9 @@
  * Reads and writes are asynchronous kiocbs on the backing file's
  * read_iter/write_iter with an iov_iter over the guest buffers (owner
  * addresses; the submitting worker has the owner's mm): direct I/O when
- * the file was opened O_DIRECT, buffered otherwise. FLUSH, DISCARD and
+ * the file was opened O_DIRECT, buffered otherwise. With guest memory
+ * pinned (VHU_MEM_F_PIN) a block device opened O_DIRECT gets a bio
+ * instead, built on the request's bio_vecs (vhu_blk_rw_bio()). FLUSH, DISCARD and
  * WRITE_ZEROES block, so they run on the device's own worker (worker.c).
  * Every completion is handed back to the vring's worker, which writes the
  * status and the used ring.
@@ -33,14 +35,9 @@ static void vhu_req_finish(struct vhu_req *req, u8 status)
 
 /* ---- reads and writes ---- */
 
-static void vhu_blk_rw_complete(struct kiocb *iocb, long ret)
+/* A read or write is over: @ret bytes, or a negative errno. */
+static void vhu_blk_rw_done(struct vhu_req *req, long ret)
 {
-	struct vhu_req *req = container_of(iocb, struct vhu_req, iocb);
-
-	/* The write is over: the file system may freeze now. */
-	if ((iocb->ki_flags & IOCB_WRITE) &&
-	    S_ISREG(file_inode(iocb->ki_filp)->i_mode))
-		kiocb_end_write(iocb);
 	req->result = ret;
 	if (ret < 0 || ret != req->len) {
 		vhu_req_finish(req, VIRTIO_BLK_S_IOERR);
@@ -49,6 +46,110 @@ static void vhu_blk_rw_complete(struct kiocb *iocb, long ret)
 	if (req->type == VIRTIO_BLK_T_IN)
 		req->written = ret;
 	vhu_req_finish(req, VIRTIO_BLK_S_OK);
+}
+
+static void vhu_blk_rw_complete(struct kiocb *iocb, long ret)
+{
+	struct vhu_req *req = container_of(iocb, struct vhu_req, iocb);
+
+	/* The write is over: the file system may freeze now. */
+	if ((iocb->ki_flags & IOCB_WRITE) &&
+	    S_ISREG(file_inode(iocb->ki_filp)->i_mode))
+		kiocb_end_write(iocb);
+	vhu_blk_rw_done(req, ret);
+}
+
+/* ---- reads and writes as bios, on pinned pages ---- */
+
+/*
+ * The bios of vhu_blk_rw_bio(): no bio_vecs of their own (they point to
+ * the request's), and a per-CPU cache of free ones.
+ */
+static struct bio_set vhu_bio_set;
+
+static void vhu_blk_bio_end(struct bio *bio)
+{
+	struct vhu_req *req = bio->bi_private;
+	int err = blk_status_to_errno(bio->bi_status);
+
+	bio_put(bio);
+	vhu_blk_rw_done(req, err ?: req->len);
+}
+
+/*
+ * Whether a read or write may bypass the block device's read_iter and
+ * write_iter: with the pages pinned already, all their direct I/O path
+ * would do is the atime update and the bio. Only for a block device
+ * opened O_DIRECT, on buffers its queue can take as they are (else the
+ * direct I/O path's -EINVAL stays its answer), and while the device has
+ * no page cache: a direct write through write_iter invalidates the pages
+ * another opener may have cached, a bio does not.
+ */
+static bool vhu_blk_bio_ok(struct vhu_backend_info *be, struct iov_iter *iter)
+{
+	return be->bdev && (be->caps & VHU_CAP_DIRECT) &&
+	       iov_iter_is_bvec(iter) && !READ_ONCE(be->file->f_mapping->nrpages) &&
+	       bdev_iter_is_aligned(be->bdev, iter);
+}
+
+/*
+ * A read or write as one bio on the request's bio_vecs (the block layer
+ * splits it as the queue needs), as blkdev_direct_IO() would submit it:
+ * writes REQ_SYNC | REQ_IDLE, and REQ_FUA in write-through mode. The bio
+ * is allocated and submitted by the vring's worker, a thread of the
+ * owner, so it is charged to the owner's blkcg (bio_associate_blkg() in
+ * bio_alloc_bioset()) as the kiocb path's bios are. What write_iter checks
+ * of a block device first is checked here too: read-only, active swap.
+ */
+static void vhu_blk_rw_bio(struct vhu_req *req, struct iov_iter *iter, u64 pos,
+			   bool write)
+{
+	struct block_device *bdev = req->be->bdev;
+	struct inode *inode = req->be->file->f_mapping->host;
+	blk_opf_t opf = REQ_OP_READ | VHU_REQ_ALLOC_CACHE;
+	struct bio *bio;
+
+	if (write) {
+		if (bdev_read_only(bdev)) {
+			vhu_blk_rw_done(req, -EPERM);
+			return;
+		}
+		if (IS_SWAPFILE(inode)) {
+			vhu_blk_rw_done(req, -ETXTBSY);
+			return;
+		}
+		opf = REQ_OP_WRITE | REQ_SYNC | REQ_IDLE | VHU_REQ_ALLOC_CACHE;
+		if (!READ_ONCE(req->vq->dev->write_cache))
+			opf |= REQ_FUA;
+	}
+	bio = bio_alloc_bioset(bdev, 0, opf, GFP_KERNEL, &vhu_bio_set);
+	bio->bi_iter.bi_sector = pos >> VHU_SECTOR_SHIFT;
+	bio->bi_end_io = vhu_blk_bio_end;
+	bio->bi_private = req;
+	/* A bio_vec iterator: takes the array as it is, pins nothing. */
+	bio_iov_iter_get_pages(bio, iter);
+	submit_bio(bio);
+}
+
+/**
+ * vhu_blk_init() - what the module's bios come from
+ *
+ * Context: module init.
+ * Return: 0 or a negative errno.
+ */
+int vhu_blk_init(void)
+{
+	return bioset_init(&vhu_bio_set, BIO_POOL_SIZE, 0, BIOSET_PERCPU_CACHE);
+}
+
+/**
+ * vhu_blk_exit() - undo vhu_blk_init()
+ *
+ * Context: module exit, no bio of ours left.
+ */
+void vhu_blk_exit(void)
+{
+	bioset_exit(&vhu_bio_set);
 }
 
 /*
@@ -75,6 +176,10 @@ static void vhu_blk_rw(struct vhu_req *req, struct iov_iter *iter, u64 pos)
 	ret = rw_verify_area(write ? WRITE : READ, file, &req->iocb.ki_pos, len);
 	if (ret) {
 		vhu_blk_rw_complete(&req->iocb, ret);
+		return;
+	}
+	if (vhu_blk_bio_ok(req->be, iter)) {
+		vhu_blk_rw_bio(req, iter, pos, write);
 		return;
 	}
 	if (write) {

@@ -155,4 +155,16 @@ static inline int vhu_bd_prepare_to_claim(struct block_device *bdev,
 #define bd_prepare_to_claim vhu_bd_prepare_to_claim
 #endif
 
+/*
+ * A bio allocated with REQ_ALLOC_CACHE goes back to its bio_set's per-CPU
+ * cache when it is put. Before 6.6 only polled bios were put back from
+ * completion context: no cache for ours there.
+ */
+#include <linux/blk_types.h>
+#if VHU_KERNEL_AT_LEAST(6, 6)
+#define VHU_REQ_ALLOC_CACHE	REQ_ALLOC_CACHE
+#else
+#define VHU_REQ_ALLOC_CACHE	0
+#endif
+
 #endif /* _VHU_COMPAT_H */

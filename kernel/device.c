@@ -79,6 +79,7 @@ static void vhu_dev_reset(struct vhu_dev *dev)
 	/* Nothing in flight: no blocking request is left for it. */
 	vhu_worker_stop_dev(dev);
 	vhu_mem_replace(dev, NULL, false);
+	dev->mem_flags = 0;
 	spin_lock(&dev->info_lock);
 	be = dev->be;
 	dev->be = NULL;
@@ -266,6 +267,8 @@ static long vhu_install_mem_table(struct vhu_dev *dev, struct vhu_mem_table *t)
 	if (IS_ERR(t))
 		return PTR_ERR(t);
 	ret = vhu_vq_check_mem(dev, t);
+	if (!ret)
+		ret = vhu_mem_pin_table(dev, t);
 	if (ret) {
 		vhu_mem_table_free(t);
 		return ret;
@@ -286,6 +289,31 @@ static long vhu_add_mem_region(struct vhu_dev *dev, void __user *argp)
 static long vhu_del_mem_region(struct vhu_dev *dev, void __user *argp)
 {
 	return vhu_install_mem_table(dev, vhu_mem_table_del(dev, argp));
+}
+
+/*
+ * VHU_SET_MEM_FLAGS: how the tables that follow are held. Only before the
+ * first table and before any vring has a size (the vrings allocate the
+ * room for pinned pieces with their size).
+ */
+static long vhu_set_mem_flags(struct vhu_dev *dev, void __user *argp)
+{
+	u32 flags;
+	int i;
+
+	lockdep_assert_held(&dev->mutex);
+
+	if (get_user(flags, (u32 __user *)argp))
+		return -EFAULT;
+	if (flags & ~VHU_MEM_F_ALL)
+		return -EINVAL;
+	if (vhu_mem_present(dev))
+		return -EBUSY;
+	for (i = 0; i < VHU_MAX_QUEUES; i++)
+		if (READ_ONCE(dev->vqs[i].num))
+			return -EBUSY;
+	dev->mem_flags = flags;
+	return 0;
 }
 
 static long vhu_set_backend(struct vhu_dev *dev, void __user *argp)
@@ -382,6 +410,7 @@ static const struct vhu_ioctl_desc vhu_ioctls[] = {
 	VHU_IOCTL_DEF(VHU_SET_MEM_TABLE, vhu_set_mem_table, VHU_IOCTL_OWNER),
 	VHU_IOCTL_DEF(VHU_ADD_MEM_REGION, vhu_add_mem_region, VHU_IOCTL_OWNER),
 	VHU_IOCTL_DEF(VHU_DEL_MEM_REGION, vhu_del_mem_region, VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_MEM_FLAGS, vhu_set_mem_flags, VHU_IOCTL_OWNER),
 	VHU_IOCTL_DEF(VHU_SET_BACKEND, vhu_set_backend, VHU_IOCTL_OWNER),
 	VHU_IOCTL_DEF(VHU_SET_WRITE_CACHE, vhu_set_write_cache, VHU_IOCTL_OWNER),
 	VHU_IOCTL_DEF(VHU_SET_CAPACITY, vhu_set_capacity, VHU_IOCTL_OWNER),

@@ -76,18 +76,34 @@ static int vhu_mem_sort_check(struct vhu_mem_table *t)
 	return 0;
 }
 
+/* Free a table and drop its regions' pins. Context: process context. */
+static void vhu_mem_free(struct vhu_mem_table *t)
+{
+	u32 i;
+
+	if (t->pins) {
+		for (i = 0; i < t->nregions; i++)
+			vhu_pin_put(t->pins[i]);
+		kvfree(t->pins);
+	}
+	kvfree(t);
+}
+
 /**
  * vhu_mem_put() - drop a reference on a memory table
  * @t: the table, may be NULL
  *
- * Context: any context.
+ * The last reference frees the table, and unpins the pages of regions
+ * no other table holds (VHU_MEM_F_PIN).
+ *
+ * Context: process context.
  */
 void vhu_mem_put(struct vhu_mem_table *t)
 {
 	if (!t)
 		return;
 	if (refcount_dec_and_test(&t->refs)) {
-		kvfree(t);
+		vhu_mem_free(t);
 		return;
 	}
 	/*
@@ -175,11 +191,11 @@ int vhu_mem_replace(struct vhu_dev *dev, struct vhu_mem_table *t, bool killable)
  * vhu_mem_table_free() - free a table that was never installed
  * @t: the table
  *
- * Context: any context that may sleep.
+ * Context: process context.
  */
 void vhu_mem_table_free(struct vhu_mem_table *t)
 {
-	kvfree(t);
+	vhu_mem_free(t);
 }
 
 static struct vhu_mem_table *vhu_mem_current(struct vhu_dev *dev)
@@ -355,6 +371,26 @@ struct vhu_mem_table *vhu_mem_table_del(struct vhu_dev *dev,
 	return t;
 }
 
+/* The region holding @gpa, or NULL. Context: @t referenced by the caller. */
+static const struct vhu_mem_region *vhu_mem_find(const struct vhu_mem_table *t,
+						 u64 gpa)
+{
+	u32 lo = 0, hi = t->nregions;
+
+	while (lo < hi) {
+		u32 mid = lo + (hi - lo) / 2;
+		const struct vhu_mem_region *m = &t->regions[mid];
+
+		if (gpa < m->guest_phys_addr)
+			hi = mid;
+		else if (gpa - m->guest_phys_addr >= m->memory_size)
+			lo = mid + 1;
+		else
+			return m;
+	}
+	return NULL;
+}
+
 /**
  * vhu_mem_translate() - guest-physical range to owner addresses
  * @t: the table, referenced by the caller
@@ -375,23 +411,9 @@ int vhu_mem_translate(struct vhu_mem_table *t, u64 gpa, u32 len,
 	unsigned int n = 0;
 
 	while (len) {
-		const struct vhu_mem_region *r = NULL;
-		u32 lo = 0, hi = t->nregions;
+		const struct vhu_mem_region *r = vhu_mem_find(t, gpa);
 		u64 off, chunk;
 
-		while (lo < hi) {
-			u32 mid = lo + (hi - lo) / 2;
-			const struct vhu_mem_region *m = &t->regions[mid];
-
-			if (gpa < m->guest_phys_addr) {
-				hi = mid;
-			} else if (gpa - m->guest_phys_addr >= m->memory_size) {
-				lo = mid + 1;
-			} else {
-				r = m;
-				break;
-			}
-		}
 		if (!r)
 			return -EFAULT;
 		if (n == max)
@@ -408,4 +430,108 @@ int vhu_mem_translate(struct vhu_mem_table *t, u64 gpa, u32 len,
 			return -EFAULT;
 	}
 	return n;
+}
+
+/**
+ * vhu_mem_translate_bvec() - guest-physical range to pinned pages
+ * @t: a pinned table (@t->pins set), referenced by the caller
+ * @gpa: guest-physical address
+ * @len: length in bytes
+ * @bv: where to put the pieces, one per page touched
+ * @max: room in @bv
+ *
+ * As vhu_mem_translate(), but into the pages VHU_MEM_F_PIN pinned: no
+ * page table is walked and nothing is pinned per I/O. The pages stay
+ * valid while the caller holds its reference on @t.
+ *
+ * Context: any context.
+ * Return: the number of bio_vecs used (0 when @len is 0), -EFAULT if a
+ * byte is outside every region, -E2BIG if @max bio_vecs do not suffice.
+ */
+int vhu_mem_translate_bvec(struct vhu_mem_table *t, u64 gpa, u64 len,
+			   struct bio_vec *bv, unsigned int max)
+{
+	unsigned int n = 0;
+
+	while (len) {
+		const struct vhu_mem_region *r = vhu_mem_find(t, gpa);
+		const struct vhu_mem_pin *p;
+		u64 off, chunk, pos;
+
+		if (!r)
+			return -EFAULT;
+		p = t->pins[r - t->regions];
+		off = gpa - r->guest_phys_addr;
+		chunk = min_t(u64, len, r->memory_size - off);
+		len -= chunk;
+		gpa += chunk;
+		if (len && !gpa)	/* wrapped around */
+			return -EFAULT;
+		pos = p->first_off + off;
+		while (chunk) {
+			u32 boff = offset_in_page(pos);
+			u32 blen = min_t(u64, chunk, PAGE_SIZE - boff);
+
+			if (n == max)
+				return -E2BIG;
+			bv[n].bv_page = p->pages[pos >> PAGE_SHIFT];
+			bv[n].bv_offset = boff;
+			bv[n].bv_len = blen;
+			n++;
+			pos += blen;
+			chunk -= blen;
+		}
+	}
+	return n;
+}
+
+/**
+ * vhu_mem_pin_table() - pin the regions of a new table (VHU_MEM_F_PIN)
+ * @dev: the device
+ * @t: the table, sorted and checked but not installed
+ *
+ * Nothing to do unless VHU_SET_MEM_FLAGS asked for VHU_MEM_F_PIN. A region
+ * the current table holds too (the same three addresses and sizes) shares
+ * its pin; the others are pinned (vhu_pin_region()). On failure the pins
+ * taken so far stay with @t, which the caller frees.
+ *
+ * Context: process context in the owner's task (an ioctl), holds
+ * @dev->mutex.
+ * Return: 0, or the error of vhu_pin_region().
+ */
+int vhu_mem_pin_table(struct vhu_dev *dev, struct vhu_mem_table *t)
+{
+	struct vhu_mem_table *old = vhu_mem_current(dev);
+	u32 i, j;
+
+	lockdep_assert_held(&dev->mutex);
+
+	if (!(dev->mem_flags & VHU_MEM_F_PIN) || !t->nregions)
+		return 0;
+	t->pins = kvcalloc(t->nregions, sizeof(*t->pins),
+			   GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!t->pins)
+		return -ENOMEM;
+	for (i = 0; i < t->nregions; i++) {
+		const struct vhu_mem_region *r = &t->regions[i];
+		struct vhu_mem_pin *p = NULL;
+
+		for (j = 0; old && old->pins && j < old->nregions; j++) {
+			const struct vhu_mem_region *o = &old->regions[j];
+
+			if (o->guest_phys_addr == r->guest_phys_addr &&
+			    o->memory_size == r->memory_size &&
+			    o->userspace_addr == r->userspace_addr) {
+				p = old->pins[j];
+				refcount_inc(&p->refs);
+				break;
+			}
+		}
+		if (!p)
+			p = vhu_pin_region(r);
+		if (IS_ERR(p))
+			return PTR_ERR(p);
+		t->pins[i] = p;
+	}
+	return 0;
 }

@@ -76,6 +76,9 @@ struct vhu_req *vhu_req_get(struct vhu_vq *vq, u16 head,
 
 	req->be = vq->dev->be;
 	req->status_uaddr = NULL;
+	req->status_page = NULL;
+	req->bvec = NULL;
+	req->nr_bvec = 0;
 	req->result = 0;
 	req->len = 0;
 	req->type = VHU_REQ_TYPE_NONE;
@@ -88,6 +91,23 @@ struct vhu_req *vhu_req_get(struct vhu_vq *vq, u16 head,
 	req->mem = mem;
 	__set_bit(head, vq->busy);
 	return req;
+}
+
+/*
+ * An array for a request, charged to the memory cgroup of the owner's mm
+ * (a kernel thread charges nobody by itself). Context: in the owner's mm.
+ */
+static void *vhu_req_owner_alloc(size_t n, size_t size)
+{
+	struct mem_cgroup *memcg, *old;
+	void *p;
+
+	memcg = get_mem_cgroup_from_mm(current->mm);
+	old = set_active_memcg(memcg);
+	p = kvmalloc_array(n, size, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	set_active_memcg(old);
+	mem_cgroup_put(memcg);
+	return p;
 }
 
 /**
@@ -104,19 +124,38 @@ struct vhu_req *vhu_req_get(struct vhu_vq *vq, u16 head,
  */
 int vhu_req_alloc_segs(struct vhu_req *req, u32 n)
 {
-	struct mem_cgroup *memcg, *old;
-
 	if (n <= ARRAY_SIZE(req->seg)) {
 		req->segs = req->seg;
 		return 0;
 	}
-	memcg = get_mem_cgroup_from_mm(current->mm);
-	old = set_active_memcg(memcg);
-	req->segs = kmalloc_array(n, sizeof(*req->segs),
-				  GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-	set_active_memcg(old);
-	mem_cgroup_put(memcg);
+	req->segs = vhu_req_owner_alloc(n, sizeof(*req->segs));
 	return req->segs ? 0 : -ENOMEM;
+}
+
+/**
+ * vhu_req_set_bvec() - keep the pinned pages of a request's buffers
+ * @req: the request
+ * @bv: the chain's bio_vecs (vhu_vq.bvscratch)
+ * @n: entries in @bv, at most VHU_REQ_MAX_BVEC
+ *
+ * An asynchronous direct I/O reads its bio_vec array until it completes,
+ * so the request keeps a copy: in its own room for a small I/O, else in
+ * an array charged to the owner's memory cgroup, freed with the request.
+ *
+ * Context: the vring's worker, in the owner's mm.
+ * Return: 0, or -ENOMEM.
+ */
+int vhu_req_set_bvec(struct vhu_req *req, const struct bio_vec *bv, u32 n)
+{
+	if (n <= ARRAY_SIZE(req->bv))
+		req->bvec = req->bv;
+	else
+		req->bvec = vhu_req_owner_alloc(n, sizeof(*bv));
+	if (!req->bvec)
+		return -ENOMEM;
+	memcpy(req->bvec, bv, n * sizeof(*bv));
+	req->nr_bvec = n;
+	return 0;
 }
 
 /**
@@ -129,6 +168,16 @@ void vhu_req_complete(struct vhu_req *req)
 {
 	struct vhu_vq *vq = req->vq;
 
+	/*
+	 * Completed by the worker itself while it takes requests: it uses
+	 * it at the end of the pass, nobody needs waking. Not from an
+	 * interrupt that came while the worker ran (in_task()).
+	 */
+	if (in_task() && READ_ONCE(vq->submitter) == current) {
+		req->node.next = vq->local;
+		vq->local = &req->node;
+		return;
+	}
 	/* The device is freed only after a grace period. */
 	rcu_read_lock();
 	llist_add(&req->node, &vq->done);
@@ -154,6 +203,9 @@ void vhu_req_put(struct vhu_req *req)
 	vhu_mem_put(req->mem);
 	req->mem = NULL;
 	if (req->segs != req->seg)
-		kfree(req->segs);
+		kvfree(req->segs);
 	req->segs = NULL;
+	if (req->bvec != req->bv)
+		kvfree(req->bvec);
+	req->bvec = NULL;
 }

@@ -15,12 +15,14 @@
  * The memory table is read under RCU and pinned by requests (refs).
  * Completions come from any context and only touch vhu_vq.done (llist)
  * and wake the worker, under rcu_read_lock() so the worker stays valid
- * (it is stopped, and the device freed, after a grace period).
+ * (it is stopped, and the device freed, after a grace period); those the
+ * worker makes itself while submitting go on vhu_vq.local, without a wake.
  */
 #ifndef _VHU_H
 #define _VHU_H
 
 #include <linux/types.h>
+#include <linux/bvec.h>
 #include <linux/eventfd.h>
 #include <linux/fs.h>
 #include <linux/llist.h>
@@ -99,6 +101,32 @@
 #define VHU_MAX_DISCARD_SEG	256
 /* Segments a request holds without an allocation (the default limit). */
 #define VHU_REQ_INLINE_SEGS	1
+/*
+ * Pinned memory (VHU_MEM_F_PIN): bio_vecs a request holds without an
+ * allocation (a 4K I/O: header, data, status, and one more for data that
+ * crosses a page), and the most bio_vecs one chain may need: every page of
+ * the largest request in each direction, and one more per piece for
+ * pieces that start or end inside a page.
+ */
+#define VHU_REQ_INLINE_BVECS	4
+#define VHU_REQ_MAX_BVEC	(2 * ((VHU_REQ_MAX_BYTES + 4096) >> PAGE_SHIFT) + \
+				 2 * VHU_REQ_MAX_IOV)
+
+/**
+ * struct vhu_mem_pin - the pinned pages of one region (VHU_MEM_F_PIN, pin.c)
+ * @refs: one per table holding the region; the last one unpins
+ * @mm: the mm charged for the pages (a mm_count reference)
+ * @npages: entries in @pages
+ * @first_off: offset of the region's first byte in @pages[0]
+ * @pages: every page of the region, in order
+ */
+struct vhu_mem_pin {
+	refcount_t refs;
+	struct mm_struct *mm;
+	unsigned long npages;
+	u32 first_off;
+	struct page *pages[];
+};
 
 /**
  * struct vhu_mem_table - the guest memory table, replaced as a whole
@@ -106,12 +134,15 @@
  * @refs: one for the device, one per request that translated through it;
  *	the last one frees the table
  * @nregions: number of entries in @regions
+ * @pins: with VHU_MEM_F_PIN, the pin of each region (same index as
+ *	@regions), else NULL
  * @regions: sorted by guest_phys_addr, not overlapping
  */
 struct vhu_mem_table {
 	struct rcu_head rcu;
 	refcount_t refs;
 	u32 nregions;
+	struct vhu_mem_pin **pins;
 	struct vhu_mem_region regions[];
 };
 
@@ -163,6 +194,13 @@ struct vhu_backend_info {
  * @mem: the memory table the buffers were translated with (a reference)
  * @be: the backend at submission (backing file reference held by @vq's dev)
  * @status_uaddr: the status byte, in the owner's address space
+ * @status_page: with pinned memory, the page of the status byte (then
+ *	@status_uaddr is unused)
+ * @status_off: the status byte's offset in @status_page
+ * @bvec: with pinned memory, the request's pieces (@bv, or an array
+ *	charged to the owner's memory cgroup), which an asynchronous direct
+ *	I/O reads until it completes; NULL otherwise
+ * @nr_bvec: entries in @bvec
  * @result: bytes transferred or a negative errno
  * @len: bytes to transfer for IN and OUT
  * @type: VIRTIO_BLK_T_* as the guest wrote it (all 32 bits), or
@@ -175,6 +213,7 @@ struct vhu_backend_info {
  * @segs: discard/write-zeroes segments, copied from the guest: @seg, or
  *	an array charged to the owner's memory cgroup
  * @seg: room for VHU_REQ_INLINE_SEGS segments
+ * @bv: room for VHU_REQ_INLINE_BVECS bio_vecs
  *
  * One per descriptor head, allocated with the ring (vhu_vq.reqs): the
  * busy bitmap makes sure a head, and so its request, is in flight once at
@@ -193,6 +232,10 @@ struct vhu_req {
 	struct vhu_mem_table *mem;
 	struct vhu_backend_info *be;
 	u8 __user *status_uaddr;
+	struct page *status_page;
+	u32 status_off;
+	u32 nr_bvec;
+	struct bio_vec *bvec;
 	long result;
 	size_t len;
 	u32 type;
@@ -202,6 +245,7 @@ struct vhu_req {
 	u32 nr_segs;
 	struct virtio_blk_discard_write_zeroes *segs;
 	struct virtio_blk_discard_write_zeroes seg[VHU_REQ_INLINE_SEGS];
+	struct bio_vec bv[VHU_REQ_INLINE_BVECS];
 };
 
 /**
@@ -312,6 +356,12 @@ enum vhu_worker_state {
  *	under RCU
  * @kicked: bit 0 set by the kick callback, cleared by the worker
  * @done: completed requests, pushed from any context
+ * @submitter: the worker while it takes requests from the avail ring
+ *	(vhu_vq_handle_avail()), else NULL; written under @mutex, read by
+ *	completions
+ * @local: requests @submitter completed itself while it took them (a
+ *	synchronous backend, a request that failed early), last first; only
+ *	@submitter uses it, under @mutex, and empties it before unlocking
  * @inflight: requests taken from the avail ring and not yet used; changed
  *	under @mutex, read locklessly
  * @inflight_wq: woken when @inflight drops to zero, and by completions
@@ -330,6 +380,8 @@ enum vhu_worker_state {
  *	request in flight belongs to whoever executes it)
  * @scratch: iovec space for parsing and submitting a chain; protected by
  *	@mutex
+ * @bvscratch: with VHU_MEM_F_PIN, VHU_REQ_MAX_BVEC bio_vecs for parsing a
+ *	chain into pinned pages, else NULL; protected by @mutex
  * @kicks: kick wake-ups
  * @stats: counters
  * @log: dirty logging; protected by @mutex
@@ -360,6 +412,8 @@ struct vhu_vq {
 	u8 worker_state;
 	unsigned long kicked;
 	struct llist_head done;
+	struct task_struct *submitter;
+	struct llist_node *local;
 	atomic_t inflight;
 	wait_queue_head_t inflight_wq;
 	unsigned long *busy;
@@ -371,6 +425,7 @@ struct vhu_vq {
 	u32 resubmit_pos;
 	struct vhu_req *reqs;
 	struct iovec *scratch;
+	struct bio_vec *bvscratch;
 	atomic64_t kicks;
 	struct vhu_vq_stats stats;
 	struct vhu_vq_log log;
@@ -399,6 +454,7 @@ struct vhu_vq {
  * @io_err_rs: bounds the VHU_EVENT_IO_ERROR notifications of the device
  *	(its own lock)
  * @mem: the memory table (RCU); updated under @mutex
+ * @mem_flags: VHU_MEM_F_* bits (VHU_SET_MEM_FLAGS); protected by @mutex
  * @worker: runs the requests that block, a thread of the owner (worker.c);
  *	set under @mutex, read under RCU by the vrings' workers, cleared
  *	with a grace period before it is stopped
@@ -424,6 +480,7 @@ struct vhu_dev {
 	char name[VHU_NAME_BYTES];
 	struct ratelimit_state io_err_rs;
 	struct vhu_mem_table __rcu *mem;
+	u32 mem_flags;
 	struct vhost_task *worker;
 	bool worker_killed;
 	struct vhu_log log;
@@ -460,6 +517,13 @@ int vhu_mem_translate(struct vhu_mem_table *t, u64 gpa, u32 len,
 bool vhu_mem_present(struct vhu_dev *dev);
 bool vhu_mem_covers(const struct vhu_mem_table *t, const void __user *uaddr,
 		    u64 len);
+int vhu_mem_translate_bvec(struct vhu_mem_table *t, u64 gpa, u64 len,
+			   struct bio_vec *bv, unsigned int max);
+int vhu_mem_pin_table(struct vhu_dev *dev, struct vhu_mem_table *t);
+
+/* pin.c */
+struct vhu_mem_pin *vhu_pin_region(const struct vhu_mem_region *r);
+void vhu_pin_put(struct vhu_mem_pin *p);
 
 /* vq.c */
 void vhu_vq_process(struct vhu_vq *vq);
@@ -510,6 +574,8 @@ void vhu_worker_queue_blocking(struct vhu_req *req);
 void vhu_worker_stop_dev(struct vhu_dev *dev);
 
 /* blk.c */
+int vhu_blk_init(void);
+void vhu_blk_exit(void);
 long vhu_blk_set_backend(struct vhu_dev *dev, void __user *argp);
 long vhu_blk_set_capacity(struct vhu_dev *dev, void __user *argp);
 void vhu_blk_free_backend(struct vhu_backend_info *be);
@@ -523,6 +589,7 @@ void vhu_req_array_free(struct vhu_req *reqs);
 struct vhu_req *vhu_req_get(struct vhu_vq *vq, u16 head,
 			    struct vhu_mem_table *mem);
 int vhu_req_alloc_segs(struct vhu_req *req, u32 n);
+int vhu_req_set_bvec(struct vhu_req *req, const struct bio_vec *bv, u32 n);
 void vhu_req_complete(struct vhu_req *req);
 void vhu_req_put(struct vhu_req *req);
 

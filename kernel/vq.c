@@ -11,6 +11,7 @@
  */
 
 #include <linux/bitmap.h>
+#include <linux/highmem.h>
 #include <linux/nospec.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
@@ -182,10 +183,19 @@ void vhu_vq_complete(struct vhu_vq *vq)
 
 	lockdep_assert_held(&vq->mutex);
 
-	list = llist_del_all(&vq->done);
+	list = llist_reverse_order(llist_del_all(&vq->done));
+	/* The worker's own completions first: they came first. */
+	if (vq->local) {
+		struct llist_node *local = llist_reverse_order(vq->local), *tail;
+
+		vq->local = NULL;
+		for (tail = local; tail->next; tail = tail->next)
+			;
+		tail->next = list;
+		list = local;
+	}
 	if (!list)
 		return;
-	list = llist_reverse_order(list);
 
 	llist_for_each_entry(req, list, node) {
 		struct vring_used_elem e = {
@@ -198,7 +208,11 @@ void vhu_vq_complete(struct vhu_vq *vq)
 			cond_resched();
 
 		vhu_vq_account(vq, req);
-		if (req->status_uaddr && put_user(req->status, req->status_uaddr))
+		if (req->status_page)
+			memcpy_to_page(req->status_page, req->status_off,
+				       &req->status, 1);
+		else if (req->status_uaddr &&
+			 put_user(req->status, req->status_uaddr))
 			vhu_vq_error(vq, "status byte not writable");
 		if (copy_to_user(&vq->used->ring[vq->used_idx & (vq->num - 1)],
 				 &e, sizeof(e)))
@@ -267,7 +281,9 @@ void vhu_vq_drop(struct vhu_vq *vq)
 
 /**
  * struct vhu_chain - a descriptor chain being parsed
- * @nout: device-readable iovecs in vhu_vq.scratch
+ * @pinned: the table's pages are pinned (VHU_MEM_F_PIN): the pieces are
+ *	bio_vecs in vhu_vq.bvscratch, not iovecs in vhu_vq.scratch
+ * @nout: device-readable iovecs in vhu_vq.scratch (bio_vecs if @pinned)
  * @nin: device-writable iovecs after them
  * @ndesc: descriptors read, an indirect table's included
  * @bad: a buffer outside the memory table or in the wrong order, or more
@@ -278,6 +294,7 @@ void vhu_vq_drop(struct vhu_vq *vq)
  * @in_len: total device-writable bytes
  */
 struct vhu_chain {
+	bool pinned;
 	u32 nout;
 	u32 nin;
 	u32 ndesc;
@@ -312,8 +329,19 @@ static void vhu_chain_add(struct vhu_vq *vq, struct vhu_mem_table *t,
 	}
 	if (c->bad)
 		return;
-	n = t ? vhu_mem_translate(t, addr, len, vq->scratch + used,
-				  VHU_REQ_MAX_IOV - used) : -EFAULT;
+	if (c->pinned) {
+		/* Too long already: fail it without walking its pages. */
+		if (c->out_len > VHU_REQ_MAX_BYTES + 4096 ||
+		    c->in_len > VHU_REQ_MAX_BYTES + 4096) {
+			c->bad = true;
+			return;
+		}
+		n = vhu_mem_translate_bvec(t, addr, len, vq->bvscratch + used,
+					   VHU_REQ_MAX_BVEC - used);
+	} else {
+		n = t ? vhu_mem_translate(t, addr, len, vq->scratch + used,
+					  VHU_REQ_MAX_IOV - used) : -EFAULT;
+	}
 	if (n < 0) {
 		c->bad = true;
 		return;
@@ -399,6 +427,7 @@ static int vhu_chain_walk(struct vhu_vq *vq, struct vhu_mem_table *t,
 	u32 i = head, n = 0;
 
 	memset(c, 0, sizeof(*c));
+	c->pinned = t && t->pins && vq->bvscratch;
 	for (;;) {
 		u16 flags;
 
@@ -441,21 +470,49 @@ static void vhu_vq_start_req(struct vhu_vq *vq, struct vhu_mem_table *t,
 	u32 niov = c->nout + c->nin;
 	struct iov_iter out, in;
 	struct vhu_req *req;
+	struct bio_vec sbv;
 	struct iovec st;
+	bool status;
 
 	req = vhu_req_get(vq, head, t);
 
-	/* The status byte: the last device-writable byte of the chain. */
-	if (c->have_status && t &&
-	    vhu_mem_translate(t, c->status_gpa, 1, &st, 1) == 1)
+	/*
+	 * The status byte: the last device-writable byte of the chain, so
+	 * the last byte of its last piece once the whole chain translated.
+	 */
+	if (c->have_status && c->pinned && !c->bad && c->nin) {
+		const struct bio_vec *last = &vq->bvscratch[niov - 1];
+
+		req->status_page = last->bv_page;
+		req->status_off = last->bv_offset + last->bv_len - 1;
+	} else if (c->have_status && c->pinned &&
+		   vhu_mem_translate_bvec(t, c->status_gpa, 1, &sbv, 1) == 1) {
+		req->status_page = sbv.bv_page;
+		req->status_off = sbv.bv_offset;
+	} else if (c->have_status && t &&
+		   vhu_mem_translate(t, c->status_gpa, 1, &st, 1) == 1) {
 		req->status_uaddr = st.iov_base;
+	}
+	status = req->status_uaddr || req->status_page;
 
 	atomic_inc(&vq->inflight);
 
-	if (c->bad || !req->status_uaddr || c->out_len > VHU_REQ_MAX_BYTES + 4096 ||
-	    c->in_len > VHU_REQ_MAX_BYTES + 4096) {
-		req->written = req->status_uaddr ? 1 : 0;
+	if (c->bad || !status || c->out_len > VHU_REQ_MAX_BYTES + 4096 ||
+	    c->in_len > VHU_REQ_MAX_BYTES + 4096 ||
+	    (c->pinned && vhu_req_set_bvec(req, vq->bvscratch, niov))) {
+		req->written = status ? 1 : 0;
 		vhu_req_complete(req);
+		return;
+	}
+
+	if (c->pinned) {
+		/* Drop the status byte from the writable pieces. */
+		if (c->nin && !--req->bvec[niov - 1].bv_len)
+			c->nin--;
+		iov_iter_bvec(&out, ITER_SOURCE, req->bvec, c->nout, c->out_len);
+		iov_iter_bvec(&in, ITER_DEST, req->bvec + c->nout, c->nin,
+			      c->in_len - 1);
+		vhu_blk_submit(req, &out, &in);
 		return;
 	}
 
@@ -550,6 +607,9 @@ static bool vhu_vq_handle_avail(struct vhu_vq *vq)
 
 	lockdep_assert_held(&vq->mutex);
 
+	/* What completes in this task from now on goes on vq->local. */
+	WRITE_ONCE(vq->submitter, current);
+
 	vhu_vq_notify(vq, false);
 	if (vq->nr_resubmit && !vhu_vq_resubmit(vq, t, &w)) {
 		/* Weight reached: go on in the next pass. */
@@ -610,6 +670,7 @@ static bool vhu_vq_handle_avail(struct vhu_vq *vq)
 		vq->last_avail_idx++;
 	}
 put_mem:
+	WRITE_ONCE(vq->submitter, NULL);
 	vhu_mem_put(t);
 	return more;
 }
@@ -618,7 +679,8 @@ put_mem:
  * vhu_vq_process() - one pass of the worker over its vring
  * @vq: the vring
  *
- * Completes finished requests, then takes new ones if the vring was kicked.
+ * Completes finished requests, then takes new ones if the vring was kicked,
+ * then completes those that finished meanwhile (vq->local among them).
  *
  * Context: the vring's worker, with the owner's mm adopted.
  */

@@ -183,6 +183,8 @@ void vhu_vq_reset(struct vhu_vq *vq)
 	vq->reqs = NULL;
 	kvfree(vq->scratch);
 	vq->scratch = NULL;
+	kvfree(vq->bvscratch);
+	vq->bvscratch = NULL;
 	WRITE_ONCE(vq->num, 0);
 	vq->addr_set = false;
 	WRITE_ONCE(vq->broken, false);
@@ -214,7 +216,8 @@ bool vhu_vq_any_enabled(struct vhu_dev *dev)
 
 /*
  * VHU_SET_VRING_NUM: the ring size, and what the vring needs for it: one
- * request per head, the busy bitmap and the iovecs of a chain. They are
+ * request per head, the busy bitmap and the iovecs of a chain (and with
+ * VHU_MEM_F_PIN its bio_vecs). They are
  * charged to the owner's memory cgroup (this runs in its task), and an
  * allocation that fails is the ioctl's -ENOMEM. Context: takes @vq->mutex.
  */
@@ -239,7 +242,12 @@ static long vhu_vq_set_num(struct vhu_vq *vq, u32 num)
 	if (!vq->scratch)
 		vq->scratch = kvmalloc_array(VHU_REQ_MAX_IOV,
 					     sizeof(struct iovec), gfp);
-	if (!busy || !reqs || !vq->scratch) {
+	/* Pinned memory: the chain's pages (VHU_SET_MEM_FLAGS came first). */
+	if (!vq->bvscratch && (vq->dev->mem_flags & VHU_MEM_F_PIN))
+		vq->bvscratch = kvmalloc_array(VHU_REQ_MAX_BVEC,
+					       sizeof(struct bio_vec), gfp);
+	if (!busy || !reqs || !vq->scratch ||
+	    (!vq->bvscratch && (vq->dev->mem_flags & VHU_MEM_F_PIN))) {
 		ret = -ENOMEM;
 		goto unlock;
 	}

@@ -29,6 +29,7 @@ struct guest_cfg {
 	bool indirect;
 	unsigned int num0;	/* queue 0's ring size, G_NUM if 0 */
 	bool excl;		/* export a block device opened O_EXCL */
+	uint32_t mem_flags;	/* VHU_MEM_F_* (VHU_SET_MEM_FLAGS) */
 };
 
 /*
@@ -65,6 +66,7 @@ static inline bool guest_up(struct __test_metadata *_metadata,
 	g->nq = cfg->nq;
 	g->event_idx = cfg->event_idx;
 	g->indirect = cfg->indirect;
+	g->mem_flags = cfg->mem_flags;
 	g->vq[0].num = cfg->num0;
 	ASSERT_EQ(0, set_backend(g, b, cfg->flags, cfg->nq));
 	ASSERT_EQ(0, g_setup_vrings(g));

@@ -198,6 +198,8 @@ int g_setup_vrings(struct guest *g)
 	if (ioctl(g->vhu, VHU_SET_FEATURES, &features))
 		return -errno;
 	g->features = features;
+	if (g->mem_flags && ioctl(g->vhu, VHU_SET_MEM_FLAGS, &g->mem_flags))
+		return -errno;
 	if (g_set_mem_table(g))
 		return -errno;
 

@@ -50,6 +50,7 @@ struct guest {
 	unsigned int nq;
 	bool event_idx;
 	bool indirect;
+	uint32_t mem_flags;	/* VHU_MEM_F_*, set before the memory table if any */
 	uint64_t features;
 	struct g_vq vq[G_MAX_QUEUES];
 };

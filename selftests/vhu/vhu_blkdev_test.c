@@ -53,6 +53,12 @@ FIXTURE_VARIANT_ADD(dp, brd_buffered_1q) {
 	.cfg = { .kind = B_BRD, .nq = 1, .event_idx = true, .indirect = false },
 };
 
+/* Guest memory pinned once (VHU_MEM_F_PIN): buffers are pinned pages. */
+FIXTURE_VARIANT_ADD(dp, nullblk_2q_indirect_pinned) {
+	.cfg = { .kind = B_NULLBLK, .nq = 2, .event_idx = true, .indirect = true,
+		 .mem_flags = VHU_MEM_F_PIN },
+};
+
 FIXTURE_SETUP(dp)
 {
 	srand(getpid());

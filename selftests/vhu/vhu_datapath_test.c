@@ -50,6 +50,16 @@ FIXTURE_VARIANT_ADD(dp, file_direct_4q_indirect) {
 	.cfg = { .kind = B_FILE_DIRECT, .nq = 4, .event_idx = true, .indirect = true },
 };
 
+/* Guest memory pinned once (VHU_MEM_F_PIN): buffers are pinned pages. */
+FIXTURE_VARIANT_ADD(dp, file_direct_4q_indirect_pinned) {
+	.cfg = { .kind = B_FILE_DIRECT, .nq = 4, .event_idx = true, .indirect = true,
+		 .mem_flags = VHU_MEM_F_PIN },
+};
+
+FIXTURE_VARIANT_ADD(dp, file_1q_pinned) {
+	.cfg = { .kind = B_FILE, .nq = 1, .event_idx = true, .mem_flags = VHU_MEM_F_PIN },
+};
+
 FIXTURE_SETUP(dp)
 {
 	srand(getpid());

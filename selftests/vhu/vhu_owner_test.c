@@ -133,10 +133,12 @@ static double write_rate(struct __test_metadata *_metadata, struct guest *g,
  * The owner's io.max holds the guest's writes: at a limit of an eighth of
  * what the disk took unthrottled, the guest writes at the limit (within a
  * factor of two for blk-throttle's slices), not at the disk's speed.
+ * With @mem_flags VHU_MEM_F_PIN, the writes are the module's own bios.
  */
-TEST_F_TIMEOUT(owner, io_max_holds_guest, 300)
+static void check_io_max(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(owner) *self, uint32_t mem_flags)
 {
-	const struct guest_cfg cfg = { .kind = B_DM, .nq = 1 };
+	const struct guest_cfg cfg = { .kind = B_DM, .nq = 1, .mem_flags = mem_flags };
 	unsigned long long limit;
 	double free_rate, held_rate;
 	char val[128];
@@ -166,6 +168,16 @@ TEST_F_TIMEOUT(owner, io_max_holds_guest, 300)
 	       free_rate / 1024, limit >> 10, held_rate / 1024);
 	EXPECT_GT(2.0 * limit, held_rate);
 	EXPECT_EQ(0, backend_verify(&self->b));
+}
+
+TEST_F_TIMEOUT(owner, io_max_holds_guest, 300)
+{
+	check_io_max(_metadata, self, 0);
+}
+
+TEST_F_TIMEOUT(owner, io_max_holds_guest_pinned, 300)
+{
+	check_io_max(_metadata, self, VHU_MEM_F_PIN);
 }
 
 /*

@@ -28,14 +28,18 @@ FIXTURE(wc) {
 
 FIXTURE_VARIANT(wc) {
 	enum backing kind;
+	uint32_t mem_flags;
 };
 
 FIXTURE_VARIANT_ADD(wc, direct) { .kind = B_WCACHE };
 FIXTURE_VARIANT_ADD(wc, buffered) { .kind = B_WCACHE_BUFFERED };
+/* Pinned guest memory: writes are bios of the module's own (REQ_FUA). */
+FIXTURE_VARIANT_ADD(wc, direct_pinned) { .kind = B_WCACHE, .mem_flags = VHU_MEM_F_PIN };
 
 FIXTURE_SETUP(wc)
 {
-	const struct guest_cfg cfg = { .kind = variant->kind, .nq = 1, .event_idx = true };
+	const struct guest_cfg cfg = { .kind = variant->kind, .nq = 1, .event_idx = true,
+				       .mem_flags = variant->mem_flags };
 
 	srand(getpid());
 	guest_up(_metadata, &self->g, &self->b, &cfg);

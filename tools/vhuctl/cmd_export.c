@@ -514,7 +514,7 @@ const struct vhuctl_cmd cmd_export = {
 	.usage = "--socket PATH --backing FILE [--readonly] [--queues N] [--queue-size N]\n"
 		 "        [--direct] [--serial S] [--logical-block-size 512|4096]\n"
 		 "        [--datapath auto|kernel|user] [--handshake-timeout SEC]\n"
-		 "        [--force-share] [--socket-mode MODE] [--socket-group GROUP]\n"
+		 "        [--force-share] [--pin-memory] [--socket-mode MODE] [--socket-group GROUP]\n"
 		 "        [--fd N|NAME] [--socket PATH --backing FILE ...]\n"
 		 "        [--allow-uid USER]... [--allow-gid GROUP]... [--user USER] [--group GROUP]\n"
 		 "        [--no-sandbox] [--lock-wait SEC] [--config FILE] [--control PATH]\n"

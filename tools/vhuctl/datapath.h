@@ -43,6 +43,7 @@ struct vu_export_cfg {
 	bool readonly;
 	bool direct;
 	bool force_share;		/* lock the backing, refusing nobody */
+	bool pin_memory;		/* kernel datapath: VHU_MEM_F_PIN */
 	unsigned int queues;
 	unsigned int queue_size;	/* largest ring accepted */
 	char serial[21];		/* VIRTIO_BLK_ID_BYTES + NUL */

@@ -231,6 +231,27 @@ static void set_name(struct vu_dp *dp)
 }
 
 /*
+ * --pin-memory: the module pins each memory region once (VHU_MEM_F_PIN),
+ * charged to our RLIMIT_MEMLOCK, before any table or vring size.
+ */
+static int set_mem_flags(struct vu_dp *dp, char *err, size_t errlen)
+{
+	uint32_t flags = VHU_MEM_F_PIN;
+	int ret;
+
+	if (!dp->cfg->pin_memory)
+		return 0;
+	if (!(dp->api_features & VHU_API_F_PIN_MEMORY)) {
+		snprintf(err, errlen, "--pin-memory: the loaded vhu.ko cannot pin memory");
+		return -EOPNOTSUPP;
+	}
+	ret = xioctl(dp, VHU_SET_MEM_FLAGS, &flags);
+	if (ret)
+		snprintf(err, errlen, "VHU_SET_MEM_FLAGS: %s", strerror(-ret));
+	return ret;
+}
+
+/*
  * Own the device, name it and give it the backend: the state right after
  * open (VHU_RESET_OWNER forgets the name too).
  */
@@ -244,6 +265,9 @@ static int setup(struct vu_dp *dp, char *err, size_t errlen)
 		return ret;
 	}
 	set_name(dp);
+	ret = set_mem_flags(dp, err, errlen);
+	if (ret)
+		return ret;
 	ret = set_backend(dp, dp->cfg->lbs, err, errlen);
 	if (ret)
 		return ret;

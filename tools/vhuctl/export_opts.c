@@ -84,6 +84,9 @@ int vu_export_apply(struct vu_export_group *g, int opt, const char *name,
 	case OPT_FORCE_SHARE:
 		c->force_share = true;
 		break;
+	case OPT_PIN_MEMORY:
+		c->pin_memory = true;
+		break;
 	case OPT_QUEUES:
 		if (vu_parse_uint(name, arg, 1, VHU_MAX_QUEUES, &v, err, errlen))
 			return -1;
@@ -179,6 +182,7 @@ const struct vu_export_key vu_export_keys[] = {
 	{ "datapath", OPT_DATAPATH, true },
 	{ "handshake-timeout", OPT_HANDSHAKE_TIMEOUT, true },
 	{ "force-share", OPT_FORCE_SHARE, false },
+	{ "pin-memory", OPT_PIN_MEMORY, false },
 	{ "socket-mode", OPT_SOCKET_MODE, true },
 	{ "socket-group", OPT_SOCKET_GROUP, true },
 	{ "fd", OPT_FD, true },

@@ -16,7 +16,7 @@
 enum {
 	OPT_SOCKET = 1, OPT_BACKING, OPT_READONLY, OPT_QUEUES, OPT_QUEUE_SIZE, OPT_DIRECT,
 	OPT_SERIAL, OPT_LBS, OPT_DATAPATH, OPT_SOCKET_MODE, OPT_SOCKET_GROUP, OPT_FD,
-	OPT_HANDSHAKE_TIMEOUT, OPT_FORCE_SHARE, OPT_EXPORT,
+	OPT_HANDSHAKE_TIMEOUT, OPT_FORCE_SHARE, OPT_PIN_MEMORY, OPT_EXPORT,
 	/* The daemon's, not an export's: anywhere on the command line. */
 	OPT_ALLOW_UID, OPT_ALLOW_GID, OPT_USER, OPT_GROUP, OPT_NO_SANDBOX, OPT_LOCK_WAIT,
 	OPT_CONFIG, OPT_CONTROL,
@@ -38,7 +38,8 @@ enum {
 	{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },	\
 	{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },	\
 	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT }, \
-	{ "force-share", no_argument, NULL, OPT_FORCE_SHARE }
+	{ "force-share", no_argument, NULL, OPT_FORCE_SHARE },		\
+	{ "pin-memory", no_argument, NULL, OPT_PIN_MEMORY }
 
 /* The lines of help COMMAND for VU_EXPORT_LONG_OPTIONS. */
 #define VU_EXPORT_HELP							\
@@ -56,6 +57,8 @@ enum {
 	"  --handshake-timeout SEC\n" \
 	"                         seconds from a connection to SET_OWNER (default 30, 0: none)\n" \
 	"  --force-share          refuse no other user of the backing (image locks)\n" \
+	"  --pin-memory           kernel datapath: pin guest memory once, charged to\n" \
+	"                         RLIMIT_MEMLOCK, instead of per I/O\n" \
 	"  --socket-mode MODE     the socket's mode, octal (default 0600)\n" \
 	"  --socket-group GROUP   the socket's group\n"
 

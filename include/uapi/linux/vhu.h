@@ -132,13 +132,14 @@
 #define VHU_API_F_EVENTS	(1ULL << 11)	/* multicast group "events" */
 /* Dirty logging: VHU_SET_LOG_BASE, VHOST_F_LOG_ALL, VHU_VRING_F_LOG. */
 #define VHU_API_F_LOG		(1ULL << 12)
+#define VHU_API_F_PIN_MEMORY	(1ULL << 13)	/* VHU_SET_MEM_FLAGS, VHU_MEM_F_PIN */
 #define VHU_API_F_ALL		(VHU_API_F_GENL | VHU_API_F_DATAPATH | \
 				 VHU_API_F_MEM_HOTPLUG | VHU_API_F_BLKDEV | \
 				 VHU_API_F_DISCARD | VHU_API_F_WRITE_ZEROES | \
 				 VHU_API_F_STATS | VHU_API_F_INFLIGHT | \
 				 VHU_API_F_WRITE_CACHE | VHU_API_F_CAPACITY | \
 				 VHU_API_F_DEV_INFO | VHU_API_F_EVENTS | \
-				 VHU_API_F_LOG)
+				 VHU_API_F_LOG | VHU_API_F_PIN_MEMORY)
 
 /* Limits. */
 #define VHU_MAX_MEM_REGIONS	509	/* as vhost-user's VHOST_USER_MAX_RAM_SLOTS */
@@ -336,6 +337,38 @@ struct vhu_memory {
 #define VHU_DEL_MEM_REGION	_IOW(VHU_IOCTL_TYPE, 0x82, struct vhu_mem_region)
 
 /**
+ * DOC: Pinned guest memory
+ *
+ * ``VHU_SET_MEM_FLAGS`` (``__u32``, %VHU_MEM_F_* bits) sets how the memory
+ * tables that follow are held: -EINVAL for an unknown bit, -EBUSY once a
+ * memory table is set or a vring has a size (%VHU_SET_VRING_NUM): set it
+ * right after %VHU_SET_OWNER. %VHU_RESET_OWNER goes back to 0.
+ *
+ * %VHU_MEM_F_PIN pins every page of each region once, when the region
+ * enters the table (%VHU_SET_MEM_TABLE, %VHU_ADD_MEM_REGION), as io_uring's
+ * registered buffers do, instead of pinning a request's pages for each
+ * I/O: the datapath then reads and writes guest buffers through the
+ * pinned pages. The memory cost: every page of every region stays
+ * resident and unmovable while the region is in the table (the pages are
+ * faulted in, written, as the ioctl runs), and is charged to the owner's
+ * locked memory (``RLIMIT_MEMLOCK``, ``VmLck``; ``CAP_IPC_LOCK`` lifts the
+ * limit): a table over the limit is refused with -ENOMEM and the old one
+ * stays. A region the owner cannot pin for writing (not mapped, read-only,
+ * a file system that refuses long-term pins) fails the ioctl with the
+ * error of pin_user_pages(), -EFAULT or -EOPNOTSUPP; a fatal signal while
+ * pinning a large region ends it with -EINTR. The pages are unpinned once
+ * the region left the table and the last request using it completed. A
+ * region that stays from one table to the next (same three addresses and
+ * sizes) keeps its pages. Pages stay valid even if the owner shrinks the
+ * file behind a region: requests then use the pages the region had when it
+ * was pinned.
+ */
+#define VHU_MEM_F_PIN		(1U << 0)	/* pin regions once, not per I/O */
+#define VHU_MEM_F_ALL		VHU_MEM_F_PIN
+
+#define VHU_SET_MEM_FLAGS	_IOW(VHU_IOCTL_TYPE, 0x89, __u32)
+
+/**
  * struct vhu_vring_state - a per-vring number, as struct vhost_vring_state
  * @index: vring index, below %VHU_MAX_QUEUES (-EINVAL otherwise)
  * @num: the value
@@ -343,9 +376,11 @@ struct vhu_memory {
  * ioctl(VHU_SET_VRING_NUM): @num is the ring size, a power of 2 up to
  * %VHU_MAX_VRING_NUM (-EINVAL otherwise). Resets the vring's counters.
  * Allocates what the vring needs for that size (a request per entry, about
- * 150 bytes each, and 16 KiB), charged to the caller's memory cgroup:
- * -ENOMEM if that fails. Requests allocate nothing more, but for discard
- * and write-zeroes segments beyond the first.
+ * 230 bytes each, and 16 KiB; with %VHU_MEM_F_PIN 290 KiB more), charged
+ * to the caller's memory cgroup: -ENOMEM if that fails. Requests allocate
+ * nothing more, but for discard and write-zeroes segments beyond the
+ * first, and with %VHU_MEM_F_PIN the page list of a request over four
+ * pieces.
  *
  * ioctl(VHU_SET_VRING_BASE): @num is the next avail index to process, at
  * most 0xffff.
