@@ -119,7 +119,7 @@ def text(info, backing, res):
             out.append(("  " + lbl).ljust(w) + "".join(c.rjust(cw) for c in cells))
     for be, e in sorted(res.get("_err", {}).items()):
         out.append("  %s: n/a: %s" % (be, e))
-    out.append("targets (issue 15, vhu-kernel):")
+    out.append("targets for the kernel path (vhu-kernel):")
     for name, r, want, met in targets(info, res):
         out.append("  %-48s %s" % (name, "not measured" if r is None else
                                    "%.2fx  %s" % (r, "met" if met else "MISSED")))
