@@ -4,10 +4,12 @@
 # Unit tests of bench_table's and bench-report's targets, on the small
 # bench-matrix JSON files in testdata/: variants.json (6.12, 1 vCPU, three
 # kernel variants: plain, pin and poll, some of their jobs failed) and
-# plain.json (6.1, 2 vCPUs, vhu-kernel alone, as before the variants).
+# plain.json (6.1, 2 vCPUs, vhu-kernel alone, as before the variants);
+# and bench-matrix's fio step with a stand-in fio: a stuck one is killed
+# with its job processes and reported, a device still open is seen.
 # Run by bench-smoke (make check); alone: python3 -m unittest -v from here.
 import importlib.machinery, importlib.util, io, json, os, subprocess, sys
-import tempfile, unittest
+import tempfile, time, unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -191,6 +193,85 @@ class MatrixTable(unittest.TestCase):
         head = [ln for ln in out.splitlines() if ln.startswith("job ")][0]
         for name in d["backends"] + ["fio", "kernel-pin/qsd", "kernel-poll/qsd"]:
             self.assertIn(" " + name, head)
+
+
+class FioBound(unittest.TestCase):
+    """bench-matrix's fio step on the host, with a stand-in fio on PATH:
+    a hang is bounded and reported, and its forked job processes die."""
+
+    def setUp(self):
+        self.m = matrix()
+        self.dir = tempfile.TemporaryDirectory()
+        self.addCleanup(self.dir.cleanup)
+        self.path = os.environ["PATH"]
+        self.addCleanup(os.environ.__setitem__, "PATH", self.path)
+        os.environ["PATH"] = self.dir.name + os.pathsep + self.path
+        self.pidfile = os.path.join(self.dir.name, "child")
+
+    def fake_fio(self, body):
+        f = os.path.join(self.dir.name, "fio")
+        with open(f, "w") as fh:
+            fh.write("#!/bin/sh\n" + body)
+        os.chmod(f, 0o755)
+
+    def alive(self, pid, wait=5):
+        """pid still runs after wait seconds (a zombie does not)."""
+        end = time.monotonic() + wait
+        while True:
+            try:
+                with open("/proc/%d/stat" % pid) as fh:
+                    if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
+                        return False
+            except OSError:
+                return False
+            if time.monotonic() >= end:
+                return True
+            time.sleep(0.05)
+
+    def test_a_stuck_fio_is_killed_with_its_jobs(self):
+        # Like fio --numjobs: a forked job process that holds the pipes.
+        self.fake_fio("sleep 300 & echo $! >%s\nsleep 300\n" % self.pidfile)
+        self.m.FIO_GRACE_S = 1
+        t = time.monotonic()
+        r, _ = self.m.run_fio("qd1", 1, "/dev/null")
+        self.assertLess(time.monotonic() - t, 15)
+        self.assertIn("fio did not finish 1 s after its 1 s runtime, killed: pid ", r["error"])
+        with open(self.pidfile) as fh:
+            child = int(fh.read())
+        self.assertFalse(self.alive(child), "fio's job process outlived it")
+
+    def test_a_failing_fio_says_why(self):
+        self.fake_fio("echo 'fio: no such device' >&2; exit 1\n")
+        r, _ = self.m.run_fio("qd1", 1, "/dev/null")
+        self.assertEqual(r, {"error": "fio: no such device"})
+
+    def test_fio_figures(self):
+        out = {"jobs": [{"read": {"iops": 1000.0, "bw_bytes": 4096000,
+                                  "lat_ns": {"mean": 9000.0, "percentile": {
+                                      "50.000000": 8000, "99.000000": 20000,
+                                      "99.900000": 30000}}}}]}
+        self.fake_fio("cat <<'J'\nfio-3.33 note\n%s\nJ\n" % json.dumps(out))
+        r, cmd = self.m.run_fio("qd32", 1, "/dev/null")
+        self.assertEqual((r["iops"], r["lat_us"]["p50"], r["lat_us"]["p99.9"]),
+                         (1000.0, 8.0, 30.0))
+        self.assertIn("--iodepth=32", cmd)
+
+    def test_holders_of_the_device(self):
+        dev = os.path.join(self.dir.name, "disk")
+        open(dev, "w").close()
+        p = subprocess.Popen(["sh", "-c", "exec 3<%s; echo ok; exec sleep 300" % dev],
+                             stdout=subprocess.PIPE, text=True)
+        self.addCleanup(p.wait)
+        self.addCleanup(p.kill)
+        self.addCleanup(p.stdout.close)
+        p.stdout.readline()
+        self.assertEqual(self.m.holders(dev), ["sleep[%d]" % p.pid])
+        self.assertEqual(self.m.wait_released(dev, 0.5), "sleep[%d]" % p.pid)
+        p.kill()
+        p.wait()
+        self.assertIsNone(self.m.wait_released(dev, 5))
+        # Another file with the same inode number elsewhere is not it.
+        self.assertEqual(self.m.holders(os.path.join(self.dir.name, "none")), [])
 
 
 if __name__ == "__main__":
