@@ -17,7 +17,8 @@
 #   make fuzz                libFuzzer on vhuctl's vhost-user intake for
 #                            FUZZ_TIME seconds (default 3600; one core)
 #   make demo                build, boot a VM, load the module, show it
-#   make bench               vhu-kernel vs vhu-user vs qemu-storage-daemon,
+#   make bench               vhu-kernel (plain and with pinned memory) vs
+#                            vhu-user vs qemu-storage-daemon (BENCH_BACKENDS),
 #                            instruction-counted (icount) VMs, per
 #                            configuration in BENCH_CONFIGS: IOPS, latency,
 #                            backend instructions, syscalls, context switches,
@@ -122,9 +123,13 @@ demo: deps
 # with one vCPU only).
 BENCH_CONFIGS ?= 6.12:1 6.1:1 6.12:2
 BENCH_RUNTIME ?= 2
+# vhu-kernel-pin: the kernel datapath with --pin-memory, its best
+# configuration; the targets take the best of the vhu-kernel* backends.
+BENCH_BACKENDS ?= vhu-kernel,vhu-kernel-pin,vhu-user,qsd
 bench: deps
 	$(MAKE) tools
-	BENCH_RUNTIME=$(BENCH_RUNTIME) $(TOP)/tools/testing/bench/bench-icount $(BENCH_CONFIGS)
+	BENCH_RUNTIME=$(BENCH_RUNTIME) BENCH_BACKENDS=$(BENCH_BACKENDS) \
+		$(TOP)/tools/testing/bench/bench-icount $(BENCH_CONFIGS)
 
 # Timed by the host clock (noisy on a shared host, and TCG inflates
 # syscalls and switches), for what icount cannot show: 2 queues on 2 vCPUs

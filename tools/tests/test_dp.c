@@ -191,24 +191,31 @@ static int t_write_cache(struct vu_dp *dp, bool write_cache)
 	return 0;
 }
 
+/*
+ * The recording operations of both tables: every one but device_features
+ * and the log's, which only tdp_log_ops records.
+ */
+#define TDP_RECORDING_OPS			\
+	.probe = t_probe,			\
+	.open = t_open,				\
+	.close = t_close,			\
+	.get_config = t_get_config,		\
+	.detach = t_detach,			\
+	.set_features = t_features,		\
+	.set_mem_table = t_mem_table,		\
+	.add_region = t_add_region,		\
+	.remove_region = t_remove_region,	\
+	.set_inflight = t_inflight,		\
+	.start_queue = t_start,			\
+	.stop_queue = t_stop,			\
+	.set_call = t_call,			\
+	.set_err = t_err,			\
+	.set_write_cache = t_write_cache
+
 const struct vu_dp_ops tdp_ops = {
 	.name = "test-recording",
-	.probe = t_probe,
-	.open = t_open,
-	.close = t_close,
 	.device_features = t_features_offered,
-	.get_config = t_get_config,
-	.detach = t_detach,
-	.set_features = t_features,
-	.set_mem_table = t_mem_table,
-	.add_region = t_add_region,
-	.remove_region = t_remove_region,
-	.set_inflight = t_inflight,
-	.start_queue = t_start,
-	.stop_queue = t_stop,
-	.set_call = t_call,
-	.set_err = t_err,
-	.set_write_cache = t_write_cache,
+	TDP_RECORDING_OPS,
 };
 
 static uint64_t t_features_offered_log(struct vu_dp *dp)
@@ -235,22 +242,8 @@ static int t_set_queue_log(struct vu_dp *dp, uint32_t index, bool log,
 
 const struct vu_dp_ops tdp_log_ops = {
 	.name = "test-recording-log",
-	.probe = t_probe,
-	.open = t_open,
-	.close = t_close,
 	.device_features = t_features_offered_log,
-	.get_config = t_get_config,
-	.detach = t_detach,
-	.set_features = t_features,
-	.set_mem_table = t_mem_table,
-	.add_region = t_add_region,
-	.remove_region = t_remove_region,
-	.set_inflight = t_inflight,
-	.start_queue = t_start,
-	.stop_queue = t_stop,
-	.set_call = t_call,
-	.set_err = t_err,
-	.set_write_cache = t_write_cache,
+	TDP_RECORDING_OPS,
 	.set_log = t_set_log,
 	.set_queue_log = t_set_queue_log,
 };

@@ -11,8 +11,8 @@
  *          [-t THREADS] [-T SECONDS] [-x stale|lost] DEV
  *
  * -g writes, on the host, BLOCKS self-identifying 4 KiB blocks from block
- * FIRST of FILE: a header (magic, block number) and a payload derived
- * from the block number.
+ * FIRST of FILE (blkfmt.h, soak-writer's format: a header with magic and
+ * block number, a payload derived from it, a checksum).
  *
  * Otherwise THREADS reader threads read those blocks, chosen at random,
  * with O_DIRECT straight into the slots of a buffer of SLOTS 4 KiB pages
@@ -21,7 +21,8 @@
  * notes the block in a table, which only the CPU writes. The buffer's
  * pages are written by the device alone. One writer thread rewrites the
  * WBLOCKS blocks from block WFIRST in turn with O_DIRECT, each with a
- * header (magic, block, generation) and a derived payload, and remembers
+ * header (magic, block, generation), a derived payload and a checksum
+ * (blkfmt.h), and remembers
  * per block the generation of its last acknowledged write.
  *
  * It runs until a line "stop" arrives on stdin (the guest's console: the
@@ -61,7 +62,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BLK		4096u
+#include "blkfmt.h"
+
 #define RMAGIC		0x76687572656164ull	/* "vhuread" */
 #define WMAGIC		0x7668757772697465ull	/* "vhuwrite" */
 #define MAX_THREADS	16
@@ -94,25 +96,18 @@ static uint64_t mix(uint64_t x)
 	return x ^ (x >> 33);
 }
 
-/* A block's contents: magic, block, gen, then words derived from them. */
+/* A block's contents (blkfmt.h, device 0). */
 static void fill(void *p, uint64_t magic, uint64_t block, uint64_t gen)
 {
-	uint64_t *w = p;
-
-	w[0] = magic;
-	w[1] = block;
-	w[2] = gen;
-	for (unsigned int i = 3; i < BLK / 8; i++)
-		w[i] = mix(block * 0x9e3779b97f4a7c15ull + gen * 0x100000001b3ull + i);
+	blk_fill(p, magic, 0, block, gen);
 }
 
 /* 1 if p holds exactly what fill() put there. */
 static int holds(const void *p, uint64_t magic, uint64_t block, uint64_t gen)
 {
-	static __thread uint64_t want[BLK / 8];
+	struct blk_hdr h;
 
-	fill(want, magic, block, gen);
-	return !memcmp(p, want, BLK);
+	return blk_check(p, magic, 0, block, &h) == BLK_OK && h.gen == gen;
 }
 
 static int xfer(int write, void *buf, uint64_t block)
@@ -415,15 +410,16 @@ stopped:
 		if (holds(slots + (size_t)s * BLK, RMAGIC, b, 0))
 			continue;
 		if (stale++ < 10) {
-			const uint64_t *w = (const void *)(slots + (size_t)s * BLK);
+			struct blk_hdr h;
 
+			memcpy(&h, slots + (size_t)s * BLK, sizeof(h));
 			printf("MIG: STALE slot %u: the table says block %" PRIu64
 			       ", it holds magic %#" PRIx64 " block %" PRIu64 "\n",
-			       s, b, w[0], w[1]);
+			       s, b, h.magic, h.block);
 		}
 	}
 	for (uint64_t b = 0; b < wblocks; b++) {
-		const uint64_t *w = (const void *)wbuf;
+		struct blk_hdr h;
 
 		if (xfer(0, wbuf, wfirst + b))
 			continue;
@@ -436,15 +432,14 @@ stopped:
 				verified++;
 			continue;
 		}
-		if (w[0] != WMAGIC || w[1] != wfirst + b ||
-		    !holds(wbuf, WMAGIC, wfirst + b, w[2])) {
+		if (blk_check(wbuf, WMAGIC, 0, wfirst + b, &h) != BLK_OK) {
 			if (torn++ < 10)
 				printf("MIG: TORN block %" PRIu64 "\n", wfirst + b);
-		} else if (w[2] != acked[b]) {
+		} else if (h.gen != acked[b]) {
 			if (lost++ < 10)
 				printf("MIG: LOST block %" PRIu64 ": generation %" PRIu64
 				       ", the last acknowledged write was %" PRIu64 "\n",
-				       wfirst + b, w[2], acked[b]);
+				       wfirst + b, h.gen, acked[b]);
 		} else {
 			verified++;
 		}

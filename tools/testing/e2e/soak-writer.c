@@ -48,17 +48,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BLK		4096u
+#include "blkfmt.h"
+
 #define MAX_RUN		8u
 #define MAGIC		0x766875736f616b21ull	/* "vhusoak!" */
 #define MAX_THREADS	16
-
-struct blk_hdr {
-	uint64_t magic;
-	uint64_t dev;
-	uint64_t block;
-	uint64_t gen;
-};
 
 struct dev {
 	const char *path;
@@ -84,44 +78,10 @@ static uint64_t first, nblocks = 1024;
 static unsigned int flush_every = 16;
 static atomic_int stop;
 
-static uint64_t fnv1a(const void *p, size_t n)
-{
-	const unsigned char *c = p;
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	while (n--) {
-		h ^= *c++;
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
-static uint64_t xorshift(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
-/* Block @blk (absolute) of device @dev at generation @gen. */
+/* Block @blk (absolute) of device @dev at generation @gen (blkfmt.h). */
 static void fill(unsigned char *b, unsigned int dev, uint64_t blk, uint64_t gen)
 {
-	struct blk_hdr h = { MAGIC, dev, blk, gen };
-	uint64_t s = (blk * 0x9e3779b97f4a7c15ull) ^ (gen << 20) ^ dev ^ 1;
-	uint64_t sum;
-	size_t i;
-
-	memcpy(b, &h, sizeof(h));
-	for (i = sizeof(h); i + 8 <= BLK - 8; i += 8) {
-		uint64_t v = xorshift(&s);
-
-		memcpy(b + i, &v, 8);
-	}
-	sum = fnv1a(b, BLK - 8);
-	memcpy(b + BLK - 8, &sum, 8);
+	blk_fill(b, MAGIC, dev, blk, gen);
 }
 
 static void *work(void *arg)
@@ -143,8 +103,8 @@ static void *work(void *arg)
 	}
 	while (!atomic_load(&stop)) {
 		uint64_t span = w->hi - w->lo;
-		uint64_t b = w->lo + xorshift(&rnd) % span;
-		uint64_t len = 1 + xorshift(&rnd) % MAX_RUN;
+		uint64_t b = w->lo + blk_xorshift(&rnd) % span;
+		uint64_t len = 1 + blk_xorshift(&rnd) % MAX_RUN;
 		uint64_t i;
 		ssize_t r;
 
@@ -185,16 +145,15 @@ static int verify(struct dev *d)
 {
 	unsigned long lost = 0, torn = 0, phantom = 0, verified = 0, shown = 0;
 	unsigned long errors = atomic_load(&d->errors);
-	unsigned char *buf, *want;
+	unsigned char *buf;
 	uint64_t i;
 
-	if (posix_memalign((void **)&buf, BLK, BLK) ||
-	    posix_memalign((void **)&want, BLK, BLK)) {
+	if (posix_memalign((void **)&buf, BLK, BLK)) {
 		printf("SOAK: %s: out of memory\n", d->path);
 		return 1;
 	}
 	for (i = 0; i < nblocks; i++) {
-		uint64_t blk = first + i, sum;
+		uint64_t blk = first + i;
 		struct blk_hdr h;
 		const char *what = NULL;
 
@@ -203,22 +162,16 @@ static int verify(struct dev *d)
 			errors++;
 			continue;
 		}
-		memcpy(&h, buf, sizeof(h));
-		memcpy(&sum, buf + BLK - 8, 8);
-		memset(want, 0, BLK);
-		if (!memcmp(buf, want, BLK)) {
+		switch (blk_check(buf, MAGIC, d->index, blk, &h)) {
+		case BLK_ZERO:
 			h.gen = 0;	/* never written */
-		} else if (h.magic != MAGIC || h.dev != d->index || h.block != blk ||
-			   sum != fnv1a(buf, BLK - 8)) {
+			break;
+		case BLK_TORN:
 			what = "torn";
 			torn++;
-		} else {
-			/* The payload is a function of the header. */
-			fill(want, d->index, blk, h.gen);
-			if (memcmp(buf, want, BLK)) {
-				what = "torn";
-				torn++;
-			}
+			break;
+		case BLK_OK:
+			break;
 		}
 		if (!what && h.gen < d->acked[i]) {
 			what = "lost";
@@ -240,7 +193,6 @@ static int verify(struct dev *d)
 	       d->path, atomic_load(&d->writes), atomic_load(&d->blocks),
 	       atomic_load(&d->flushes), verified, lost, torn, phantom, errors);
 	free(buf);
-	free(want);
 	return lost || torn || phantom || errors || !verified;
 }
 
