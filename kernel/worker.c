@@ -26,6 +26,7 @@
 #include <linux/sched.h>
 #include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/stat.h>
 #include <linux/uaccess.h>
 
 #include "vhu.h"
@@ -35,11 +36,17 @@ static bool vhu_worker_has_work(struct vhu_vq *vq)
 	return test_bit(0, &vq->kicked) || !llist_empty(&vq->done);
 }
 
-/* Whether a busy poll must end before its time is up. */
+/*
+ * Whether a busy poll must end before its time is up. As KVM's halt
+ * polling, it also ends once another task waits for this CPU, even before
+ * the scheduler asks: on a CPU it shares with the driver (the frontend
+ * woken by our call), polling would only keep the driver from running.
+ */
 static bool vhu_worker_poll_stop(struct vhu_vq *vq,
 				 const struct vhu_mem_table *mem)
 {
-	return need_resched() || signal_pending(current) ||
+	return need_resched() || !single_task_running() ||
+	       signal_pending(current) ||
 	       !READ_ONCE(vq->enabled) || READ_ONCE(vq->broken) ||
 	       rcu_access_pointer(vq->dev->mem) != mem;
 }

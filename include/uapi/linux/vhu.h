@@ -487,11 +487,13 @@ struct vhu_vring_addr {
  * worker no wake-up; completions of the vring's requests end the poll
  * too. The worker asks for kicks again, and looks at the avail ring once
  * more, before it sleeps. It stops polling at once when another task
- * needs its CPU, on a signal, when the vring is stopped or hits a ring
- * error, and when the memory table changes; it holds no lock while it
- * polls. An idle vring costs one window per wake-up, not more: the
- * worker polls again only after a pass that moved requests. The time is
- * spent in the worker, a thread of the owner, in the owner's cgroups.
+ * needs its CPU or is runnable on it (as KVM's halt polling does: on a
+ * CPU shared with the driver, polling would only delay the driver), on a
+ * signal, when the vring is stopped or hits a ring error, and when the
+ * memory table changes; it holds no lock while it polls. An idle vring
+ * costs one window per wake-up, not more: the worker polls again only
+ * after a pass that moved requests. The time is spent in the worker, a
+ * thread of the owner, in the owner's cgroups.
  *
  * Allowed at any time, on a vring with or without a ring size, and
  * applies from the worker's next poll on. ``VHU_GET_VRING_BUSY_POLL``
