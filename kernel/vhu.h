@@ -389,7 +389,8 @@ enum vhu_worker_state {
  *	(VHU_SET_VRING_BUSY_POLL), 0 for never; written under @mutex, read
  *	locklessly by the worker
  * @poll_armed: the worker's last pass took or used requests, so it may
- *	poll once before it sleeps; only the worker uses it
+ *	poll once before it sleeps; only the worker uses it (and the
+ *	reset, once the worker is stopped)
  */
 struct vhu_vq {
 	struct vhu_dev *dev;

@@ -202,11 +202,29 @@ TEST_F_TIMEOUT(poll, unkicked_request, 120)
 	static uint8_t buf[4096];
 	int i, slot, taken = 0, got;
 
+	/* Off (the default): a request made available without a kick waits for it. */
+	for (i = 0; i < 3; i++) {
+		slot = read_then_publish(_metadata, g, buf);
+		ASSERT_LE(0, slot);
+		EXPECT_EQ(0, g_wait(g, 0, 1, 300));
+		EXPECT_FALSE(g->vq[0].done[slot]);
+		/* The device asked for the kick, which takes it. */
+		g_kick(g, 0, false);
+		ASSERT_EQ(1, g_wait(g, 0, 1, 10000));
+		EXPECT_EQ(VIRTIO_BLK_S_OK, g->vq[0].status[slot]);
+	}
+
 	/*
-	 * On: a request made available inside the window is taken without
-	 * a kick. The window starts when the worker used the first read and
-	 * the test must publish the second inside it, which a slow machine
-	 * (an emulated one) may miss now and then: one try of many must.
+	 * On: the same request is taken without a kick. The worker yields
+	 * to any task runnable on its CPU, as this one spinning on the used
+	 * ring would be on a single CPU.
+	 */
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "one CPU: the poller yields it to this test");
+	/*
+	 * The window starts when the worker used the first read and the
+	 * test must publish the second inside it, which a slow machine (an
+	 * emulated one) may miss now and then: one try of many must land.
 	 */
 	ASSERT_EQ(0, set_poll(g->vhu, 0, VHU_MAX_BUSY_POLL_US));
 	for (i = 0; i < POLL_TRIES && !taken; i++) {
@@ -224,21 +242,6 @@ TEST_F_TIMEOUT(poll, unkicked_request, 120)
 	}
 	TH_LOG("taken without a kick at try %d of %d", i + 1, POLL_TRIES);
 	EXPECT_EQ(1, taken);
-
-	/* Off: the same request waits for its kick. */
-	ASSERT_EQ(0, set_poll(g->vhu, 0, 0));
-	/* A poll under way ends within its window. */
-	usleep(20000);
-	for (i = 0; i < 3; i++) {
-		slot = read_then_publish(_metadata, g, buf);
-		ASSERT_LE(0, slot);
-		EXPECT_EQ(0, g_wait(g, 0, 1, 300));
-		EXPECT_FALSE(g->vq[0].done[slot]);
-		/* The device asked for the kick, which takes it. */
-		g_kick(g, 0, false);
-		ASSERT_EQ(1, g_wait(g, 0, 1, 10000));
-		EXPECT_EQ(VIRTIO_BLK_S_OK, g->vq[0].status[slot]);
-	}
 }
 
 /*
