@@ -125,7 +125,7 @@ BENCH_CONFIGS ?= 6.12:1 6.1:1 6.12:2
 BENCH_RUNTIME ?= 2
 # vhu-kernel-pin: the kernel datapath with --pin-memory, its best
 # configuration; the targets take the best of the vhu-kernel* backends.
-BENCH_BACKENDS ?= vhu-kernel,vhu-kernel-pin,vhu-user,qsd
+BENCH_BACKENDS ?= vhu-kernel,vhu-kernel-pin,vhu-kernel-poll,vhu-user,qsd
 bench: deps
 	$(MAKE) tools
 	BENCH_RUNTIME=$(BENCH_RUNTIME) BENCH_BACKENDS=$(BENCH_BACKENDS) \

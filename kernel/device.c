@@ -426,6 +426,10 @@ static const struct vhu_ioctl_desc vhu_ioctls[] = {
 	VHU_IOCTL_DEF(VHU_SET_VRING_ENABLE, vhu_set_vring_enable, VHU_IOCTL_OWNER),
 	VHU_IOCTL_DEF(VHU_SET_VRING_INFLIGHT, vhu_set_vring_inflight,
 		      VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_SET_VRING_BUSY_POLL, vhu_set_vring_busy_poll,
+		      VHU_IOCTL_OWNER),
+	VHU_IOCTL_DEF(VHU_GET_VRING_BUSY_POLL, vhu_get_vring_busy_poll,
+		      VHU_IOCTL_OWNER),
 };
 
 static long vhu_ioctl(struct file *file, unsigned int cmd, unsigned long arg)

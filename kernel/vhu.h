@@ -385,6 +385,12 @@ enum vhu_worker_state {
  * @kicks: kick wake-ups
  * @stats: counters
  * @log: dirty logging; protected by @mutex
+ * @busy_poll_us: how long the worker polls an empty avail ring
+ *	(VHU_SET_VRING_BUSY_POLL), 0 for never; written under @mutex, read
+ *	locklessly by the worker
+ * @poll_armed: the worker's last pass took or used requests, so it may
+ *	poll once before it sleeps; only the worker uses it (and the
+ *	reset, once the worker is stopped)
  */
 struct vhu_vq {
 	struct vhu_dev *dev;
@@ -429,6 +435,8 @@ struct vhu_vq {
 	atomic64_t kicks;
 	struct vhu_vq_stats stats;
 	struct vhu_vq_log log;
+	u32 busy_poll_us;
+	bool poll_armed;
 };
 
 /**
@@ -526,7 +534,8 @@ struct vhu_mem_pin *vhu_pin_region(const struct vhu_mem_region *r);
 void vhu_pin_put(struct vhu_mem_pin *p);
 
 /* vq.c */
-void vhu_vq_process(struct vhu_vq *vq);
+bool vhu_vq_process(struct vhu_vq *vq);
+bool vhu_vq_poll_begin(struct vhu_vq *vq, __virtio16 __user **idxp, u16 *idx);
 void vhu_vq_complete(struct vhu_vq *vq);
 void vhu_vq_drop(struct vhu_vq *vq);
 
@@ -546,6 +555,8 @@ long vhu_set_vring_call(struct vhu_dev *dev, void __user *argp);
 long vhu_set_vring_err(struct vhu_dev *dev, void __user *argp);
 long vhu_set_vring_enable(struct vhu_dev *dev, void __user *argp);
 long vhu_set_vring_inflight(struct vhu_dev *dev, void __user *argp);
+long vhu_set_vring_busy_poll(struct vhu_dev *dev, void __user *argp);
+long vhu_get_vring_busy_poll(struct vhu_dev *dev, void __user *argp);
 
 /* inflight.c */
 long vhu_inflight_set(struct vhu_vq *vq, const struct vhu_vring_inflight *f);

@@ -108,6 +108,55 @@ static int vhu_vq_notify(struct vhu_vq *vq, bool on)
 	return ret;
 }
 
+/**
+ * vhu_vq_poll_begin() - suppress kicks for a busy poll of the avail ring
+ * @vq: the vring
+ * @idxp: set to the avail index's address in the owner's address space
+ * @idx: set to the avail index the driver published last, as far as the
+ *	vring knows
+ *
+ * Only for a vring that is enabled, not broken, and whose avail ring was
+ * found empty. Kicks are suppressed as while a pass runs: with
+ * VRING_USED_F_NO_NOTIFY, or with EVENT_IDX by an avail event one behind
+ * the next entry, which vring_need_event() never crosses for the next
+ * 65535 entries (more than a ring holds). The poller then reads *@idxp
+ * without @vq->mutex until it differs from @idx, and the next pass asks
+ * for kicks again and looks once more before the worker sleeps.
+ *
+ * Context: the vring's worker, holds @vq->mutex.
+ * Return: true to poll; false if the vring is not to be polled.
+ */
+bool vhu_vq_poll_begin(struct vhu_vq *vq, __virtio16 __user **idxp, u16 *idx)
+{
+	__virtio16 __user *p;
+	u16 v;
+	u64 off;
+
+	lockdep_assert_held(&vq->mutex);
+
+	if (!vq->enabled || vq->broken || vq->last_avail_idx != vq->avail_idx ||
+	    vq->resubmit_pos < vq->nr_resubmit)
+		return false;
+	if (vq->event_idx) {
+		p = (__virtio16 __user *)&vq->used->ring[vq->num];
+		v = vq->last_avail_idx - 1;
+		off = offsetof(struct vring_used, ring) +
+		      (u64)vq->num * sizeof(struct vring_used_elem);
+	} else {
+		p = &vq->used->flags;
+		v = VRING_USED_F_NO_NOTIFY;
+		off = offsetof(struct vring_used, flags);
+	}
+	if (put_user(cpu_to_vhu16(v), p) ||
+	    (unlikely(vq->log.all) && vhu_log_used(vq, off, sizeof(__virtio16)))) {
+		vhu_vq_error(vq, "used ring not writable");
+		return false;
+	}
+	*idxp = &vq->avail->idx;
+	*idx = vq->avail_idx;
+	return true;
+}
+
 /* ---- used ring ---- */
 
 /*
@@ -683,15 +732,23 @@ put_mem:
  * then completes those that finished meanwhile (vq->local among them).
  *
  * Context: the vring's worker, with the owner's mm adopted.
+ * Return: true if the pass took or used a request (worth a busy poll).
  */
-void vhu_vq_process(struct vhu_vq *vq)
+bool vhu_vq_process(struct vhu_vq *vq)
 {
+	u16 used, avail;
+	bool moved;
+
 	mutex_lock(&vq->mutex);
+	used = vq->used_idx;
+	avail = vq->last_avail_idx;
 	vhu_vq_complete(vq);
 	if (test_and_clear_bit(0, &vq->kicked) && vq->enabled && !vq->broken &&
 	    vhu_vq_handle_avail(vq))
 		set_bit(0, &vq->kicked);
 	/* Requests that completed during submission. */
 	vhu_vq_complete(vq);
+	moved = vq->used_idx != used || vq->last_avail_idx != avail;
 	mutex_unlock(&vq->mutex);
+	return moved;
 }

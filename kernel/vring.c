@@ -193,6 +193,8 @@ void vhu_vq_reset(struct vhu_vq *vq)
 	vq->used_idx = 0;
 	memset(&vq->stats, 0, sizeof(vq->stats));
 	atomic64_set(&vq->kicks, 0);
+	WRITE_ONCE(vq->busy_poll_us, 0);
+	vq->poll_armed = false;
 	mutex_unlock(&vq->mutex);
 }
 
@@ -620,6 +622,38 @@ long vhu_set_vring_inflight(struct vhu_dev *dev, void __user *argp)
 	struct vhu_vq *vq = vhu_vq_arg(dev, argp, &f, sizeof(f));
 
 	return IS_ERR(vq) ? PTR_ERR(vq) : vhu_inflight_set(vq, &f);
+}
+
+/*
+ * VHU_SET_VRING_BUSY_POLL: at any time; the worker reads it before each
+ * poll, so a new value applies from its next poll on.
+ */
+long vhu_set_vring_busy_poll(struct vhu_dev *dev, void __user *argp)
+{
+	struct vhu_vring_state s;
+	struct vhu_vq *vq = vhu_vq_arg(dev, argp, &s, sizeof(s));
+
+	if (IS_ERR(vq))
+		return PTR_ERR(vq);
+	if (s.num > VHU_MAX_BUSY_POLL_US)
+		return -EINVAL;
+	mutex_lock(&vq->mutex);
+	WRITE_ONCE(vq->busy_poll_us, s.num);
+	mutex_unlock(&vq->mutex);
+	return 0;
+}
+
+long vhu_get_vring_busy_poll(struct vhu_dev *dev, void __user *argp)
+{
+	struct vhu_vring_state s;
+	struct vhu_vq *vq = vhu_vq_arg(dev, argp, &s, sizeof(s));
+
+	if (IS_ERR(vq))
+		return PTR_ERR(vq);
+	mutex_lock(&vq->mutex);
+	s.num = vq->busy_poll_us;
+	mutex_unlock(&vq->mutex);
+	return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
 }
 
 /**

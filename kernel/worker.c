@@ -11,7 +11,9 @@
  * space) are reached with the ordinary user-copy and iov_iter primitives.
  *
  * A vring's worker is woken by the kick eventfd's wait-queue callback and
- * by request completions. When the owner is killed its workers exit
+ * by request completions. With VHU_SET_VRING_BUSY_POLL it first polls the
+ * avail ring for a while, with kicks suppressed, after a pass that moved
+ * requests (vhu_worker_busy_poll()). When the owner is killed its workers exit
  * (vhost_task's @handle_sigkill; never with the kernel-thread stand-in):
  * a vring's worker uses the requests in flight as they complete, for
  * VHU_EXIT_WAIT_MS at most, and the release drops those that complete
@@ -22,6 +24,10 @@
  */
 
 #include <linux/sched.h>
+#include <linux/sched/clock.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/stat.h>
+#include <linux/uaccess.h>
 
 #include "vhu.h"
 
@@ -30,16 +36,89 @@ static bool vhu_worker_has_work(struct vhu_vq *vq)
 	return test_bit(0, &vq->kicked) || !llist_empty(&vq->done);
 }
 
-/* One turn of a vring's worker: false to sleep until woken. */
+/*
+ * Whether a busy poll must end before its time is up. As KVM's halt
+ * polling, it also ends once another task waits for this CPU, even before
+ * the scheduler asks: on a CPU it shares with the driver (the frontend
+ * woken by our call), polling would only keep the driver from running.
+ */
+static bool vhu_worker_poll_stop(struct vhu_vq *vq,
+				 const struct vhu_mem_table *mem)
+{
+	return need_resched() || !single_task_running() ||
+	       signal_pending(current) ||
+	       !READ_ONCE(vq->enabled) || READ_ONCE(vq->broken) ||
+	       rcu_access_pointer(vq->dev->mem) != mem;
+}
+
+/*
+ * Busy poll (VHU_SET_VRING_BUSY_POLL): look at the avail index, with kicks
+ * suppressed, until the driver publishes a request, a request completes,
+ * a kick comes anyway, or the window ends; then have the next pass take
+ * the requests and ask for kicks again before the worker sleeps, so none
+ * is lost (the pass looks at the avail ring after asking). Holds no lock
+ * while it polls: a stop or a memory table change (the ioctls take
+ * @vq->mutex) goes on at once and ends the poll. Each turn of the loop
+ * is a few loads; the window bounds them.
+ *
+ * Context: the vring's worker, TASK_RUNNING, no lock held.
+ */
+static void vhu_worker_busy_poll(struct vhu_vq *vq, u32 usec)
+{
+	const struct vhu_mem_table *mem = rcu_access_pointer(vq->dev->mem);
+	__virtio16 __user *idxp;
+	__virtio16 v;
+	bool poll;
+	u16 idx;
+	u64 end;
+
+	mutex_lock(&vq->mutex);
+	poll = vhu_vq_poll_begin(vq, &idxp, &idx);
+	mutex_unlock(&vq->mutex);
+	if (!poll)
+		return;
+
+	end = local_clock() + (u64)usec * NSEC_PER_USEC;
+	while (!vhu_worker_has_work(vq) && !vhu_worker_poll_stop(vq, mem)) {
+		/* An unreadable index is the next pass's ring error. */
+		if (get_user(v, idxp) || vhu16_to_cpu(v) != idx)
+			break;
+		if (local_clock() >= end)
+			break;
+		cpu_relax();
+	}
+	/* The next pass takes what came and asks for kicks again. */
+	set_bit(0, &vq->kicked);
+}
+
+/*
+ * One turn of a vring's worker: false to sleep until woken. Called in
+ * TASK_INTERRUPTIBLE (vhost_task's loop); a turn that runs sets
+ * TASK_RUNNING and returns true, so the loop looks at its stop flag and
+ * at signals before the next turn.
+ */
 static bool vhu_worker_fn(void *data)
 {
 	struct vhu_vq *vq = data;
+	u32 usec;
 
-	if (!vhu_worker_has_work(vq))
+	if (vhu_worker_has_work(vq)) {
+		__set_current_state(TASK_RUNNING);
+		/*
+		 * Poll only after a pass that moved requests: a poll that
+		 * found nothing leads to a pass that moves none, so an idle
+		 * vring costs one window per wake-up.
+		 */
+		vq->poll_armed = vhu_vq_process(vq);
+		cond_resched();
+		return true;
+	}
+	usec = READ_ONCE(vq->busy_poll_us);
+	if (!vq->poll_armed || !usec)
 		return false;
 	__set_current_state(TASK_RUNNING);
-	vhu_vq_process(vq);
-	cond_resched();
+	vq->poll_armed = false;
+	vhu_worker_busy_poll(vq, usec);
 	return true;
 }
 

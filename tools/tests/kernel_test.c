@@ -8,7 +8,7 @@
  * from VHU_GET_DEV_INFO, DRIVER_OK with memory slots, the module serving
  * a read the "guest" puts on the ring, stop (GET_VRING_BASE from the
  * module), restart, hot-unplug, `vhuctl stats`, disconnect and a new
- * connection, a frontend that shrinks its memory under the module, and a
+ * connection (a daemon with --busy-poll), a frontend that shrinks its memory under the module, and a
  * clean SIGTERM; then t_ring_max.c's session on the
  * largest ring at vhuctl's defaults, as the host tests run it with the
  * userspace datapath, and the replays of Cloud Hypervisor, Firecracker
@@ -46,12 +46,14 @@
 
 static const char *vhuctl, *sock, *img, *logpath;
 
-static pid_t start_vhuctl(void)
+/* @busy_poll: with --busy-poll 50 (VHU_SET_VRING_BUSY_POLL on each vring). */
+static pid_t start_vhuctl(bool busy_poll)
 {
 	return spawn((char *[]){ (char *)vhuctl, "export", "--socket", (char *)sock,
 				 "--backing", (char *)img, "--queues", "2",
 				 "--queue-size", "256", "--serial", "vhu-kernel-test",
-				 "--datapath", "kernel", NULL }, logpath);
+				 "--datapath", "kernel",
+				 busy_poll ? "--busy-poll" : NULL, "50", NULL }, logpath);
 }
 
 /*
@@ -172,7 +174,7 @@ int main(void)
 		close(fd);
 	}
 
-	pid = start_vhuctl();
+	pid = start_vhuctl(false);
 	tap_ok((vf_connect(&vf, sock) == 0), "kernel: vhuctl export --datapath kernel listens");
 	ret = vf_realize(&vf, 2, NULL);
 	tap_ok(ret == 0, "kernel: QEMU 7.2 realize sequence (step %d)", ret);
@@ -259,7 +261,8 @@ int main(void)
 	kill(pid, SIGKILL);
 	waitpid(pid, &st, 0);
 	vf_close(&vf);
-	pid = start_vhuctl();
+	/* The new daemon busy-polls: the same reads, kicked or polled. */
+	pid = start_vhuctl(true);
 	ret = vf_connect(&vf, sock);
 	ret = ret ?: vf_realize(&vf, 2, NULL);
 	ret = ret ?: vf_driver_ok(&vf, &g, 2, QSIZE, &inflight_fd, true);
@@ -273,7 +276,8 @@ int main(void)
 		ret = vf_req_ack(&vf, VU_REQ_SET_VRING_KICK, &v, 8, &kick_fd, 1);
 	}
 	ok = read_served(&g, &vr, &status) && ret == 0;
-	tap_ok(ok, "kernel: the new daemon's vhu.ko serves the next read (status %u)", status);
+	tap_ok(ok, "kernel: the new daemon's vhu.ko serves the next read, with --busy-poll 50 "
+	       "(status %u)", status);
 	tap_ok(stats_show("\"reqs_in\":1,", "\"last_avail_idx\":2"),
 	       "kernel: the new device ran that read only, resuming at avail index 2");
 	check_area(inflight_fd, 2, 2, "after the hand-over");

@@ -209,6 +209,21 @@ void t_cli(void)
 	    "--socket", sock, "--backing", img, "--logical-block-size", "1024");
 	ERR("export --datapath bogus", 2, "auto, kernel or user", "export",
 	    "--socket", sock, "--backing", img, "--datapath", "bogus");
+	ERR("export --busy-poll over the bound", 2,
+	    "--busy-poll '1001': expected a number from 0 to 1000", "export", "--socket", sock,
+	    "--backing", img, "--busy-poll", "1001");
+	ERR("export --busy-poll not a number", 2, "--busy-poll '-5': expected a number",
+	    "export", "--socket", sock, "--backing", img, "--busy-poll", "-5");
+	ERR("--export busy-poll without a value", 2, "key 'busy-poll' needs a value",
+	    "export", "--export", "socket=/tmp/x,backing=/tmp/y,busy-poll");
+	ERR("export --busy-poll on the userspace datapath", 1,
+	    "--busy-poll 50: only the kernel datapath polls, and this export has the "
+	    "userspace one (--datapath user)", "export", "--socket", sock, "--backing", img,
+	    "--datapath", "user", "--busy-poll", "50");
+	snprintf(twice, sizeof(twice), "socket=%s,backing=%s,datapath=user,busy-poll=1000",
+		 sock, img);
+	ERR("--export busy-poll on the userspace datapath", 1,
+	    "only the kernel datapath polls", "export", "--export", twice);
 	ERR("export --serial too long", 2, "20 bytes", "export", "--socket", sock,
 	    "--backing", img, "--serial", "0123456789abcdefghijk");
 	ERR("export the same socket twice", 2, "given twice", "export",

@@ -369,6 +369,23 @@ static void malformed(const char *ctl, struct tmp_dir *d, const char *served,
 		close(ro);
 		close(null);
 	}
+	/* Busy polling on an export that gets the userspace datapath (no device). */
+	snprintf(req, sizeof(req),
+		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"add\",\"params\":{\"options\":"
+		 "{\"socket\":\"%s\",\"backing\":\"%s\",\"busy-poll\":50},"
+		 "\"fds\":{\"backing\":0,\"socket\":3}}}\n", xsock, ximg);
+	rep = call(&c, req, fds, 4);
+	tap_ok(err_code(rep) == -32602 && strstr(err_msg(rep), "only the kernel datapath polls"),
+	       "control: add with busy-poll and no device: -32602");
+	json_object_put(rep);
+	snprintf(req, sizeof(req),
+		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"add\",\"params\":{\"options\":"
+		 "{\"socket\":\"%s\",\"backing\":\"%s\",\"busy-poll\":1001},"
+		 "\"fds\":{\"backing\":0,\"socket\":3}}}\n", xsock, ximg);
+	rep = call(&c, req, fds, 4);
+	tap_ok(err_code(rep) == -32602 && strstr(err_msg(rep), "from 0 to 1000"),
+	       "control: add with busy-poll over the bound: -32602");
+	json_object_put(rep);
 	/* The socket of an export that is served already. */
 	snprintf(req, sizeof(req),
 		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"add\",\"params\":{\"options\":"
@@ -392,6 +409,8 @@ static void malformed(const char *ctl, struct tmp_dir *d, const char *served,
 	rep = call(&c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"list\"}\n", NULL, 0);
 	tap_ok(listed(result(rep), served) != NULL,
 	       "control: after all of them, list still answers");
+	tap_ok(member_int(listed(result(rep), served), "busy-poll") == 0,
+	       "control: list shows busy-poll 0 for an export without it");
 	json_object_put(rep);
 
 	/* A line longer than 64 KiB: -32600, then the connection is closed. */

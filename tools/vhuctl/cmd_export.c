@@ -488,6 +488,11 @@ static int export_main(const struct vhuctl_cmd *cmd, int argc, char **argv)
 		if (err[0])
 			vlog("%s: --datapath auto: the userspace datapath, as the kernel's cannot run: %s",
 			     ex[i].cfg.socket_path, err);
+		if (vu_export_check_datapath(&ex[i].cfg, ex[i].ops == &vu_dp_kernel_ops,
+					     err, sizeof(err))) {
+			verr("%s: %s", ex[i].cfg.socket_path, err);
+			goto out_close;
+		}
 	}
 	/* The daemon owns the backing fds from here. */
 	ret = vu_daemon_run_ctl(ex, ng, control_path) ? EXIT_FAIL : EXIT_OK;
@@ -514,7 +519,8 @@ const struct vhuctl_cmd cmd_export = {
 	.usage = "--socket PATH --backing FILE [--readonly] [--queues N] [--queue-size N]\n"
 		 "        [--direct] [--serial S] [--logical-block-size 512|4096]\n"
 		 "        [--datapath auto|kernel|user] [--handshake-timeout SEC]\n"
-		 "        [--force-share] [--pin-memory] [--socket-mode MODE] [--socket-group GROUP]\n"
+		 "        [--force-share] [--pin-memory] [--busy-poll USEC]\n"
+		 "        [--socket-mode MODE] [--socket-group GROUP]\n"
 		 "        [--fd N|NAME] [--socket PATH --backing FILE ...]\n"
 		 "        [--allow-uid USER]... [--allow-gid GROUP]... [--user USER] [--group GROUP]\n"
 		 "        [--no-sandbox] [--lock-wait SEC] [--config FILE] [--control PATH]\n"

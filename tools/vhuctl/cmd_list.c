@@ -39,17 +39,22 @@ static int list_run(int argc, char **argv)
 		ctl_print_json(result);
 		goto out;
 	}
-	printf("%-32s %-24s %14s %-3s %-8s %6s %-10s %s\n", "SOCKET", "BACKING", "SIZE", "RO",
-	       "DATAPATH", "QUEUES", "CONNECTED", "PID");
+	printf("%-32s %-24s %14s %-3s %-8s %6s %5s %-10s %s\n", "SOCKET", "BACKING", "SIZE",
+	       "RO", "DATAPATH", "QUEUES", "POLL", "CONNECTED", "PID");
 	if (json_object_object_get_ex(result, "exports", &arr))
 		for (size_t i = 0; i < json_object_array_length(arr); i++) {
 			struct json_object *e = json_object_array_get_idx(arr, i);
 			bool busy = ctl_bool(e, "busy");
 
-			printf("%-32s %-24s %14s %-3s %-8s %6lld %-10s ", ctl_str(e, "socket"),
+			char poll[16] = "-";
+
+			/* Busy polling, in microseconds: "-" when off. */
+			if (ctl_int(e, "busy-poll") > 0)
+				snprintf(poll, sizeof(poll), "%lld", ctl_int(e, "busy-poll"));
+			printf("%-32s %-24s %14s %-3s %-8s %6lld %5s %-10s ", ctl_str(e, "socket"),
 			       ctl_str(e, "backing"), busy ? "-" : ctl_str(e, "size"),
 			       ctl_bool(e, "readonly") ? "yes" : "no", ctl_str(e, "datapath"),
-			       ctl_int(e, "queues"),
+			       ctl_int(e, "queues"), poll,
 			       busy ? "busy" : ctl_bool(e, "connected") ? "yes" : "no");
 			if (ctl_int(e, "frontend-pid"))
 				printf("%lld\n", ctl_int(e, "frontend-pid"));

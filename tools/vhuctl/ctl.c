@@ -558,6 +558,10 @@ static void m_add(struct vu_daemon *d, struct json_object *params, struct req_fd
 			    "fds.device: given with datapath user");
 		return;
 	}
+	if (vu_export_check_datapath(&g.cfg, idev >= 0, err, sizeof(err))) {
+		vu_ctl_fail(r, VU_RPC_INVALID_PARAMS, 0, "%s (no fds.device)", err);
+		return;
+	}
 	if (idev < 0 && g.cfg.mode == VU_DP_KERNEL) {
 		vu_ctl_fail(r, VU_RPC_INVALID_PARAMS, 0,
 			    "datapath kernel: fds.device (%s) is missing", VHU_DEVICE_PATH);
@@ -668,6 +672,8 @@ static struct json_object *export_info(struct vu_export *e)
 		e->ops == &vu_dp_kernel_ops ? "kernel" : "user"));
 	json_object_object_add(o, "queues", json_object_new_int64(e->cfg.queues));
 	json_object_object_add(o, "queue-size", json_object_new_int64(e->cfg.queue_size));
+	json_object_object_add(o, "pin-memory", json_object_new_boolean(e->cfg.pin_memory));
+	json_object_object_add(o, "busy-poll", json_object_new_int64(e->cfg.busy_poll_us));
 	if (op) {
 		op->op.fn = info_fn;
 		ret = vu_export_call(e, &op->op, VU_CTL_OP_TIMEOUT_MS);

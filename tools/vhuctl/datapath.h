@@ -44,6 +44,7 @@ struct vu_export_cfg {
 	bool direct;
 	bool force_share;		/* lock the backing, refusing nobody */
 	bool pin_memory;		/* kernel datapath: VHU_MEM_F_PIN */
+	unsigned int busy_poll_us;	/* kernel datapath: VHU_SET_VRING_BUSY_POLL, 0 off */
 	unsigned int queues;
 	unsigned int queue_size;	/* largest ring accepted */
 	char serial[21];		/* VIRTIO_BLK_ID_BYTES + NUL */

@@ -251,6 +251,16 @@ static int set_mem_flags(struct vu_dp *dp, char *err, size_t errlen)
 	return ret;
 }
 
+/* --busy-poll: only a module that polls (VHU_API_F_BUSY_POLL) is used. */
+static int check_busy_poll(struct vu_dp *dp, char *err, size_t errlen)
+{
+	if (dp->cfg->busy_poll_us && !(dp->api_features & VHU_API_F_BUSY_POLL)) {
+		snprintf(err, errlen, "--busy-poll: the loaded vhu.ko cannot busy-poll");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
 /*
  * Own the device, name it and give it the backend: the state right after
  * open (VHU_RESET_OWNER forgets the name too).
@@ -265,6 +275,9 @@ static int setup(struct vu_dp *dp, char *err, size_t errlen)
 		return ret;
 	}
 	set_name(dp);
+	ret = check_busy_poll(dp, err, errlen);
+	if (ret)
+		return ret;
 	ret = set_mem_flags(dp, err, errlen);
 	if (ret)
 		return ret;
@@ -501,6 +514,7 @@ static int dpk_start_queue(struct vu_dp *dp, const struct vu_dp_queue *q)
 	struct vhu_vring_state num = { .index = q->index, .num = q->num };
 	struct vhu_vring_state base = { .index = q->index, .num = q->base };
 	struct vhu_vring_state en = { .index = q->index, .num = 1 };
+	struct vhu_vring_state poll = { .index = q->index, .num = dp->cfg->busy_poll_us };
 	struct vhu_vring_addr a = {
 		.index = q->index,
 		.flags = q->log_used ? VHU_VRING_F_LOG : 0,
@@ -525,6 +539,9 @@ static int dpk_start_queue(struct vu_dp *dp, const struct vu_dp_queue *q)
 	ret = ret ?: vring_file(dp, VHU_SET_VRING_CALL, q->index, q->call_fd);
 	ret = ret ?: vring_file(dp, VHU_SET_VRING_ERR, q->index, q->err_fd);
 	ret = ret ?: attach_inflight(dp, q, &area);
+	/* A reset turned it off; a module without it has it off (setup()). */
+	if (!ret && poll.num)
+		ret = xioctl(dp, VHU_SET_VRING_BUSY_POLL, &poll);
 	if (ret)
 		return ret;
 	ret = xioctl(dp, VHU_SET_VRING_ENABLE, &en);

@@ -87,6 +87,11 @@ int vu_export_apply(struct vu_export_group *g, int opt, const char *name,
 	case OPT_PIN_MEMORY:
 		c->pin_memory = true;
 		break;
+	case OPT_BUSY_POLL:
+		if (vu_parse_uint(name, arg, 0, VHU_MAX_BUSY_POLL_US, &v, err, errlen))
+			return -1;
+		c->busy_poll_us = v;
+		break;
 	case OPT_QUEUES:
 		if (vu_parse_uint(name, arg, 1, VHU_MAX_QUEUES, &v, err, errlen))
 			return -1;
@@ -183,6 +188,7 @@ const struct vu_export_key vu_export_keys[] = {
 	{ "handshake-timeout", OPT_HANDSHAKE_TIMEOUT, true },
 	{ "force-share", OPT_FORCE_SHARE, false },
 	{ "pin-memory", OPT_PIN_MEMORY, false },
+	{ "busy-poll", OPT_BUSY_POLL, true },
 	{ "socket-mode", OPT_SOCKET_MODE, true },
 	{ "socket-group", OPT_SOCKET_GROUP, true },
 	{ "fd", OPT_FD, true },
@@ -195,6 +201,19 @@ const struct vu_export_key *vu_export_key(const char *key)
 		if (!strcmp(k->key, key))
 			return k;
 	return NULL;
+}
+
+int vu_export_check_datapath(const struct vu_export_cfg *c, bool kernel,
+			     char *err, size_t errlen)
+{
+	/* The daemon's queue threads wait in io_uring, which has no such knob. */
+	if (c->busy_poll_us && !kernel) {
+		snprintf(err, errlen, "--busy-poll %u: only the kernel datapath polls, "
+			 "and this export has the userspace one%s", c->busy_poll_us,
+			 c->mode == VU_DP_USER ? " (--datapath user)" : "");
+		return -1;
+	}
+	return 0;
 }
 
 /* --export socket=...,backing=...: one complete group. */

@@ -16,7 +16,7 @@
 enum {
 	OPT_SOCKET = 1, OPT_BACKING, OPT_READONLY, OPT_QUEUES, OPT_QUEUE_SIZE, OPT_DIRECT,
 	OPT_SERIAL, OPT_LBS, OPT_DATAPATH, OPT_SOCKET_MODE, OPT_SOCKET_GROUP, OPT_FD,
-	OPT_HANDSHAKE_TIMEOUT, OPT_FORCE_SHARE, OPT_PIN_MEMORY, OPT_EXPORT,
+	OPT_HANDSHAKE_TIMEOUT, OPT_FORCE_SHARE, OPT_PIN_MEMORY, OPT_BUSY_POLL, OPT_EXPORT,
 	/* The daemon's, not an export's: anywhere on the command line. */
 	OPT_ALLOW_UID, OPT_ALLOW_GID, OPT_USER, OPT_GROUP, OPT_NO_SANDBOX, OPT_LOCK_WAIT,
 	OPT_CONFIG, OPT_CONTROL,
@@ -39,7 +39,8 @@ enum {
 	{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },	\
 	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT }, \
 	{ "force-share", no_argument, NULL, OPT_FORCE_SHARE },		\
-	{ "pin-memory", no_argument, NULL, OPT_PIN_MEMORY }
+	{ "pin-memory", no_argument, NULL, OPT_PIN_MEMORY },		\
+	{ "busy-poll", required_argument, NULL, OPT_BUSY_POLL }
 
 /* The lines of help COMMAND for VU_EXPORT_LONG_OPTIONS. */
 #define VU_EXPORT_HELP							\
@@ -59,6 +60,8 @@ enum {
 	"  --force-share          refuse no other user of the backing (image locks)\n" \
 	"  --pin-memory           kernel datapath: pin guest memory once, charged to\n" \
 	"                         RLIMIT_MEMLOCK, instead of per I/O\n" \
+	"  --busy-poll USEC       kernel datapath: poll each ring this long before\n" \
+	"                         sleeping, 0 to 1000 (default 0: off)\n" \
 	"  --socket-mode MODE     the socket's mode, octal (default 0600)\n" \
 	"  --socket-group GROUP   the socket's group\n"
 
@@ -93,6 +96,13 @@ int vu_export_apply(struct vu_export_group *g, int opt, const char *name,
 /* "socket=...,backing=...,readonly": one whole export; 0, or -1 and err. */
 int vu_export_word(struct vu_export_group *g, const char *word, char *err,
 		   size_t errlen);
+
+/*
+ * What the datapath chosen for an export (@kernel: vhu.ko) cannot do of
+ * what its options ask: 0, or -1 with the one-line error in err.
+ */
+int vu_export_check_datapath(const struct vu_export_cfg *c, bool kernel,
+			     char *err, size_t errlen);
 
 /* A decimal number from min to max ("010" is ten): 0, or -1 and err. */
 int vu_parse_uint(const char *opt, const char *s, unsigned int min,

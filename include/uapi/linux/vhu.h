@@ -133,13 +133,16 @@
 /* Dirty logging: VHU_SET_LOG_BASE, VHOST_F_LOG_ALL, VHU_VRING_F_LOG. */
 #define VHU_API_F_LOG		(1ULL << 12)
 #define VHU_API_F_PIN_MEMORY	(1ULL << 13)	/* VHU_SET_MEM_FLAGS, VHU_MEM_F_PIN */
+/* VHU_SET_VRING_BUSY_POLL, VHU_GET_VRING_BUSY_POLL */
+#define VHU_API_F_BUSY_POLL	(1ULL << 14)
 #define VHU_API_F_ALL		(VHU_API_F_GENL | VHU_API_F_DATAPATH | \
 				 VHU_API_F_MEM_HOTPLUG | VHU_API_F_BLKDEV | \
 				 VHU_API_F_DISCARD | VHU_API_F_WRITE_ZEROES | \
 				 VHU_API_F_STATS | VHU_API_F_INFLIGHT | \
 				 VHU_API_F_WRITE_CACHE | VHU_API_F_CAPACITY | \
 				 VHU_API_F_DEV_INFO | VHU_API_F_EVENTS | \
-				 VHU_API_F_LOG | VHU_API_F_PIN_MEMORY)
+				 VHU_API_F_LOG | VHU_API_F_PIN_MEMORY | \
+				 VHU_API_F_BUSY_POLL)
 
 /* Limits. */
 #define VHU_MAX_MEM_REGIONS	509	/* as vhost-user's VHOST_USER_MAX_RAM_SLOTS */
@@ -467,6 +470,39 @@ struct vhu_vring_addr {
 #define VHU_SET_VRING_CALL	_IOW(VHU_IOCTL_TYPE, 0x21, struct vhu_vring_file)
 #define VHU_SET_VRING_ERR	_IOW(VHU_IOCTL_TYPE, 0x22, struct vhu_vring_file)
 #define VHU_SET_VRING_ENABLE	_IOW(VHU_IOCTL_TYPE, 0x75, struct vhu_vring_state)
+
+/**
+ * DOC: Busy polling
+ *
+ * ``VHU_SET_VRING_BUSY_POLL`` (struct vhu_vring_state, %VHU_API_F_BUSY_POLL)
+ * sets how long, in microseconds (@num), the vring's worker keeps looking
+ * at the avail ring after a pass that took or used requests found it
+ * empty, before it sleeps until the next kick, as vhost-net's
+ * VHOST_SET_VRING_BUSYLOOP_TIMEOUT does. 0, the default, turns polling
+ * off; at most %VHU_MAX_BUSY_POLL_US, else -EINVAL (as for an index not
+ * below %VHU_MAX_QUEUES). While it polls, the worker asks the driver not
+ * to kick (``VRING_USED_F_NO_NOTIFY``, or with %VIRTIO_RING_F_EVENT_IDX an
+ * avail event the driver's index does not cross), so a request the
+ * driver makes available in the window costs it no notification and the
+ * worker no wake-up; completions of the vring's requests end the poll
+ * too. The worker asks for kicks again, and looks at the avail ring once
+ * more, before it sleeps. It stops polling at once when another task
+ * needs its CPU or is runnable on it (as KVM's halt polling does: on a
+ * CPU shared with the driver, polling would only delay the driver), on a
+ * signal, when the vring is stopped or hits a ring error, and when the
+ * memory table changes; it holds no lock while it polls. An idle vring
+ * costs one window per wake-up, not more: the worker polls again only
+ * after a pass that moved requests. The time is spent in the worker, a
+ * thread of the owner, in the owner's cgroups.
+ *
+ * Allowed at any time, on a vring with or without a ring size, and
+ * applies from the worker's next poll on. ``VHU_GET_VRING_BUSY_POLL``
+ * returns the vring's value in @num. %VHU_RESET_OWNER sets 0.
+ */
+#define VHU_MAX_BUSY_POLL_US	1000
+
+#define VHU_SET_VRING_BUSY_POLL	_IOW(VHU_IOCTL_TYPE, 0x23, struct vhu_vring_state)
+#define VHU_GET_VRING_BUSY_POLL	_IOWR(VHU_IOCTL_TYPE, 0x24, struct vhu_vring_state)
 
 /**
  * struct vhu_inflight_desc - the state of one descriptor in the inflight area

@@ -6,7 +6,7 @@
 
 import re
 
-BACKENDS = ("vhu-kernel", "vhu-kernel-pin", "vhu-user", "qsd")
+BACKENDS = ("vhu-kernel", "vhu-kernel-pin", "vhu-kernel-poll", "vhu-user", "qsd")
 # Every backend whose name starts with this is a variant of the kernel
 # datapath (vhu-kernel, vhu-kernel-pin, ...); the targets are judged with
 # the best of those measured.
