@@ -100,16 +100,24 @@ static void vhu_mem_free(struct vhu_mem_table *t)
  */
 void vhu_mem_put(struct vhu_mem_table *t)
 {
+	int old;
+
 	if (!t)
 		return;
-	if (refcount_dec_and_test(&t->refs)) {
+	if (__refcount_dec_and_test(&t->refs, &old)) {
 		vhu_mem_free(t);
 		return;
 	}
 	/*
-	 * vhu_mem_replace() may wait for this to be the last request's
-	 * reference. @t may be gone once it is dropped: wake_up_var() only
-	 * hashes the address.
+	 * vhu_mem_replace() may wait for the count to drop to 1, the
+	 * device's reference: only the put that dropped it there wakes it
+	 * (one wake-up per table replaced, not one per request).
+	 */
+	if (old != 2)
+		return;
+	/*
+	 * The drop before the waiter's check of the count. @t may be gone
+	 * once it is dropped: wake_up_var() only hashes the address.
 	 */
 	smp_mb__after_atomic();
 	wake_up_var(t);
