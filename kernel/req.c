@@ -202,10 +202,11 @@ void vhu_req_put(struct vhu_req *req)
 	clear_bit(req->head, vq->busy);
 	vhu_mem_put(req->mem);
 	req->mem = NULL;
-	if (req->segs != req->seg)
+	/* Only the rare big request has arrays of its own. */
+	if (unlikely(req->segs && req->segs != req->seg))
 		kvfree(req->segs);
 	req->segs = NULL;
-	if (req->bvec != req->bv)
+	if (unlikely(req->bvec && req->bvec != req->bv))
 		kvfree(req->bvec);
 	req->bvec = NULL;
 }
