@@ -11,6 +11,7 @@
  */
 
 #include <linux/bitmap.h>
+#include <linux/blkdev.h>
 #include <linux/highmem.h>
 #include <linux/nospec.h>
 #include <linux/sched/mm.h>
@@ -652,12 +653,19 @@ static bool vhu_vq_handle_avail(struct vhu_vq *vq)
 {
 	struct vhu_mem_table *t = vhu_mem_get(vq->dev);
 	struct vhu_weight w = {};
+	struct blk_plug plug;
 	bool more = false;
 
 	lockdep_assert_held(&vq->mutex);
 
 	/* What completes in this task from now on goes on vq->local. */
 	WRITE_ONCE(vq->submitter, current);
+	/*
+	 * The pass's bios go down as one batch (the block layer's own
+	 * per-bio plug of a bio-based disk is then a no-op); sleeping
+	 * flushes it too.
+	 */
+	blk_start_plug(&plug);
 
 	vhu_vq_notify(vq, false);
 	if (vq->nr_resubmit && !vhu_vq_resubmit(vq, t, &w)) {
@@ -719,6 +727,7 @@ static bool vhu_vq_handle_avail(struct vhu_vq *vq)
 		vq->last_avail_idx++;
 	}
 put_mem:
+	blk_finish_plug(&plug);
 	WRITE_ONCE(vq->submitter, NULL);
 	vhu_mem_put(t);
 	return more;
