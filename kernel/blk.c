@@ -382,6 +382,24 @@ static bool vhu_blk_range_ok(struct vhu_backend_info *be, u64 size,
 	return len <= size - (sector << VHU_SECTOR_SHIFT);
 }
 
+/*
+ * The request header, from the start of @out. A pinned request's header
+ * usually is the whole of its first bio_vec: read it from that page
+ * directly rather than through copy_from_iter()'s generic walk.
+ */
+static bool vhu_blk_read_hdr(struct iov_iter *out, struct virtio_blk_outhdr *hdr)
+{
+	if (iov_iter_is_bvec(out) && out->nr_segs && !out->iov_offset &&
+	    out->bvec->bv_len >= sizeof(*hdr) &&
+	    iov_iter_count(out) >= sizeof(*hdr)) {
+		memcpy_from_page((char *)hdr, out->bvec->bv_page,
+				 out->bvec->bv_offset, sizeof(*hdr));
+		iov_iter_advance(out, sizeof(*hdr));
+		return true;
+	}
+	return copy_from_iter(hdr, sizeof(*hdr), out) == sizeof(*hdr);
+}
+
 /**
  * vhu_blk_submit() - execute a virtio-blk request
  * @req: the request, with its buffers, status address and backend
@@ -406,7 +424,7 @@ void vhu_blk_submit(struct vhu_req *req, struct iov_iter *out,
 	u64 sector;
 	u8 status;
 
-	if (copy_from_iter(&hdr, sizeof(hdr), out) != sizeof(hdr)) {
+	if (!vhu_blk_read_hdr(out, &hdr)) {
 		vhu_req_finish(req, VIRTIO_BLK_S_IOERR);
 		return;
 	}
