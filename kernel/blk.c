@@ -162,26 +162,28 @@ static void vhu_blk_rw(struct vhu_req *req, struct iov_iter *iter, u64 pos)
 	struct file *file = req->be->file;
 	bool write = req->type == VIRTIO_BLK_T_OUT;
 	size_t len = iov_iter_count(iter);
+	loff_t vpos = pos;
 	ssize_t ret;
 
 	req->len = len;
+
+	/* What read(2) and write(2) check first: the LSMs, fanotify. */
+	ret = rw_verify_area(write ? WRITE : READ, file, &vpos, len);
+	if (ret) {
+		vhu_blk_rw_done(req, ret);
+		return;
+	}
+	/* A bio needs no kiocb. */
+	if (vhu_blk_bio_ok(req->be, iter)) {
+		vhu_blk_rw_bio(req, iter, pos, write);
+		return;
+	}
 
 	init_sync_kiocb(&req->iocb, file);
 	/* Of the file's own flags, only direct I/O and sync writes apply. */
 	req->iocb.ki_flags &= IOCB_DIRECT | IOCB_DSYNC | IOCB_SYNC;
 	req->iocb.ki_pos = pos;
 	req->iocb.ki_complete = vhu_blk_rw_complete;
-
-	/* What read(2) and write(2) check first: the LSMs, fanotify. */
-	ret = rw_verify_area(write ? WRITE : READ, file, &req->iocb.ki_pos, len);
-	if (ret) {
-		vhu_blk_rw_complete(&req->iocb, ret);
-		return;
-	}
-	if (vhu_blk_bio_ok(req->be, iter)) {
-		vhu_blk_rw_bio(req, iter, pos, write);
-		return;
-	}
 	if (write) {
 		/* Write-through: complete only once durable (FUA or a flush). */
 		if (!READ_ONCE(req->vq->dev->write_cache))
