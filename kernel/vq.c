@@ -211,6 +211,24 @@ static void vhu_vq_account(struct vhu_vq *vq, struct vhu_req *req)
 	}
 }
 
+/*
+ * Write one used element: two 4-byte stores in one user access section
+ * (the used ring is only 4-byte aligned), not a copy_to_user() call.
+ */
+static int vhu_vq_put_used(struct vring_used_elem __user *e, u32 id, u32 len)
+{
+	if (!user_access_begin(e, sizeof(*e)))
+		return -EFAULT;
+	unsafe_put_user(cpu_to_vhu32(id), &e->id, end_access);
+	unsafe_put_user(cpu_to_vhu32(len), &e->len, end_access);
+	user_access_end();
+	return 0;
+
+end_access:
+	user_access_end();
+	return -EFAULT;
+}
+
 /**
  * vhu_vq_complete() - put completed requests into the used ring
  * @vq: the vring
@@ -248,10 +266,7 @@ void vhu_vq_complete(struct vhu_vq *vq)
 		return;
 
 	llist_for_each_entry(req, list, node) {
-		struct vring_used_elem e = {
-			.id = cpu_to_vhu32(req->head),
-			.len = cpu_to_vhu32(req->written),
-		};
+		struct vring_used_elem __user *e;
 
 		/* As many as the ring holds: let others run now and then. */
 		if (!(++n % VHU_RESCHED_EVERY))
@@ -264,8 +279,8 @@ void vhu_vq_complete(struct vhu_vq *vq)
 		else if (req->status_uaddr &&
 			 put_user(req->status, req->status_uaddr))
 			vhu_vq_error(vq, "status byte not writable");
-		if (copy_to_user(&vq->used->ring[vq->used_idx & (vq->num - 1)],
-				 &e, sizeof(e)))
+		e = &vq->used->ring[vq->used_idx & (vq->num - 1)];
+		if (vhu_vq_put_used(e, req->head, req->written))
 			vhu_vq_error(vq, "used ring not writable");
 		if (vhu_inflight_link(vq, req->head, &batch_head))
 			vhu_vq_error(vq, "inflight area not writable");
