@@ -401,7 +401,8 @@ static void vhu_chain_add(struct vhu_vq *vq, struct vhu_mem_table *t,
 			c->bad = true;
 			return;
 		}
-		n = vhu_mem_translate_bvec(t, addr, len, vq->bvscratch + used,
+		n = vhu_mem_translate_bvec(t, &vq->mem_hint, addr, len,
+					   vq->bvscratch + used,
 					   VHU_REQ_MAX_BVEC - used);
 	} else {
 		n = t ? vhu_mem_translate(t, addr, len, vq->scratch + used,
@@ -570,7 +571,8 @@ static void vhu_vq_start_req(struct vhu_vq *vq, struct vhu_mem_table *t,
 		req->status_page = last->bv_page;
 		req->status_off = last->bv_offset + last->bv_len - 1;
 	} else if (c->have_status && c->pinned &&
-		   vhu_mem_translate_bvec(t, c->status_gpa, 1, &sbv, 1) == 1) {
+		   vhu_mem_translate_bvec(t, &vq->mem_hint, c->status_gpa, 1,
+					  &sbv, 1) == 1) {
 		req->status_page = sbv.bv_page;
 		req->status_off = sbv.bv_offset;
 	} else if (c->have_status && t &&
