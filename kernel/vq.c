@@ -370,9 +370,9 @@ struct vhu_chain {
 	u64 in_len;
 };
 
-/* Add one descriptor's buffer to the chain. */
-static void vhu_chain_add(struct vhu_vq *vq, struct vhu_mem_table *t,
-			  struct vhu_chain *c, const struct vring_desc *d)
+/* Add one descriptor's buffer to the chain. Inline: once per descriptor. */
+static inline void vhu_chain_add(struct vhu_vq *vq, struct vhu_mem_table *t,
+				 struct vhu_chain *c, const struct vring_desc *d)
 {
 	u16 flags = vhu16_to_cpu(d->flags);
 	u32 len = vhu32_to_cpu(d->len);
@@ -424,8 +424,9 @@ static void vhu_chain_add(struct vhu_vq *vq, struct vhu_mem_table *t,
  * is 16-byte aligned, VHU_SET_VRING_ADDR checks; an indirect table need
  * not be, which costs an unaligned load at most.)
  */
-static int vhu_read_desc(struct vhu_chain *c, struct vring_desc __user *table,
-			 u32 i, struct vring_desc *d)
+static __always_inline int vhu_read_desc(struct vhu_chain *c,
+					 struct vring_desc __user *table,
+					 u32 i, struct vring_desc *d)
 {
 	const struct vring_desc __user *p = table + i;
 	u64 w[2];
