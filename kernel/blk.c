@@ -93,6 +93,22 @@ static bool vhu_blk_bio_ok(struct vhu_backend_info *be, struct iov_iter *iter)
 }
 
 /*
+ * The bio takes @iter's bio_vecs (the request's) as they are, as
+ * bio_iov_iter_get_pages() does for a bio_vec iterator (BIO_CLONED: it
+ * does not own them), without then stepping @iter over them all: nothing
+ * reads @iter after.
+ */
+static void vhu_blk_bio_set_bvec(struct bio *bio, const struct iov_iter *iter)
+{
+	bio->bi_vcnt = iter->nr_segs;
+	bio->bi_io_vec = (struct bio_vec *)iter->bvec;
+	bio->bi_iter.bi_bvec_done = iter->iov_offset;
+	bio->bi_iter.bi_size = iov_iter_count(iter);
+	bio_set_flag(bio, BIO_CLONED);
+	vhu_bio_set_no_page_ref(bio);
+}
+
+/*
  * A read or write as one bio on the request's bio_vecs (the block layer
  * splits it as the queue needs), as blkdev_direct_IO() would submit it:
  * writes REQ_SYNC | REQ_IDLE, and REQ_FUA in write-through mode. The bio
@@ -126,8 +142,8 @@ static void vhu_blk_rw_bio(struct vhu_req *req, struct iov_iter *iter, u64 pos,
 	bio->bi_iter.bi_sector = pos >> VHU_SECTOR_SHIFT;
 	bio->bi_end_io = vhu_blk_bio_end;
 	bio->bi_private = req;
-	/* A bio_vec iterator: takes the array as it is, pins nothing. */
-	bio_iov_iter_get_pages(bio, iter);
+	/* Takes the array as it is, pins nothing. */
+	vhu_blk_bio_set_bvec(bio, iter);
 	submit_bio(bio);
 }
 
