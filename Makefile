@@ -143,10 +143,11 @@ bench-timing: deps
 
 # Where each backend thread's instructions go (icount, 6.12, 1 vCPU).
 BENCH_PROFILE_ARGS ?= --rw randread --iodepth 32
+BENCH_PROFILE_BACKENDS ?= kernel-pin,kernel,user,qsd
 bench-profile: deps
 	$(MAKE) tools
 	$(VM) run --kernel 6.12 --smp 1 --icount --load --log-dir $(TOP)/build/bench/profile \
-		-- tools/testing/bench/bench-profile --icount kernel,user,qsd $(BENCH_PROFILE_ARGS)
+		-- tools/testing/bench/bench-profile --icount $(BENCH_PROFILE_BACKENDS) $(BENCH_PROFILE_ARGS)
 
 sparse:
 	@$(check_kdir)

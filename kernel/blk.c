@@ -93,6 +93,22 @@ static bool vhu_blk_bio_ok(struct vhu_backend_info *be, struct iov_iter *iter)
 }
 
 /*
+ * The bio takes @iter's bio_vecs (the request's) as they are, as
+ * bio_iov_iter_get_pages() does for a bio_vec iterator (BIO_CLONED: it
+ * does not own them), without then stepping @iter over them all: nothing
+ * reads @iter after.
+ */
+static void vhu_blk_bio_set_bvec(struct bio *bio, const struct iov_iter *iter)
+{
+	bio->bi_vcnt = iter->nr_segs;
+	bio->bi_io_vec = (struct bio_vec *)iter->bvec;
+	bio->bi_iter.bi_bvec_done = iter->iov_offset;
+	bio->bi_iter.bi_size = iov_iter_count(iter);
+	bio_set_flag(bio, BIO_CLONED);
+	vhu_bio_set_no_page_ref(bio);
+}
+
+/*
  * A read or write as one bio on the request's bio_vecs (the block layer
  * splits it as the queue needs), as blkdev_direct_IO() would submit it:
  * writes REQ_SYNC | REQ_IDLE, and REQ_FUA in write-through mode. The bio
@@ -126,8 +142,8 @@ static void vhu_blk_rw_bio(struct vhu_req *req, struct iov_iter *iter, u64 pos,
 	bio->bi_iter.bi_sector = pos >> VHU_SECTOR_SHIFT;
 	bio->bi_end_io = vhu_blk_bio_end;
 	bio->bi_private = req;
-	/* A bio_vec iterator: takes the array as it is, pins nothing. */
-	bio_iov_iter_get_pages(bio, iter);
+	/* Takes the array as it is, pins nothing. */
+	vhu_blk_bio_set_bvec(bio, iter);
 	submit_bio(bio);
 }
 
@@ -162,26 +178,28 @@ static void vhu_blk_rw(struct vhu_req *req, struct iov_iter *iter, u64 pos)
 	struct file *file = req->be->file;
 	bool write = req->type == VIRTIO_BLK_T_OUT;
 	size_t len = iov_iter_count(iter);
+	loff_t vpos = pos;
 	ssize_t ret;
 
 	req->len = len;
+
+	/* What read(2) and write(2) check first: the LSMs, fanotify. */
+	ret = rw_verify_area(write ? WRITE : READ, file, &vpos, len);
+	if (ret) {
+		vhu_blk_rw_done(req, ret);
+		return;
+	}
+	/* A bio needs no kiocb. */
+	if (vhu_blk_bio_ok(req->be, iter)) {
+		vhu_blk_rw_bio(req, iter, pos, write);
+		return;
+	}
 
 	init_sync_kiocb(&req->iocb, file);
 	/* Of the file's own flags, only direct I/O and sync writes apply. */
 	req->iocb.ki_flags &= IOCB_DIRECT | IOCB_DSYNC | IOCB_SYNC;
 	req->iocb.ki_pos = pos;
 	req->iocb.ki_complete = vhu_blk_rw_complete;
-
-	/* What read(2) and write(2) check first: the LSMs, fanotify. */
-	ret = rw_verify_area(write ? WRITE : READ, file, &req->iocb.ki_pos, len);
-	if (ret) {
-		vhu_blk_rw_complete(&req->iocb, ret);
-		return;
-	}
-	if (vhu_blk_bio_ok(req->be, iter)) {
-		vhu_blk_rw_bio(req, iter, pos, write);
-		return;
-	}
 	if (write) {
 		/* Write-through: complete only once durable (FUA or a flush). */
 		if (!READ_ONCE(req->vq->dev->write_cache))
@@ -382,6 +400,24 @@ static bool vhu_blk_range_ok(struct vhu_backend_info *be, u64 size,
 	return len <= size - (sector << VHU_SECTOR_SHIFT);
 }
 
+/*
+ * The request header, from the start of @out. A pinned request's header
+ * usually is the whole of its first bio_vec: read it from that page
+ * directly rather than through copy_from_iter()'s generic walk.
+ */
+static bool vhu_blk_read_hdr(struct iov_iter *out, struct virtio_blk_outhdr *hdr)
+{
+	if (iov_iter_is_bvec(out) && out->nr_segs && !out->iov_offset &&
+	    out->bvec->bv_len >= sizeof(*hdr) &&
+	    iov_iter_count(out) >= sizeof(*hdr)) {
+		memcpy_from_page((char *)hdr, out->bvec->bv_page,
+				 out->bvec->bv_offset, sizeof(*hdr));
+		iov_iter_advance(out, sizeof(*hdr));
+		return true;
+	}
+	return copy_from_iter(hdr, sizeof(*hdr), out) == sizeof(*hdr);
+}
+
 /**
  * vhu_blk_submit() - execute a virtio-blk request
  * @req: the request, with its buffers, status address and backend
@@ -406,7 +442,7 @@ void vhu_blk_submit(struct vhu_req *req, struct iov_iter *out,
 	u64 sector;
 	u8 status;
 
-	if (copy_from_iter(&hdr, sizeof(hdr), out) != sizeof(hdr)) {
+	if (!vhu_blk_read_hdr(out, &hdr)) {
 		vhu_req_finish(req, VIRTIO_BLK_S_IOERR);
 		return;
 	}

@@ -167,4 +167,18 @@ static inline int vhu_bd_prepare_to_claim(struct block_device *bdev,
 #define VHU_REQ_ALLOC_CACHE	0
 #endif
 
+/*
+ * A bio on bio_vecs it does not own (vhu_blk_bio_set_bvec()). Before 6.5
+ * a bio's pages were released unless BIO_NO_PAGE_REF said otherwise,
+ * as bio_iov_iter_get_pages() set it for a bio_vec iterator; since, only
+ * pages BIO_PAGE_PINNED marks are, and nothing needs saying.
+ */
+#include <linux/bio.h>
+static inline void vhu_bio_set_no_page_ref(struct bio *bio)
+{
+#if !VHU_KERNEL_AT_LEAST(6, 5)
+	bio_set_flag(bio, BIO_NO_PAGE_REF);
+#endif
+}
+
 #endif /* _VHU_COMPAT_H */

@@ -250,9 +250,17 @@ int vhu_inflight_take(struct vhu_vq *vq, u16 head)
 	if (!vq->ifl)
 		return 0;
 	d = &vq->ifl->desc[head];
-	if (put_user(++vq->ifl_counter, &d->counter) || put_user(1, &d->inflight))
+	/* Two stores per request: one user access section, in order. */
+	if (!user_access_begin(d, sizeof(*d)))
 		return -EFAULT;
+	unsafe_put_user(++vq->ifl_counter, &d->counter, end_access);
+	unsafe_put_user(1, &d->inflight, end_access);
+	user_access_end();
 	return 0;
+
+end_access:
+	user_access_end();
+	return -EFAULT;
 }
 
 /**

@@ -147,14 +147,20 @@ int vhu_req_alloc_segs(struct vhu_req *req, u32 n)
  */
 int vhu_req_set_bvec(struct vhu_req *req, const struct bio_vec *bv, u32 n)
 {
-	if (n <= ARRAY_SIZE(req->bv))
+	u32 i;
+
+	req->nr_bvec = n;
+	if (n <= ARRAY_SIZE(req->bv)) {
+		/* A few entries: no memcpy() call for them. */
 		req->bvec = req->bv;
-	else
-		req->bvec = vhu_req_owner_alloc(n, sizeof(*bv));
+		for (i = 0; i < n; i++)
+			req->bv[i] = bv[i];
+		return 0;
+	}
+	req->bvec = vhu_req_owner_alloc(n, sizeof(*bv));
 	if (!req->bvec)
 		return -ENOMEM;
 	memcpy(req->bvec, bv, n * sizeof(*bv));
-	req->nr_bvec = n;
 	return 0;
 }
 
@@ -202,10 +208,11 @@ void vhu_req_put(struct vhu_req *req)
 	clear_bit(req->head, vq->busy);
 	vhu_mem_put(req->mem);
 	req->mem = NULL;
-	if (req->segs != req->seg)
+	/* Only the rare big request has arrays of its own. */
+	if (unlikely(req->segs && req->segs != req->seg))
 		kvfree(req->segs);
 	req->segs = NULL;
-	if (req->bvec != req->bv)
+	if (unlikely(req->bvec && req->bvec != req->bv))
 		kvfree(req->bvec);
 	req->bvec = NULL;
 }

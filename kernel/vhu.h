@@ -382,6 +382,8 @@ enum vhu_worker_state {
  *	@mutex
  * @bvscratch: with VHU_MEM_F_PIN, VHU_REQ_MAX_BVEC bio_vecs for parsing a
  *	chain into pinned pages, else NULL; protected by @mutex
+ * @mem_hint: the memory table region the last buffer was in, any value
+ *	(vhu_mem_translate_bvec()); protected by @mutex
  * @kicks: kick wake-ups
  * @stats: counters
  * @log: dirty logging; protected by @mutex
@@ -432,6 +434,7 @@ struct vhu_vq {
 	struct vhu_req *reqs;
 	struct iovec *scratch;
 	struct bio_vec *bvscratch;
+	u32 mem_hint;
 	atomic64_t kicks;
 	struct vhu_vq_stats stats;
 	struct vhu_vq_log log;
@@ -525,8 +528,8 @@ int vhu_mem_translate(struct vhu_mem_table *t, u64 gpa, u32 len,
 bool vhu_mem_present(struct vhu_dev *dev);
 bool vhu_mem_covers(const struct vhu_mem_table *t, const void __user *uaddr,
 		    u64 len);
-int vhu_mem_translate_bvec(struct vhu_mem_table *t, u64 gpa, u64 len,
-			   struct bio_vec *bv, unsigned int max);
+int vhu_mem_translate_bvec(struct vhu_mem_table *t, u32 *hint, u64 gpa,
+			   u64 len, struct bio_vec *bv, unsigned int max);
 int vhu_mem_pin_table(struct vhu_dev *dev, struct vhu_mem_table *t);
 
 /* pin.c */

@@ -11,6 +11,7 @@
  */
 
 #include <linux/bitmap.h>
+#include <linux/blkdev.h>
 #include <linux/highmem.h>
 #include <linux/nospec.h>
 #include <linux/sched/mm.h>
@@ -210,6 +211,24 @@ static void vhu_vq_account(struct vhu_vq *vq, struct vhu_req *req)
 	}
 }
 
+/*
+ * Write one used element: two 4-byte stores in one user access section
+ * (the used ring is only 4-byte aligned), not a copy_to_user() call.
+ */
+static int vhu_vq_put_used(struct vring_used_elem __user *e, u32 id, u32 len)
+{
+	if (!user_access_begin(e, sizeof(*e)))
+		return -EFAULT;
+	unsafe_put_user(cpu_to_vhu32(id), &e->id, end_access);
+	unsafe_put_user(cpu_to_vhu32(len), &e->len, end_access);
+	user_access_end();
+	return 0;
+
+end_access:
+	user_access_end();
+	return -EFAULT;
+}
+
 /**
  * vhu_vq_complete() - put completed requests into the used ring
  * @vq: the vring
@@ -247,10 +266,7 @@ void vhu_vq_complete(struct vhu_vq *vq)
 		return;
 
 	llist_for_each_entry(req, list, node) {
-		struct vring_used_elem e = {
-			.id = cpu_to_vhu32(req->head),
-			.len = cpu_to_vhu32(req->written),
-		};
+		struct vring_used_elem __user *e;
 
 		/* As many as the ring holds: let others run now and then. */
 		if (!(++n % VHU_RESCHED_EVERY))
@@ -263,8 +279,8 @@ void vhu_vq_complete(struct vhu_vq *vq)
 		else if (req->status_uaddr &&
 			 put_user(req->status, req->status_uaddr))
 			vhu_vq_error(vq, "status byte not writable");
-		if (copy_to_user(&vq->used->ring[vq->used_idx & (vq->num - 1)],
-				 &e, sizeof(e)))
+		e = &vq->used->ring[vq->used_idx & (vq->num - 1)];
+		if (vhu_vq_put_used(e, req->head, req->written))
 			vhu_vq_error(vq, "used ring not writable");
 		if (vhu_inflight_link(vq, req->head, &batch_head))
 			vhu_vq_error(vq, "inflight area not writable");
@@ -354,9 +370,9 @@ struct vhu_chain {
 	u64 in_len;
 };
 
-/* Add one descriptor's buffer to the chain. */
-static void vhu_chain_add(struct vhu_vq *vq, struct vhu_mem_table *t,
-			  struct vhu_chain *c, const struct vring_desc *d)
+/* Add one descriptor's buffer to the chain. Inline: once per descriptor. */
+static inline void vhu_chain_add(struct vhu_vq *vq, struct vhu_mem_table *t,
+				 struct vhu_chain *c, const struct vring_desc *d)
 {
 	u16 flags = vhu16_to_cpu(d->flags);
 	u32 len = vhu32_to_cpu(d->len);
@@ -385,7 +401,8 @@ static void vhu_chain_add(struct vhu_vq *vq, struct vhu_mem_table *t,
 			c->bad = true;
 			return;
 		}
-		n = vhu_mem_translate_bvec(t, addr, len, vq->bvscratch + used,
+		n = vhu_mem_translate_bvec(t, &vq->mem_hint, addr, len,
+					   vq->bvscratch + used,
 					   VHU_REQ_MAX_BVEC - used);
 	} else {
 		n = t ? vhu_mem_translate(t, addr, len, vq->scratch + used,
@@ -401,14 +418,34 @@ static void vhu_chain_add(struct vhu_vq *vq, struct vhu_mem_table *t,
 		c->nout += n;
 }
 
-/* Read descriptor @i of @table for chain @c. */
-static int vhu_read_desc(struct vhu_chain *c, struct vring_desc __user *table,
-			 u32 i, struct vring_desc *d)
+/*
+ * Read descriptor @i of @table for chain @c: one user access section of
+ * two 8-byte loads, not a copy_from_user() call per descriptor. (The ring
+ * is 16-byte aligned, VHU_SET_VRING_ADDR checks; an indirect table need
+ * not be, which costs an unaligned load at most.)
+ */
+static __always_inline int vhu_read_desc(struct vhu_chain *c,
+					 struct vring_desc __user *table,
+					 u32 i, struct vring_desc *d)
 {
+	const struct vring_desc __user *p = table + i;
+	u64 w[2];
+
+	BUILD_BUG_ON(sizeof(*d) != sizeof(w));
 	/* A chain may be as long as the ring: let others run now and then. */
 	if (!(++c->ndesc % VHU_RESCHED_EVERY))
 		cond_resched();
-	return copy_from_user(d, table + i, sizeof(*d)) ? -EFAULT : 0;
+	if (!user_access_begin(p, sizeof(*p)))
+		return -EFAULT;
+	unsafe_get_user(w[0], (const u64 __user *)p, end_access);
+	unsafe_get_user(w[1], (const u64 __user *)p + 1, end_access);
+	user_access_end();
+	memcpy(d, w, sizeof(*d));
+	return 0;
+
+end_access:
+	user_access_end();
+	return -EFAULT;
 }
 
 /* Walk an indirect table. Return: 0, or a ring error message in @why. */
@@ -535,7 +572,8 @@ static void vhu_vq_start_req(struct vhu_vq *vq, struct vhu_mem_table *t,
 		req->status_page = last->bv_page;
 		req->status_off = last->bv_offset + last->bv_len - 1;
 	} else if (c->have_status && c->pinned &&
-		   vhu_mem_translate_bvec(t, c->status_gpa, 1, &sbv, 1) == 1) {
+		   vhu_mem_translate_bvec(t, &vq->mem_hint, c->status_gpa, 1,
+					  &sbv, 1) == 1) {
 		req->status_page = sbv.bv_page;
 		req->status_off = sbv.bv_offset;
 	} else if (c->have_status && t &&
@@ -652,12 +690,19 @@ static bool vhu_vq_handle_avail(struct vhu_vq *vq)
 {
 	struct vhu_mem_table *t = vhu_mem_get(vq->dev);
 	struct vhu_weight w = {};
+	struct blk_plug plug;
 	bool more = false;
 
 	lockdep_assert_held(&vq->mutex);
 
 	/* What completes in this task from now on goes on vq->local. */
 	WRITE_ONCE(vq->submitter, current);
+	/*
+	 * The pass's bios go down as one batch (the block layer's own
+	 * per-bio plug of a bio-based disk is then a no-op); sleeping
+	 * flushes it too.
+	 */
+	blk_start_plug(&plug);
 
 	vhu_vq_notify(vq, false);
 	if (vq->nr_resubmit && !vhu_vq_resubmit(vq, t, &w)) {
@@ -719,6 +764,7 @@ static bool vhu_vq_handle_avail(struct vhu_vq *vq)
 		vq->last_avail_idx++;
 	}
 put_mem:
+	blk_finish_plug(&plug);
 	WRITE_ONCE(vq->submitter, NULL);
 	vhu_mem_put(t);
 	return more;
