@@ -268,13 +268,19 @@ int main(void)
 	ret = ret ?: vf_driver_ok(&vf, &g, 2, QSIZE, &inflight_fd, true);
 	tap_ok(ret == 0, "kernel: a new daemon after SIGKILL takes the same inflight area (step %d)",
 	       ret);
-	post_read(&g, &vr, kick_fd);
 	{
 		uint64_t v = 0;
 
-		/* Our kick fd again: the new daemon got vf's own. */
+		/*
+		 * Our kick fd again: the new daemon got vf's own. Before the
+		 * read: a new kick fd restarts the running ring, and with it
+		 * the ring's counters, which a read served before the restart
+		 * (a pass or a poll of the worker may take it unkicked) would
+		 * then be missing from.
+		 */
 		ret = vf_req_ack(&vf, VU_REQ_SET_VRING_KICK, &v, 8, &kick_fd, 1);
 	}
+	post_read(&g, &vr, kick_fd);
 	ok = read_served(&g, &vr, &status) && ret == 0;
 	tap_ok(ok, "kernel: the new daemon's vhu.ko serves the next read, with --busy-poll 50 "
 	       "(status %u)", status);
