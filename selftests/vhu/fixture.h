@@ -73,7 +73,27 @@ static inline bool guest_up(struct __test_metadata *_metadata,
 	return true;
 }
 
-/* Fixture teardown: undo guest_up(). */
+/*
+ * Fixture setup of a device with an owner and the guest's memory, but no
+ * backing store, memory table or vrings yet: for tests of what is set
+ * before those. False after a SKIP (no vhu.ko): the setup must return
+ * then. guest_down() undoes it.
+ */
+static inline bool guest_open(struct __test_metadata *_metadata,
+			      struct guest *g, struct backend *b)
+{
+	memset(g, 0, sizeof(*g));
+	memset(b, 0, sizeof(*b));
+	g->vhu = -1;
+	g->memfd = -1;
+	b->fd = -1;
+	if (!vhu_present())
+		SKIP(return false, "no " VHU_DEVICE_PATH " (vhu.ko not loaded)");
+	ASSERT_EQ(0, g_open(g));
+	return true;
+}
+
+/* Fixture teardown: undo guest_up() or guest_open(). */
 static inline void guest_down(struct guest *g, struct backend *b)
 {
 	g_close(g);

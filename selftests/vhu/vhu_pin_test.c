@@ -70,14 +70,7 @@ FIXTURE(pin) {
 
 FIXTURE_SETUP(pin)
 {
-	memset(&self->g, 0, sizeof(self->g));
-	memset(&self->b, 0, sizeof(self->b));
-	self->g.vhu = -1;
-	self->g.memfd = -1;
-	self->b.fd = -1;
-	if (!vhu_present())
-		SKIP(return, "no " VHU_DEVICE_PATH " (vhu.ko not loaded)");
-	ASSERT_EQ(0, g_open(&self->g));
+	guest_open(_metadata, &self->g, &self->b);
 }
 
 FIXTURE_TEARDOWN(pin)
