@@ -30,6 +30,8 @@
 #include "tap.h"
 
 #define IMG_SIZE	(1u << 20)
+/* The options member that asks "add" for the userspace datapath. */
+#define USER	",\"datapath\":\"user\""
 
 static const char *vhuctl(void)
 {
@@ -157,6 +159,31 @@ static const char *err_msg(struct json_object *rep)
 	    !json_object_object_get_ex(e, "message", &m))
 		return "";
 	return json_object_get_string(m);
+}
+
+/*
+ * An "add" of @sock on @backing that must fail: @opts are further members
+ * of its options (each with a leading comma, or ""), @fdmap the members
+ * of its fds. The error must be @code, its message must hold @needle
+ * (if not NULL).
+ */
+static void add_fails(struct cl *c, const char *sock, const char *backing,
+		      const char *opts, const char *fdmap, const int *fds,
+		      unsigned int nfds, int64_t code, const char *needle,
+		      const char *what)
+{
+	struct json_object *rep;
+	char req[1024];
+
+	snprintf(req, sizeof(req),
+		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"add\",\"params\":{\"options\":"
+		 "{\"socket\":\"%s\",\"backing\":\"%s\"%s},\"fds\":{%s}}}\n",
+		 sock, backing, opts, fdmap);
+	rep = call(c, req, fds, nfds);
+	if (!tap_ok(err_code(rep) == code && (!needle || strstr(err_msg(rep), needle)),
+		    "control: %s: %lld", what, (long long)code))
+		tap_diag("reply: %s", rep ? json_object_to_json_string(rep) : "none");
+	json_object_put(rep);
 }
 
 static struct json_object *result(struct json_object *rep)
@@ -294,7 +321,6 @@ static void malformed(const char *ctl, struct tmp_dir *d, const char *served,
 		  -32602 },
 	};
 	struct json_object *rep;
-	char req[1024];
 	struct cl c;
 	int fds[5], lfd;
 	bool eof;
@@ -322,79 +348,34 @@ static void malformed(const char *ctl, struct tmp_dir *d, const char *served,
 	if (pipe2(&fds[1], O_CLOEXEC))
 		fds[1] = fds[2] = -1;
 	fds[3] = lfd;
-	snprintf(req, sizeof(req),
-		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"add\",\"params\":{\"options\":"
-		 "{\"socket\":\"%s\",\"backing\":\"%s\",\"datapath\":\"user\"},"
-		 "\"fds\":{\"backing\":0,\"socket\":1}}}\n", xsock, ximg);
-	rep = call(&c, req, fds, 4);
-	tap_ok(err_code(rep) == -32602 && strstr(err_msg(rep), "fds.socket"),
-	       "control: add with a pipe for the socket: -32602 naming fds.socket");
-	json_object_put(rep);
-	snprintf(req, sizeof(req),
-		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"add\",\"params\":{\"options\":"
-		 "{\"socket\":\"%s\",\"backing\":\"%s\",\"datapath\":\"user\"},"
-		 "\"fds\":{\"backing\":3,\"socket\":3}}}\n", xsock, ximg);
-	rep = call(&c, req, fds, 4);
-	tap_ok(err_code(rep) == -32602, "control: add with one fd for two: -32602");
-	json_object_put(rep);
-	snprintf(req, sizeof(req),
-		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"add\",\"params\":{\"options\":"
-		 "{\"socket\":\"%s\",\"backing\":\"%s\",\"datapath\":\"user\"},"
-		 "\"fds\":{\"backing\":1,\"socket\":3}}}\n", xsock, ximg);
-	rep = call(&c, req, fds, 4);
-	tap_ok(err_code(rep) == -32602 && strstr(err_msg(rep), "fds.backing"),
-	       "control: add with a pipe for the backing: -32602 naming fds.backing");
-	json_object_put(rep);
+	add_fails(&c, xsock, ximg, USER, "\"backing\":0,\"socket\":1", fds, 4,
+		  -32602, "fds.socket", "add with a pipe for the socket, naming fds.socket");
+	add_fails(&c, xsock, ximg, USER, "\"backing\":3,\"socket\":3", fds, 4,
+		  -32602, NULL, "add with one fd for two");
+	add_fails(&c, xsock, ximg, USER, "\"backing\":1,\"socket\":3", fds, 4,
+		  -32602, "fds.backing", "add with a pipe for the backing, naming fds.backing");
 	/* A backing open read-only for an export that writes; a device that is not /dev/vhu. */
 	{
 		int ro = open(ximg, O_RDONLY | O_CLOEXEC), null = open("/dev/null", O_RDWR | O_CLOEXEC);
 		int f2[3] = { ro, lfd, null };
 
-		snprintf(req, sizeof(req),
-			 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"add\",\"params\":{\"options\":"
-			 "{\"socket\":\"%s\",\"backing\":\"%s\"},"
-			 "\"fds\":{\"backing\":0,\"socket\":1}}}\n", xsock, ximg);
-		rep = call(&c, req, f2, 3);
-		tap_ok(err_code(rep) == -32602 && strstr(err_msg(rep), "readonly"),
-		       "control: add with a read-only backing fd, not readonly: -32602");
-		json_object_put(rep);
-		snprintf(req, sizeof(req),
-			 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"add\",\"params\":{\"options\":"
-			 "{\"socket\":\"%s\",\"backing\":\"%s\",\"readonly\":true},"
-			 "\"fds\":{\"backing\":0,\"socket\":1,\"device\":2}}}\n", xsock, ximg);
-		rep = call(&c, req, f2, 3);
-		tap_ok(err_code(rep) == -32602 && strstr(err_msg(rep), "fds.device"),
-		       "control: add with /dev/null as the device: -32602 naming fds.device");
-		json_object_put(rep);
+		add_fails(&c, xsock, ximg, "", "\"backing\":0,\"socket\":1", f2, 3,
+			  -32602, "readonly", "add with a read-only backing fd, not readonly");
+		add_fails(&c, xsock, ximg, ",\"readonly\":true",
+			  "\"backing\":0,\"socket\":1,\"device\":2", f2, 3, -32602,
+			  "fds.device", "add with /dev/null as the device, naming fds.device");
 		close(ro);
 		close(null);
 	}
 	/* Busy polling on an export that gets the userspace datapath (no device). */
-	snprintf(req, sizeof(req),
-		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"add\",\"params\":{\"options\":"
-		 "{\"socket\":\"%s\",\"backing\":\"%s\",\"busy-poll\":50},"
-		 "\"fds\":{\"backing\":0,\"socket\":3}}}\n", xsock, ximg);
-	rep = call(&c, req, fds, 4);
-	tap_ok(err_code(rep) == -32602 && strstr(err_msg(rep), "only the kernel datapath polls"),
-	       "control: add with busy-poll and no device: -32602");
-	json_object_put(rep);
-	snprintf(req, sizeof(req),
-		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"add\",\"params\":{\"options\":"
-		 "{\"socket\":\"%s\",\"backing\":\"%s\",\"busy-poll\":1001},"
-		 "\"fds\":{\"backing\":0,\"socket\":3}}}\n", xsock, ximg);
-	rep = call(&c, req, fds, 4);
-	tap_ok(err_code(rep) == -32602 && strstr(err_msg(rep), "from 0 to 1000"),
-	       "control: add with busy-poll over the bound: -32602");
-	json_object_put(rep);
+	add_fails(&c, xsock, ximg, ",\"busy-poll\":50", "\"backing\":0,\"socket\":3",
+		  fds, 4, -32602, "only the kernel datapath polls",
+		  "add with busy-poll and no device");
+	add_fails(&c, xsock, ximg, ",\"busy-poll\":1001", "\"backing\":0,\"socket\":3",
+		  fds, 4, -32602, "from 0 to 1000", "add with busy-poll over the bound");
 	/* The socket of an export that is served already. */
-	snprintf(req, sizeof(req),
-		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"add\",\"params\":{\"options\":"
-		 "{\"socket\":\"%s\",\"backing\":\"%s\",\"datapath\":\"user\"},"
-		 "\"fds\":{\"backing\":0,\"socket\":3}}}\n", served, img);
-	rep = call(&c, req, fds, 4);
-	tap_ok(err_code(rep) == -32000 && strstr(err_msg(rep), "already served"),
-	       "control: add of a socket already served: -32000");
-	json_object_put(rep);
+	add_fails(&c, served, img, USER, "\"backing\":0,\"socket\":3", fds, 4,
+		  -32000, "already served", "add of a socket already served");
 	/* More fds than a request may carry. */
 	fds[4] = fds[0];
 	rep = call(&c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"list\"}\n", fds, 5);
