@@ -6,7 +6,10 @@
 #                            and the selftests
 #   make KDIR=/path/to/build vhu.ko for another kernel
 #   make check               host unit tests, then the selftests in a VM on
-#                            every kernel in VM_KERNELS
+#                            every kernel in VM_KERNELS, the nested QEMU
+#                            guests on the kernels in E2E_KERNELS (6.12)
+#   make check-full          make check with the nested guests on every
+#                            kernel in VM_KERNELS (about 12 minutes more)
 #   make check-debug         the selftests and vhuctl's kernel test in a VM
 #                            booting Debian's 6.12 built with KASAN, lockdep
 #                            and kmemleak (built once, cached; slow)
@@ -56,7 +59,7 @@ KBUILD := $(MAKE) -C $(KDIR) M=$(MODDIR) VHU_VERSION=$(VHU_VERSION)
 W ?= 1
 VM_KERNELS ?= 6.1 6.12
 
-.PHONY: all deps module tools selftests check check-debug soak fuzz demo bench \
+.PHONY: all deps module tools selftests check check-full check-debug soak fuzz demo bench \
 	bench-timing bench-profile \
 	sparse checkpatch kernel-doc htmldocs install uninstall dkms-src dkms-install \
 	dkms-uninstall clean
@@ -95,6 +98,10 @@ deps:
 check: deps
 	$(MAKE) tools selftests
 	$(TOP)/tools/testing/run-checks $(VM_KERNELS)
+
+check-full: deps
+	$(MAKE) tools selftests
+	E2E_KERNELS="$(VM_KERNELS)" $(TOP)/tools/testing/run-checks $(VM_KERNELS)
 
 # Documentation/testing.rst. Not part of check: the kernel's first build
 # takes most of an hour on two cores, and each run half an hour.
