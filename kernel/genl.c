@@ -133,6 +133,12 @@ static int vhu_put_stats(struct sk_buff *msg, struct vhu_vq *vq)
 			      atomic_read(&vq->inflight), VHU_STATS_A_PAD) ||
 	    nla_put_u64_64bit(msg, VHU_STATS_A_KICKS,
 			      atomic64_read(&vq->kicks), VHU_STATS_A_PAD) ||
+	    nla_put_u64_64bit(msg, VHU_STATS_A_POLLS,
+			      atomic64_read(&vq->polls), VHU_STATS_A_PAD) ||
+	    nla_put_u64_64bit(msg, VHU_STATS_A_POLL_HITS,
+			      atomic64_read(&vq->poll_hits), VHU_STATS_A_PAD) ||
+	    nla_put_u64_64bit(msg, VHU_STATS_A_POLL_NS,
+			      READ_ONCE(vq->poll_ns), VHU_STATS_A_PAD) ||
 	    nla_put_u64_64bit(msg, VHU_STATS_A_LAST_AVAIL_IDX,
 			      READ_ONCE(vq->last_avail_idx), VHU_STATS_A_PAD))
 		goto err_cancel;

@@ -393,6 +393,15 @@ enum vhu_worker_state {
  * @poll_armed: the worker's last pass took or used requests, so it may
  *	poll once before it sleeps; only the worker uses it (and the
  *	reset, once the worker is stopped)
+ * @poll_ns: the busy-poll window, adapted by the worker (worker.c);
+ *	written only by the worker (and the reset), read locklessly
+ * @poll_us: the @busy_poll_us that @poll_ns was last started from; only
+ *	the worker uses it (and the reset)
+ * @idle_since: ktime_get_ns() when the worker went idle after a pass that
+ *	moved requests, 0 when it did not; only the worker uses it (and the
+ *	reset)
+ * @polls: busy polls begun
+ * @poll_hits: busy polls that ended with work to do
  */
 struct vhu_vq {
 	struct vhu_dev *dev;
@@ -440,6 +449,11 @@ struct vhu_vq {
 	struct vhu_vq_log log;
 	u32 busy_poll_us;
 	bool poll_armed;
+	u32 poll_us;
+	u64 poll_ns;
+	u64 idle_since;
+	atomic64_t polls;
+	atomic64_t poll_hits;
 };
 
 /**

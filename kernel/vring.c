@@ -195,6 +195,11 @@ void vhu_vq_reset(struct vhu_vq *vq)
 	atomic64_set(&vq->kicks, 0);
 	WRITE_ONCE(vq->busy_poll_us, 0);
 	vq->poll_armed = false;
+	vq->poll_us = 0;
+	WRITE_ONCE(vq->poll_ns, 0);
+	vq->idle_since = 0;
+	atomic64_set(&vq->polls, 0);
+	atomic64_set(&vq->poll_hits, 0);
 	mutex_unlock(&vq->mutex);
 }
 
@@ -258,6 +263,8 @@ static long vhu_vq_set_num(struct vhu_vq *vq, u32 num)
 	WRITE_ONCE(vq->num, num);
 	memset(&vq->stats, 0, sizeof(vq->stats));
 	atomic64_set(&vq->kicks, 0);
+	atomic64_set(&vq->polls, 0);
+	atomic64_set(&vq->poll_hits, 0);
 unlock:
 	mutex_unlock(&vq->mutex);
 	bitmap_free(busy);

@@ -13,7 +13,8 @@
  * A vring's worker is woken by the kick eventfd's wait-queue callback and
  * by request completions. With VHU_SET_VRING_BUSY_POLL it first polls the
  * avail ring for a while, with kicks suppressed, after a pass that moved
- * requests (vhu_worker_busy_poll()). When the owner is killed its workers exit
+ * requests (vhu_worker_busy_poll()), for a window that adapts to the gaps
+ * between requests (vhu_worker_poll_adapt()). When the owner is killed its workers exit
  * (vhost_task's @handle_sigkill; never with the kernel-thread stand-in):
  * a vring's worker uses the requests in flight as they complete, for
  * VHU_EXIT_WAIT_MS at most, and the release drops those that complete
@@ -27,6 +28,7 @@
 #include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/stat.h>
+#include <linux/timekeeping.h>
 #include <linux/uaccess.h>
 
 #include "vhu.h"
@@ -51,24 +53,65 @@ static bool vhu_worker_poll_stop(struct vhu_vq *vq,
 	       rcu_access_pointer(vq->dev->mem) != mem;
 }
 
+/* The adaptive busy-poll window (VHU_SET_VRING_BUSY_POLL), as KVM's. */
+#define VHU_POLL_START_NS	(10 * NSEC_PER_USEC)
+#define VHU_POLL_GROW		2
+#define VHU_POLL_SHRINK		2
+
+/*
+ * The window for the next poll, at most @usec. A new value starts it at
+ * the value: what the owner asked for, until the idle times say more.
+ */
+static u64 vhu_worker_poll_window(struct vhu_vq *vq, u32 usec)
+{
+	if (vq->poll_us != usec) {
+		vq->poll_us = usec;
+		WRITE_ONCE(vq->poll_ns, (u64)usec * NSEC_PER_USEC);
+	}
+	return vq->poll_ns;
+}
+
+/*
+ * The vring sat idle @idle_ns after a pass that moved requests, until the
+ * next one that moved some: adapt the window to it, as KVM's halt polling
+ * adapts to a vCPU's halts. A window that bridged the gap stays; a gap
+ * that no window up to the value could bridge halves it (polling would
+ * only have burnt the CPU); a gap the value would have bridged doubles it.
+ */
+static void vhu_worker_poll_adapt(struct vhu_vq *vq, u64 idle_ns, u32 usec)
+{
+	u64 max = (u64)usec * NSEC_PER_USEC;
+	u64 win = vhu_worker_poll_window(vq, usec);
+
+	if (idle_ns <= win)
+		return;
+	if (idle_ns > max)
+		win /= VHU_POLL_SHRINK;
+	else
+		win = win ? win * VHU_POLL_GROW : VHU_POLL_START_NS;
+	if (win < VHU_POLL_START_NS)
+		win = 0;
+	WRITE_ONCE(vq->poll_ns, min(win, max));
+}
+
 /*
  * Busy poll (VHU_SET_VRING_BUSY_POLL): look at the avail index, with kicks
  * suppressed, until the driver publishes a request, a request completes,
- * a kick comes anyway, or the window ends; then have the next pass take
- * the requests and ask for kicks again before the worker sleeps, so none
- * is lost (the pass looks at the avail ring after asking). Holds no lock
- * while it polls: a stop or a memory table change (the ioctls take
+ * a kick comes anyway, or the window of @ns ends; then have the next pass
+ * take the requests and ask for kicks again before the worker sleeps, so
+ * none is lost (the pass looks at the avail ring after asking). Holds no
+ * lock while it polls: a stop or a memory table change (the ioctls take
  * @vq->mutex) goes on at once and ends the poll. Each turn of the loop
  * is a few loads; the window bounds them.
  *
  * Context: the vring's worker, TASK_RUNNING, no lock held.
  */
-static void vhu_worker_busy_poll(struct vhu_vq *vq, u32 usec)
+static void vhu_worker_busy_poll(struct vhu_vq *vq, u64 ns)
 {
 	const struct vhu_mem_table *mem = rcu_access_pointer(vq->dev->mem);
 	__virtio16 __user *idxp;
+	bool poll, hit = false;
 	__virtio16 v;
-	bool poll;
 	u16 idx;
 	u64 end;
 
@@ -78,15 +121,24 @@ static void vhu_worker_busy_poll(struct vhu_vq *vq, u32 usec)
 	if (!poll)
 		return;
 
-	end = local_clock() + (u64)usec * NSEC_PER_USEC;
-	while (!vhu_worker_has_work(vq) && !vhu_worker_poll_stop(vq, mem)) {
-		/* An unreadable index is the next pass's ring error. */
-		if (get_user(v, idxp) || vhu16_to_cpu(v) != idx)
+	atomic64_inc(&vq->polls);
+	end = local_clock() + ns;
+	while (!vhu_worker_poll_stop(vq, mem)) {
+		if (vhu_worker_has_work(vq)) {
+			hit = true;
 			break;
+		}
+		/* An unreadable index is the next pass's ring error. */
+		if (get_user(v, idxp) || vhu16_to_cpu(v) != idx) {
+			hit = true;
+			break;
+		}
 		if (local_clock() >= end)
 			break;
 		cpu_relax();
 	}
+	if (hit)
+		atomic64_inc(&vq->poll_hits);
 	/* The next pass takes what came and asks for kicks again. */
 	set_bit(0, &vq->kicked);
 }
@@ -101,6 +153,7 @@ static bool vhu_worker_fn(void *data)
 {
 	struct vhu_vq *vq = data;
 	u32 usec;
+	u64 ns;
 
 	if (vhu_worker_has_work(vq)) {
 		__set_current_state(TASK_RUNNING);
@@ -110,15 +163,30 @@ static bool vhu_worker_fn(void *data)
 		 * vring costs one window per wake-up.
 		 */
 		vq->poll_armed = vhu_vq_process(vq);
+		if (vq->poll_armed && vq->idle_since) {
+			usec = READ_ONCE(vq->busy_poll_us);
+			if (usec)
+				vhu_worker_poll_adapt(vq, ktime_get_ns() -
+						      vq->idle_since, usec);
+			vq->idle_since = 0;
+		}
 		cond_resched();
 		return true;
 	}
 	usec = READ_ONCE(vq->busy_poll_us);
 	if (!vq->poll_armed || !usec)
 		return false;
-	__set_current_state(TASK_RUNNING);
 	vq->poll_armed = false;
-	vhu_worker_busy_poll(vq, usec);
+	/*
+	 * Idle from here until a pass moves requests again, maybe on
+	 * another CPU: a clock that is monotonic across CPUs.
+	 */
+	vq->idle_since = ktime_get_ns();
+	ns = vhu_worker_poll_window(vq, usec);
+	if (!ns)
+		return false;
+	__set_current_state(TASK_RUNNING);
+	vhu_worker_busy_poll(vq, ns);
 	return true;
 }
 

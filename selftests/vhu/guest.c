@@ -444,6 +444,8 @@ static int g_stats_cb(struct nl_msg *msg, void *arg)
 		G_STAT(KICKS, kicks), G_STAT(CALLS, calls),
 		G_STAT(LAST_AVAIL_IDX, last_avail_idx),
 		G_STAT(LOG_SKIPPED, log_skipped),
+		G_STAT(POLLS, polls), G_STAT(POLL_HITS, poll_hits),
+		G_STAT(POLL_NS, poll_ns),
 #undef G_STAT
 	};
 	struct nlattr *tb[VHU_ATTR_MAX + 1], *st[VHU_STATS_A_MAX + 1];

@@ -102,6 +102,7 @@ struct g_stats {
 	uint64_t reqs_write_zeroes, reqs_unsupp, reqs_ioerr;
 	uint64_t bytes_read, bytes_written, ring_errors, inflight;
 	uint64_t kicks, calls, last_avail_idx, log_skipped;
+	uint64_t polls, poll_hits, poll_ns;
 	int msgs;		/* messages for the device */
 };
 

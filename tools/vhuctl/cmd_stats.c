@@ -43,6 +43,9 @@ static const struct {
 	{ VHU_STATS_A_KICKS, "kicks" },
 	{ VHU_STATS_A_CALLS, "calls" },
 	{ VHU_STATS_A_LAST_AVAIL_IDX, "last_avail_idx" },
+	{ VHU_STATS_A_POLLS, "polls" },
+	{ VHU_STATS_A_POLL_HITS, "poll_hits" },
+	{ VHU_STATS_A_POLL_NS, "poll_ns" },
 };
 
 /* What tells the exports apart: a device's name and backing. */

@@ -491,13 +491,25 @@ struct vhu_vring_addr {
  * CPU shared with the driver, polling would only delay the driver), on a
  * signal, when the vring is stopped or hits a ring error, and when the
  * memory table changes; it holds no lock while it polls. An idle vring
- * costs one window per wake-up, not more: the worker polls again only
+ * costs at most one window per wake-up: the worker polls again only
  * after a pass that moved requests. The time is spent in the worker, a
  * thread of the owner, in the owner's cgroups.
  *
+ * The value is the longest window; the window itself adapts, as KVM's
+ * halt polling does, to how long the vring sat idle after a pass that
+ * moved requests (until the next pass that moves some). An idle time
+ * longer than the value, which no window could have bridged, halves the
+ * window (below 10 us it becomes 0: the worker sleeps at once); an idle
+ * time the window did not bridge but the value would have doubles it
+ * (from 0 to 10 us), up to the value. So a driver that sends requests far
+ * apart costs no polling, and one that sends them back to back gets the
+ * whole window. %VHU_STATS_A_POLL_NS reports the window,
+ * %VHU_STATS_A_POLLS and %VHU_STATS_A_POLL_HITS how the polls went.
+ *
  * Allowed at any time, on a vring with or without a ring size, and
- * applies from the worker's next poll on. ``VHU_GET_VRING_BUSY_POLL``
- * returns the vring's value in @num. %VHU_RESET_OWNER sets 0.
+ * applies from the worker's next poll on; setting it starts the window
+ * at the value. ``VHU_GET_VRING_BUSY_POLL`` returns the vring's value in
+ * @num. %VHU_RESET_OWNER sets 0.
  */
 #define VHU_MAX_BUSY_POLL_US	1000
 
@@ -988,6 +1000,13 @@ enum vhu_vring_status {
  *	was on that the dirty log did not cover, or while none was installed,
  *	counted per buffer (a page two buffers share counts twice)
  *	(%VHU_API_F_LOG)
+ * @VHU_STATS_A_POLLS: u64: busy polls of the avail ring the worker began
+ *	(%VHU_SET_VRING_BUSY_POLL)
+ * @VHU_STATS_A_POLL_HITS: u64: busy polls that ended with a request to take
+ *	or a completion to use, rather than at the end of their window
+ * @VHU_STATS_A_POLL_NS: u64: the worker's busy-poll window now, in
+ *	nanoseconds: it adapts between 0 and the vring's busy-poll time to
+ *	the gaps between requests (%VHU_SET_VRING_BUSY_POLL)
  * @__VHU_STATS_A_MAX: internal
  */
 enum vhu_stats_attr {
@@ -1010,6 +1029,9 @@ enum vhu_stats_attr {
 	VHU_STATS_A_CALLS,
 	VHU_STATS_A_LAST_AVAIL_IDX,
 	VHU_STATS_A_LOG_SKIPPED,
+	VHU_STATS_A_POLLS,
+	VHU_STATS_A_POLL_HITS,
+	VHU_STATS_A_POLL_NS,
 
 	__VHU_STATS_A_MAX
 };
