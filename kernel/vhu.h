@@ -565,9 +565,10 @@ long vhu_get_vring_busy_poll(struct vhu_dev *dev, void __user *argp);
 long vhu_inflight_set(struct vhu_vq *vq, const struct vhu_vring_inflight *f);
 int vhu_inflight_recover(struct vhu_vq *vq);
 int vhu_inflight_take(struct vhu_vq *vq, u16 head);
-int vhu_inflight_link(struct vhu_vq *vq, u16 head, u16 *batch_head);
+int vhu_inflight_link(struct vhu_vq *vq, struct llist_node *list,
+		      u16 *batch_head);
 int vhu_inflight_publish(struct vhu_vq *vq, u16 batch_head);
-int vhu_inflight_put(struct vhu_vq *vq, u16 head);
+int vhu_inflight_put(struct vhu_vq *vq, struct llist_node *list);
 int vhu_inflight_used(struct vhu_vq *vq);
 void vhu_inflight_drop_resubmit(struct vhu_vq *vq);
 void vhu_inflight_reset(struct vhu_vq *vq);

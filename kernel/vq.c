@@ -212,16 +212,34 @@ static void vhu_vq_account(struct vhu_vq *vq, struct vhu_req *req)
 }
 
 /*
- * Write one used element: two 4-byte stores in one user access section
- * (the used ring is only 4-byte aligned), not a copy_to_user() call.
+ * Write the used elements of @list from vq->used_idx on: two 4-byte
+ * stores each (the used ring is only 4-byte aligned), in one user access
+ * section for VHU_RESCHED_EVERY of them, not a call per request. The
+ * whole ring is checked once, the entries are indexed within it.
  */
-static int vhu_vq_put_used(struct vring_used_elem __user *e, u32 id, u32 len)
+static int vhu_vq_put_used(struct vhu_vq *vq, struct llist_node *list)
 {
-	if (!user_access_begin(e, sizeof(*e)))
-		return -EFAULT;
-	unsafe_put_user(cpu_to_vhu32(id), &e->id, end_access);
-	unsafe_put_user(cpu_to_vhu32(len), &e->len, end_access);
-	user_access_end();
+	struct vring_used_elem __user *ring = vq->used->ring;
+	struct llist_node *pos = list;
+	u16 idx = vq->used_idx;
+
+	while (pos) {
+		unsigned int k = 0;
+
+		if (!user_access_begin(ring, (size_t)vq->num * sizeof(*ring)))
+			return -EFAULT;
+		for (; pos && k < VHU_RESCHED_EVERY; pos = pos->next, k++) {
+			struct vhu_req *req = llist_entry(pos, struct vhu_req, node);
+			struct vring_used_elem __user *e = &ring[idx++ & (vq->num - 1)];
+
+			unsafe_put_user(cpu_to_vhu32(req->head), &e->id, end_access);
+			unsafe_put_user(cpu_to_vhu32(req->written), &e->len,
+					end_access);
+		}
+		user_access_end();
+		if (pos)
+			cond_resched();
+	}
 	return 0;
 
 end_access:
@@ -233,7 +251,7 @@ end_access:
  * vhu_vq_complete() - put completed requests into the used ring
  * @vq: the vring
  *
- * Status bytes and used elements first, then one used->idx update and at
+ * Status bytes, then the used elements, then one used->idx update and at
  * most one call. With an inflight area the batch is linked there before
  * the update and cleared after it. While dirty logging (log.c), the
  * batch's pages are marked before the update, the index's after it. Then
@@ -266,8 +284,6 @@ void vhu_vq_complete(struct vhu_vq *vq)
 		return;
 
 	llist_for_each_entry(req, list, node) {
-		struct vring_used_elem __user *e;
-
 		/* As many as the ring holds: let others run now and then. */
 		if (!(++n % VHU_RESCHED_EVERY))
 			cond_resched();
@@ -279,14 +295,12 @@ void vhu_vq_complete(struct vhu_vq *vq)
 		else if (req->status_uaddr &&
 			 put_user(req->status, req->status_uaddr))
 			vhu_vq_error(vq, "status byte not writable");
-		e = &vq->used->ring[vq->used_idx & (vq->num - 1)];
-		if (vhu_vq_put_used(e, req->head, req->written))
-			vhu_vq_error(vq, "used ring not writable");
-		if (vhu_inflight_link(vq, req->head, &batch_head))
-			vhu_vq_error(vq, "inflight area not writable");
-		vq->used_idx++;
 	}
-	if (vhu_inflight_publish(vq, batch_head))
+	if (vhu_vq_put_used(vq, list))
+		vhu_vq_error(vq, "used ring not writable");
+	vq->used_idx += n;
+	if (vhu_inflight_link(vq, list, &batch_head) ||
+	    vhu_inflight_publish(vq, batch_head))
 		vhu_vq_error(vq, "inflight area not writable");
 	if (unlikely(vq->log.all) && vhu_log_complete(vq, list, used_start))
 		vhu_vq_error(vq, "dirty log not writable");
@@ -304,11 +318,10 @@ void vhu_vq_complete(struct vhu_vq *vq)
 	}
 
 	/* Then the batch is no longer in flight (vhost-user's order). */
-	llist_for_each_entry_safe(req, tmp, list, node) {
-		if (vhu_inflight_put(vq, req->head))
-			vhu_vq_error(vq, "inflight area not writable");
+	if (vhu_inflight_put(vq, list))
+		vhu_vq_error(vq, "inflight area not writable");
+	llist_for_each_entry_safe(req, tmp, list, node)
 		vhu_req_put(req);
-	}
 	if (vhu_inflight_used(vq))
 		vhu_vq_error(vq, "inflight area not writable");
 
