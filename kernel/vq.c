@@ -384,8 +384,10 @@ struct vhu_chain {
 };
 
 /* Add one descriptor's buffer to the chain. Inline: once per descriptor. */
-static inline void vhu_chain_add(struct vhu_vq *vq, struct vhu_mem_table *t,
-				 struct vhu_chain *c, const struct vring_desc *d)
+static __always_inline void vhu_chain_add(struct vhu_vq *vq,
+					  struct vhu_mem_table *t,
+					  struct vhu_chain *c,
+					  const struct vring_desc *d)
 {
 	u16 flags = vhu16_to_cpu(d->flags);
 	u32 len = vhu32_to_cpu(d->len);
@@ -518,44 +520,82 @@ static int vhu_chain_indirect(struct vhu_vq *vq, struct vhu_mem_table *t,
 	}
 }
 
-/* Walk the chain at @head. Return: 0, or a ring error message in @why. */
+/*
+ * Walk the chain at @head. Return: 0, or a ring error message in @why.
+ *
+ * The chain is parsed into a local copy, stored into @c once at the end:
+ * its fields then live in registers across the descriptors rather than
+ * being stored back after each one. Only an indirect table, walked once
+ * per chain, works on @c itself.
+ */
 static int vhu_chain_walk(struct vhu_vq *vq, struct vhu_mem_table *t,
 			  u16 head, struct vhu_chain *c, const char **why)
 {
-	struct vring_desc d;
+	struct vhu_chain lc = { .pinned = t && t->pins && vq->bvscratch };
+	struct vring_desc d __uninitialized;	/* read before any use */
 	u32 i = head, n = 0;
+	int ret = 0;
 
-	memset(c, 0, sizeof(*c));
-	c->pinned = t && t->pins && vq->bvscratch;
 	for (;;) {
 		u16 flags;
 
 		if (++n > vq->num) {
 			*why = "descriptor loop";
-			return -ELOOP;
+			ret = -ELOOP;
+			break;
 		}
-		if (vhu_read_desc(c, vq->desc, i, &d)) {
+		if (vhu_read_desc(&lc, vq->desc, i, &d)) {
 			*why = "descriptor table not readable";
-			return -EFAULT;
+			ret = -EFAULT;
+			break;
 		}
 		flags = vhu16_to_cpu(d.flags);
 		if (flags & VRING_DESC_F_INDIRECT) {
 			if (flags & VRING_DESC_F_NEXT || n > 1) {
 				*why = "indirect descriptor inside a chain";
-				return -EINVAL;
+				ret = -EINVAL;
+				break;
 			}
+			*c = lc;
 			return vhu_chain_indirect(vq, t, c, &d, why);
 		}
-		vhu_chain_add(vq, t, c, &d);
+		vhu_chain_add(vq, t, &lc, &d);
 		if (!(flags & VRING_DESC_F_NEXT))
 			break;
 		i = vhu16_to_cpu(d.next);
 		if (i >= vq->num) {
 			*why = "next out of range";
-			return -EINVAL;
+			ret = -EINVAL;
+			break;
 		}
 	}
-	return 0;
+	*c = lc;
+	return ret;
+}
+
+/*
+ * The status byte of a chain that is not a whole pinned request: the last
+ * device-writable byte, translated alone. Out of line: only for a bad
+ * chain or a table that is not pinned.
+ */
+static noinline void vhu_vq_status_addr(struct vhu_vq *vq,
+					struct vhu_mem_table *t,
+					struct vhu_req *req,
+					const struct vhu_chain *c)
+{
+	struct bio_vec sbv;
+	struct iovec st;
+
+	if (!c->have_status)
+		return;
+	if (c->pinned &&
+	    vhu_mem_translate_bvec(t, &vq->mem_hint, c->status_gpa, 1,
+				   &sbv, 1) == 1) {
+		req->status_page = sbv.bv_page;
+		req->status_off = sbv.bv_offset;
+	} else if (t && vhu_mem_translate(t, c->status_gpa, 1, &st, 1) == 1) {
+		req->status_uaddr = st.iov_base;
+	}
 }
 
 /*
@@ -567,10 +607,9 @@ static void vhu_vq_start_req(struct vhu_vq *vq, struct vhu_mem_table *t,
 {
 	struct iovec *iov = vq->scratch;
 	u32 niov = c->nout + c->nin;
-	struct iov_iter out, in;
+	/* Set whole by iov_iter_bvec() or iov_iter_init() before any use. */
+	struct iov_iter out __uninitialized, in __uninitialized;
 	struct vhu_req *req;
-	struct bio_vec sbv;
-	struct iovec st;
 	bool status;
 
 	req = vhu_req_get(vq, head, t);
@@ -584,14 +623,8 @@ static void vhu_vq_start_req(struct vhu_vq *vq, struct vhu_mem_table *t,
 
 		req->status_page = last->bv_page;
 		req->status_off = last->bv_offset + last->bv_len - 1;
-	} else if (c->have_status && c->pinned &&
-		   vhu_mem_translate_bvec(t, &vq->mem_hint, c->status_gpa, 1,
-					  &sbv, 1) == 1) {
-		req->status_page = sbv.bv_page;
-		req->status_off = sbv.bv_offset;
-	} else if (c->have_status && t &&
-		   vhu_mem_translate(t, c->status_gpa, 1, &st, 1) == 1) {
-		req->status_uaddr = st.iov_base;
+	} else {
+		vhu_vq_status_addr(vq, t, req, c);
 	}
 	status = req->status_uaddr || req->status_page;
 
@@ -655,7 +688,8 @@ static bool vhu_vq_exceeds_weight(const struct vhu_weight *w)
 static int vhu_vq_take(struct vhu_vq *vq, struct vhu_mem_table *t, u16 head,
 		       struct vhu_weight *w)
 {
-	struct vhu_chain c;
+	/* Set whole by vhu_chain_walk(). */
+	struct vhu_chain c __uninitialized;
 	const char *why;
 
 	if (test_bit(head, vq->busy)) {
