@@ -732,10 +732,43 @@ static bool vhu_vq_resubmit(struct vhu_vq *vq, struct vhu_mem_table *t,
 	return true;
 }
 
+/* Avail ring entries read at once: one user access section for them. */
+#define VHU_VQ_HEADS_READ	16
+
+/*
+ * Read the avail ring entries from vq->last_avail_idx on, up to the
+ * published vq->avail_idx, the end of the ring or VHU_VQ_HEADS_READ.
+ * They are only used in order, each one checked as it is taken; those
+ * left when the pass ends are read again by the next.
+ * Return: the number read, 0 if the ring is not readable.
+ */
+static unsigned int vhu_vq_read_heads(struct vhu_vq *vq, __virtio16 *heads)
+{
+	u16 pos = vq->last_avail_idx & (vq->num - 1);
+	const __virtio16 __user *p = &vq->avail->ring[pos];
+	unsigned int n, i;
+
+	n = min3((u32)(u16)(vq->avail_idx - vq->last_avail_idx),
+		 vq->num - pos, (u32)VHU_VQ_HEADS_READ);
+	if (!user_access_begin(p, n * sizeof(*p)))
+		return 0;
+	for (i = 0; i < n; i++)
+		unsafe_get_user(heads[i], p + i, end_access);
+	user_access_end();
+	return n;
+
+end_access:
+	user_access_end();
+	return 0;
+}
+
 /* Take requests for one pass. Return: true if more may be there. */
 static bool vhu_vq_handle_avail(struct vhu_vq *vq)
 {
 	struct vhu_mem_table *t = vhu_mem_get(vq->dev);
+	/* Entries hpos to nheads are read from the ring, not yet taken. */
+	__virtio16 heads[VHU_VQ_HEADS_READ] __uninitialized;
+	unsigned int nheads = 0, hpos = 0;
 	struct vhu_weight w = {};
 	struct blk_plug plug;
 	bool more = false;
@@ -793,13 +826,17 @@ static bool vhu_vq_handle_avail(struct vhu_vq *vq)
 			more = true;
 			break;
 		}
-		/* Entries before the index that published them. */
-		smp_rmb();
-		if (get_user(v, &vq->avail->ring[vq->last_avail_idx & (vq->num - 1)])) {
-			vhu_vq_error(vq, "avail ring not readable");
-			break;
+		if (hpos == nheads) {
+			/* Entries before the index that published them. */
+			smp_rmb();
+			nheads = vhu_vq_read_heads(vq, heads);
+			hpos = 0;
+			if (!nheads) {
+				vhu_vq_error(vq, "avail ring not readable");
+				break;
+			}
 		}
-		head = vhu16_to_cpu(v);
+		head = vhu16_to_cpu(heads[hpos++]);
 		if (head >= vq->num) {
 			vhu_vq_error(vq, "head out of range");
 			break;
