@@ -264,24 +264,50 @@ end_access:
 }
 
 /**
- * vhu_inflight_link() - add a head to the batch about to be published
+ * vhu_inflight_link() - add a batch of heads to the batch about to be published
  * @vq: the vring
- * @head: the head whose used element was written
- * @batch_head: the batch list so far; becomes @head
+ * @list: the requests whose used elements were written, in order
+ * @batch_head: the batch list so far; becomes the last head of @list
+ *
+ * One user access section for VHU_RESCHED_EVERY heads, not a put_user()
+ * call per head.
  *
  * Context: the vring's worker, holds @vq->mutex.
  * Return: 0, or -EFAULT if the area is not writable.
  */
-int vhu_inflight_link(struct vhu_vq *vq, u16 head, u16 *batch_head)
+int vhu_inflight_link(struct vhu_vq *vq, struct llist_node *list,
+		      u16 *batch_head)
 {
+	struct vhu_inflight_desc __user *desc;
+	struct llist_node *pos = list;
+	u16 bh = *batch_head;
+
 	lockdep_assert_held(&vq->mutex);
 
 	if (!vq->ifl)
 		return 0;
-	if (put_user(*batch_head, &vq->ifl->desc[head].next))
-		return -EFAULT;
-	*batch_head = head;
+	desc = vq->ifl->desc;
+	while (pos) {
+		unsigned int k = 0;
+
+		if (!user_access_begin(desc, (size_t)vq->num * sizeof(*desc)))
+			return -EFAULT;
+		for (; pos && k < VHU_RESCHED_EVERY; pos = pos->next, k++) {
+			u16 head = llist_entry(pos, struct vhu_req, node)->head;
+
+			unsafe_put_user(bh, &desc[head].next, end_access);
+			bh = head;
+		}
+		user_access_end();
+		*batch_head = bh;
+		if (pos)
+			cond_resched();
+	}
 	return 0;
+
+end_access:
+	user_access_end();
+	return -EFAULT;
 }
 
 /**
@@ -302,20 +328,45 @@ int vhu_inflight_publish(struct vhu_vq *vq, u16 batch_head)
 }
 
 /**
- * vhu_inflight_put() - a head's used element is published: not in flight
+ * vhu_inflight_put() - a batch's used elements are published: not in flight
  * @vq: the vring
- * @head: the head
+ * @list: the requests of the batch
+ *
+ * One user access section for VHU_RESCHED_EVERY heads, not a put_user()
+ * call per head.
  *
  * Context: the vring's worker, holds @vq->mutex.
  * Return: 0, or -EFAULT if the area is not writable.
  */
-int vhu_inflight_put(struct vhu_vq *vq, u16 head)
+int vhu_inflight_put(struct vhu_vq *vq, struct llist_node *list)
 {
+	struct vhu_inflight_desc __user *desc;
+	struct llist_node *pos = list;
+
 	lockdep_assert_held(&vq->mutex);
 
 	if (!vq->ifl)
 		return 0;
-	return put_user(0, &vq->ifl->desc[head].inflight) ? -EFAULT : 0;
+	desc = vq->ifl->desc;
+	while (pos) {
+		unsigned int k = 0;
+
+		if (!user_access_begin(desc, (size_t)vq->num * sizeof(*desc)))
+			return -EFAULT;
+		for (; pos && k < VHU_RESCHED_EVERY; pos = pos->next, k++) {
+			u16 head = llist_entry(pos, struct vhu_req, node)->head;
+
+			unsafe_put_user(0, &desc[head].inflight, end_access);
+		}
+		user_access_end();
+		if (pos)
+			cond_resched();
+	}
+	return 0;
+
+end_access:
+	user_access_end();
+	return -EFAULT;
 }
 
 /**

@@ -27,6 +27,8 @@
 #include <linux/fs.h>
 #include <linux/llist.h>
 #include <linux/list.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
 #include <linux/ratelimit.h>
@@ -542,8 +544,78 @@ int vhu_mem_translate(struct vhu_mem_table *t, u64 gpa, u32 len,
 bool vhu_mem_present(struct vhu_dev *dev);
 bool vhu_mem_covers(const struct vhu_mem_table *t, const void __user *uaddr,
 		    u64 len);
-int vhu_mem_translate_bvec(struct vhu_mem_table *t, u32 *hint, u64 gpa,
-			   u64 len, struct bio_vec *bv, unsigned int max);
+int vhu_mem_translate_bvec_search(struct vhu_mem_table *t, u32 *hint, u64 gpa,
+				  u64 len, struct bio_vec *bv, unsigned int max);
+
+/*
+ * The pinned pages of @len bytes at offset @off of a region (@p its pin)
+ * into @bv, one bio_vec per page touched. Return: the number used, or
+ * -E2BIG if @max do not suffice.
+ */
+static __always_inline int vhu_mem_pin_bvec(const struct vhu_mem_pin *p,
+					    u64 off, u64 len,
+					    struct bio_vec *bv,
+					    unsigned int max)
+{
+	u64 pos = p->first_off + off;
+	unsigned int n = 0;
+
+	while (len) {
+		u32 boff = offset_in_page(pos);
+		u32 blen = min_t(u64, len, PAGE_SIZE - boff);
+
+		if (n == max)
+			return -E2BIG;
+		bv[n].bv_page = p->pages[pos >> PAGE_SHIFT];
+		bv[n].bv_offset = boff;
+		bv[n].bv_len = blen;
+		n++;
+		pos += blen;
+		len -= blen;
+	}
+	return n;
+}
+
+/**
+ * vhu_mem_translate_bvec() - guest-physical range to pinned pages
+ * @t: a pinned table (@t->pins set), referenced by the caller
+ * @hint: the index of the region to try first, any value; set to the
+ *	region of the last byte translated (the next buffer of a guest is
+ *	most likely in the same region)
+ * @gpa: guest-physical address
+ * @len: length in bytes
+ * @bv: where to put the pieces, one per page touched
+ * @max: room in @bv
+ *
+ * As vhu_mem_translate(), but into the pages VHU_MEM_F_PIN pinned: no
+ * page table is walked and nothing is pinned per I/O. The pages stay
+ * valid while the caller holds its reference on @t. A range that lies in
+ * the hint's region, as most do, skips the search of the table; the hint
+ * is only an index, checked against @t, so one kept from another table
+ * is just a miss. Inline: the chain walk calls it once per descriptor.
+ *
+ * Context: any context.
+ * Return: the number of bio_vecs used (0 when @len is 0), -EFAULT if a
+ * byte is outside every region, -E2BIG if @max bio_vecs do not suffice.
+ */
+static __always_inline int vhu_mem_translate_bvec(struct vhu_mem_table *t,
+						  u32 *hint, u64 gpa, u64 len,
+						  struct bio_vec *bv,
+						  unsigned int max)
+{
+	u32 i = *hint;
+
+	if (likely(i < t->nregions)) {
+		const struct vhu_mem_region *r = &t->regions[i];
+		u64 off = gpa - r->guest_phys_addr;
+
+		/* (Below the region, @off wrapped around: beyond its size.) */
+		if (off < r->memory_size && len <= r->memory_size - off)
+			return vhu_mem_pin_bvec(t->pins[i], off, len, bv, max);
+	}
+	return vhu_mem_translate_bvec_search(t, hint, gpa, len, bv, max);
+}
+
 int vhu_mem_pin_table(struct vhu_dev *dev, struct vhu_mem_table *t);
 
 /* pin.c */
@@ -579,9 +651,10 @@ long vhu_get_vring_busy_poll(struct vhu_dev *dev, void __user *argp);
 long vhu_inflight_set(struct vhu_vq *vq, const struct vhu_vring_inflight *f);
 int vhu_inflight_recover(struct vhu_vq *vq);
 int vhu_inflight_take(struct vhu_vq *vq, u16 head);
-int vhu_inflight_link(struct vhu_vq *vq, u16 head, u16 *batch_head);
+int vhu_inflight_link(struct vhu_vq *vq, struct llist_node *list,
+		      u16 *batch_head);
 int vhu_inflight_publish(struct vhu_vq *vq, u16 batch_head);
-int vhu_inflight_put(struct vhu_vq *vq, u16 head);
+int vhu_inflight_put(struct vhu_vq *vq, struct llist_node *list);
 int vhu_inflight_used(struct vhu_vq *vq);
 void vhu_inflight_drop_resubmit(struct vhu_vq *vq);
 void vhu_inflight_reset(struct vhu_vq *vq);

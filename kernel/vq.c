@@ -212,16 +212,34 @@ static void vhu_vq_account(struct vhu_vq *vq, struct vhu_req *req)
 }
 
 /*
- * Write one used element: two 4-byte stores in one user access section
- * (the used ring is only 4-byte aligned), not a copy_to_user() call.
+ * Write the used elements of @list from vq->used_idx on: two 4-byte
+ * stores each (the used ring is only 4-byte aligned), in one user access
+ * section for VHU_RESCHED_EVERY of them, not a call per request. The
+ * whole ring is checked once, the entries are indexed within it.
  */
-static int vhu_vq_put_used(struct vring_used_elem __user *e, u32 id, u32 len)
+static int vhu_vq_put_used(struct vhu_vq *vq, struct llist_node *list)
 {
-	if (!user_access_begin(e, sizeof(*e)))
-		return -EFAULT;
-	unsafe_put_user(cpu_to_vhu32(id), &e->id, end_access);
-	unsafe_put_user(cpu_to_vhu32(len), &e->len, end_access);
-	user_access_end();
+	struct vring_used_elem __user *ring = vq->used->ring;
+	struct llist_node *pos = list;
+	u16 idx = vq->used_idx;
+
+	while (pos) {
+		unsigned int k = 0;
+
+		if (!user_access_begin(ring, (size_t)vq->num * sizeof(*ring)))
+			return -EFAULT;
+		for (; pos && k < VHU_RESCHED_EVERY; pos = pos->next, k++) {
+			struct vhu_req *req = llist_entry(pos, struct vhu_req, node);
+			struct vring_used_elem __user *e = &ring[idx++ & (vq->num - 1)];
+
+			unsafe_put_user(cpu_to_vhu32(req->head), &e->id, end_access);
+			unsafe_put_user(cpu_to_vhu32(req->written), &e->len,
+					end_access);
+		}
+		user_access_end();
+		if (pos)
+			cond_resched();
+	}
 	return 0;
 
 end_access:
@@ -233,7 +251,7 @@ end_access:
  * vhu_vq_complete() - put completed requests into the used ring
  * @vq: the vring
  *
- * Status bytes and used elements first, then one used->idx update and at
+ * Status bytes, then the used elements, then one used->idx update and at
  * most one call. With an inflight area the batch is linked there before
  * the update and cleared after it. While dirty logging (log.c), the
  * batch's pages are marked before the update, the index's after it. Then
@@ -266,8 +284,6 @@ void vhu_vq_complete(struct vhu_vq *vq)
 		return;
 
 	llist_for_each_entry(req, list, node) {
-		struct vring_used_elem __user *e;
-
 		/* As many as the ring holds: let others run now and then. */
 		if (!(++n % VHU_RESCHED_EVERY))
 			cond_resched();
@@ -279,14 +295,12 @@ void vhu_vq_complete(struct vhu_vq *vq)
 		else if (req->status_uaddr &&
 			 put_user(req->status, req->status_uaddr))
 			vhu_vq_error(vq, "status byte not writable");
-		e = &vq->used->ring[vq->used_idx & (vq->num - 1)];
-		if (vhu_vq_put_used(e, req->head, req->written))
-			vhu_vq_error(vq, "used ring not writable");
-		if (vhu_inflight_link(vq, req->head, &batch_head))
-			vhu_vq_error(vq, "inflight area not writable");
-		vq->used_idx++;
 	}
-	if (vhu_inflight_publish(vq, batch_head))
+	if (vhu_vq_put_used(vq, list))
+		vhu_vq_error(vq, "used ring not writable");
+	vq->used_idx += n;
+	if (vhu_inflight_link(vq, list, &batch_head) ||
+	    vhu_inflight_publish(vq, batch_head))
 		vhu_vq_error(vq, "inflight area not writable");
 	if (unlikely(vq->log.all) && vhu_log_complete(vq, list, used_start))
 		vhu_vq_error(vq, "dirty log not writable");
@@ -304,11 +318,10 @@ void vhu_vq_complete(struct vhu_vq *vq)
 	}
 
 	/* Then the batch is no longer in flight (vhost-user's order). */
-	llist_for_each_entry_safe(req, tmp, list, node) {
-		if (vhu_inflight_put(vq, req->head))
-			vhu_vq_error(vq, "inflight area not writable");
+	if (vhu_inflight_put(vq, list))
+		vhu_vq_error(vq, "inflight area not writable");
+	llist_for_each_entry_safe(req, tmp, list, node)
 		vhu_req_put(req);
-	}
 	if (vhu_inflight_used(vq))
 		vhu_vq_error(vq, "inflight area not writable");
 
@@ -371,8 +384,10 @@ struct vhu_chain {
 };
 
 /* Add one descriptor's buffer to the chain. Inline: once per descriptor. */
-static inline void vhu_chain_add(struct vhu_vq *vq, struct vhu_mem_table *t,
-				 struct vhu_chain *c, const struct vring_desc *d)
+static __always_inline void vhu_chain_add(struct vhu_vq *vq,
+					  struct vhu_mem_table *t,
+					  struct vhu_chain *c,
+					  const struct vring_desc *d)
 {
 	u16 flags = vhu16_to_cpu(d->flags);
 	u32 len = vhu32_to_cpu(d->len);
@@ -505,44 +520,82 @@ static int vhu_chain_indirect(struct vhu_vq *vq, struct vhu_mem_table *t,
 	}
 }
 
-/* Walk the chain at @head. Return: 0, or a ring error message in @why. */
+/*
+ * Walk the chain at @head. Return: 0, or a ring error message in @why.
+ *
+ * The chain is parsed into a local copy, stored into @c once at the end:
+ * its fields then live in registers across the descriptors rather than
+ * being stored back after each one. Only an indirect table, walked once
+ * per chain, works on @c itself.
+ */
 static int vhu_chain_walk(struct vhu_vq *vq, struct vhu_mem_table *t,
 			  u16 head, struct vhu_chain *c, const char **why)
 {
-	struct vring_desc d;
+	struct vhu_chain lc = { .pinned = t && t->pins && vq->bvscratch };
+	struct vring_desc d __uninitialized;	/* read before any use */
 	u32 i = head, n = 0;
+	int ret = 0;
 
-	memset(c, 0, sizeof(*c));
-	c->pinned = t && t->pins && vq->bvscratch;
 	for (;;) {
 		u16 flags;
 
 		if (++n > vq->num) {
 			*why = "descriptor loop";
-			return -ELOOP;
+			ret = -ELOOP;
+			break;
 		}
-		if (vhu_read_desc(c, vq->desc, i, &d)) {
+		if (vhu_read_desc(&lc, vq->desc, i, &d)) {
 			*why = "descriptor table not readable";
-			return -EFAULT;
+			ret = -EFAULT;
+			break;
 		}
 		flags = vhu16_to_cpu(d.flags);
 		if (flags & VRING_DESC_F_INDIRECT) {
 			if (flags & VRING_DESC_F_NEXT || n > 1) {
 				*why = "indirect descriptor inside a chain";
-				return -EINVAL;
+				ret = -EINVAL;
+				break;
 			}
+			*c = lc;
 			return vhu_chain_indirect(vq, t, c, &d, why);
 		}
-		vhu_chain_add(vq, t, c, &d);
+		vhu_chain_add(vq, t, &lc, &d);
 		if (!(flags & VRING_DESC_F_NEXT))
 			break;
 		i = vhu16_to_cpu(d.next);
 		if (i >= vq->num) {
 			*why = "next out of range";
-			return -EINVAL;
+			ret = -EINVAL;
+			break;
 		}
 	}
-	return 0;
+	*c = lc;
+	return ret;
+}
+
+/*
+ * The status byte of a chain that is not a whole pinned request: the last
+ * device-writable byte, translated alone. Out of line: only for a bad
+ * chain or a table that is not pinned.
+ */
+static noinline void vhu_vq_status_addr(struct vhu_vq *vq,
+					struct vhu_mem_table *t,
+					struct vhu_req *req,
+					const struct vhu_chain *c)
+{
+	struct bio_vec sbv;
+	struct iovec st;
+
+	if (!c->have_status)
+		return;
+	if (c->pinned &&
+	    vhu_mem_translate_bvec(t, &vq->mem_hint, c->status_gpa, 1,
+				   &sbv, 1) == 1) {
+		req->status_page = sbv.bv_page;
+		req->status_off = sbv.bv_offset;
+	} else if (t && vhu_mem_translate(t, c->status_gpa, 1, &st, 1) == 1) {
+		req->status_uaddr = st.iov_base;
+	}
 }
 
 /*
@@ -554,10 +607,9 @@ static void vhu_vq_start_req(struct vhu_vq *vq, struct vhu_mem_table *t,
 {
 	struct iovec *iov = vq->scratch;
 	u32 niov = c->nout + c->nin;
-	struct iov_iter out, in;
+	/* Set whole by iov_iter_bvec() or iov_iter_init() before any use. */
+	struct iov_iter out __uninitialized, in __uninitialized;
 	struct vhu_req *req;
-	struct bio_vec sbv;
-	struct iovec st;
 	bool status;
 
 	req = vhu_req_get(vq, head, t);
@@ -571,14 +623,8 @@ static void vhu_vq_start_req(struct vhu_vq *vq, struct vhu_mem_table *t,
 
 		req->status_page = last->bv_page;
 		req->status_off = last->bv_offset + last->bv_len - 1;
-	} else if (c->have_status && c->pinned &&
-		   vhu_mem_translate_bvec(t, &vq->mem_hint, c->status_gpa, 1,
-					  &sbv, 1) == 1) {
-		req->status_page = sbv.bv_page;
-		req->status_off = sbv.bv_offset;
-	} else if (c->have_status && t &&
-		   vhu_mem_translate(t, c->status_gpa, 1, &st, 1) == 1) {
-		req->status_uaddr = st.iov_base;
+	} else {
+		vhu_vq_status_addr(vq, t, req, c);
 	}
 	status = req->status_uaddr || req->status_page;
 
@@ -642,7 +688,8 @@ static bool vhu_vq_exceeds_weight(const struct vhu_weight *w)
 static int vhu_vq_take(struct vhu_vq *vq, struct vhu_mem_table *t, u16 head,
 		       struct vhu_weight *w)
 {
-	struct vhu_chain c;
+	/* Set whole by vhu_chain_walk(). */
+	struct vhu_chain c __uninitialized;
 	const char *why;
 
 	if (test_bit(head, vq->busy)) {
@@ -685,10 +732,43 @@ static bool vhu_vq_resubmit(struct vhu_vq *vq, struct vhu_mem_table *t,
 	return true;
 }
 
+/* Avail ring entries read at once: one user access section for them. */
+#define VHU_VQ_HEADS_READ	16
+
+/*
+ * Read the avail ring entries from vq->last_avail_idx on, up to the
+ * published vq->avail_idx, the end of the ring or VHU_VQ_HEADS_READ.
+ * They are only used in order, each one checked as it is taken; those
+ * left when the pass ends are read again by the next.
+ * Return: the number read, 0 if the ring is not readable.
+ */
+static unsigned int vhu_vq_read_heads(struct vhu_vq *vq, __virtio16 *heads)
+{
+	u16 pos = vq->last_avail_idx & (vq->num - 1);
+	const __virtio16 __user *p = &vq->avail->ring[pos];
+	unsigned int n, i;
+
+	n = min3((u32)(u16)(vq->avail_idx - vq->last_avail_idx),
+		 vq->num - pos, (u32)VHU_VQ_HEADS_READ);
+	if (!user_access_begin(p, n * sizeof(*p)))
+		return 0;
+	for (i = 0; i < n; i++)
+		unsafe_get_user(heads[i], p + i, end_access);
+	user_access_end();
+	return n;
+
+end_access:
+	user_access_end();
+	return 0;
+}
+
 /* Take requests for one pass. Return: true if more may be there. */
 static bool vhu_vq_handle_avail(struct vhu_vq *vq)
 {
 	struct vhu_mem_table *t = vhu_mem_get(vq->dev);
+	/* Entries hpos to nheads are read from the ring, not yet taken. */
+	__virtio16 heads[VHU_VQ_HEADS_READ] __uninitialized;
+	unsigned int nheads = 0, hpos = 0;
 	struct vhu_weight w = {};
 	struct blk_plug plug;
 	bool more = false;
@@ -746,13 +826,17 @@ static bool vhu_vq_handle_avail(struct vhu_vq *vq)
 			more = true;
 			break;
 		}
-		/* Entries before the index that published them. */
-		smp_rmb();
-		if (get_user(v, &vq->avail->ring[vq->last_avail_idx & (vq->num - 1)])) {
-			vhu_vq_error(vq, "avail ring not readable");
-			break;
+		if (hpos == nheads) {
+			/* Entries before the index that published them. */
+			smp_rmb();
+			nheads = vhu_vq_read_heads(vq, heads);
+			hpos = 0;
+			if (!nheads) {
+				vhu_vq_error(vq, "avail ring not readable");
+				break;
+			}
 		}
-		head = vhu16_to_cpu(v);
+		head = vhu16_to_cpu(heads[hpos++]);
 		if (head >= vq->num) {
 			vhu_vq_error(vq, "head out of range");
 			break;
