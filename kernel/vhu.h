@@ -22,6 +22,7 @@
 #define _VHU_H
 
 #include <linux/types.h>
+#include <linux/blk_types.h>
 #include <linux/bvec.h>
 #include <linux/eventfd.h>
 #include <linux/fs.h>
@@ -190,7 +191,9 @@ struct vhu_backend_info {
  * @vq: the vring it came from
  * @node: on vhu_dev.blocking until the device's worker runs it (FLUSH,
  *	DISCARD, WRITE_ZEROES), then on vhu_vq.done once complete
- * @iocb: the asynchronous read or write
+ * @iocb: the asynchronous read or write through the backing file
+ * @bio: or the read or write as a bio, with pinned memory on a block
+ *	device opened O_DIRECT (vhu_blk_rw_bio()); bio_init() per I/O
  * @mem: the memory table the buffers were translated with (a reference)
  * @be: the backend at submission (backing file reference held by @vq's dev)
  * @status_uaddr: the status byte, in the owner's address space
@@ -228,7 +231,10 @@ struct vhu_backend_info {
 struct vhu_req {
 	struct vhu_vq *vq;
 	struct llist_node node;
-	struct kiocb iocb;
+	union {
+		struct kiocb iocb;
+		struct bio bio;
+	};
 	struct vhu_mem_table *mem;
 	struct vhu_backend_info *be;
 	u8 __user *status_uaddr;
@@ -588,8 +594,6 @@ void vhu_worker_queue_blocking(struct vhu_req *req);
 void vhu_worker_stop_dev(struct vhu_dev *dev);
 
 /* blk.c */
-int vhu_blk_init(void);
-void vhu_blk_exit(void);
 long vhu_blk_set_backend(struct vhu_dev *dev, void __user *argp);
 long vhu_blk_set_capacity(struct vhu_dev *dev, void __user *argp);
 void vhu_blk_free_backend(struct vhu_backend_info *be);
