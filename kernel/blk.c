@@ -71,10 +71,11 @@ static void vhu_blk_rw_complete(struct kiocb *iocb, long ret)
 static void vhu_blk_bio_end(struct bio *bio)
 {
 	struct vhu_req *req = container_of(bio, struct vhu_req, bio);
-	int err = blk_status_to_errno(bio->bi_status);
+	blk_status_t status = bio->bi_status;
 
 	bio_uninit(bio);
-	vhu_blk_rw_done(req, err ?: req->len);
+	/* No call to convert the usual success. */
+	vhu_blk_rw_done(req, status ? blk_status_to_errno(status) : req->len);
 }
 
 /*
@@ -385,7 +386,10 @@ static bool vhu_blk_range_ok(struct vhu_backend_info *be, u64 size,
 /*
  * The request header, from the start of @out. A pinned request's header
  * usually is the whole of its first bio_vec: read it from that page
- * directly rather than through copy_from_iter()'s generic walk.
+ * directly rather than through copy_from_iter()'s generic walk, and step
+ * @out over it as iov_iter_advance() would, without its walk either: past
+ * the bio_vec when the header is all of it (its own descriptor, as
+ * drivers lay requests out), else into it.
  */
 static bool vhu_blk_read_hdr(struct iov_iter *out, struct virtio_blk_outhdr *hdr)
 {
@@ -394,7 +398,13 @@ static bool vhu_blk_read_hdr(struct iov_iter *out, struct virtio_blk_outhdr *hdr
 	    iov_iter_count(out) >= sizeof(*hdr)) {
 		memcpy_from_page((char *)hdr, out->bvec->bv_page,
 				 out->bvec->bv_offset, sizeof(*hdr));
-		iov_iter_advance(out, sizeof(*hdr));
+		if (out->bvec->bv_len == sizeof(*hdr)) {
+			out->bvec++;
+			out->nr_segs--;
+		} else {
+			out->iov_offset = sizeof(*hdr);
+		}
+		out->count -= sizeof(*hdr);
 		return true;
 	}
 	return copy_from_iter(hdr, sizeof(*hdr), out) == sizeof(*hdr);
