@@ -203,7 +203,6 @@ struct vhu_backend_info {
  * @bvec: with pinned memory, the request's pieces (@bv, or an array
  *	charged to the owner's memory cgroup), which an asynchronous direct
  *	I/O reads until it completes; NULL otherwise
- * @nr_bvec: entries in @bvec
  * @result: bytes transferred or a negative errno
  * @len: bytes to transfer for IN and OUT
  * @type: VIRTIO_BLK_T_* as the guest wrote it (all 32 bits), or
@@ -240,7 +239,6 @@ struct vhu_req {
 	u8 __user *status_uaddr;
 	struct page *status_page;
 	u32 status_off;
-	u32 nr_bvec;
 	struct bio_vec *bvec;
 	long result;
 	size_t len;
