@@ -79,6 +79,32 @@ static void vhu_blk_bio_end(struct bio *bio)
 }
 
 /*
+ * Whether every piece of @iter, a bio_vec iterator, starts at a multiple
+ * of @bdev's DMA alignment and is a multiple of its logical block size
+ * long: bdev_iter_is_aligned(), without the call and the dispatch on the
+ * iterator's type. At most VHU_REQ_MAX_BVEC pieces.
+ */
+static bool vhu_blk_bvec_aligned(struct block_device *bdev,
+				 const struct iov_iter *iter)
+{
+	unsigned int addr_mask = bdev_dma_alignment(bdev);
+	unsigned int len_mask = bdev_logical_block_size(bdev) - 1;
+	const struct bio_vec *bv = iter->bvec;
+	size_t size = iov_iter_count(iter);
+	size_t skip = iter->iov_offset;
+	unsigned long i;
+
+	for (i = 0; i < iter->nr_segs && size; i++, skip = 0) {
+		size_t len = min_t(size_t, bv[i].bv_len - skip, size);
+
+		if ((len & len_mask) || ((bv[i].bv_offset + skip) & addr_mask))
+			return false;
+		size -= len;
+	}
+	return !size;
+}
+
+/*
  * Whether a read or write may bypass the block device's read_iter and
  * write_iter: with the pages pinned already, all their direct I/O path
  * would do is the atime update and the bio. Only for a block device
@@ -91,7 +117,7 @@ static bool vhu_blk_bio_ok(struct vhu_backend_info *be, struct iov_iter *iter)
 {
 	return be->bdev && (be->caps & VHU_CAP_DIRECT) &&
 	       iov_iter_is_bvec(iter) && !READ_ONCE(be->file->f_mapping->nrpages) &&
-	       bdev_iter_is_aligned(be->bdev, iter);
+	       vhu_blk_bvec_aligned(be->bdev, iter);
 }
 
 /*
