@@ -62,18 +62,46 @@ static void vhu_blk_rw_complete(struct kiocb *iocb, long ret)
 /* ---- reads and writes as bios, on pinned pages ---- */
 
 /*
- * The bios of vhu_blk_rw_bio(): no bio_vecs of their own (they point to
- * the request's), and a per-CPU cache of free ones.
+ * The request's own bio is over. bio_endio() has dropped its blkcg
+ * reference already; bio_uninit() releases whatever else the block layer
+ * may have hung on it, as it must for a bio that bio_init() set up. The
+ * request may be reused as soon as it is complete: nothing reads the bio
+ * after.
  */
-static struct bio_set vhu_bio_set;
-
 static void vhu_blk_bio_end(struct bio *bio)
 {
-	struct vhu_req *req = bio->bi_private;
-	int err = blk_status_to_errno(bio->bi_status);
+	struct vhu_req *req = container_of(bio, struct vhu_req, bio);
+	blk_status_t status = bio->bi_status;
 
-	bio_put(bio);
-	vhu_blk_rw_done(req, err ?: req->len);
+	bio_uninit(bio);
+	/* No call to convert the usual success. */
+	vhu_blk_rw_done(req, status ? blk_status_to_errno(status) : req->len);
+}
+
+/*
+ * Whether every piece of @iter, a bio_vec iterator, starts at a multiple
+ * of @bdev's DMA alignment and is a multiple of its logical block size
+ * long: bdev_iter_is_aligned(), without the call and the dispatch on the
+ * iterator's type. At most VHU_REQ_MAX_BVEC pieces.
+ */
+static bool vhu_blk_bvec_aligned(struct block_device *bdev,
+				 const struct iov_iter *iter)
+{
+	unsigned int addr_mask = bdev_dma_alignment(bdev);
+	unsigned int len_mask = bdev_logical_block_size(bdev) - 1;
+	const struct bio_vec *bv = iter->bvec;
+	size_t size = iov_iter_count(iter);
+	size_t skip = iter->iov_offset;
+	unsigned long i;
+
+	for (i = 0; i < iter->nr_segs && size; i++, skip = 0) {
+		size_t len = min_t(size_t, bv[i].bv_len - skip, size);
+
+		if ((len & len_mask) || ((bv[i].bv_offset + skip) & addr_mask))
+			return false;
+		size -= len;
+	}
+	return !size;
 }
 
 /*
@@ -89,7 +117,7 @@ static bool vhu_blk_bio_ok(struct vhu_backend_info *be, struct iov_iter *iter)
 {
 	return be->bdev && (be->caps & VHU_CAP_DIRECT) &&
 	       iov_iter_is_bvec(iter) && !READ_ONCE(be->file->f_mapping->nrpages) &&
-	       bdev_iter_is_aligned(be->bdev, iter);
+	       vhu_blk_bvec_aligned(be->bdev, iter);
 }
 
 /*
@@ -110,20 +138,23 @@ static void vhu_blk_bio_set_bvec(struct bio *bio, const struct iov_iter *iter)
 
 /*
  * A read or write as one bio on the request's bio_vecs (the block layer
- * splits it as the queue needs), as blkdev_direct_IO() would submit it:
- * writes REQ_SYNC | REQ_IDLE, and REQ_FUA in write-through mode. The bio
- * is allocated and submitted by the vring's worker, a thread of the
- * owner, so it is charged to the owner's blkcg (bio_associate_blkg() in
- * bio_alloc_bioset()) as the kiocb path's bios are. What write_iter checks
- * of a block device first is checked here too: read-only, active swap.
+ * splits it as the queue needs, into clones from its own bio_set), as
+ * blkdev_direct_IO() would submit it: writes REQ_SYNC | REQ_IDLE, and
+ * REQ_FUA in write-through mode. The bio is the request's own
+ * (vhu_req.bio), as nvmet's bdev backend has an inline bio per request:
+ * nothing is allocated or freed per I/O. It is set up and submitted by
+ * the vring's worker, a thread of the owner, so it is charged to the
+ * owner's blkcg (bio_associate_blkg() in bio_init()) as the kiocb path's
+ * bios are. What write_iter checks of a block device first is checked
+ * here too: read-only, active swap.
  */
 static void vhu_blk_rw_bio(struct vhu_req *req, struct iov_iter *iter, u64 pos,
 			   bool write)
 {
 	struct block_device *bdev = req->be->bdev;
 	struct inode *inode = req->be->file->f_mapping->host;
-	blk_opf_t opf = REQ_OP_READ | VHU_REQ_ALLOC_CACHE;
-	struct bio *bio;
+	struct bio *bio = &req->bio;
+	blk_opf_t opf = REQ_OP_READ;
 
 	if (write) {
 		if (bdev_read_only(bdev)) {
@@ -134,38 +165,16 @@ static void vhu_blk_rw_bio(struct vhu_req *req, struct iov_iter *iter, u64 pos,
 			vhu_blk_rw_done(req, -ETXTBSY);
 			return;
 		}
-		opf = REQ_OP_WRITE | REQ_SYNC | REQ_IDLE | VHU_REQ_ALLOC_CACHE;
+		opf = REQ_OP_WRITE | REQ_SYNC | REQ_IDLE;
 		if (!READ_ONCE(req->vq->dev->write_cache))
 			opf |= REQ_FUA;
 	}
-	bio = bio_alloc_bioset(bdev, 0, opf, GFP_KERNEL, &vhu_bio_set);
+	bio_init(bio, bdev, NULL, 0, opf);
 	bio->bi_iter.bi_sector = pos >> VHU_SECTOR_SHIFT;
 	bio->bi_end_io = vhu_blk_bio_end;
-	bio->bi_private = req;
 	/* Takes the array as it is, pins nothing. */
 	vhu_blk_bio_set_bvec(bio, iter);
 	submit_bio(bio);
-}
-
-/**
- * vhu_blk_init() - what the module's bios come from
- *
- * Context: module init.
- * Return: 0 or a negative errno.
- */
-int vhu_blk_init(void)
-{
-	return bioset_init(&vhu_bio_set, BIO_POOL_SIZE, 0, BIOSET_PERCPU_CACHE);
-}
-
-/**
- * vhu_blk_exit() - undo vhu_blk_init()
- *
- * Context: module exit, no bio of ours left.
- */
-void vhu_blk_exit(void)
-{
-	bioset_exit(&vhu_bio_set);
 }
 
 /*
@@ -403,7 +412,10 @@ static bool vhu_blk_range_ok(struct vhu_backend_info *be, u64 size,
 /*
  * The request header, from the start of @out. A pinned request's header
  * usually is the whole of its first bio_vec: read it from that page
- * directly rather than through copy_from_iter()'s generic walk.
+ * directly rather than through copy_from_iter()'s generic walk, and step
+ * @out over it as iov_iter_advance() would, without its walk either: past
+ * the bio_vec when the header is all of it (its own descriptor, as
+ * drivers lay requests out), else into it.
  */
 static bool vhu_blk_read_hdr(struct iov_iter *out, struct virtio_blk_outhdr *hdr)
 {
@@ -412,7 +424,13 @@ static bool vhu_blk_read_hdr(struct iov_iter *out, struct virtio_blk_outhdr *hdr
 	    iov_iter_count(out) >= sizeof(*hdr)) {
 		memcpy_from_page((char *)hdr, out->bvec->bv_page,
 				 out->bvec->bv_offset, sizeof(*hdr));
-		iov_iter_advance(out, sizeof(*hdr));
+		if (out->bvec->bv_len == sizeof(*hdr)) {
+			out->bvec++;
+			out->nr_segs--;
+		} else {
+			out->iov_offset = sizeof(*hdr);
+		}
+		out->count -= sizeof(*hdr);
 		return true;
 	}
 	return copy_from_iter(hdr, sizeof(*hdr), out) == sizeof(*hdr);

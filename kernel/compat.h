@@ -156,18 +156,6 @@ static inline int vhu_bd_prepare_to_claim(struct block_device *bdev,
 #endif
 
 /*
- * A bio allocated with REQ_ALLOC_CACHE goes back to its bio_set's per-CPU
- * cache when it is put. Before 6.6 only polled bios were put back from
- * completion context: no cache for ours there.
- */
-#include <linux/blk_types.h>
-#if VHU_KERNEL_AT_LEAST(6, 6)
-#define VHU_REQ_ALLOC_CACHE	REQ_ALLOC_CACHE
-#else
-#define VHU_REQ_ALLOC_CACHE	0
-#endif
-
-/*
  * A bio on bio_vecs it does not own (vhu_blk_bio_set_bvec()). Before 6.5
  * a bio's pages were released unless BIO_NO_PAGE_REF said otherwise,
  * as bio_iov_iter_get_pages() set it for a bio_vec iterator; since, only

@@ -17,13 +17,9 @@ static int __init vhu_init(void)
 {
 	int ret;
 
-	ret = vhu_blk_init();
-	if (ret)
-		return ret;
-
 	ret = vhu_genl_init();
 	if (ret)
-		goto err_blk;
+		return ret;
 
 	ret = vhu_device_init();
 	if (ret)
@@ -34,8 +30,6 @@ static int __init vhu_init(void)
 
 err_genl:
 	vhu_genl_exit();
-err_blk:
-	vhu_blk_exit();
 	return ret;
 }
 
@@ -57,7 +51,6 @@ static void __exit vhu_exit(void)
 	 * by the loader's synchronize_rcu().
 	 */
 	synchronize_rcu_tasks();
-	vhu_blk_exit();
 }
 
 module_init(vhu_init);

@@ -77,15 +77,13 @@ struct vhu_req *vhu_req_get(struct vhu_vq *vq, u16 head,
 	req->be = vq->dev->be;
 	req->status_uaddr = NULL;
 	req->status_page = NULL;
-	req->bvec = NULL;
-	req->nr_bvec = 0;
 	req->result = 0;
 	req->len = 0;
 	req->type = VHU_REQ_TYPE_NONE;
 	req->written = 0;
 	req->status = VIRTIO_BLK_S_IOERR;
 	req->nr_segs = 0;
-	req->segs = NULL;
+	/* @bvec and @segs are NULL already: vhu_req_put() leaves them so. */
 	if (mem)
 		refcount_inc(&mem->refs);
 	req->mem = mem;
@@ -149,7 +147,6 @@ int vhu_req_set_bvec(struct vhu_req *req, const struct bio_vec *bv, u32 n)
 {
 	u32 i;
 
-	req->nr_bvec = n;
 	if (n <= ARRAY_SIZE(req->bv)) {
 		/* A few entries: no memcpy() call for them. */
 		req->bvec = req->bv;

@@ -22,6 +22,7 @@
 #define _VHU_H
 
 #include <linux/types.h>
+#include <linux/blk_types.h>
 #include <linux/bvec.h>
 #include <linux/eventfd.h>
 #include <linux/fs.h>
@@ -192,7 +193,9 @@ struct vhu_backend_info {
  * @vq: the vring it came from
  * @node: on vhu_dev.blocking until the device's worker runs it (FLUSH,
  *	DISCARD, WRITE_ZEROES), then on vhu_vq.done once complete
- * @iocb: the asynchronous read or write
+ * @iocb: the asynchronous read or write through the backing file
+ * @bio: or the read or write as a bio, with pinned memory on a block
+ *	device opened O_DIRECT (vhu_blk_rw_bio()); bio_init() per I/O
  * @mem: the memory table the buffers were translated with (a reference)
  * @be: the backend at submission (backing file reference held by @vq's dev)
  * @status_uaddr: the status byte, in the owner's address space
@@ -202,7 +205,6 @@ struct vhu_backend_info {
  * @bvec: with pinned memory, the request's pieces (@bv, or an array
  *	charged to the owner's memory cgroup), which an asynchronous direct
  *	I/O reads until it completes; NULL otherwise
- * @nr_bvec: entries in @bvec
  * @result: bytes transferred or a negative errno
  * @len: bytes to transfer for IN and OUT
  * @type: VIRTIO_BLK_T_* as the guest wrote it (all 32 bits), or
@@ -230,13 +232,15 @@ struct vhu_backend_info {
 struct vhu_req {
 	struct vhu_vq *vq;
 	struct llist_node node;
-	struct kiocb iocb;
+	union {
+		struct kiocb iocb;
+		struct bio bio;
+	};
 	struct vhu_mem_table *mem;
 	struct vhu_backend_info *be;
 	u8 __user *status_uaddr;
 	struct page *status_page;
 	u32 status_off;
-	u32 nr_bvec;
 	struct bio_vec *bvec;
 	long result;
 	size_t len;
@@ -675,8 +679,6 @@ void vhu_worker_queue_blocking(struct vhu_req *req);
 void vhu_worker_stop_dev(struct vhu_dev *dev);
 
 /* blk.c */
-int vhu_blk_init(void);
-void vhu_blk_exit(void);
 long vhu_blk_set_backend(struct vhu_dev *dev, void __user *argp);
 long vhu_blk_set_capacity(struct vhu_dev *dev, void __user *argp);
 void vhu_blk_free_backend(struct vhu_backend_info *be);
