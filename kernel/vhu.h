@@ -401,7 +401,9 @@ enum vhu_worker_state {
  *	reset, once the worker is stopped)
  * @poll_ns: the busy-poll window, adapted by the worker (worker.c);
  *	written only by the worker (and the reset), read locklessly
- * @poll_us: the @busy_poll_us that @poll_ns was last started from; only
+ * @busy_poll_seq: counts VHU_SET_VRING_BUSY_POLL calls; written under
+ *	@mutex, read locklessly by the worker
+ * @poll_seq: the @busy_poll_seq that @poll_ns was last started from; only
  *	the worker uses it (and the reset)
  * @idle_since: ktime_get_ns() when the worker went idle after a pass that
  *	moved requests, 0 when it did not; only the worker uses it (and the
@@ -455,7 +457,8 @@ struct vhu_vq {
 	struct vhu_vq_log log;
 	u32 busy_poll_us;
 	bool poll_armed;
-	u32 poll_us;
+	u32 busy_poll_seq;
+	u32 poll_seq;
 	u64 poll_ns;
 	u64 idle_since;
 	atomic64_t polls;

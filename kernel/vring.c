@@ -195,7 +195,8 @@ void vhu_vq_reset(struct vhu_vq *vq)
 	atomic64_set(&vq->kicks, 0);
 	WRITE_ONCE(vq->busy_poll_us, 0);
 	vq->poll_armed = false;
-	vq->poll_us = 0;
+	WRITE_ONCE(vq->busy_poll_seq, 0);
+	vq->poll_seq = 0;
 	WRITE_ONCE(vq->poll_ns, 0);
 	vq->idle_since = 0;
 	atomic64_set(&vq->polls, 0);
@@ -646,6 +647,8 @@ long vhu_set_vring_busy_poll(struct vhu_dev *dev, void __user *argp)
 		return -EINVAL;
 	mutex_lock(&vq->mutex);
 	WRITE_ONCE(vq->busy_poll_us, s.num);
+	/* The worker starts its window at the value again. */
+	WRITE_ONCE(vq->busy_poll_seq, vq->busy_poll_seq + 1);
 	mutex_unlock(&vq->mutex);
 	return 0;
 }

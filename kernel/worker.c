@@ -59,16 +59,20 @@ static bool vhu_worker_poll_stop(struct vhu_vq *vq,
 #define VHU_POLL_SHRINK		2
 
 /*
- * The window for the next poll, at most @usec. A new value starts it at
- * the value: what the owner asked for, until the idle times say more.
+ * The window for the next poll, at most @usec. Each VHU_SET_VRING_BUSY_POLL
+ * starts it at the value, the same value again too: what the owner asked
+ * for, until the idle times say more.
  */
 static u64 vhu_worker_poll_window(struct vhu_vq *vq, u32 usec)
 {
-	if (vq->poll_us != usec) {
-		vq->poll_us = usec;
-		WRITE_ONCE(vq->poll_ns, (u64)usec * NSEC_PER_USEC);
+	u32 seq = READ_ONCE(vq->busy_poll_seq);
+	u64 max = (u64)usec * NSEC_PER_USEC;
+
+	if (vq->poll_seq != seq) {
+		vq->poll_seq = seq;
+		WRITE_ONCE(vq->poll_ns, max);
 	}
-	return vq->poll_ns;
+	return min(vq->poll_ns, max);
 }
 
 /*
