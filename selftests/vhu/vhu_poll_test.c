@@ -268,9 +268,13 @@ TEST_F_TIMEOUT(poll, no_lost_kick, 120)
 	EXPECT_EQ(0, backend_verify(&self->b));
 }
 
-/* Reads @n times, @gap_us apart (0: back to back). */
+/*
+ * Reads @n times, @gap_us apart (0: back to back), then the vring's
+ * counters into @s, logged as @what.
+ */
 static void reads(struct __test_metadata *_metadata, struct guest *g,
-		  int n, unsigned int gap_us)
+		  int n, unsigned int gap_us, const char *what,
+		  struct g_stats *s)
 {
 	static uint8_t buf[4096];
 	int i;
@@ -282,6 +286,10 @@ static void reads(struct __test_metadata *_metadata, struct guest *g,
 		if (gap_us)
 			usleep(gap_us);
 	}
+	ASSERT_EQ(0, g_stats(g, 0, s));
+	TH_LOG("%s: window %llu ns, %llu polls, %llu hits", what,
+	       (unsigned long long)s->poll_ns, (unsigned long long)s->polls,
+	       (unsigned long long)s->poll_hits);
 }
 
 /*
@@ -304,21 +312,13 @@ TEST_F_TIMEOUT(poll, adapts, 120)
 	EXPECT_EQ(0U, s.poll_hits);
 
 	/* 1000 us halves to below 10 us in 7 gaps. */
-	reads(_metadata, g, 12, 5000);
-	ASSERT_EQ(0, g_stats(g, 0, &s));
-	TH_LOG("far apart: window %llu ns, %llu polls, %llu hits",
-	       (unsigned long long)s.poll_ns, (unsigned long long)s.polls,
-	       (unsigned long long)s.poll_hits);
+	reads(_metadata, g, 12, 5000, "far apart", &s);
 	EXPECT_GE(10000U, s.poll_ns);
 	EXPECT_LE(1U, s.polls);
 	polls = s.polls;
 	hits = s.poll_hits;
 
-	reads(_metadata, g, 300, 0);
-	ASSERT_EQ(0, g_stats(g, 0, &s));
-	TH_LOG("back to back: window %llu ns, %llu polls, %llu hits",
-	       (unsigned long long)s.poll_ns, (unsigned long long)s.polls,
-	       (unsigned long long)s.poll_hits);
+	reads(_metadata, g, 300, 0, "back to back", &s);
 	EXPECT_LT(10000U, s.poll_ns);
 	EXPECT_GE(VHU_MAX_BUSY_POLL_US * 1000U, s.poll_ns);
 	EXPECT_LT(polls, s.polls);
@@ -326,8 +326,7 @@ TEST_F_TIMEOUT(poll, adapts, 120)
 	EXPECT_GE(s.polls, s.poll_hits);
 
 	/* And down again. */
-	reads(_metadata, g, 12, 5000);
-	ASSERT_EQ(0, g_stats(g, 0, &s));
+	reads(_metadata, g, 12, 5000, "far apart again", &s);
 	EXPECT_GE(10000U, s.poll_ns);
 	EXPECT_EQ(312U + 12U, s.reqs_in);
 	EXPECT_EQ(0U, s.ring_errors);
